@@ -9,7 +9,7 @@ std::unique_ptr<HandlerInstance> HandlerInstance::create(std::shared_ptr<PluginL
                                                          const std::string& handler_name,
                                                          const std::string& config_json,
                                                          const std::string& config_dir,
-                                                         std::string* error) {
+                                                         std::string* error, bool check_only) {
   std::unique_ptr<HandlerInstance> self(new HandlerInstance());
   self->library_ = std::move(library);
   self->name_ = handler_name;
@@ -21,6 +21,7 @@ std::unique_ptr<HandlerInstance> HandlerInstance::create(std::shared_ptr<PluginL
   self->host_api_.log = &HandlerInstance::log_from_plugin;
   self->host_api_.config_dir = self->config_dir_.c_str();
   self->host_api_.handler_name = self->name_.c_str();
+  self->host_api_.check_only = check_only ? 1 : 0;
 
   char message[1024] = {0};
   void* instance = nullptr;

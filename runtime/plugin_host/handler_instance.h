@@ -19,13 +19,14 @@ namespace switchyard {
 class HandlerInstance {
  public:
   // Creates an instance of library's plugin named handler_name with config_json (an object
-  // text). config_dir is handed to the plugin to resolve relative paths. On failure returns
+  // text). config_dir is handed to the plugin to resolve relative paths. check_only asks the
+  // plugin to validate its config without opening anything (for `switchyard check`). On failure returns
   // null and sets *error to "handler NAME (plugin PATH): <plugin's message>".
   static std::unique_ptr<HandlerInstance> create(std::shared_ptr<PluginLibrary> library,
                                                  const std::string& handler_name,
                                                  const std::string& config_json,
                                                  const std::string& config_dir,
-                                                 std::string* error);
+                                                 std::string* error, bool check_only = false);
   // Destroys the plugin instance (after a final flush); the library may unload after this.
   ~HandlerInstance();
   HandlerInstance(const HandlerInstance&) = delete;
@@ -34,6 +35,7 @@ class HandlerInstance {
   const std::string& name() const { return name_; }
   const std::string& config_json() const { return config_json_; }
   const PluginLibrary& library() const { return *library_; }
+  const std::shared_ptr<PluginLibrary>& library_ptr() const { return library_; }
 
   // Handles count events; outcomes must have count slots. Kinds are reset to OK and reasons
   // cleared before the call; an out-of-range kind from the plugin becomes a REJECT.

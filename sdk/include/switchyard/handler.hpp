@@ -92,6 +92,8 @@ class Host {
   void info(const std::string& message) const { log(SY_LOG_INFO, message); }
   void warn(const std::string& message) const { log(SY_LOG_WARN, message); }
   void error(const std::string& message) const { log(SY_LOG_ERROR, message); }
+  // True when created only to validate the config (`switchyard check`): open nothing.
+  bool check_only() const { return api_ && api_->check_only != 0; }
   // The handler's name in routes.yaml.
   std::string handler_name() const { return api_->handler_name ? api_->handler_name : ""; }
   // Resolves a path from the config the way the user reads it: relative to routes.yaml's dir.

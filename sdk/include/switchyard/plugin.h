@@ -84,6 +84,10 @@ typedef struct sy_host_api {
   const char* config_dir;
   /* The handler's name in routes.yaml (NUL-terminated). */
   const char* handler_name;
+  /* Non-zero when the instance is created only to validate its config (`switchyard check`):
+   * validate everything, but open no files, databases or connections. handle_batch is never
+   * called on such an instance; destroy is. */
+  int32_t check_only;
 } sy_host_api;
 
 /* The descriptor a plugin's entry point returns. Static storage in the plugin; the host never

@@ -1,0 +1,79 @@
+// check_command.cc: `switchyard check`: validate routes.yaml, load every plugin with its config,
+// print the routing table and the Redis keys each source uses; exit 0 or 2.
+#include <iostream>
+
+#include "cli/commands.h"
+#include "dispatch/pipeline.h"
+#include "redis/redis_connection.h"
+#include "source/list_source.h"
+#include "switchyard/plugin.h"
+
+namespace switchyard {
+
+int check_command(const CommonOptions& common) {
+  Loaded loaded;
+  if (int rc = load_common(common, &loaded)) return rc;
+  const Config& config = *loaded.config;
+  std::shared_ptr<const Pipeline> pipeline;
+  Status s = build_pipeline(loaded.config, loaded.plugins_dir, nullptr, &pipeline,
+                            /*check_only=*/true);
+  if (!s) {
+    std::cerr << "switchyard: " << s.message() << "\n";
+    return 2;
+  }
+  std::cout << config.path << ": OK\n";
+  std::cout << "redis: " << loaded.endpoint.redacted() << "\n";
+  std::cout << "plugins_dir: " << loaded.plugins_dir << "\n\nhandlers:\n";
+  for (size_t i = 0; i < config.handlers.size(); ++i) {
+    const auto& lib = pipeline->handlers.instances[i]->library();
+    std::cout << "  " << config.handlers[i].name << ": plugin " << lib.name() << " "
+              << lib.version() << " (" << lib.path() << ")\n";
+  }
+  std::cout << "\nroutes:\n";
+  for (const auto& r : config.routes) {
+    std::cout << "  " << r.pattern << " ->";
+    for (const auto& h : r.handlers) std::cout << " " << h;
+    std::cout << "\n";
+  }
+  std::cout << "  (no match) -> "
+            << (config.unrouted == Unrouted::kDeadLetter ? "dead letter" : "drop") << "\n";
+  std::cout << "\nsources:\n";
+  for (const auto& src : config.sources) {
+    SourceKeys keys(src.key);
+    std::cout << "  " << src.name << ": type " << src.type << ", batch " << src.batch
+              << ", workers " << src.workers << "\n"
+              << "    reads      " << keys.pending << "\n"
+              << "    dead       " << keys.dead() << "\n"
+              << "    retries    " << keys.retry() << "\n"
+              << "    in flight  " << keys.pending << ":inflight:<consumer>:<worker>, "
+              << keys.owners() << ", " << keys.pending << ":heartbeat:<consumer>, "
+              << keys.deliveries() << "\n";
+  }
+  // Redis is optional for check, but say what it looks like from here.
+  RedisConnection connection(loaded.endpoint, "switchyard:check", std::chrono::milliseconds(3000));
+  s = connection.connect();
+  if (!s) {
+    std::cout << "\nwarning: " << s.message() << "\n";
+    return 0;
+  }
+  Reply reply;
+  s = connection.command({"CONFIG", "GET", "maxmemory-policy"}, &reply);
+  if (s && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
+    std::string policy(reply->element[1]->str, reply->element[1]->len);
+    if (policy != "noeviction") {
+      std::cout << "\nwarning: Redis maxmemory-policy is " << policy
+                << ": under memory pressure Redis may evict queued messages; set "
+                   "maxmemory-policy noeviction\n";
+    }
+  }
+  std::cout << "\nredis: reachable\n";
+  return 0;
+}
+
+int version_command() {
+  std::cout << "switchyard " << SWITCHYARD_VERSION_STRING << " (plugin ABI "
+            << SWITCHYARD_ABI_VERSION << ")\n";
+  return 0;
+}
+
+}  // namespace switchyard

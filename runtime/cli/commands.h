@@ -1,0 +1,68 @@
+// commands.h: the `switchyard` subcommands (SPEC section 2), each a function returning the exit
+// code: 0 success, 1 runtime failure, 2 usage or configuration error.
+// Thread safety: called once from main.
+#ifndef SWITCHYARD_CLI_COMMANDS_H_
+#define SWITCHYARD_CLI_COMMANDS_H_
+
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "redis/redis_url.h"
+
+namespace switchyard {
+
+// Options every command shares.
+struct CommonOptions {
+  std::string config_path;  // -c/--config; else $SWITCHYARD_CONFIG, ./routes.yaml, /etc/...
+  std::string redis_url;    // --redis; else $SWITCHYARD_REDIS_URL, else redis.url
+  std::string plugins_dir;  // --plugins-dir; else plugins_dir, else the binary's default
+};
+
+// What every command needs: the loaded config and the Redis endpoint (with its password).
+struct Loaded {
+  std::shared_ptr<Config> config;
+  RedisEndpoint endpoint;
+  std::string plugins_dir;
+};
+
+// Loads the config and resolves the endpoint; on failure prints the error and returns 2.
+int load_common(const CommonOptions& options, Loaded* loaded);
+// Sets up spdlog (stderr, text or JSON lines) at level.
+void setup_logging(const std::string& level, const std::string& format);
+
+struct RunOptions {
+  std::string instance;  // --instance
+};
+int run_command(const CommonOptions& common, const RunOptions& options);
+int check_command(const CommonOptions& common);
+
+struct PublishOptions {
+  std::string source;  // --source; default the first source
+  std::string event;
+  std::string payload = "{}";
+  std::string file;    // --file F or - : JSON lines pushed as-is
+};
+int publish_command(const CommonOptions& common, const PublishOptions& options);
+
+struct DlqOptions {
+  std::string action;  // list | show | replay | purge
+  std::string source;
+  std::string handler;
+  long limit = -1;     // -1 = all (list shows 20 by default)
+  long index = -1;     // show/replay/purge one element by its index in K:dead
+  bool json = false;
+};
+int dlq_command(const CommonOptions& common, const DlqOptions& options);
+
+struct StatsOptions {
+  std::string source;
+  bool json = false;
+};
+int stats_command(const CommonOptions& common, const StatsOptions& options);
+
+int version_command();
+
+}  // namespace switchyard
+
+#endif  // SWITCHYARD_CLI_COMMANDS_H_

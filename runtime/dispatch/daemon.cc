@@ -1,0 +1,135 @@
+// daemon.cc: starts, supervises and stops the worker and housekeeping threads.
+#include "dispatch/daemon.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "dispatch/dead_letter.h"
+
+namespace switchyard {
+
+Daemon::Daemon(DaemonOptions options, std::shared_ptr<const Pipeline> pipeline)
+    : options_(std::move(options)) {
+  pipelines_.set(std::move(pipeline));
+}
+
+Daemon::~Daemon() {
+  if (!threads_.empty() || housekeeper_.joinable()) stop();
+}
+
+Status Daemon::start() {
+  std::shared_ptr<const Pipeline> pipeline = pipelines_.get();
+  const Config& config = *pipeline->config;
+  WorkerShared shared;
+  shared.endpoint = options_.endpoint;
+  shared.pipelines = &pipelines_;
+  shared.health = &health_;
+  shared.stopping = &stopping_;
+  shared.give_up_at_ms = &give_up_at_ms_;
+  shared.instance = instance_name();
+
+  for (const SourceConfig& source : config.sources) {
+    if (source.type != "list") {
+      return Status::error(source.mark.str() + ": source " + source.name + ": type \"" +
+                           source.type + "\" is not supported by this build yet; use type: list");
+    }
+    std::unique_ptr<ConsumerIdentity> id;
+    std::string scope = options_.endpoint.redacted() + "|" + source.key;
+    std::string name = options_.instance_name;
+    Status s = ConsumerIdentity::acquire(scope, name, &id);
+    if (!s) return s;
+    spdlog::info("source {}: consuming {} from {} as {} ({} worker(s), batch {})", source.name,
+                 source.key, options_.endpoint.redacted(), id->name(), source.workers,
+                 source.batch);
+    for (int w = 0; w < source.workers; ++w) {
+      workers_.push_back(std::make_unique<Worker>(source, w, id->name(), id->token(), shared));
+    }
+    identities_.push_back(std::move(id));
+  }
+  running_ = static_cast<int>(workers_.size());
+  for (auto& worker : workers_) {
+    Worker* w = worker.get();
+    threads_.emplace_back([this, w] {
+      w->run();
+      std::lock_guard<std::mutex> lock(mutex_);
+      --running_;
+      wake_.notify_all();
+    });
+  }
+  housekeeper_ = std::thread([this] { housekeeping(); });
+  return Status::ok();
+}
+
+bool Daemon::stop() {
+  const auto timeout = pipelines_.get()->config->shutdown_timeout;
+  give_up_at_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       (std::chrono::steady_clock::now() + timeout).time_since_epoch())
+                       .count();
+  stopping_ = true;
+  wake_.notify_all();
+  bool finished;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    finished = wake_.wait_for(lock, timeout, [this] { return running_ == 0; });
+  }
+  if (!finished) {
+    spdlog::error("shutdown: {} worker(s) still busy after shutdown_timeout ({} ms); their "
+                  "messages stay in flight and are handled again after restart",
+                  running_, timeout.count());
+    for (auto& t : threads_) t.detach();
+  } else {
+    for (auto& t : threads_) t.join();
+  }
+  threads_.clear();
+  if (housekeeper_.joinable()) housekeeper_.join();
+  return finished;
+}
+
+void Daemon::housekeeping() {
+  // Heartbeats keep this process's in-flight lists its own; reclaiming returns those of consumers
+  // whose heartbeat expired (they died) to the head of their source's list.
+  RedisConnection connection(options_.endpoint, "switchyard:housekeeping");
+  std::vector<std::unique_ptr<ListSource>> lists;
+  std::shared_ptr<const Pipeline> pipeline = pipelines_.get();
+  const auto& sources = pipeline->config->sources;
+  std::chrono::milliseconds beat_every{1000};
+  for (size_t i = 0; i < sources.size(); ++i) {
+    lists.push_back(std::make_unique<ListSource>(&connection, sources[i].key,
+                                                 identities_[i]->name(), 0,
+                                                 identities_[i]->token(), sources[i].reclaim_after));
+    beat_every = std::min(beat_every, sources[i].reclaim_after / 3);
+  }
+  auto next_reclaim = std::chrono::steady_clock::now();
+  while (!stopping_) {
+    if (!connection.connected()) {
+      Status s = connection.connect();
+      if (!s) health_.report_down(options_.endpoint.redacted(), s.message());
+    }
+    if (connection.connected()) {
+      bool reclaim = std::chrono::steady_clock::now() >= next_reclaim;
+      for (size_t i = 0; i < lists.size() && connection.connected(); ++i) {
+        Status s = lists[i]->heartbeat(sources[i].workers);
+        if (s && reclaim) {
+          int returned = 0, dead = 0;
+          s = lists[i]->reclaim_abandoned(sources[i].max_deliveries, sources[i].name, &returned,
+                                          &dead);
+          if (s && (returned || dead)) {
+            spdlog::warn("source {}: reclaimed {} in-flight message(s) of silent consumers back "
+                         "to {}{}",
+                         sources[i].name, returned, sources[i].key,
+                         dead ? fmt::format(", {} dead-lettered after {} deliveries", dead,
+                                            sources[i].max_deliveries)
+                              : "");
+          }
+        }
+        if (!s) health_.report_down(options_.endpoint.redacted(), s.message());
+      }
+      if (reclaim) next_reclaim = std::chrono::steady_clock::now() + beat_every;
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    wake_.wait_for(lock, beat_every, [this] { return stopping_.load(); });
+  }
+}
+
+}  // namespace switchyard

@@ -1,0 +1,65 @@
+// daemon.h: `switchyard run`: owns the workers of every source and the housekeeping thread
+// (heartbeats, reclaiming the in-flight lists of dead consumers), and shuts them down in order.
+// Thread safety: start/stop/reload from one controlling thread (the signal loop in main).
+#ifndef SWITCHYARD_DISPATCH_DAEMON_H_
+#define SWITCHYARD_DISPATCH_DAEMON_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dispatch/pipeline.h"
+#include "dispatch/redis_health.h"
+#include "dispatch/worker.h"
+#include "redis/redis_url.h"
+#include "source/consumer_identity.h"
+#include "util/status.h"
+
+namespace switchyard {
+
+struct DaemonOptions {
+  RedisEndpoint endpoint;
+  std::string plugins_dir;
+  std::string instance_name;  // --instance; empty = hostname:slot
+};
+
+class Daemon {
+ public:
+  Daemon(DaemonOptions options, std::shared_ptr<const Pipeline> pipeline);
+  ~Daemon();
+
+  // Takes a consumer identity per source and starts the threads. Errors name what failed.
+  Status start();
+  // Stops taking, lets every worker finish (handle and ack) the batch in hand, and joins. Returns
+  // false if workers were still busy after shutdown_timeout (their messages stay in flight and are
+  // redelivered after restart).
+  bool stop();
+  // Swaps in a new pipeline; workers pick it up at their next batch.
+  void set_pipeline(std::shared_ptr<const Pipeline> pipeline) { pipelines_.set(std::move(pipeline)); }
+  std::shared_ptr<const Pipeline> pipeline() const { return pipelines_.get(); }
+  RedisHealth& health() { return health_; }
+
+ private:
+  void housekeeping();
+
+  DaemonOptions options_;
+  PipelineHolder pipelines_;
+  RedisHealth health_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> give_up_at_ms_{INT64_MAX};
+  std::vector<std::unique_ptr<ConsumerIdentity>> identities_;  // one per source
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+  std::thread housekeeper_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  int running_ = 0;  // worker threads still running, under mutex_
+};
+
+}  // namespace switchyard
+
+#endif  // SWITCHYARD_DISPATCH_DAEMON_H_

@@ -1,0 +1,41 @@
+// dead_letter.h: the dead-letter record of SPEC section 4 (one JSON object per K:dead element).
+// Thread safety: value types and pure functions.
+#ifndef SWITCHYARD_DISPATCH_DEAD_LETTER_H_
+#define SWITCHYARD_DISPATCH_DEAD_LETTER_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace switchyard {
+
+struct DeadLetter {
+  std::string message;                // the original bytes, verbatim
+  std::string source;                 // the source's name in routes.yaml
+  std::optional<std::string> handler; // null when it failed before routing
+  std::string reason;
+  int attempts = 1;
+  std::string failed_at;              // ISO 8601 UTC
+  std::string instance;               // host:pid
+};
+
+// Encodes a dead letter as the JSON object stored in K:dead.
+std::string encode_dead_letter(const DeadLetter& letter);
+
+// Encodes everything of a dead letter but the message: the text that follows
+// `{"message":<json string>` up to and including the closing brace. Lets a Redis script build a
+// dead letter around a message it holds without the format living in two places.
+std::string encode_dead_letter_tail(const DeadLetter& letter);
+
+// Decodes an element of K:dead. Returns false (with *error) for anything not in that format.
+bool decode_dead_letter(std::string_view json, DeadLetter* letter, std::string* error);
+
+// The current time as ISO 8601 UTC with milliseconds, e.g. 2026-11-27T05:34:10.123Z.
+std::string now_iso8601();
+
+// "<hostname>:<pid>", the instance field of dead letters.
+std::string instance_name();
+
+}  // namespace switchyard
+
+#endif  // SWITCHYARD_DISPATCH_DEAD_LETTER_H_

@@ -1,0 +1,33 @@
+// pipeline.cc: builds a Pipeline from a Config.
+#include "dispatch/pipeline.h"
+
+namespace switchyard {
+
+Status build_pipeline(std::shared_ptr<const Config> config, const std::string& plugins_dir,
+                      const Pipeline* previous, std::shared_ptr<const Pipeline>* out,
+                      bool check_only) {
+  auto pipeline = std::make_shared<Pipeline>();
+  pipeline->config = config;
+  Status s = load_handlers(*config, plugins_dir, previous ? &previous->handlers : nullptr,
+                           &pipeline->handlers, check_only);
+  if (!s) return s;
+  std::vector<RouteTable::Route> routes;
+  for (const RouteConfig& r : config->routes) {
+    RouteTable::Route route;
+    route.pattern = r.pattern;
+    for (const std::string& name : r.handlers) {
+      int index = pipeline->handler_index(name);
+      if (index < 0) {
+        return Status::error(r.mark.str() + ": route \"" + r.pattern + "\" names handler \"" +
+                             name + "\" which is not defined under handlers:");
+      }
+      route.handlers.push_back(index);
+    }
+    routes.push_back(std::move(route));
+  }
+  pipeline->routes = RouteTable(std::move(routes));
+  *out = std::move(pipeline);
+  return Status::ok();
+}
+
+}  // namespace switchyard

@@ -1,0 +1,364 @@
+// worker.cc: the consume -> decode -> route -> handle -> ack loop of one worker thread.
+#include "dispatch/worker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <random>
+#include <thread>
+
+#include "dispatch/dead_letter.h"
+
+namespace switchyard {
+namespace {
+
+// How long a take blocks on an empty list before looking at retries and shutdown again.
+constexpr std::chrono::milliseconds kIdleBlock{100};
+// How often due retries are looked for while the queue is busy.
+constexpr std::chrono::milliseconds kRetryCheckEvery{100};
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string_view outcome_name(int32_t kind) {
+  return kind == SY_OUTCOME_RETRY ? "retry" : kind == SY_OUTCOME_REJECT ? "reject" : "ok";
+}
+
+}  // namespace
+
+std::chrono::milliseconds retry_delay(const RetryConfig& retry, int attempt) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  int64_t initial = std::max<int64_t>(1, retry.initial_backoff.count());
+  int64_t cap = std::max<int64_t>(initial, retry.max_backoff.count());
+  int shift = std::min(std::max(attempt - 1, 0), 40);
+  int64_t delay = initial;
+  for (int i = 0; i < shift && delay < cap; ++i) delay *= 2;
+  delay = std::min(delay, cap);
+  std::uniform_int_distribution<int64_t> jitter(delay / 2, delay);
+  return std::chrono::milliseconds(std::clamp(jitter(rng), initial, cap));
+}
+
+Worker::Worker(SourceConfig source, int index, std::string consumer, std::string token,
+               WorkerShared shared)
+    : source_(std::move(source)), index_(index), consumer_(std::move(consumer)),
+      shared_(std::move(shared)) {
+  // The read timeout must exceed the longest blocking command (BLMOVE kIdleBlock).
+  connection_ = std::make_unique<RedisConnection>(
+      shared_.endpoint, "switchyard:" + consumer_ + ":" + std::to_string(index_),
+      std::chrono::milliseconds(15000));
+  list_ = std::make_unique<ListSource>(connection_.get(), source_.key, consumer_, index_,
+                                       std::move(token), source_.reclaim_after);
+}
+
+int64_t Worker::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool Worker::ensure_connected() {
+  while (!connection_->connected()) {
+    if (shared_.stopping->load()) return false;
+    Status s = connection_->connect();
+    if (s) {
+      shared_.health->report_up(shared_.endpoint.redacted());
+      backoff_.reset();
+      break;
+    }
+    shared_.health->report_down(shared_.endpoint.redacted(), s.message());
+    auto wait = backoff_.next();
+    auto until = std::chrono::steady_clock::now() + wait;
+    while (std::chrono::steady_clock::now() < until && !shared_.stopping->load())
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return connection_->connected();
+}
+
+void Worker::recover_on_start() {
+  int returned = 0, dead = 0;
+  Status s = list_->recover_own(source_.max_deliveries, source_.name, &returned, &dead);
+  if (!s) return;  // connection dropped; retried after reconnect
+  if (returned || dead) {
+    spdlog::warn("source {}: recovered {} in-flight message(s) of a previous run of {} back to {}"
+                 "{}",
+                 source_.name, returned, consumer_, source_.key,
+                 dead ? fmt::format(", {} dead-lettered after {} deliveries", dead,
+                                    source_.max_deliveries)
+                      : "");
+  }
+  recovered_ = true;
+}
+
+DeadLetter Worker::letter(std::string_view message, const std::string* handler, std::string reason,
+                          int attempts) const {
+  DeadLetter d;
+  d.message.assign(message);
+  d.source = source_.name;
+  if (handler) d.handler = *handler;
+  d.reason = std::move(reason);
+  d.attempts = attempts;
+  d.failed_at = now_iso8601();
+  d.instance = shared_.instance;
+  return d;
+}
+
+void Worker::run() {
+  spdlog::debug("source {}: worker {} started as consumer {}", source_.name, index_, consumer_);
+  while (!shared_.stopping->load()) {
+    if (!ensure_connected()) break;
+    if (!recovered_) {
+      recover_on_start();
+      continue;
+    }
+    if (take_reply_lost_) {
+      // A take whose reply was lost may have moved messages into our in-flight list.
+      if (!list_->return_uncounted(source_.name)) continue;
+      take_reply_lost_ = false;
+    }
+    std::shared_ptr<const Pipeline> pipeline = shared_.pipelines->get();
+    if (std::chrono::steady_clock::now() >= next_retry_check_) {
+      run_due_retries(*pipeline);
+      if (!connection_->connected()) continue;
+    }
+    Status s = list_->take(source_.batch, kIdleBlock, &batch_);
+    if (!s) {
+      take_reply_lost_ = !connection_->connected();
+      if (!take_reply_lost_) spdlog::error("source {}: {}", source_.name, s.message());
+      shared_.health->report_down(shared_.endpoint.redacted(), s.message());
+      continue;
+    }
+    if (batch_.messages.empty()) continue;
+    dispatch(*pipeline, batch_.messages);
+    ack_batch(batch_.messages.size());
+    batch_.clear();
+  }
+  spdlog::debug("source {}: worker {} stopped", source_.name, index_);
+}
+
+void Worker::ack_batch(size_t count) {
+  while (true) {
+    if (ensure_connected() || connection_->connected()) {
+      bool owned = true;
+      Status s = list_->ack(count, writes_, &owned);
+      if (s) {
+        if (!owned) {
+          spdlog::warn("source {}: batch of {} was reclaimed by another instance while this one "
+                       "was silent; it will be handled again there (at-least-once)",
+                       source_.name, count);
+        }
+        break;
+      }
+      shared_.health->report_down(shared_.endpoint.redacted(), s.message());
+    }
+    // Redis is away: the batch was handled; keep it in flight and ack once Redis is back.
+    if (shared_.stopping->load() && steady_ms() > shared_.give_up_at_ms->load()) {
+      spdlog::error("source {}: shutting down with {} handled message(s) not acknowledged; they "
+                    "stay in {} and are handled again after restart",
+                    source_.name, count, list_->inflight_key());
+      break;
+    }
+    std::this_thread::sleep_for(backoff_.next());
+  }
+  writes_.clear();
+}
+
+void Worker::dispatch(const Pipeline& pipeline, const std::vector<std::string_view>& messages) {
+  const Config& config = *pipeline.config;
+  const size_t handler_count = pipeline.handlers.instances.size();
+  events_by_handler_.resize(handler_count);
+  messages_by_handler_.resize(handler_count);
+  for (size_t h = 0; h < handler_count; ++h) {
+    events_by_handler_[h].clear();
+    messages_by_handler_[h].clear();
+  }
+  unescaped_names_.clear();
+  writes_.clear();
+
+  for (size_t i = 0; i < messages.size(); ++i) {
+    std::string_view message = messages[i];
+    Envelope envelope;
+    std::string reason;
+    if (!decoder_.decode(message, &envelope, &reason)) {
+      spdlog::warn("source {}: dead-lettered a message: {}", source_.name, reason);
+      writes_.dead_letters.push_back(encode_dead_letter(letter(message, nullptr, reason, 1)));
+      continue;
+    }
+    pipeline.routes.match(envelope.event, &matched_);
+    if (matched_.empty()) {
+      if (config.unrouted == Unrouted::kDeadLetter) {
+        std::string why = "no route for event \"" + std::string(envelope.event) +
+                          "\" (add it to routes: in " + config.path +
+                          ", or set unrouted: drop)";
+        spdlog::warn("source {}: dead-lettered a message: {}", source_.name, why);
+        writes_.dead_letters.push_back(encode_dead_letter(letter(message, nullptr, why, 1)));
+      }
+      continue;
+    }
+    // The event name may point into the decoder's buffer (it had escapes): keep a copy.
+    std::string_view name = envelope.event;
+    if (name.data() < message.data() || name.data() >= message.data() + message.size()) {
+      name = unescaped_names_.emplace_back(name);
+    }
+    sy_event event{{message.data(), message.size()},
+                   {name.data(), name.size()},
+                   {envelope.payload.data(), envelope.payload.size()},
+                   1};
+    for (int h : matched_) {
+      events_by_handler_[h].push_back(event);
+      messages_by_handler_[h].push_back(i);
+    }
+  }
+
+  for (size_t h = 0; h < handler_count; ++h) {
+    auto& events = events_by_handler_[h];
+    if (events.empty()) continue;
+    HandlerInstance& handler = *pipeline.handlers.instances[h];
+    if (outcomes_.size() < events.size()) outcomes_.resize(events.size());
+    handler.handle_batch(events.data(), events.size(), outcomes_.data());
+    Status flushed = handler.flush();
+    for (size_t k = 0; k < events.size(); ++k) {
+      sy_outcome& outcome = outcomes_[k];
+      if (!flushed && outcome.kind == SY_OUTCOME_OK) {
+        outcome.kind = SY_OUTCOME_RETRY;
+        snprintf(outcome.reason, sizeof(outcome.reason), "%s", flushed.message().c_str());
+      }
+      if (outcome.kind == SY_OUTCOME_OK) continue;
+      std::string_view message = messages[messages_by_handler_[h][k]];
+      const std::string& name = handler.name();
+      spdlog::warn("source {}: handler {} answered {} for event {}: {}", source_.name, name,
+                   outcome_name(outcome.kind),
+                   std::string_view(events[k].name.data, events[k].name.size), outcome.reason);
+      if (outcome.kind == SY_OUTCOME_RETRY && config.retry.max_attempts > 1) {
+        RetryEntry entry;
+        entry.attempt = 2;
+        entry.first_failed_ms = now_ms();
+        entry.handler = name;
+        entry.message.assign(message);
+        writes_.retries.emplace_back(now_ms() + retry_delay(config.retry, 1).count(),
+                                     encode_retry_entry(entry));
+      } else {
+        std::string reason = outcome.kind == SY_OUTCOME_RETRY
+                                 ? "gave up after 1 attempt: " + std::string(outcome.reason)
+                                 : std::string(outcome.reason);
+        writes_.dead_letters.push_back(encode_dead_letter(letter(message, &name, reason, 1)));
+      }
+    }
+  }
+}
+
+void Worker::run_due_retries(const Pipeline& pipeline) {
+  const Config& config = *pipeline.config;
+  std::vector<LeasedRetry> leased;
+  // A lease lasts reclaim_after: if this process dies, another leases the entry after that.
+  Status s = list_->lease_retries(source_.batch, now_ms(), source_.reclaim_after.count(), &leased);
+  if (!s) {
+    shared_.health->report_down(shared_.endpoint.redacted(), s.message());
+    return;
+  }
+  if (leased.size() < static_cast<size_t>(source_.batch))
+    next_retry_check_ = std::chrono::steady_clock::now() + kRetryCheckEvery;
+  if (leased.empty()) return;
+
+  std::vector<RetrySettlement> settlements(leased.size());
+  // Group the runnable entries by handler; settle the rest at once.
+  std::vector<std::vector<size_t>> by_handler(pipeline.handlers.instances.size());
+  std::vector<Envelope> envelopes(leased.size());
+  for (size_t i = 0; i < leased.size(); ++i) {
+    LeasedRetry& l = leased[i];
+    RetrySettlement& st = settlements[i];
+    st.member = l.member;
+    auto dead = [&](const std::string* handler, std::string reason, int attempts) {
+      st.kind = RetrySettlement::kDeadLetter;
+      st.data = encode_dead_letter(
+          letter(l.malformed ? std::string_view(l.member) : std::string_view(l.entry.message),
+                 handler, std::move(reason), attempts));
+    };
+    if (l.malformed) {
+      dead(nullptr, "malformed entry in " + list_->keys().retry() + " (not written by switchyard)", 1);
+      continue;
+    }
+    if (l.entry.leases > source_.max_deliveries) {
+      dead(&l.entry.handler,
+           "exceeded max deliveries (" + std::to_string(source_.max_deliveries) + ")",
+           l.entry.attempt);
+      continue;
+    }
+    int h = pipeline.handler_index(l.entry.handler);
+    if (h < 0) {
+      dead(&l.entry.handler,
+           "handler " + l.entry.handler + " is no longer in " + config.path +
+               "; replay it with `switchyard dlq replay` once it is back",
+           l.entry.attempt - 1);
+      continue;
+    }
+    std::string reason;
+    if (!decoder_.decode(l.entry.message, &envelopes[i], &reason)) {
+      dead(&l.entry.handler, reason, l.entry.attempt - 1);
+      continue;
+    }
+    if (envelopes[i].event.data() < l.entry.message.data() ||
+        envelopes[i].event.data() >= l.entry.message.data() + l.entry.message.size()) {
+      envelopes[i].event = unescaped_names_.emplace_back(envelopes[i].event);
+    }
+    by_handler[h].push_back(i);
+  }
+
+  for (size_t h = 0; h < by_handler.size(); ++h) {
+    if (by_handler[h].empty()) continue;
+    HandlerInstance& handler = *pipeline.handlers.instances[h];
+    std::vector<sy_event> events;
+    for (size_t i : by_handler[h]) {
+      const auto& e = envelopes[i];
+      const std::string& m = leased[i].entry.message;
+      events.push_back(sy_event{{m.data(), m.size()},
+                                {e.event.data(), e.event.size()},
+                                {e.payload.data(), e.payload.size()},
+                                static_cast<uint32_t>(leased[i].entry.attempt)});
+    }
+    if (outcomes_.size() < events.size()) outcomes_.resize(events.size());
+    handler.handle_batch(events.data(), events.size(), outcomes_.data());
+    Status flushed = handler.flush();
+    for (size_t k = 0; k < events.size(); ++k) {
+      size_t i = by_handler[h][k];
+      const RetryEntry& entry = leased[i].entry;
+      RetrySettlement& st = settlements[i];
+      sy_outcome& outcome = outcomes_[k];
+      if (!flushed && outcome.kind == SY_OUTCOME_OK) {
+        outcome.kind = SY_OUTCOME_RETRY;
+        snprintf(outcome.reason, sizeof(outcome.reason), "%s", flushed.message().c_str());
+      }
+      if (outcome.kind == SY_OUTCOME_OK) {
+        st.kind = RetrySettlement::kDone;
+        continue;
+      }
+      spdlog::warn("source {}: handler {} answered {} on attempt {} for event {}: {}",
+                   source_.name, handler.name(), outcome_name(outcome.kind), entry.attempt,
+                   envelopes[i].event, outcome.reason);
+      if (outcome.kind == SY_OUTCOME_RETRY && entry.attempt < config.retry.max_attempts) {
+        RetryEntry next = entry;
+        next.leases = 0;
+        next.attempt = entry.attempt + 1;
+        st.kind = RetrySettlement::kReschedule;
+        st.due_ms = now_ms() + retry_delay(config.retry, entry.attempt).count();
+        st.data = encode_retry_entry(next);
+      } else {
+        std::string reason = outcome.kind == SY_OUTCOME_RETRY
+                                 ? "gave up after " + std::to_string(entry.attempt) +
+                                       " attempts: " + outcome.reason
+                                 : std::string(outcome.reason);
+        st.kind = RetrySettlement::kDeadLetter;
+        st.data = encode_dead_letter(letter(entry.message, &entry.handler, reason, entry.attempt));
+      }
+    }
+  }
+  unescaped_names_.clear();
+  s = list_->settle_retries(settlements);
+  if (!s) {
+    // The leases expire after reclaim_after and the entries run again (at-least-once).
+    shared_.health->report_down(shared_.endpoint.redacted(), s.message());
+  }
+}
+
+}  // namespace switchyard

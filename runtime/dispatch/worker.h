@@ -1,0 +1,101 @@
+// worker.h: one consumer thread of one source: take a batch, decode, route, hand to handlers,
+// then ack it together with its dead letters and retries; also runs due retries.
+// Thread safety: a Worker runs on one thread; the shared pieces it points at are thread-safe.
+#ifndef SWITCHYARD_DISPATCH_WORKER_H_
+#define SWITCHYARD_DISPATCH_WORKER_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "dispatch/dead_letter.h"
+#include "dispatch/pipeline.h"
+#include "dispatch/redis_health.h"
+#include "envelope/envelope.h"
+#include "redis/redis_connection.h"
+#include "source/list_source.h"
+#include "switchyard/plugin.h"
+
+namespace switchyard {
+
+// The current Pipeline, swapped by reloads. Thread-safe.
+class PipelineHolder {
+ public:
+  std::shared_ptr<const Pipeline> get() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return pipeline_;
+  }
+  void set(std::shared_ptr<const Pipeline> pipeline) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pipeline_ = std::move(pipeline);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Pipeline> pipeline_;
+};
+
+// Process-wide state every worker shares. Owned by the daemon; outlives the workers.
+struct WorkerShared {
+  RedisEndpoint endpoint;
+  PipelineHolder* pipelines = nullptr;
+  RedisHealth* health = nullptr;
+  std::atomic<bool>* stopping = nullptr;       // set on SIGTERM/SIGINT: finish the batch, exit
+  std::atomic<int64_t>* give_up_at_ms = nullptr;  // steady-clock ms after which pending acks are
+                                                  // abandoned (left in flight for redelivery)
+  std::string instance;                          // host:pid, for dead letters
+};
+
+// Delay before retry attempt number `attempt` + 1 after `attempt` failed: exponential from
+// initial_backoff, capped at max_backoff, with jitter in [delay/2, delay] (never below initial).
+std::chrono::milliseconds retry_delay(const RetryConfig& retry, int attempt);
+
+class Worker {
+ public:
+  Worker(SourceConfig source, int index, std::string consumer, std::string token,
+         WorkerShared shared);
+  // The thread body: runs until stopping is set, then finishes the batch in hand and returns.
+  void run();
+
+ private:
+  bool ensure_connected();
+  void recover_on_start();
+  // Decodes, routes and hands the batch to handlers; fills writes_ with what the ack must write.
+  void dispatch(const Pipeline& pipeline, const std::vector<std::string_view>& messages);
+  void run_due_retries(const Pipeline& pipeline);
+  void ack_batch(size_t count);
+  DeadLetter letter(std::string_view message, const std::string* handler, std::string reason,
+                    int attempts) const;
+  int64_t now_ms() const;
+
+  SourceConfig source_;
+  int index_;
+  std::string consumer_;
+  WorkerShared shared_;
+  std::unique_ptr<RedisConnection> connection_;
+  std::unique_ptr<ListSource> list_;
+  ReconnectBackoff backoff_;
+  bool recovered_ = false;
+  bool take_reply_lost_ = false;
+  std::chrono::steady_clock::time_point next_retry_check_{};
+
+  // Reused per batch: no per-message allocation in steady state.
+  EnvelopeDecoder decoder_;
+  TakenBatch batch_;
+  AckWrites writes_;
+  std::vector<int> matched_;
+  std::vector<std::vector<sy_event>> events_by_handler_;
+  std::vector<std::vector<size_t>> messages_by_handler_;
+  std::vector<sy_outcome> outcomes_;
+  std::deque<std::string> unescaped_names_;
+};
+
+}  // namespace switchyard
+
+#endif  // SWITCHYARD_DISPATCH_WORKER_H_

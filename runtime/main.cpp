@@ -1,0 +1,78 @@
+// main.cpp: the `switchyard` command line (CLI11): run, check, publish, dlq, stats, version.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace switchyard;
+  CLI::App app{"Switchyard: routes JSON events from Redis to handler plugins (.so)."};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every command");
+
+  CommonOptions common;
+  auto add_common = [&](CLI::App* cmd) {
+    cmd->add_option("-c,--config", common.config_path,
+                    "routes.yaml (default: $SWITCHYARD_CONFIG, ./routes.yaml, "
+                    "/etc/switchyard/routes.yaml)");
+    cmd->add_option("--redis", common.redis_url,
+                    "Redis URL, overrides redis.url (also $SWITCHYARD_REDIS_URL)");
+    cmd->add_option("--plugins-dir", common.plugins_dir, "Directory of handler plugins (.so)");
+  };
+
+  RunOptions run_options;
+  auto* run = app.add_subcommand("run", "Consume, route and dispatch until SIGTERM/SIGINT; "
+                                        "SIGHUP reloads routes.yaml");
+  add_common(run);
+  run->add_option("--instance", run_options.instance,
+                  "Consumer name of this process (default: hostname:slot)");
+
+  auto* check = app.add_subcommand(
+      "check", "Validate routes.yaml, load every plugin with its config, print the routing table");
+  add_common(check);
+
+  PublishOptions publish_options;
+  auto* publish = app.add_subcommand("publish", "Push one envelope (or a file of JSON lines) "
+                                                "onto a source's Redis key");
+  add_common(publish);
+  publish->add_option("event", publish_options.event, "Event name, e.g. quote.created");
+  publish->add_option("payload", publish_options.payload, "Payload JSON object (default {})");
+  publish->add_option("--file", publish_options.file, "Push each line of FILE (or - for stdin) "
+                                                      "as-is");
+  publish->add_option("--source", publish_options.source, "Source name (default: the first)");
+
+  DlqOptions dlq_options;
+  auto* dlq = app.add_subcommand("dlq", "Inspect and replay dead letters (K:dead)");
+  add_common(dlq);
+  dlq->add_option("action", dlq_options.action, "list | show | replay | purge")
+      ->required()
+      ->check(CLI::IsMember({"list", "show", "replay", "purge"}));
+  dlq->add_option("index", dlq_options.index, "Only the dead letter at this index (see list)");
+  dlq->add_option("--source", dlq_options.source, "Source name (default: the first)");
+  dlq->add_option("--handler", dlq_options.handler,
+                  "Only dead letters of this handler ('-' for those that failed before routing)");
+  dlq->add_option("--limit", dlq_options.limit, "At most this many (list defaults to 20)");
+
+  StatsOptions stats_options;
+  auto* stats = app.add_subcommand("stats", "Per source: pending, in flight, retrying, dead");
+  add_common(stats);
+  stats->add_option("--source", stats_options.source, "Only this source");
+  stats->add_flag("--json", stats_options.json, "Print JSON");
+
+  auto* version = app.add_subcommand("version", "Print the version and plugin ABI version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  if (*run) return run_command(common, run_options);
+  if (*check) return check_command(common);
+  if (*publish) return publish_command(common, publish_options);
+  if (*dlq) return dlq_command(common, dlq_options);
+  if (*stats) return stats_command(common, stats_options);
+  if (*version) return version_command();
+  return 2;
+}

@@ -1,0 +1,94 @@
+// redis_connection.h: one hiredis connection (RAII) with handshake, scripts and reply ownership.
+// Thread safety: not thread-safe; one connection per thread (hiredis contexts are not shareable).
+#ifndef SWITCHYARD_REDIS_REDIS_CONNECTION_H_
+#define SWITCHYARD_REDIS_REDIS_CONNECTION_H_
+
+#include <hiredis/hiredis.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "redis/redis_url.h"
+#include "util/status.h"
+
+namespace switchyard {
+
+struct ReplyDeleter {
+  void operator()(redisReply* r) const {
+    if (r) freeReplyObject(r);
+  }
+};
+// An owned top-level reply. Sub-elements are views into it.
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+
+// A Lua script. Each connection loads it once (SCRIPT LOAD) and then runs it by EVALSHA,
+// loading it again after NOSCRIPT (a restarted Redis forgets loaded scripts).
+// Thread safety: immutable; share freely.
+class RedisScript {
+ public:
+  explicit RedisScript(std::string source) : source_(std::move(source)) {}
+  const std::string& source() const { return source_; }
+
+ private:
+  std::string source_;
+};
+
+class RedisConnection {
+ public:
+  // Does not connect. client_name is set with CLIENT SETNAME (visible in CLIENT LIST).
+  // io_timeout bounds every read and write; it must exceed any blocking command's timeout.
+  RedisConnection(RedisEndpoint endpoint, std::string client_name,
+                  std::chrono::milliseconds io_timeout = std::chrono::milliseconds(10000));
+  ~RedisConnection();
+  RedisConnection(const RedisConnection&) = delete;
+  RedisConnection& operator=(const RedisConnection&) = delete;
+
+  // Connects and runs the handshake (AUTH [user] password, SELECT db, CLIENT SETNAME). An error
+  // names the redacted address and what to do; a wrong password is reported as such
+  // (is_auth_error() then returns true: retrying will not help).
+  Status connect();
+  bool connected() const { return context_ != nullptr; }
+  // Frees the context; the next command fails until connect() succeeds again.
+  void disconnect();
+  const RedisEndpoint& endpoint() const { return endpoint_; }
+  bool last_error_was_auth() const { return auth_error_; }
+
+  // Runs one command (binary-safe arguments). On an I/O error the connection is dropped (call
+  // connect() again) and an error status is returned; an error *reply* is returned as a reply of
+  // type REDIS_REPLY_ERROR with an ok status, for the caller to judge.
+  Status command(const std::vector<std::string_view>& argv, Reply* reply);
+  // Same, but an error reply is turned into an error status naming the command.
+  Status command_ok(const std::vector<std::string_view>& argv, Reply* reply);
+
+  // Pipelining: append commands, then read one reply per appended command in order.
+  Status append(const std::vector<std::string_view>& argv);
+  Status read_reply(Reply* reply);
+
+  // EVALSHA script with keys and args; loads the script and retries once on NOSCRIPT. An error
+  // reply becomes an error status.
+  Status eval(const RedisScript& script, const std::vector<std::string_view>& keys,
+              const std::vector<std::string_view>& args, Reply* reply);
+
+ private:
+  Status io_error(const char* what);
+
+  RedisEndpoint endpoint_;
+  std::string client_name_;
+  std::chrono::milliseconds io_timeout_;
+  redisContext* context_ = nullptr;
+  bool auth_error_ = false;
+  std::vector<const char*> argv_buffer_;
+  std::vector<size_t> argl_buffer_;
+  std::unordered_map<const RedisScript*, std::string> script_sha1_;  // cleared on disconnect
+};
+
+// A short description of a reply's type, for error messages ("array", "nil", ...).
+const char* reply_type_name(const redisReply* reply);
+
+}  // namespace switchyard
+
+#endif  // SWITCHYARD_REDIS_REDIS_CONNECTION_H_

@@ -1,0 +1,141 @@
+// redis_url.cc: Redis URL parsing and redaction.
+#include "redis/redis_url.h"
+
+#include <charconv>
+
+namespace switchyard {
+namespace {
+
+const char kForms[] =
+    "expected redis://[user@]host[:port][/db] or unix:///path/to/redis.sock[?db=N]";
+
+bool parse_int(const std::string& text, int min, int max, int* out) {
+  if (text.empty()) return false;
+  int value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size() || value < min || value > max)
+    return false;
+  *out = value;
+  return true;
+}
+
+// Decodes %XX escapes (user names and passwords may contain reserved characters).
+bool percent_decode(const std::string& in, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out->push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    int value = 0;
+    auto [ptr, ec] = std::from_chars(in.data() + i + 1, in.data() + i + 3, value, 16);
+    if (ec != std::errc() || ptr != in.data() + i + 3) return false;
+    out->push_back(static_cast<char>(value));
+    i += 2;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string RedisEndpoint::redacted() const {
+  if (is_unix) return "unix://" + socket_path + (db != 0 ? "?db=" + std::to_string(db) : "");
+  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return "redis://" + (user.empty() ? "" : user + "@") + h + ":" + std::to_string(port) + "/" +
+         std::to_string(db);
+}
+
+bool parse_redis_url(const std::string& url, RedisEndpoint* endpoint, std::string* error) {
+  RedisEndpoint ep;
+  const std::string shown = redact_redis_url(url);
+  if (url.rfind("unix://", 0) == 0) {
+    ep.is_unix = true;
+    std::string rest = url.substr(7);
+    size_t q = rest.find('?');
+    ep.socket_path = rest.substr(0, q);
+    if (ep.socket_path.empty() || ep.socket_path[0] != '/') {
+      *error = "Redis URL \"" + shown + "\": the socket path must be absolute; " + kForms;
+      return false;
+    }
+    if (q != std::string::npos) {
+      std::string query = rest.substr(q + 1);
+      if (query.rfind("db=", 0) != 0 || !parse_int(query.substr(3), 0, 1000000, &ep.db)) {
+        *error = "Redis URL \"" + shown + "\": only ?db=N is accepted after the path; " + kForms;
+        return false;
+      }
+    }
+    *endpoint = ep;
+    return true;
+  }
+  if (url.rfind("redis://", 0) != 0) {
+    *error = "Redis URL \"" + shown + "\": unsupported scheme (rediss:// needs TLS, which this "
+             "build does not have); " + kForms;
+    return false;
+  }
+  std::string rest = url.substr(8);
+  size_t slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  std::string path = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  size_t at = authority.rfind('@');
+  if (at != std::string::npos) {
+    std::string userinfo = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    size_t colon = userinfo.find(':');
+    std::string user = userinfo.substr(0, colon);
+    std::string pass = colon == std::string::npos ? "" : userinfo.substr(colon + 1);
+    if (!percent_decode(user, &ep.user) || !percent_decode(pass, &ep.password)) {
+      *error = "Redis URL \"" + shown + "\": bad %-escape in the user or password";
+      return false;
+    }
+  }
+  std::string port_text;
+  if (!authority.empty() && authority[0] == '[') {
+    size_t close = authority.find(']');
+    if (close == std::string::npos) {
+      *error = "Redis URL \"" + shown + "\": unclosed [ in an IPv6 host; " + kForms;
+      return false;
+    }
+    ep.host = authority.substr(1, close - 1);
+    std::string after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') {
+        *error = "Redis URL \"" + shown + "\": unexpected text after the host; " + kForms;
+        return false;
+      }
+      port_text = after.substr(1);
+    }
+  } else {
+    size_t colon = authority.rfind(':');
+    ep.host = authority.substr(0, colon);
+    if (colon != std::string::npos) port_text = authority.substr(colon + 1);
+  }
+  if (ep.host.empty()) {
+    *error = "Redis URL \"" + shown + "\": the host is missing; " + kForms;
+    return false;
+  }
+  if (!port_text.empty() && !parse_int(port_text, 1, 65535, &ep.port)) {
+    *error = "Redis URL \"" + shown + "\": the port must be a number from 1 to 65535";
+    return false;
+  }
+  if (!path.empty() && !parse_int(path, 0, 1000000, &ep.db)) {
+    *error = "Redis URL \"" + shown + "\": the database after / must be a number";
+    return false;
+  }
+  *endpoint = ep;
+  return true;
+}
+
+std::string redact_redis_url(const std::string& url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  size_t start = scheme + 3;
+  size_t end = url.find('/', start);
+  size_t at = url.rfind('@', end == std::string::npos ? url.size() : end);
+  if (at == std::string::npos || at < start) return url;
+  size_t colon = url.find(':', start);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+}  // namespace switchyard

@@ -1,0 +1,34 @@
+// redis_url.h: parses the Redis address of routes.yaml / --redis into an endpoint, and redacts it.
+// Thread safety: value types and pure functions.
+#ifndef SWITCHYARD_REDIS_REDIS_URL_H_
+#define SWITCHYARD_REDIS_REDIS_URL_H_
+
+#include <string>
+
+namespace switchyard {
+
+struct RedisEndpoint {
+  bool is_unix = false;
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string socket_path;  // when is_unix
+  int db = 0;
+  std::string user;      // ACL user name (AUTH user password); empty = default user
+  std::string password;  // never logged; empty = no AUTH
+
+  // The address without any secret, for logs and errors: redis://user@host:port/db or
+  // unix:///path?db=N. Never contains the password.
+  std::string redacted() const;
+};
+
+// Parses redis://[user[:password]@]host[:port][/db] (IPv6 host in brackets) or
+// unix:///absolute/path.sock[?db=N]. On failure returns false and sets *error (which never
+// contains the password) to say what is wrong and show the accepted forms.
+bool parse_redis_url(const std::string& url, RedisEndpoint* endpoint, std::string* error);
+
+// Replaces any password in a redis:// URL with "***" (for echoing user input safely).
+std::string redact_redis_url(const std::string& url);
+
+}  // namespace switchyard
+
+#endif  // SWITCHYARD_REDIS_REDIS_URL_H_

@@ -1,0 +1,84 @@
+// consumer_identity.cc: picks and locks this process's consumer name.
+#include "source/consumer_identity.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+
+namespace switchyard {
+namespace {
+
+std::string lock_dir() {
+  for (const char* var : {"RUNTIME_DIRECTORY", "XDG_RUNTIME_DIR"}) {
+    const char* v = std::getenv(var);
+    if (v && *v) {
+      std::string dir = v;
+      size_t colon = dir.find(':');  // RUNTIME_DIRECTORY may list several
+      return dir.substr(0, colon);
+    }
+  }
+  return "/tmp";
+}
+
+uint64_t fnv1a(const std::string& text) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::string hostname() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0) return "localhost";
+  return host;
+}
+
+}  // namespace
+
+Status ConsumerIdentity::acquire(const std::string& scope, const std::string& explicit_name,
+                                 std::unique_ptr<ConsumerIdentity>* out) {
+  std::unique_ptr<ConsumerIdentity> id(new ConsumerIdentity());
+  char hash[17];
+  snprintf(hash, sizeof(hash), "%016llx", static_cast<unsigned long long>(fnv1a(scope)));
+  std::string dir = lock_dir();
+  const std::string host = hostname();
+  for (int slot = 0; slot < 1024; ++slot) {
+    std::string name = explicit_name.empty() ? host + ":" + std::to_string(slot) : explicit_name;
+    std::string path = dir + "/switchyard-" + hash + "-" + std::to_string(fnv1a(name) % 100000000) +
+                       ".lock";
+    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return Status::error("cannot create lock file " + path + ": " + strerror(errno) +
+                           " (set RUNTIME_DIRECTORY to a writable directory)");
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      id->fd_ = fd;
+      id->name_ = name;
+      auto now = std::chrono::system_clock::now().time_since_epoch();
+      id->token_ = std::to_string(getpid()) + "-" +
+                   std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(now).count());
+      *out = std::move(id);
+      return Status::ok();
+    }
+    close(fd);
+    if (!explicit_name.empty()) {
+      return Status::error("instance name \"" + explicit_name +
+                           "\" is already used by another running switchyard on this host "
+                           "(lock " + path + "); give each process its own --instance");
+    }
+  }
+  return Status::error("no free consumer slot in " + dir + " (1024 switchyard processes?)");
+}
+
+ConsumerIdentity::~ConsumerIdentity() {
+  if (fd_ >= 0) close(fd_);
+}
+
+}  // namespace switchyard
