@@ -1,0 +1,65 @@
+// switchyard_process.cc: launches the daemon binary under test and runs its one-shot commands.
+#include "support/switchyard_process.h"
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+namespace switchyard::test {
+namespace {
+
+// Variables that would silently redirect the binary to the developer's config or Redis.
+SpawnOptions clean_options(const std::map<std::string, std::string>& env) {
+  SpawnOptions options;
+  options.unset_env = {"SWITCHYARD_CONFIG", "SWITCHYARD_REDIS_URL"};
+  options.env = env;
+  return options;
+}
+
+}  // namespace
+
+std::string SwitchyardProcess::binary() { return SWITCHYARD_BINARY; }
+
+SwitchyardProcess SwitchyardProcess::run(const std::string& config_path,
+                                         const std::string& log_path,
+                                         const std::vector<std::string>& extra_args,
+                                         const std::map<std::string, std::string>& env) {
+  std::vector<std::string> argv = {binary(), "run", "-c", config_path};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  SpawnOptions options = clean_options(env);
+  options.output_path = log_path;
+  SwitchyardProcess p;
+  p.log_path_ = log_path;
+  p.process_.spawn(argv, options);
+  return p;
+}
+
+CommandResult SwitchyardProcess::exec(const std::vector<std::string>& args,
+                                      std::chrono::milliseconds timeout,
+                                      const std::map<std::string, std::string>& env,
+                                      const std::string& stdin_data, std::source_location where) {
+  std::vector<std::string> argv = {binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, timeout, clean_options(env), stdin_data, where);
+}
+
+std::optional<int> SwitchyardProcess::stop(std::chrono::milliseconds timeout,
+                                           std::source_location where) {
+  if (!process_.is_running()) return process_.exit_status();
+  process_.signal(SIGTERM);
+  if (auto status = process_.wait_exit(timeout)) return status;
+  ADD_FAILURE_AT(where.file_name(), static_cast<int>(where.line()))
+      << "switchyard (pid " << process_.pid() << ") did not exit within " << timeout.count()
+      << " ms of SIGTERM; killing it\n--- " << log_path_ << " ---\n"
+      << log_tail();
+  process_.kill9();
+  return std::nullopt;
+}
+
+std::string SwitchyardProcess::log() const { return read_file(log_path_); }
+
+std::string SwitchyardProcess::log_tail(std::size_t lines) const {
+  return tail_file(log_path_, lines);
+}
+
+}  // namespace switchyard::test
