@@ -27,6 +27,15 @@ int main(int argc, char** argv) {
   add_common(run);
   run->add_option("--instance", run_options.instance,
                   "Consumer name of this process (default: hostname:slot)");
+  run->add_option("--pid-file", run_options.pid_file,
+                  "Where to write the pid (default: $RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR or /tmp, "
+                  "named after the config path)");
+
+  std::string reload_pid_file;
+  auto* reload = app.add_subcommand("reload", "Tell the running instance for this config to "
+                                              "reload routes.yaml (SIGHUP via its pid file)");
+  add_common(reload);
+  reload->add_option("--pid-file", reload_pid_file, "The pid file `run` wrote");
 
   auto* check = app.add_subcommand(
       "check", "Validate routes.yaml, load every plugin with its config, print the routing table");
@@ -59,6 +68,8 @@ int main(int argc, char** argv) {
   add_common(stats);
   stats->add_option("--source", stats_options.source, "Only this source");
   stats->add_flag("--json", stats_options.json, "Print JSON");
+  stats->add_flag("--watch", stats_options.watch, "Redraw every --interval seconds, with rates");
+  stats->add_option("--interval", stats_options.interval, "Seconds between redraws (default 1)");
 
   auto* version = app.add_subcommand("version", "Print the version and plugin ABI version");
 
@@ -69,6 +80,7 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   if (*run) return run_command(common, run_options);
+  if (*reload) return reload_command(common, reload_pid_file);
   if (*check) return check_command(common);
   if (*publish) return publish_command(common, publish_options);
   if (*dlq) return dlq_command(common, dlq_options);

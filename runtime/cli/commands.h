@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "redis/redis_url.h"
+#include "util/status.h"
 
 namespace switchyard {
 
@@ -26,14 +27,19 @@ struct Loaded {
   std::string plugins_dir;
 };
 
-// Loads the config and resolves the endpoint; on failure prints the error and returns 2.
-int load_common(const CommonOptions& options, Loaded* loaded);
-// Sets up spdlog (stderr, text or JSON lines) at level.
-void setup_logging(const std::string& level, const std::string& format);
+// Loads the config and resolves the endpoint. On failure returns 2 and either stores the error in
+// *error (when given) or prints it to stderr.
+int load_common(const CommonOptions& options, Loaded* loaded, Status* error = nullptr);
 
 struct RunOptions {
   std::string instance;  // --instance
+  std::string pid_file;  // --pid-file; default pid_file_path(config)
 };
+
+// Where `run` writes its pid and `reload` finds it: $RUNTIME_DIRECTORY, else $XDG_RUNTIME_DIR,
+// else /tmp, named after the absolute config path.
+std::string default_pid_file(const std::string& config_path);
+int reload_command(const CommonOptions& common, const std::string& pid_file);
 int run_command(const CommonOptions& common, const RunOptions& options);
 int check_command(const CommonOptions& common);
 
@@ -58,6 +64,8 @@ int dlq_command(const CommonOptions& common, const DlqOptions& options);
 struct StatsOptions {
   std::string source;
   bool json = false;
+  bool watch = false;      // --watch: redraw every interval with rates
+  double interval = 1.0;   // seconds
 };
 int stats_command(const CommonOptions& common, const StatsOptions& options);
 

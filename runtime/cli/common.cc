@@ -1,10 +1,10 @@
 // common.cc: what every subcommand shares: finding routes.yaml, the Redis endpoint and its
 // password, and logging setup.
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -55,53 +55,40 @@ bool read_password_file(const RedisConfig& redis, std::string* password, std::st
 
 }  // namespace
 
-int load_common(const CommonOptions& options, Loaded* loaded) {
+int load_common(const CommonOptions& options, Loaded* loaded, Status* error_out) {
+  auto fail = [&](const std::string& message) {
+    if (error_out) {
+      *error_out = Status::error(message);
+    } else {
+      std::cerr << "switchyard: " << message << "\n";
+    }
+    return 2;
+  };
   auto config = std::make_shared<Config>();
   std::string path = find_config_path(options);
   Status s = load_config(path, config.get());
-  if (!s) {
-    std::cerr << "switchyard: " << s.message() << "\n";
-    return 2;
-  }
+  if (!s) return fail(s.message());
   std::string url = !options.redis_url.empty()           ? options.redis_url
                     : !env("SWITCHYARD_REDIS_URL").empty() ? env("SWITCHYARD_REDIS_URL")
                                                            : config->redis.url;
   std::string error;
   if (!parse_redis_url(url, &loaded->endpoint, &error)) {
-    std::cerr << "switchyard: "
-              << (options.redis_url.empty() && env("SWITCHYARD_REDIS_URL").empty()
-                      ? config->redis.mark.str() + ": "
-                      : std::string())
-              << error << "\n";
-    return 2;
+    return fail((options.redis_url.empty() && env("SWITCHYARD_REDIS_URL").empty()
+                     ? config->redis.mark.str() + ": "
+                     : std::string()) +
+                error);
   }
   if (!env("SWITCHYARD_REDIS_PASSWORD").empty()) {
     loaded->endpoint.password = env("SWITCHYARD_REDIS_PASSWORD");
   } else if (!config->redis.password_file.empty()) {
-    if (!read_password_file(config->redis, &loaded->endpoint.password, &error)) {
-      std::cerr << "switchyard: " << error << "\n";
-      return 2;
-    }
+    if (!read_password_file(config->redis, &loaded->endpoint.password, &error))
+      return fail(error);
   }
   loaded->plugins_dir = !options.plugins_dir.empty()    ? options.plugins_dir
                         : !config->plugins_dir.empty() ? config->plugins_dir
                                                        : default_plugins_dir();
   loaded->config = std::move(config);
   return 0;
-}
-
-void setup_logging(const std::string& level, const std::string& format) {
-  auto logger = spdlog::stderr_color_mt("switchyard");
-  spdlog::set_default_logger(logger);
-  if (format == "json") {
-    spdlog::set_pattern(
-        R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","pid":%P,"message":"%v"})",
-        spdlog::pattern_time_type::utc);
-  } else {
-    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
-  }
-  spdlog::set_level(spdlog::level::from_str(level));
-  spdlog::flush_on(spdlog::level::info);
 }
 
 }  // namespace switchyard

@@ -1,15 +1,21 @@
-// run_command.cc: `switchyard run`: start the daemon, then serve signals until told to stop.
+// run_command.cc: `switchyard run` (start the daemon, then serve signals until told to stop) and
+// `switchyard reload` (signal a running daemon through its pid file).
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "config/config_loader.h"
 #include "dispatch/daemon.h"
+#include "ops/http_endpoint.h"
+#include "ops/logging.h"
 #include "switchyard/plugin.h"
 
 namespace switchyard {
@@ -20,16 +26,18 @@ void reload(const CommonOptions& common, Daemon* daemon) {
   sd_notify(0, "RELOADING=1");
   std::shared_ptr<const Pipeline> current = daemon->pipeline();
   Loaded loaded;
-  if (load_common(common, &loaded) != 0) {
-    spdlog::error("reload failed: the configuration above is invalid; still running the previous "
-                  "routing table");
+  Status s;
+  if (load_common(common, &loaded, &s) != 0) {
+    spdlog::error("reload failed: {}; still running the previous routing table", s.message());
+    daemon->metrics().add_reload("failure");
     sd_notify(0, "READY=1");
     return;
   }
   std::shared_ptr<const Pipeline> next;
-  Status s = build_pipeline(loaded.config, loaded.plugins_dir, current.get(), &next);
+  s = build_pipeline(loaded.config, loaded.plugins_dir, current.get(), &next);
   if (!s) {
     spdlog::error("reload failed: {}; still running the previous routing table", s.message());
+    daemon->metrics().add_reload("failure");
     sd_notify(0, "READY=1");
     return;
   }
@@ -37,12 +45,38 @@ void reload(const CommonOptions& common, Daemon* daemon) {
     spdlog::warn("reload: changes to sources: take effect only after a restart");
   }
   daemon->set_pipeline(next);
+  daemon->metrics().add_reload("success");
   spdlog::info("reloaded {}: {} handler(s), {} route(s)", loaded.config->path,
                loaded.config->handlers.size(), loaded.config->routes.size());
   sd_notify(0, "READY=1");
 }
 
+uint64_t fnv1a(const std::string& text) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
 }  // namespace
+
+std::string default_pid_file(const std::string& config_path) {
+  std::string dir = "/tmp";
+  for (const char* var : {"RUNTIME_DIRECTORY", "XDG_RUNTIME_DIR"}) {
+    const char* v = std::getenv(var);
+    if (v && *v) {
+      dir = std::string(v).substr(0, std::string(v).find(':'));
+      break;
+    }
+  }
+  std::error_code ec;
+  std::string absolute = std::filesystem::absolute(config_path, ec).lexically_normal().string();
+  char hash[17];
+  snprintf(hash, sizeof(hash), "%016llx", static_cast<unsigned long long>(fnv1a(absolute)));
+  return dir + "/switchyard-" + hash + ".pid";
+}
 
 int run_command(const CommonOptions& common, const RunOptions& options) {
   // Block the signals we serve in every thread; this thread takes them with sigtimedwait.
@@ -76,6 +110,24 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
     spdlog::error("{}", s.message());
     return 2;
   }
+  std::unique_ptr<HttpEndpoint> http;
+  if (!loaded.config->metrics.listen.empty()) {
+    http = std::make_unique<HttpEndpoint>(loaded.config->metrics.listen, &daemon.metrics(),
+                                          loaded.endpoint, [&daemon] { return daemon.pipeline(); });
+    s = http->start();
+    if (!s) {
+      spdlog::error("{}", s.message());
+      daemon.stop();
+      return 2;
+    }
+  }
+  std::string pid_file =
+      options.pid_file.empty() ? default_pid_file(loaded.config->path) : options.pid_file;
+  {
+    std::ofstream out(pid_file, std::ios::trunc);
+    out << getpid() << "\n";
+    if (!out) spdlog::warn("cannot write pid file {}; `switchyard reload` will not find this process", pid_file);
+  }
 
   uint64_t watchdog_usec = 0;
   bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
@@ -101,11 +153,36 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
     }
   }
   sd_notify(0, "STOPPING=1");
-  if (!daemon.stop()) {
+  if (http) http->stop();
+  bool clean = daemon.stop();
+  std::error_code ec;
+  std::filesystem::remove(pid_file, ec);
+  if (!clean) {
     spdlog::default_logger()->flush();
     std::_Exit(1);  // workers still inside handlers; their messages stay in flight
   }
   spdlog::info("stopped cleanly");
+  return 0;
+}
+
+int reload_command(const CommonOptions& common, const std::string& pid_file_option) {
+  Loaded loaded;
+  if (int rc = load_common(common, &loaded)) return rc;
+  std::string pid_file =
+      pid_file_option.empty() ? default_pid_file(loaded.config->path) : pid_file_option;
+  std::ifstream in(pid_file);
+  long pid = 0;
+  if (!(in >> pid) || pid <= 1) {
+    std::cerr << "switchyard: no running instance for " << loaded.config->path << " (pid file "
+              << pid_file << " missing or empty); under systemd use: systemctl reload switchyard\n";
+    return 1;
+  }
+  if (kill(static_cast<pid_t>(pid), SIGHUP) != 0) {
+    std::cerr << "switchyard: cannot signal pid " << pid << " from " << pid_file << ": "
+              << strerror(errno) << "\n";
+    return 1;
+  }
+  std::cout << "sent SIGHUP to switchyard pid " << pid << "; it logs the reload's result\n";
   return 0;
 }
 

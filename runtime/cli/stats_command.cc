@@ -1,13 +1,99 @@
-// stats_command.cc: `switchyard stats`: per source, pending, in flight (per consumer), retrying
-// and dead.
+// stats_command.cc: `switchyard stats`: per source, pending, in flight (per consumer), retrying and
+// dead; `--watch` redraws it with rates for operators.
+#include <chrono>
+#include <iomanip>
 #include <iostream>
 #include <map>
+#include <thread>
 
 #include "cli/commands.h"
 #include "redis/redis_connection.h"
 #include "source/list_source.h"
 
 namespace switchyard {
+namespace {
+
+struct ConsumerStats {
+  long long inflight = 0;
+  bool alive = false;
+};
+
+struct SourceStats {
+  std::string name;
+  std::string key;
+  long long pending = 0, inflight = 0, retrying = 0, dead = 0;
+  std::map<std::string, ConsumerStats> consumers;
+};
+
+Status collect(RedisConnection& connection, const Config& config, const std::string& only,
+               std::vector<SourceStats>* out) {
+  out->clear();
+  Status status;
+  auto integer = [&](std::vector<std::string_view> argv) -> long long {
+    Reply reply;
+    Status s = connection.command_ok(argv, &reply);
+    if (!s) {
+      status = s;
+      return 0;
+    }
+    return reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
+  };
+  for (const auto& source : config.sources) {
+    if (!only.empty() && source.name != only) continue;
+    SourceKeys keys(source.key);
+    SourceStats st;
+    st.name = source.name;
+    st.key = source.key;
+    st.pending = integer({"LLEN", keys.pending});
+    st.dead = integer({"LLEN", keys.dead()});
+    st.retrying = integer({"ZCARD", keys.retry()});
+    Reply owners;
+    Status s = connection.command_ok({"HGETALL", keys.owners()}, &owners);
+    if (!s) return s;
+    for (size_t i = 0; i + 1 < owners->elements; i += 2) {
+      std::string list(owners->element[i]->str, owners->element[i]->len);
+      std::string consumer(owners->element[i + 1]->str, owners->element[i + 1]->len);
+      long long n = integer({"LLEN", list});
+      st.consumers[consumer].inflight += n;
+      st.consumers[consumer].alive = integer({"EXISTS", keys.heartbeat(consumer)}) == 1;
+      st.inflight += n;
+    }
+    if (!status) return status;
+    out->push_back(std::move(st));
+  }
+  return Status::ok();
+}
+
+void print_json(const std::vector<SourceStats>& stats) {
+  std::cout << "{";
+  for (size_t i = 0; i < stats.size(); ++i) {
+    const auto& st = stats[i];
+    std::cout << (i ? "," : "") << "\"" << st.name << "\":{\"key\":\"" << st.key
+              << "\",\"pending\":" << st.pending << ",\"inflight\":" << st.inflight
+              << ",\"retrying\":" << st.retrying << ",\"dead\":" << st.dead << ",\"consumers\":{";
+    bool first = true;
+    for (const auto& [c, cs] : st.consumers) {
+      std::cout << (first ? "" : ",") << "\"" << c << "\":{\"inflight\":" << cs.inflight
+                << ",\"alive\":" << (cs.alive ? "true" : "false") << "}";
+      first = false;
+    }
+    std::cout << "}}";
+  }
+  std::cout << "}\n";
+}
+
+void print_text(const std::vector<SourceStats>& stats) {
+  for (const auto& st : stats) {
+    std::cout << st.name << " (" << st.key << "): pending " << st.pending << ", in flight "
+              << st.inflight << ", retrying " << st.retrying << ", dead " << st.dead << "\n";
+    for (const auto& [c, cs] : st.consumers) {
+      std::cout << "  consumer " << c << ": in flight " << cs.inflight
+                << (cs.alive ? "" : " (silent: reclaimed after reclaim_after)") << "\n";
+    }
+  }
+}
+
+}  // namespace
 
 int stats_command(const CommonOptions& common, const StatsOptions& options) {
   Loaded loaded;
@@ -18,58 +104,56 @@ int stats_command(const CommonOptions& common, const StatsOptions& options) {
     std::cerr << "switchyard: " << s.message() << "\n";
     return 1;
   }
-  auto integer = [&](std::vector<std::string_view> argv) -> long long {
-    Reply reply;
-    if (!connection.command_ok(argv, &reply)) return -1;
-    return reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
-  };
-  bool first = true;
-  if (options.json) std::cout << "{";
-  for (const auto& source : loaded.config->sources) {
-    if (!options.source.empty() && source.name != options.source) continue;
-    SourceKeys keys(source.key);
-    long long pending = integer({"LLEN", keys.pending});
-    long long dead = integer({"LLEN", keys.dead()});
-    long long retrying = integer({"ZCARD", keys.retry()});
-    std::map<std::string, long long> inflight;  // consumer -> messages
-    std::map<std::string, bool> alive;
-    Reply owners;
-    s = connection.command_ok({"HGETALL", keys.owners()}, &owners);
+  std::vector<SourceStats> stats;
+  if (!options.watch) {
+    s = collect(connection, *loaded.config, options.source, &stats);
     if (!s) {
       std::cerr << "switchyard: " << s.message() << "\n";
       return 1;
     }
-    for (size_t i = 0; i + 1 < owners->elements; i += 2) {
-      std::string list(owners->element[i]->str, owners->element[i]->len);
-      std::string consumer(owners->element[i + 1]->str, owners->element[i + 1]->len);
-      inflight[consumer] += integer({"LLEN", list});
-      alive[consumer] = integer({"EXISTS", keys.heartbeat(consumer)}) == 1;
-    }
-    long long total_inflight = 0;
-    for (const auto& [c, n] : inflight) total_inflight += n;
-    if (options.json) {
-      std::cout << (first ? "" : ",") << "\"" << source.name << "\":{\"key\":\"" << source.key
-                << "\",\"pending\":" << pending << ",\"inflight\":" << total_inflight
-                << ",\"retrying\":" << retrying << ",\"dead\":" << dead << ",\"consumers\":{";
-      bool f = true;
-      for (const auto& [c, n] : inflight) {
-        std::cout << (f ? "" : ",") << "\"" << c << "\":{\"inflight\":" << n
-                  << ",\"alive\":" << (alive[c] ? "true" : "false") << "}";
-        f = false;
-      }
-      std::cout << "}}";
-    } else {
-      std::cout << source.name << " (" << source.key << "): pending " << pending << ", in flight "
-                << total_inflight << ", retrying " << retrying << ", dead " << dead << "\n";
-      for (const auto& [c, n] : inflight) {
-        std::cout << "  consumer " << c << ": in flight " << n << (alive[c] ? "" : " (silent)")
-                  << "\n";
-      }
-    }
-    first = false;
+    options.json ? print_json(stats) : print_text(stats);
+    return 0;
   }
-  if (options.json) std::cout << "}\n";
-  return 0;
+  // --watch: redraw until interrupted; rates are the change per second since the last draw
+  // (pending falls as Switchyard drains and rises as producers push).
+  std::map<std::string, SourceStats> previous;
+  auto last = std::chrono::steady_clock::now();
+  auto interval = std::chrono::duration<double>(options.interval > 0.05 ? options.interval : 1.0);
+  while (true) {
+    if (!connection.connected()) connection.connect();
+    s = collect(connection, *loaded.config, options.source, &stats);
+    auto now = std::chrono::steady_clock::now();
+    double seconds = std::chrono::duration<double>(now - last).count();
+    last = now;
+    std::cout << "\x1b[H\x1b[2J" << "switchyard stats  " << loaded.endpoint.redacted() << "  every "
+              << interval.count() << "s  (Ctrl-C to quit)\n\n";
+    if (!s) {
+      std::cout << "Redis unreachable: " << s.message() << "\n";
+    } else {
+      std::cout << std::left << std::setw(20) << "source" << std::right << std::setw(12)
+                << "pending" << std::setw(12) << "pending/s" << std::setw(10) << "inflight"
+                << std::setw(10) << "retrying" << std::setw(10) << "dead" << std::setw(10)
+                << "dead/s" << "\n";
+      for (const auto& st : stats) {
+        auto prev = previous.find(st.name);
+        double pending_rate = 0, dead_rate = 0;
+        if (prev != previous.end() && seconds > 0) {
+          pending_rate = static_cast<double>(st.pending - prev->second.pending) / seconds;
+          dead_rate = static_cast<double>(st.dead - prev->second.dead) / seconds;
+        }
+        std::cout << std::left << std::setw(20) << st.name << std::right << std::setw(12)
+                  << st.pending << std::setw(12) << std::fixed << std::setprecision(0)
+                  << pending_rate << std::setw(10) << st.inflight << std::setw(10) << st.retrying
+                  << std::setw(10) << st.dead << std::setw(10) << dead_rate << "\n";
+        for (const auto& [c, cs] : st.consumers)
+          std::cout << "    " << c << ": in flight " << cs.inflight << (cs.alive ? "" : " (silent)")
+                    << "\n";
+        previous[st.name] = st;
+      }
+    }
+    std::cout.flush();
+    std::this_thread::sleep_for(interval);
+  }
 }
 
 }  // namespace switchyard

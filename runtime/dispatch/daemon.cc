@@ -28,6 +28,7 @@ Status Daemon::start() {
   shared.stopping = &stopping_;
   shared.give_up_at_ms = &give_up_at_ms_;
   shared.instance = instance_name();
+  shared.metrics = &metrics_;
 
   for (const SourceConfig& source : config.sources) {
     if (source.type != "list") {

@@ -15,6 +15,7 @@
 #include "dispatch/pipeline.h"
 #include "dispatch/redis_health.h"
 #include "dispatch/worker.h"
+#include "metrics/metrics.h"
 #include "redis/redis_url.h"
 #include "source/consumer_identity.h"
 #include "util/status.h"
@@ -42,6 +43,7 @@ class Daemon {
   void set_pipeline(std::shared_ptr<const Pipeline> pipeline) { pipelines_.set(std::move(pipeline)); }
   std::shared_ptr<const Pipeline> pipeline() const { return pipelines_.get(); }
   RedisHealth& health() { return health_; }
+  Metrics& metrics() { return metrics_; }
 
  private:
   void housekeeping();
@@ -49,6 +51,7 @@ class Daemon {
   DaemonOptions options_;
   PipelineHolder pipelines_;
   RedisHealth health_;
+  Metrics metrics_;
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> give_up_at_ms_{INT64_MAX};
   std::vector<std::unique_ptr<ConsumerIdentity>> identities_;  // one per source

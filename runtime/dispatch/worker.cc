@@ -130,6 +130,7 @@ void Worker::run() {
       continue;
     }
     if (batch_.messages.empty()) continue;
+    shared_.metrics->add_received(source_.name, batch_.messages.size());
     dispatch(*pipeline, batch_.messages);
     ack_batch(batch_.messages.size());
     batch_.clear();
@@ -164,6 +165,23 @@ void Worker::ack_batch(size_t count) {
   writes_.clear();
 }
 
+Status Worker::call_handler(HandlerInstance& handler, const std::vector<sy_event>& events) {
+  auto started = std::chrono::steady_clock::now();
+  handler.handle_batch(events.data(), events.size(), outcomes_.data());
+  Status flushed = handler.flush();
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+  shared_.metrics->observe_handler_seconds(handler.name(), took.count());
+  uint64_t counts[3] = {0, 0, 0};
+  for (size_t k = 0; k < events.size(); ++k) {
+    int32_t kind = outcomes_[k].kind;
+    if (!flushed && kind == SY_OUTCOME_OK) kind = SY_OUTCOME_RETRY;
+    ++counts[kind >= 0 && kind <= 2 ? kind : 2];
+  }
+  for (int32_t kind = 0; kind < 3; ++kind)
+    if (counts[kind]) shared_.metrics->add_handled(handler.name(), outcome_name(kind), counts[kind]);
+  return flushed;
+}
+
 void Worker::dispatch(const Pipeline& pipeline, const std::vector<std::string_view>& messages) {
   const Config& config = *pipeline.config;
   const size_t handler_count = pipeline.handlers.instances.size();
@@ -183,6 +201,7 @@ void Worker::dispatch(const Pipeline& pipeline, const std::vector<std::string_vi
     if (!decoder_.decode(message, &envelope, &reason)) {
       spdlog::warn("source {}: dead-lettered a message: {}", source_.name, reason);
       writes_.dead_letters.push_back(encode_dead_letter(letter(message, nullptr, reason, 1)));
+      shared_.metrics->add_dead_lettered(source_.name, 1);
       continue;
     }
     pipeline.routes.match(envelope.event, &matched_);
@@ -193,6 +212,7 @@ void Worker::dispatch(const Pipeline& pipeline, const std::vector<std::string_vi
                           ", or set unrouted: drop)";
         spdlog::warn("source {}: dead-lettered a message: {}", source_.name, why);
         writes_.dead_letters.push_back(encode_dead_letter(letter(message, nullptr, why, 1)));
+        shared_.metrics->add_dead_lettered(source_.name, 1);
       }
       continue;
     }
@@ -216,8 +236,7 @@ void Worker::dispatch(const Pipeline& pipeline, const std::vector<std::string_vi
     if (events.empty()) continue;
     HandlerInstance& handler = *pipeline.handlers.instances[h];
     if (outcomes_.size() < events.size()) outcomes_.resize(events.size());
-    handler.handle_batch(events.data(), events.size(), outcomes_.data());
-    Status flushed = handler.flush();
+    Status flushed = call_handler(handler, events);
     for (size_t k = 0; k < events.size(); ++k) {
       sy_outcome& outcome = outcomes_[k];
       if (!flushed && outcome.kind == SY_OUTCOME_OK) {
@@ -318,8 +337,7 @@ void Worker::run_due_retries(const Pipeline& pipeline) {
                                 static_cast<uint32_t>(leased[i].entry.attempt)});
     }
     if (outcomes_.size() < events.size()) outcomes_.resize(events.size());
-    handler.handle_batch(events.data(), events.size(), outcomes_.data());
-    Status flushed = handler.flush();
+    Status flushed = call_handler(handler, events);
     for (size_t k = 0; k < events.size(); ++k) {
       size_t i = by_handler[h][k];
       const RetryEntry& entry = leased[i].entry;

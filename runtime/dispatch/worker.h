@@ -18,6 +18,7 @@
 #include "dispatch/pipeline.h"
 #include "dispatch/redis_health.h"
 #include "envelope/envelope.h"
+#include "metrics/metrics.h"
 #include "redis/redis_connection.h"
 #include "source/list_source.h"
 #include "switchyard/plugin.h"
@@ -50,6 +51,7 @@ struct WorkerShared {
   std::atomic<int64_t>* give_up_at_ms = nullptr;  // steady-clock ms after which pending acks are
                                                   // abandoned (left in flight for redelivery)
   std::string instance;                          // host:pid, for dead letters
+  Metrics* metrics = nullptr;
 };
 
 // Delay before retry attempt number `attempt` + 1 after `attempt` failed: exponential from
@@ -69,6 +71,9 @@ class Worker {
   // Decodes, routes and hands the batch to handlers; fills writes_ with what the ack must write.
   void dispatch(const Pipeline& pipeline, const std::vector<std::string_view>& messages);
   void run_due_retries(const Pipeline& pipeline);
+  // Calls handle_batch then flush, recording duration and outcome counts; returns flush's status.
+  // outcomes_ must have room for events.size() slots.
+  Status call_handler(HandlerInstance& handler, const std::vector<sy_event>& events);
   void ack_batch(size_t count);
   DeadLetter letter(std::string_view message, const std::string* handler, std::string reason,
                     int attempts) const;

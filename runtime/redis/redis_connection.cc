@@ -64,7 +64,7 @@ Status RedisConnection::connect() {
                          " (is redis-server running there? set redis.url or --redis)");
   }
   redisSetTimeout(c, to_timeval(io_timeout_));
-  redisEnableKeepAlive(c);
+  if (!endpoint_.is_unix) redisEnableKeepAlive(c);  // TCP only: fails on unix sockets
   context_ = c;
 
   Reply reply;

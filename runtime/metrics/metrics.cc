@@ -1,0 +1,92 @@
+// metrics.cc: counter bookkeeping and Prometheus text rendering.
+#include "metrics/metrics.h"
+
+#include <sstream>
+
+namespace switchyard {
+
+void Metrics::add_received(const std::string& source, uint64_t count) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  received_[source] += count;
+}
+
+void Metrics::add_handled(const std::string& handler, std::string_view outcome, uint64_t count) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  handled_[{handler, std::string(outcome)}] += count;
+}
+
+void Metrics::add_dead_lettered(const std::string& source, uint64_t count) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  dead_before_routing_[source] += count;
+}
+
+void Metrics::observe_handler_seconds(const std::string& handler, double seconds) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Histogram& h = durations_[handler];
+  for (size_t i = 0; i < kBuckets.size(); ++i)
+    if (seconds <= kBuckets[i]) ++h.buckets[i];
+  ++h.count;
+  h.sum += seconds;
+}
+
+void Metrics::add_reload(std::string_view result) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  reloads_[std::string(result)] += 1;
+}
+
+std::string Metrics::escape_label(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+std::string Metrics::render() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::ostringstream out;
+  out << "# HELP switchyard_events_received_total Messages taken from a source.\n"
+         "# TYPE switchyard_events_received_total counter\n";
+  for (const auto& [source, n] : received_)
+    out << "switchyard_events_received_total{source=\"" << escape_label(source) << "\"} " << n
+        << "\n";
+  out << "# HELP switchyard_events_handled_total Messages answered by a handler, by outcome.\n"
+         "# TYPE switchyard_events_handled_total counter\n";
+  for (const auto& [key, n] : handled_)
+    out << "switchyard_events_handled_total{handler=\"" << escape_label(key.first)
+        << "\",outcome=\"" << escape_label(key.second) << "\"} " << n << "\n";
+  out << "# HELP switchyard_dead_letters_unrouted_total Messages dead-lettered before any "
+         "handler (invalid, unrouted).\n"
+         "# TYPE switchyard_dead_letters_unrouted_total counter\n";
+  for (const auto& [source, n] : dead_before_routing_)
+    out << "switchyard_dead_letters_unrouted_total{source=\"" << escape_label(source) << "\"} "
+        << n << "\n";
+  out << "# HELP switchyard_handler_duration_seconds Wall time of one handle_batch call.\n"
+         "# TYPE switchyard_handler_duration_seconds histogram\n";
+  for (const auto& [handler, h] : durations_) {
+    std::string label = escape_label(handler);
+    for (size_t i = 0; i < kBuckets.size(); ++i)
+      out << "switchyard_handler_duration_seconds_bucket{handler=\"" << label << "\",le=\""
+          << kBuckets[i] << "\"} " << h.buckets[i] << "\n";
+    out << "switchyard_handler_duration_seconds_bucket{handler=\"" << label << "\",le=\"+Inf\"} "
+        << h.count << "\n";
+    out << "switchyard_handler_duration_seconds_sum{handler=\"" << label << "\"} " << h.sum
+        << "\n";
+    out << "switchyard_handler_duration_seconds_count{handler=\"" << label << "\"} " << h.count
+        << "\n";
+  }
+  out << "# HELP switchyard_config_reloads_total Reloads of routes.yaml, by result.\n"
+         "# TYPE switchyard_config_reloads_total counter\n";
+  for (const char* result : {"success", "failure"}) {
+    auto it = reloads_.find(result);
+    out << "switchyard_config_reloads_total{result=\"" << result << "\"} "
+        << (it == reloads_.end() ? 0 : it->second) << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace switchyard

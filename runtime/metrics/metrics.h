@@ -1,0 +1,54 @@
+// metrics.h: the process's counters and histograms, rendered in the Prometheus text format.
+// Thread safety: every member is thread-safe; workers update, the HTTP thread renders.
+#ifndef SWITCHYARD_METRICS_METRICS_H_
+#define SWITCHYARD_METRICS_METRICS_H_
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+namespace switchyard {
+
+class Metrics {
+ public:
+  // Messages taken from a source (before decoding).
+  void add_received(const std::string& source, uint64_t count);
+  // Messages a handler answered, by outcome: ok | retry | reject | dead_letter (gave up).
+  void add_handled(const std::string& handler, std::string_view outcome, uint64_t count);
+  // Messages dead-lettered before reaching a handler (decode errors, no route).
+  void add_dead_lettered(const std::string& source, uint64_t count);
+  // One handle_batch call's wall time.
+  void observe_handler_seconds(const std::string& handler, double seconds);
+  // A reload attempt: result "success" or "failure".
+  void add_reload(std::string_view result);
+
+  // The counters and histograms as Prometheus text exposition (format 0.0.4).
+  std::string render() const;
+
+  // Escapes a label value for the text format (\, " and newline).
+  static std::string escape_label(std::string_view value);
+
+ private:
+  static constexpr std::array<double, 14> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                      0.025,  0.05,  0.1,    0.25,  0.5,
+                                                      1,      2.5,   5,      10};
+  struct Histogram {
+    std::array<uint64_t, kBuckets.size()> buckets{};
+    uint64_t count = 0;
+    double sum = 0;
+  };
+
+  mutable std::mutex mutex_;
+  std::map<std::string, uint64_t> received_;                            // source
+  std::map<std::pair<std::string, std::string>, uint64_t> handled_;     // handler, outcome
+  std::map<std::string, uint64_t> dead_before_routing_;                 // source
+  std::map<std::string, Histogram> durations_;                          // handler
+  std::map<std::string, uint64_t> reloads_;                             // result
+};
+
+}  // namespace switchyard
+
+#endif  // SWITCHYARD_METRICS_METRICS_H_

@@ -1,0 +1,140 @@
+// http_endpoint.cc: /metrics, /healthz and /readyz over cpp-httplib.
+#include "ops/http_endpoint.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <sstream>
+
+#include "source/list_source.h"
+#include "switchyard/plugin.h"
+
+namespace switchyard {
+
+HttpEndpoint::HttpEndpoint(std::string listen, Metrics* metrics, RedisEndpoint endpoint,
+                           std::function<std::shared_ptr<const Pipeline>()> current_pipeline)
+    : listen_(std::move(listen)), metrics_(metrics), endpoint_(std::move(endpoint)),
+      current_pipeline_(std::move(current_pipeline)) {}
+
+HttpEndpoint::~HttpEndpoint() { stop(); }
+
+Status HttpEndpoint::start() {
+  std::string host;
+  std::string port_text;
+  size_t colon = listen_.rfind(':');
+  if (colon == std::string::npos) {
+    return Status::error("metrics.listen \"" + listen_ + "\": expected host:port, e.g. 127.0.0.1:9464");
+  }
+  host = listen_.substr(0, colon);
+  port_text = listen_.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  try {
+    port = std::stoi(port_text);
+  } catch (...) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) {
+    return Status::error("metrics.listen \"" + listen_ + "\": the port must be 0..65535");
+  }
+  redis_ = std::make_unique<RedisConnection>(endpoint_, "switchyard:metrics",
+                                             std::chrono::milliseconds(2000));
+  server_ = std::make_unique<httplib::Server>();
+  server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(render_metrics(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+  server_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    bool config_loaded = current_pipeline_() != nullptr;
+    bool redis_ok = false;
+    {
+      std::lock_guard<std::mutex> lock(redis_mutex_);
+      if (!redis_->connected()) redis_->connect();
+      Reply reply;
+      redis_ok = redis_->connected() && redis_->command({"PING"}, &reply) &&
+                 reply->type == REDIS_REPLY_STATUS;
+    }
+    if (config_loaded && redis_ok) {
+      res.set_content("ready\n", "text/plain");
+    } else {
+      res.status = 503;
+      res.set_content(std::string("not ready:") + (redis_ok ? "" : " redis unreachable") +
+                          (config_loaded ? "" : " no config") + "\n",
+                      "text/plain");
+    }
+  });
+  if (port == 0) {
+    port_ = server_->bind_to_any_port(host);
+    if (port_ < 0) return Status::error("metrics.listen " + listen_ + ": cannot bind");
+  } else {
+    if (!server_->bind_to_port(host, port)) {
+      return Status::error("metrics.listen " + listen_ +
+                           ": cannot bind (address in use, or not an address of this host)");
+    }
+    port_ = port;
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  spdlog::info("serving /metrics, /healthz, /readyz on {}:{}", host, port_);
+  return Status::ok();
+}
+
+void HttpEndpoint::stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool HttpEndpoint::append_queue_depth(const Pipeline& pipeline, std::string* out) {
+  std::lock_guard<std::mutex> lock(redis_mutex_);
+  if (!redis_->connected() && !redis_->connect()) return false;
+  std::ostringstream text;
+  text << "# HELP switchyard_queue_depth Messages per source and state.\n"
+          "# TYPE switchyard_queue_depth gauge\n";
+  auto count = [&](std::vector<std::string_view> argv, long long* n) {
+    Reply reply;
+    if (!redis_->command_ok(argv, &reply) || reply->type != REDIS_REPLY_INTEGER) return false;
+    *n = reply->integer;
+    return true;
+  };
+  for (const SourceConfig& source : pipeline.config->sources) {
+    SourceKeys keys(source.key);
+    long long pending = 0, dead = 0, retry = 0, inflight = 0;
+    if (!count({"LLEN", keys.pending}, &pending) || !count({"LLEN", keys.dead()}, &dead) ||
+        !count({"ZCARD", keys.retry()}, &retry))
+      return false;
+    Reply owners;
+    if (!redis_->command_ok({"HKEYS", keys.owners()}, &owners)) return false;
+    for (size_t i = 0; i < owners->elements; ++i) {
+      long long n = 0;
+      if (!count({"LLEN", std::string_view(owners->element[i]->str, owners->element[i]->len)}, &n))
+        return false;
+      inflight += n;
+    }
+    std::string label = Metrics::escape_label(source.name);
+    text << "switchyard_queue_depth{source=\"" << label << "\",state=\"pending\"} " << pending
+         << "\n"
+         << "switchyard_queue_depth{source=\"" << label << "\",state=\"inflight\"} " << inflight
+         << "\n"
+         << "switchyard_queue_depth{source=\"" << label << "\",state=\"retry\"} " << retry << "\n"
+         << "switchyard_queue_depth{source=\"" << label << "\",state=\"dead\"} " << dead << "\n";
+  }
+  *out += text.str();
+  return true;
+}
+
+std::string HttpEndpoint::render_metrics() {
+  std::string out = metrics_->render();
+  std::shared_ptr<const Pipeline> pipeline = current_pipeline_();
+  bool redis_up = pipeline && append_queue_depth(*pipeline, &out);
+  out += "# HELP switchyard_redis_up Whether Redis answered this scrape.\n"
+         "# TYPE switchyard_redis_up gauge\n"
+         "switchyard_redis_up " + std::string(redis_up ? "1" : "0") + "\n";
+  out += "# HELP switchyard_build_info Version and plugin ABI of this binary.\n"
+         "# TYPE switchyard_build_info gauge\n"
+         "switchyard_build_info{version=\"" SWITCHYARD_VERSION_STRING "\",abi=\"" +
+         std::to_string(SWITCHYARD_ABI_VERSION) + "\"} 1\n";
+  return out;
+}
+
+}  // namespace switchyard

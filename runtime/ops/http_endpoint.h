@@ -1,0 +1,57 @@
+// http_endpoint.h: the optional HTTP endpoint (metrics.listen): /metrics (Prometheus text),
+// /healthz (the process answers) and /readyz (Redis reachable and a config loaded).
+// Served by cpp-httplib on its own threads.
+// Thread safety: start and stop from one thread; request handlers are internally synchronised.
+#ifndef SWITCHYARD_OPS_HTTP_ENDPOINT_H_
+#define SWITCHYARD_OPS_HTTP_ENDPOINT_H_
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "dispatch/pipeline.h"
+#include "metrics/metrics.h"
+#include "redis/redis_connection.h"
+#include "util/status.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace switchyard {
+
+class HttpEndpoint {
+ public:
+  // listen is "host:port" ("127.0.0.1:9464"; "[::1]:9464" for IPv6). current_pipeline returns the
+  // pipeline in use (its config names the sources whose queue depth is reported).
+  HttpEndpoint(std::string listen, Metrics* metrics, RedisEndpoint endpoint,
+               std::function<std::shared_ptr<const Pipeline>()> current_pipeline);
+  ~HttpEndpoint();
+
+  // Binds and starts serving; an error names the address and why (in use, bad address).
+  Status start();
+  void stop();
+  // The port actually bound (useful with port 0).
+  int port() const { return port_; }
+
+ private:
+  std::string render_metrics();
+  // Queries queue depths; false when Redis does not answer.
+  bool append_queue_depth(const Pipeline& pipeline, std::string* out);
+
+  std::string listen_;
+  Metrics* metrics_;
+  RedisEndpoint endpoint_;
+  std::function<std::shared_ptr<const Pipeline>()> current_pipeline_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::mutex redis_mutex_;  // guards redis_
+  std::unique_ptr<RedisConnection> redis_;
+};
+
+}  // namespace switchyard
+
+#endif  // SWITCHYARD_OPS_HTTP_ENDPOINT_H_
