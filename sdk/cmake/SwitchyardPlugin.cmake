@@ -18,5 +18,7 @@ function(switchyard_add_plugin name)
     C_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON)
   # Refuse undefined symbols at link time: a plugin that loads but dies at first call is worse.
-  target_link_options(${name} PRIVATE "LINKER:--no-undefined")
+  # Never ask for an executable stack: under the service's MemoryDenyWriteExecute=yes, dlopen()
+  # of a library that needs one fails ("cannot enable executable stack").
+  target_link_options(${name} PRIVATE "LINKER:--no-undefined" "LINKER:-z,noexecstack")
 endfunction()
