@@ -42,7 +42,11 @@ int check_command(const CommonOptions& common) {
     SourceKeys keys(src.key);
     std::cout << "  " << src.name << ": type " << src.type << ", batch " << src.batch
               << ", workers " << src.workers << "\n"
-              << "    reads      " << keys.pending << "\n"
+              << "    reads      " << keys.pending
+              << (src.format == "laravel" ? "  (Laravel queue \"" + src.queue + "\", tokens in " +
+                                                keys.pending + ":notify)"
+                                          : std::string())
+              << "\n"
               << "    dead       " << keys.dead() << "\n"
               << "    retries    " << keys.retry() << "\n"
               << "    in flight  " << keys.pending << ":inflight:<consumer>:<worker>, "

@@ -83,13 +83,24 @@ int publish_command(const CommonOptions& common, const PublishOptions& options) 
     std::cerr << "switchyard: " << s.message() << "\n";
     return 1;
   }
+  // format laravel: push as Laravel's pushRaw does, the message and then one token on :notify.
+  const bool laravel = source->format == "laravel";
+  const std::string notify = source->key + ":notify";
   size_t chunks = 0;
   for (size_t i = 0; i < messages.size(); i += kChunk) {
+    size_t end = std::min(messages.size(), i + kChunk);
     std::vector<std::string_view> argv = {"RPUSH", source->key};
-    for (size_t j = i; j < std::min(messages.size(), i + kChunk); ++j) argv.push_back(messages[j]);
+    for (size_t j = i; j < end; ++j) argv.push_back(messages[j]);
     s = connection.append(argv);
     if (!s) break;
     ++chunks;
+    if (laravel) {
+      std::vector<std::string_view> tokens = {"RPUSH", notify};
+      tokens.insert(tokens.end(), end - i, "1");
+      s = connection.append(tokens);
+      if (!s) break;
+      ++chunks;
+    }
   }
   Reply reply;
   for (size_t c = 0; s && c < chunks; ++c) {

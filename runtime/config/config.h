@@ -25,24 +25,26 @@ struct Mark {
 
 struct RedisConfig {
   std::string url = "redis://127.0.0.1:6379/0";  // redis://[user@]host[:port][/db] or unix:///path
-  std::string password_file;                      // optional; absolute after loading
-  Mark mark;
+  std::string password_file;                     // optional; absolute after loading
+  Mark mark;  // where url is written (else the `redis:` key, else FILE:1:1), for URL errors
 };
 
 struct SourceConfig {
-  std::string name;              // the key under `sources:`
-  std::string type = "list";     // list | stream
-  std::string key;               // the Redis key producers push to (defaults to the name)
-  std::string format = "raw";    // raw | laravel
-  std::string prefix;            // format laravel: the connection prefix (required there)
-  bool cluster_hash_tag = false; // format laravel: queues:{Q} instead of queues:Q
+  std::string name;                  // the key under `sources:`
+  std::string type = "list";         // list | stream
+  std::string key;                   // the Redis key producers push to (defaults to the name)
+  std::string format = "raw";        // raw | laravel
+  std::string prefix;                // format laravel: the connection prefix (required there)
+  std::string queue;              // format laravel: the queue name as written (key becomes
+                                  // prefix + "queues:" + queue, or "queues:{queue}")
+  bool cluster_hash_tag = false;     // format laravel: queues:{Q} instead of queues:Q
   std::string group = "switchyard";  // type stream: consumer group
   std::string start = "$";           // type stream: where a new group starts ($ or 0)
-  int batch = 256;               // most messages taken per round trip (1..10000)
-  int workers = 1;               // consumer threads (1..64)
-  int max_deliveries = 5;        // deliveries without an ack before dead-lettering (>= 1)
-  Millis reclaim_after{30000};   // a silent instance's in-flight messages are reclaimed after
-  Mark mark;
+  int batch = 256;                   // most messages taken per round trip (1..10000)
+  int workers = 1;                   // consumer threads (1..64)
+  int max_deliveries = 5;            // deliveries without an ack before dead-lettering (>= 1)
+  Millis reclaim_after{30000};       // a silent instance's in-flight messages are reclaimed after
+  Mark mark;                         // where the source's name is written
 };
 
 // One key of a handler's `config:` map, with where it was written (to report unknown keys).
@@ -52,18 +54,18 @@ struct ConfigKey {
 };
 
 struct HandlerConfig {
-  std::string name;         // the key under `handlers:`
-  std::string plugin;       // plugin name: loads PLUGINS_DIR/<plugin>.so
-  std::string config_json;  // the `config:` map as a JSON object text ("{}" when absent)
+  std::string name;                    // the key under `handlers:`
+  std::string plugin;                  // plugin name: loads PLUGINS_DIR/<plugin>.so
+  std::string config_json;             // the `config:` map as a JSON object text ("{}" when absent)
   std::vector<ConfigKey> config_keys;  // top-level keys of `config:`, in order
-  Mark mark;                // where the handler is defined
-  Mark plugin_mark;         // where `plugin:` is written
+  Mark mark;                           // where the handler is defined
+  Mark plugin_mark;                    // where `plugin:` is written
 };
 
 struct RouteConfig {
   std::string pattern;                // exact event name, glob ("quote.*") or "*"
   std::vector<std::string> handlers;  // handler names, each defined under `handlers:`
-  Mark mark;
+  Mark mark;                          // where the pattern is written
 };
 
 struct RetryConfig {
@@ -89,8 +91,8 @@ struct LoggingConfig {
 enum class Unrouted { kDeadLetter, kDrop };
 
 struct Config {
-  std::string path;        // routes.yaml as given
-  std::string dir;         // its directory (absolute); relative paths resolve against it
+  std::string path;  // routes.yaml as given
+  std::string dir;   // its directory (absolute); relative paths resolve against it
   int version = 1;
   RedisConfig redis;
   std::string plugins_dir;  // absolute after loading; empty = the binary's default
@@ -102,6 +104,7 @@ struct Config {
   Millis shutdown_timeout{10000};
   LimitsConfig limits;
   std::map<std::string, std::string> contracts;  // event -> schema file (absolute)
+  std::map<std::string, Mark> contract_marks;    // event -> where its schema path is written
   MetricsConfig metrics;
   LoggingConfig logging;
 

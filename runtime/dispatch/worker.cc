@@ -1,6 +1,7 @@
 // worker.cc: the consume -> decode -> route -> handle -> ack loop of one worker thread.
 #include "dispatch/worker.h"
 
+#include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
 
 #include <random>
@@ -50,6 +51,7 @@ Worker::Worker(SourceConfig source, int index, std::string consumer, std::string
       std::chrono::milliseconds(15000));
   list_ = std::make_unique<ListSource>(connection_.get(), source_.key, consumer_, index_,
                                        std::move(token), source_.reclaim_after);
+  if (source_.format == "laravel") list_->set_notify_key(source_.key + ":notify");
 }
 
 int64_t Worker::now_ms() const {
@@ -165,6 +167,21 @@ void Worker::ack_batch(size_t count) {
   writes_.clear();
 }
 
+void Worker::explain_laravel_job(std::string_view message, std::string* reason) {
+  // A Laravel *job* (dispatch()/push()) rather than a raw event (pushRaw()): say so by name.
+  rapidjson::Document doc;
+  doc.Parse(message.data(), message.size());
+  if (doc.HasParseError() || !doc.IsObject()) return;
+  for (const char* key : {"uuid", "displayName", "job", "data"})
+    if (!doc.HasMember(key)) return;
+  const auto& name = doc["displayName"];
+  std::string display = name.IsString() ? name.GetString() : "?";
+  *reason = "Laravel job payload (displayName " + display +
+            "), not a raw event: publish events with Queue::connection('redis')->pushRaw("
+            "json_encode(['event' => ..., 'payload' => [...]]), '" + source_.queue +
+            "') instead of dispatching a job to this queue";
+}
+
 Status Worker::call_handler(HandlerInstance& handler, const std::vector<sy_event>& events) {
   auto started = std::chrono::steady_clock::now();
   handler.handle_batch(events.data(), events.size(), outcomes_.data());
@@ -199,6 +216,7 @@ void Worker::dispatch(const Pipeline& pipeline, const std::vector<std::string_vi
     Envelope envelope;
     std::string reason;
     if (!decoder_.decode(message, &envelope, &reason)) {
+      if (source_.format == "laravel") explain_laravel_job(message, &reason);
       spdlog::warn("source {}: dead-lettered a message: {}", source_.name, reason);
       writes_.dead_letters.push_back(encode_dead_letter(letter(message, nullptr, reason, 1)));
       shared_.metrics->add_dead_lettered(source_.name, 1);

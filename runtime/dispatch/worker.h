@@ -71,6 +71,8 @@ class Worker {
   // Decodes, routes and hands the batch to handlers; fills writes_ with what the ack must write.
   void dispatch(const Pipeline& pipeline, const std::vector<std::string_view>& messages);
   void run_due_retries(const Pipeline& pipeline);
+  // format laravel: replaces *reason when message is a Laravel job payload rather than an event.
+  void explain_laravel_job(std::string_view message, std::string* reason);
   // Calls handle_batch then flush, recording duration and outcome counts; returns flush's status.
   // outcomes_ must have room for events.size() slots.
   Status call_handler(HandlerInstance& handler, const std::vector<sy_event>& events);

@@ -8,8 +8,9 @@
 namespace switchyard {
 namespace {
 
-// KEYS: K, inflight, owners, heartbeat, deliveries. ARGV: max, consumer, ttl_ms, token.
-// Moves up to max messages from the head of K to the tail of the in-flight list in one step.
+// KEYS: K, inflight, owners, heartbeat, deliveries[, notify]. ARGV: max, consumer, ttl_ms, token,
+// tokens already consumed. Moves up to max messages from the head of K to the tail of the
+// in-flight list in one step; with a notify list (Laravel), removes one token per message taken.
 const RedisScript kTakeScript(R"lua(
 local msgs = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 local n = #msgs
@@ -27,6 +28,10 @@ end
 redis.call('HSET', KEYS[3], KEYS[2], ARGV[2])
 redis.call('SET', KEYS[4], ARGV[4], 'PX', ARGV[3])
 redis.call('LTRIM', KEYS[1], n, -1)
+if KEYS[6] then
+  local trim = n - tonumber(ARGV[5])
+  if trim > 0 then redis.call('LTRIM', KEYS[6], trim, -1) end
+end
 for i = 1, n, 1000 do
   redis.call('RPUSH', KEYS[2], unpack(msgs, i, math.min(i + 999, n)))
 end
@@ -135,28 +140,42 @@ ListSource::ListSource(RedisConnection* connection, std::string key, std::string
       ttl_ms_(std::to_string(ttl.count())) {}
 
 Status ListSource::take(int max, std::chrono::milliseconds block, TakenBatch* batch) {
+  Status s = take_now(max, 0, batch);
+  if (!s || !batch->messages.empty() || block.count() <= 0) return s;
+  // Nothing pending: wait, without polling, for the next push.
+  char timeout[32];
+  snprintf(timeout, sizeof(timeout), "%.3f", static_cast<double>(block.count()) / 1000.0);
+  if (!notify_key_.empty()) {
+    // Laravel: wait on the notify list as Laravel's own worker does, then take with the token
+    // already consumed. A token lost to a crash here only leaves fewer tokens than messages.
+    s = connection_->command_ok({"BLPOP", notify_key_, timeout}, &batch->reply);
+    if (!s) return s;
+    if (batch->reply->type != REDIS_REPLY_ARRAY) return Status::ok();
+    return take_now(max, 1, batch);
+  }
+  // Raw lists: move one message atomically into the in-flight list as it arrives.
+  s = connection_->command_ok({"BLMOVE", keys_.pending, inflight_, "LEFT", "RIGHT", timeout},
+                              &batch->reply);
+  if (!s) return s;
+  redisReply* r = batch->reply.get();
+  if (r->type == REDIS_REPLY_STRING) batch->messages.emplace_back(r->str, r->len);
+  return Status::ok();
+}
+
+Status ListSource::take_now(int max, int tokens_consumed, TakenBatch* batch) {
   batch->clear();
   std::string max_text = std::to_string(max);
+  std::string consumed = std::to_string(tokens_consumed);
   std::string heartbeat = keys_.heartbeat(consumer_);
   std::string owners = keys_.owners();
   std::string deliveries = keys_.deliveries();
-  Status s = connection_->eval(kTakeScript, {keys_.pending, inflight_, owners, heartbeat, deliveries},
-                               {max_text, consumer_, ttl_ms_, token_}, &batch->reply);
+  std::vector<std::string_view> keys = {keys_.pending, inflight_, owners, heartbeat, deliveries};
+  if (!notify_key_.empty()) keys.push_back(notify_key_);
+  Status s = connection_->eval(kTakeScript, keys, {max_text, consumer_, ttl_ms_, token_, consumed},
+                               &batch->reply);
   if (!s) return s;
   redisReply* r = batch->reply.get();
   if (r->type != REDIS_REPLY_ARRAY) return Status::error("take script returned a non-array");
-  if (r->elements == 0 && block.count() > 0) {
-    // Nothing pending: wait for one message, moved atomically into the in-flight list.
-    double seconds = static_cast<double>(block.count()) / 1000.0;
-    char timeout[32];
-    snprintf(timeout, sizeof(timeout), "%.3f", seconds);
-    s = connection_->command_ok({"BLMOVE", keys_.pending, inflight_, "LEFT", "RIGHT", timeout},
-                                &batch->reply);
-    if (!s) return s;
-    r = batch->reply.get();
-    if (r->type == REDIS_REPLY_STRING) batch->messages.emplace_back(r->str, r->len);
-    return Status::ok();
-  }
   batch->messages.reserve(r->elements);
   for (size_t i = 0; i < r->elements; ++i) {
     const redisReply* e = r->element[i];

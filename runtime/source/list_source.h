@@ -74,6 +74,10 @@ class ListSource {
   ListSource(RedisConnection* connection, std::string key, std::string consumer, int worker,
              std::string token, std::chrono::milliseconds ttl);
 
+  // format laravel: the producer's companion list (one "1" per pushed message) that must not
+  // grow; take() removes one token per message it takes. Empty for format raw.
+  void set_notify_key(std::string notify_key) { notify_key_ = std::move(notify_key); }
+
   const SourceKeys& keys() const { return keys_; }
   const std::string& inflight_key() const { return inflight_; }
 
@@ -128,6 +132,8 @@ class ListSource {
   Status next_retry_due(int64_t* due_ms);
 
  private:
+  // One non-blocking take; tokens_consumed notify tokens were already removed by the caller.
+  Status take_now(int max, int tokens_consumed, TakenBatch* batch);
   Status recover_lists_of(const std::string& consumer, bool count_delivery, int max_deliveries,
                           const std::string& source_name, int* returned, int* dead);
 
@@ -138,6 +144,7 @@ class ListSource {
   std::string inflight_;
   std::string token_;
   std::string ttl_ms_;
+  std::string notify_key_;
   std::vector<std::string_view> args_;  // reused argument buffer
 };
 
