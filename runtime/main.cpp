@@ -50,6 +50,9 @@ int main(int argc, char** argv) {
   publish->add_option("--file", publish_options.file, "Push each line of FILE (or - for stdin) "
                                                       "as-is");
   publish->add_option("--source", publish_options.source, "Source name (default: the first)");
+  publish->add_flag("--stream", publish_options.stream,
+                    "XADD to the key as a stream entry (field message); automatic for "
+                    "type: stream sources");
 
   DlqOptions dlq_options;
   auto* dlq = app.add_subcommand("dlq", "Inspect and replay dead letters (K:dead)");

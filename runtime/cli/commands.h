@@ -48,6 +48,7 @@ struct PublishOptions {
   std::string event;
   std::string payload = "{}";
   std::string file;    // --file F or - : JSON lines pushed as-is
+  bool stream = false; // --stream: XADD (field "message") even if the source is a list
 };
 int publish_command(const CommonOptions& common, const PublishOptions& options);
 

@@ -15,12 +15,14 @@
 namespace switchyard {
 namespace {
 
-// KEYS: dead, target (K or K:retry). ARGV: the exact dead letter, mode ('list'|'retry'),
+// KEYS: dead, target (K or K:retry). ARGV: the exact dead letter, mode ('list'|'stream'|'retry'),
 // score, value. Queues the value and removes the dead letter in one step; 0 if it was gone.
 const RedisScript kReplayScript(R"lua(
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
 if ARGV[2] == 'retry' then
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+elseif ARGV[2] == 'stream' then
+  redis.call('XADD', KEYS[2], '*', 'message', ARGV[4])
 else
   redis.call('RPUSH', KEYS[2], ARGV[4])
 end
@@ -134,7 +136,9 @@ int dlq_command(const CommonOptions& common, const DlqOptions& options) {
       } else {
         // Failed before routing: back to the tail of the source's list, to all its routes.
         s = connection.eval(kReplayScript, {keys.dead(), keys.pending},
-                            {sel.raw, "list", score, sel.letter.message}, &reply);
+                            {sel.raw, source->type == "stream" ? "stream" : "list", score,
+                             sel.letter.message},
+                            &reply);
       }
       if (!s) {
         std::cerr << "switchyard: " << s.message() << "\n";

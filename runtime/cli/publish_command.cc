@@ -85,10 +85,20 @@ int publish_command(const CommonOptions& common, const PublishOptions& options) 
   }
   // format laravel: push as Laravel's pushRaw does, the message and then one token on :notify.
   const bool laravel = source->format == "laravel";
+  const bool stream = source->type == "stream" || options.stream;
   const std::string notify = source->key + ":notify";
   size_t chunks = 0;
   for (size_t i = 0; i < messages.size(); i += kChunk) {
     size_t end = std::min(messages.size(), i + kChunk);
+    if (stream) {
+      // Streams: one XADD per message, field "message", pipelined.
+      for (size_t j = i; j < end && s; ++j) {
+        s = connection.append({"XADD", source->key, "*", "message", messages[j]});
+        ++chunks;
+      }
+      if (!s) break;
+      continue;
+    }
     std::vector<std::string_view> argv = {"RPUSH", source->key};
     for (size_t j = i; j < end; ++j) argv.push_back(messages[j]);
     s = connection.append(argv);
@@ -106,7 +116,8 @@ int publish_command(const CommonOptions& common, const PublishOptions& options) 
   for (size_t c = 0; s && c < chunks; ++c) {
     s = connection.read_reply(&reply);
     if (s && reply->type == REDIS_REPLY_ERROR)
-      s = Status::error("RPUSH " + source->key + ": " + std::string(reply->str, reply->len));
+      s = Status::error((stream ? "XADD " : "RPUSH ") + source->key + ": " +
+                        std::string(reply->str, reply->len));
   }
   if (!s) {
     std::cerr << "switchyard: " << s.message() << "\n";

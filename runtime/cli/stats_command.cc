@@ -18,12 +18,67 @@ struct ConsumerStats {
   bool alive = false;
 };
 
+struct GroupStats {  // streams: one consumer group
+  std::string name;
+  long long pending = 0, lag = -1;  // lag -1: Redis cannot tell
+  struct Consumer {
+    std::string name;
+    long long pending = 0, idle_ms = 0;
+  };
+  std::vector<Consumer> consumers;
+};
+
 struct SourceStats {
   std::string name;
   std::string key;
   long long pending = 0, inflight = 0, retrying = 0, dead = 0;
   std::map<std::string, ConsumerStats> consumers;
+  bool stream = false;
+  std::vector<GroupStats> groups;
 };
+
+// Reads a flat [field, value, ...] reply into a map of owned strings/integers (as text).
+std::map<std::string, std::string> fields_of(const redisReply* r) {
+  std::map<std::string, std::string> out;
+  if (r->type != REDIS_REPLY_ARRAY) return out;
+  for (size_t i = 0; i + 1 < r->elements; i += 2) {
+    const redisReply* v = r->element[i + 1];
+    std::string value = v->type == REDIS_REPLY_INTEGER ? std::to_string(v->integer)
+                        : v->type == REDIS_REPLY_NIL   ? "-1"
+                                                       : std::string(v->str ? v->str : "", v->len);
+    out[std::string(r->element[i]->str, r->element[i]->len)] = value;
+  }
+  return out;
+}
+
+Status collect_stream(RedisConnection& connection, const SourceConfig& source, SourceStats* st) {
+  st->stream = true;
+  Reply groups;
+  Status s = connection.command({"XINFO", "GROUPS", source.key}, &groups);
+  if (!s) return s;
+  if (groups->type != REDIS_REPLY_ARRAY) return Status::ok();  // no stream yet
+  for (size_t g = 0; g < groups->elements; ++g) {
+    auto f = fields_of(groups->element[g]);
+    GroupStats gs;
+    gs.name = f["name"];
+    gs.pending = std::stoll(f["pending"].empty() ? "0" : f["pending"]);
+    gs.lag = std::stoll(f["lag"].empty() ? "-1" : f["lag"]);
+    Reply consumers;
+    s = connection.command_ok({"XINFO", "CONSUMERS", source.key, gs.name}, &consumers);
+    if (!s) return s;
+    for (size_t c = 0; c < consumers->elements; ++c) {
+      auto cf = fields_of(consumers->element[c]);
+      gs.consumers.push_back({cf["name"], std::stoll(cf["pending"].empty() ? "0" : cf["pending"]),
+                              std::stoll(cf["idle"].empty() ? "0" : cf["idle"])});
+    }
+    if (gs.name == source.group) {
+      st->pending = gs.lag < 0 ? 0 : gs.lag;
+      st->inflight = gs.pending;
+    }
+    st->groups.push_back(std::move(gs));
+  }
+  return Status::ok();
+}
 
 Status collect(RedisConnection& connection, const Config& config, const std::string& only,
                std::vector<SourceStats>* out) {
@@ -44,6 +99,14 @@ Status collect(RedisConnection& connection, const Config& config, const std::str
     SourceStats st;
     st.name = source.name;
     st.key = source.key;
+    st.dead = integer({"LLEN", keys.dead()});
+    st.retrying = integer({"ZCARD", keys.retry()});
+    if (source.type == "stream") {
+      Status s = collect_stream(connection, source, &st);
+      if (!s) return s;
+      out->push_back(std::move(st));
+      continue;
+    }
     st.pending = integer({"LLEN", keys.pending});
     st.dead = integer({"LLEN", keys.dead()});
     st.retrying = integer({"ZCARD", keys.retry()});
@@ -70,7 +133,23 @@ void print_json(const std::vector<SourceStats>& stats) {
     const auto& st = stats[i];
     std::cout << (i ? "," : "") << "\"" << st.name << "\":{\"key\":\"" << st.key
               << "\",\"pending\":" << st.pending << ",\"inflight\":" << st.inflight
-              << ",\"retrying\":" << st.retrying << ",\"dead\":" << st.dead << ",\"consumers\":{";
+              << ",\"retrying\":" << st.retrying << ",\"dead\":" << st.dead;
+    if (st.stream) {
+      std::cout << ",\"groups\":{";
+      for (size_t g = 0; g < st.groups.size(); ++g) {
+        const auto& gs = st.groups[g];
+        std::cout << (g ? "," : "") << "\"" << gs.name << "\":{\"pending\":" << gs.pending
+                  << ",\"lag\":" << gs.lag << ",\"consumers\":{";
+        for (size_t c = 0; c < gs.consumers.size(); ++c)
+          std::cout << (c ? "," : "") << "\"" << gs.consumers[c].name << "\":{\"pending\":"
+                    << gs.consumers[c].pending << ",\"idle_ms\":" << gs.consumers[c].idle_ms
+                    << "}";
+        std::cout << "}}";
+      }
+      std::cout << "}}";
+      continue;
+    }
+    std::cout << ",\"consumers\":{";
     bool first = true;
     for (const auto& [c, cs] : st.consumers) {
       std::cout << (first ? "" : ",") << "\"" << c << "\":{\"inflight\":" << cs.inflight
@@ -84,6 +163,18 @@ void print_json(const std::vector<SourceStats>& stats) {
 
 void print_text(const std::vector<SourceStats>& stats) {
   for (const auto& st : stats) {
+    if (st.stream) {
+      std::cout << st.name << " (stream " << st.key << "): retrying " << st.retrying << ", dead "
+                << st.dead << "\n";
+      for (const auto& g : st.groups) {
+        std::cout << "  group " << g.name << ": pending " << g.pending << ", lag "
+                  << (g.lag < 0 ? std::string("unknown") : std::to_string(g.lag)) << "\n";
+        for (const auto& c : g.consumers)
+          std::cout << "    consumer " << c.name << ": pending " << c.pending << ", idle "
+                    << c.idle_ms << " ms\n";
+      }
+      continue;
+    }
     std::cout << st.name << " (" << st.key << "): pending " << st.pending << ", in flight "
               << st.inflight << ", retrying " << st.retrying << ", dead " << st.dead << "\n";
     for (const auto& [c, cs] : st.consumers) {

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "dispatch/dead_letter.h"
+#include "source/list_source.h"
 
 namespace switchyard {
 
@@ -31,10 +32,6 @@ Status Daemon::start() {
   shared.metrics = &metrics_;
 
   for (const SourceConfig& source : config.sources) {
-    if (source.type != "list") {
-      return Status::error(source.mark.str() + ": source " + source.name + ": type \"" +
-                           source.type + "\" is not supported by this build yet; use type: list");
-    }
     std::unique_ptr<ConsumerIdentity> id;
     std::string scope = options_.endpoint.redacted() + "|" + source.key;
     std::string name = options_.instance_name;
@@ -110,6 +107,7 @@ void Daemon::housekeeping() {
     if (connection.connected()) {
       bool reclaim = std::chrono::steady_clock::now() >= next_reclaim;
       for (size_t i = 0; i < lists.size() && connection.connected(); ++i) {
+        if (sources[i].type != "list") continue;  // streams: the group's pending list does this
         Status s = lists[i]->heartbeat(sources[i].workers);
         if (s && reclaim) {
           int returned = 0, dead = 0;

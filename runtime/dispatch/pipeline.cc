@@ -8,8 +8,11 @@ Status build_pipeline(std::shared_ptr<const Config> config, const std::string& p
                       bool check_only) {
   auto pipeline = std::make_shared<Pipeline>();
   pipeline->config = config;
-  Status s = load_handlers(*config, plugins_dir, previous ? &previous->handlers : nullptr,
-                           &pipeline->handlers, check_only);
+  // Contracts first: a bad schema is a configuration error found before any plugin is loaded.
+  Status s = ContractSet::load(*config, &pipeline->contracts);
+  if (!s) return s;
+  s = load_handlers(*config, plugins_dir, previous ? &previous->handlers : nullptr,
+                    &pipeline->handlers, check_only);
   if (!s) return s;
   std::vector<RouteTable::Route> routes;
   for (const RouteConfig& r : config->routes) {

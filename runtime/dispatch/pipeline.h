@@ -9,6 +9,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "contracts/contract.h"
 #include "plugin_host/handler_registry.h"
 #include "routing/route_table.h"
 #include "util/status.h"
@@ -19,6 +20,7 @@ struct Pipeline {
   std::shared_ptr<const Config> config;
   LoadedHandlers handlers;  // index i is config->handlers[i]
   RouteTable routes;        // handler indexes into handlers.instances
+  ContractSet contracts;    // compiled schemas of config->contracts (event -> payload schema)
 
   // The index of the handler named name, or -1.
   int handler_index(std::string_view name) const {

@@ -8,6 +8,8 @@
 #include <thread>
 
 #include "dispatch/dead_letter.h"
+#include "source/list_source.h"
+#include "source/stream_source.h"
 
 namespace switchyard {
 namespace {
@@ -49,9 +51,15 @@ Worker::Worker(SourceConfig source, int index, std::string consumer, std::string
   connection_ = std::make_unique<RedisConnection>(
       shared_.endpoint, "switchyard:" + consumer_ + ":" + std::to_string(index_),
       std::chrono::milliseconds(15000));
-  list_ = std::make_unique<ListSource>(connection_.get(), source_.key, consumer_, index_,
-                                       std::move(token), source_.reclaim_after);
-  if (source_.format == "laravel") list_->set_notify_key(source_.key + ":notify");
+  if (source_.type == "stream") {
+    source_kind_ = std::make_unique<StreamSource>(connection_.get(), source_, consumer_, index_);
+  } else {
+    auto list = std::make_unique<ListSource>(connection_.get(), source_.key, consumer_, index_,
+                                             std::move(token), source_.reclaim_after);
+    if (source_.format == "laravel") list->set_notify_key(source_.key + ":notify");
+    source_kind_ = std::move(list);
+  }
+  retries_ = std::make_unique<RetrySchedule>(connection_.get(), source_kind_->keys());
 }
 
 int64_t Worker::now_ms() const {
@@ -78,21 +86,6 @@ bool Worker::ensure_connected() {
   return connection_->connected();
 }
 
-void Worker::recover_on_start() {
-  int returned = 0, dead = 0;
-  Status s = list_->recover_own(source_.max_deliveries, source_.name, &returned, &dead);
-  if (!s) return;  // connection dropped; retried after reconnect
-  if (returned || dead) {
-    spdlog::warn("source {}: recovered {} in-flight message(s) of a previous run of {} back to {}"
-                 "{}",
-                 source_.name, returned, consumer_, source_.key,
-                 dead ? fmt::format(", {} dead-lettered after {} deliveries", dead,
-                                    source_.max_deliveries)
-                      : "");
-  }
-  recovered_ = true;
-}
-
 DeadLetter Worker::letter(std::string_view message, const std::string* handler, std::string reason,
                           int attempts) const {
   DeadLetter d;
@@ -111,12 +104,12 @@ void Worker::run() {
   while (!shared_.stopping->load()) {
     if (!ensure_connected()) break;
     if (!recovered_) {
-      recover_on_start();
+      recovered_ = source_kind_->start(source_.max_deliveries, source_.name).is_ok();
       continue;
     }
     if (take_reply_lost_) {
       // A take whose reply was lost may have moved messages into our in-flight list.
-      if (!list_->return_uncounted(source_.name)) continue;
+      if (!source_kind_->after_lost_take(source_.name)) continue;
       take_reply_lost_ = false;
     }
     std::shared_ptr<const Pipeline> pipeline = shared_.pipelines->get();
@@ -124,7 +117,7 @@ void Worker::run() {
       run_due_retries(*pipeline);
       if (!connection_->connected()) continue;
     }
-    Status s = list_->take(source_.batch, kIdleBlock, &batch_);
+    Status s = source_kind_->take(source_.batch, kIdleBlock, &batch_);
     if (!s) {
       take_reply_lost_ = !connection_->connected();
       if (!take_reply_lost_) spdlog::error("source {}: {}", source_.name, s.message());
@@ -134,17 +127,18 @@ void Worker::run() {
     if (batch_.messages.empty()) continue;
     shared_.metrics->add_received(source_.name, batch_.messages.size());
     dispatch(*pipeline, batch_.messages);
-    ack_batch(batch_.messages.size());
+    ack_batch();
     batch_.clear();
   }
   spdlog::debug("source {}: worker {} stopped", source_.name, index_);
 }
 
-void Worker::ack_batch(size_t count) {
+void Worker::ack_batch() {
+  const size_t count = batch_.messages.size();
   while (true) {
     if (ensure_connected() || connection_->connected()) {
       bool owned = true;
-      Status s = list_->ack(count, writes_, &owned);
+      Status s = source_kind_->ack(batch_, writes_, &owned);
       if (s) {
         if (!owned) {
           spdlog::warn("source {}: batch of {} was reclaimed by another instance while this one "
@@ -159,7 +153,7 @@ void Worker::ack_batch(size_t count) {
     if (shared_.stopping->load() && steady_ms() > shared_.give_up_at_ms->load()) {
       spdlog::error("source {}: shutting down with {} handled message(s) not acknowledged; they "
                     "stay in {} and are handled again after restart",
-                    source_.name, count, list_->inflight_key());
+                    source_.name, count, source_kind_->describe_inflight());
       break;
     }
     std::this_thread::sleep_for(backoff_.next());
@@ -211,12 +205,31 @@ void Worker::dispatch(const Pipeline& pipeline, const std::vector<std::string_vi
   unescaped_names_.clear();
   writes_.clear();
 
+  // The decoder follows the pipeline's limits: (routes.yaml), so a reload changes them too.
+  decoder_.set_limits({config.limits.max_message_bytes, config.limits.max_depth});
   for (size_t i = 0; i < messages.size(); ++i) {
     std::string_view message = messages[i];
+    // Streams count deliveries in the pending list: a message delivered max_deliveries times
+    // without an ack (it crashed the process each time) is not handed out again.
+    if (!batch_.deliveries.empty() && batch_.deliveries[i] > source_.max_deliveries) {
+      std::string why = "exceeded max deliveries (" + std::to_string(source_.max_deliveries) + ")";
+      spdlog::warn("source {}: dead-lettered a message: {}", source_.name, why);
+      writes_.dead_letters.push_back(
+          encode_dead_letter(letter(message, nullptr, why, source_.max_deliveries)));
+      shared_.metrics->add_dead_lettered(source_.name, 1);
+      continue;
+    }
     Envelope envelope;
     std::string reason;
     if (!decoder_.decode(message, &envelope, &reason)) {
       if (source_.format == "laravel") explain_laravel_job(message, &reason);
+      spdlog::warn("source {}: dead-lettered a message: {}", source_.name, reason);
+      writes_.dead_letters.push_back(encode_dead_letter(letter(message, nullptr, reason, 1)));
+      shared_.metrics->add_dead_lettered(source_.name, 1);
+      continue;
+    }
+    // A message that breaks its event's contract (contracts:) never reaches a handler.
+    if (!pipeline.contracts.check(envelope.event, envelope.payload, &reason)) {
       spdlog::warn("source {}: dead-lettered a message: {}", source_.name, reason);
       writes_.dead_letters.push_back(encode_dead_letter(letter(message, nullptr, reason, 1)));
       shared_.metrics->add_dead_lettered(source_.name, 1);
@@ -287,9 +300,10 @@ void Worker::dispatch(const Pipeline& pipeline, const std::vector<std::string_vi
 
 void Worker::run_due_retries(const Pipeline& pipeline) {
   const Config& config = *pipeline.config;
+  decoder_.set_limits({config.limits.max_message_bytes, config.limits.max_depth});
   std::vector<LeasedRetry> leased;
   // A lease lasts reclaim_after: if this process dies, another leases the entry after that.
-  Status s = list_->lease_retries(source_.batch, now_ms(), source_.reclaim_after.count(), &leased);
+  Status s = retries_->lease(source_.batch, now_ms(), source_.reclaim_after.count(), &leased);
   if (!s) {
     shared_.health->report_down(shared_.endpoint.redacted(), s.message());
     return;
@@ -313,7 +327,7 @@ void Worker::run_due_retries(const Pipeline& pipeline) {
                  handler, std::move(reason), attempts));
     };
     if (l.malformed) {
-      dead(nullptr, "malformed entry in " + list_->keys().retry() + " (not written by switchyard)", 1);
+      dead(nullptr, "malformed entry in " + source_kind_->keys().retry() + " (not written by switchyard)", 1);
       continue;
     }
     if (l.entry.leases > source_.max_deliveries) {
@@ -331,7 +345,8 @@ void Worker::run_due_retries(const Pipeline& pipeline) {
       continue;
     }
     std::string reason;
-    if (!decoder_.decode(l.entry.message, &envelopes[i], &reason)) {
+    if (!decoder_.decode(l.entry.message, &envelopes[i], &reason) ||
+        !pipeline.contracts.check(envelopes[i].event, envelopes[i].payload, &reason)) {
       dead(&l.entry.handler, reason, l.entry.attempt - 1);
       continue;
     }
@@ -390,7 +405,7 @@ void Worker::run_due_retries(const Pipeline& pipeline) {
     }
   }
   unescaped_names_.clear();
-  s = list_->settle_retries(settlements);
+  s = retries_->settle(settlements);
   if (!s) {
     // The leases expire after reclaim_after and the entries run again (at-least-once).
     shared_.health->report_down(shared_.endpoint.redacted(), s.message());

@@ -20,7 +20,8 @@
 #include "envelope/envelope.h"
 #include "metrics/metrics.h"
 #include "redis/redis_connection.h"
-#include "source/list_source.h"
+#include "source/retry_schedule.h"
+#include "source/source.h"
 #include "switchyard/plugin.h"
 
 namespace switchyard {
@@ -67,7 +68,6 @@ class Worker {
 
  private:
   bool ensure_connected();
-  void recover_on_start();
   // Decodes, routes and hands the batch to handlers; fills writes_ with what the ack must write.
   void dispatch(const Pipeline& pipeline, const std::vector<std::string_view>& messages);
   void run_due_retries(const Pipeline& pipeline);
@@ -76,7 +76,7 @@ class Worker {
   // Calls handle_batch then flush, recording duration and outcome counts; returns flush's status.
   // outcomes_ must have room for events.size() slots.
   Status call_handler(HandlerInstance& handler, const std::vector<sy_event>& events);
-  void ack_batch(size_t count);
+  void ack_batch();
   DeadLetter letter(std::string_view message, const std::string* handler, std::string reason,
                     int attempts) const;
   int64_t now_ms() const;
@@ -86,7 +86,8 @@ class Worker {
   std::string consumer_;
   WorkerShared shared_;
   std::unique_ptr<RedisConnection> connection_;
-  std::unique_ptr<ListSource> list_;
+  std::unique_ptr<Source> source_kind_;   // ListSource or StreamSource
+  std::unique_ptr<RetrySchedule> retries_;
   ReconnectBackoff backoff_;
   bool recovered_ = false;
   bool take_reply_lost_ = false;

@@ -1,6 +1,8 @@
 // list_source.cc: the reliable list source's Redis scripts and their callers.
 #include "source/list_source.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cstring>
 
 #include "dispatch/dead_letter.h"
@@ -90,43 +92,6 @@ redis.call('HDEL', KEYS[5], KEYS[1])
 return {returned, dead}
 )lua");
 
-// KEYS: retry. ARGV: now_ms, lease_ms, max.
-// Leases due retries: each member is re-added with its lease count plus one, due at now+lease.
-const RedisScript kLeaseScript(R"lua(
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-local out = {}
-local until_ms = tonumber(ARGV[1]) + tonumber(ARGV[2])
-for _, m in ipairs(due) do
-  local leases, rest = string.match(m, '^v1|(%d+)|(.*)$')
-  if leases then
-    redis.call('ZREM', KEYS[1], m)
-    local m2 = 'v1|' .. (tonumber(leases) + 1) .. '|' .. rest
-    redis.call('ZADD', KEYS[1], until_ms, m2)
-    out[#out + 1] = m2
-  else
-    redis.call('ZADD', KEYS[1], until_ms, m)
-    out[#out + 1] = m
-  end
-end
-return out
-)lua");
-
-// KEYS: retry, dead. ARGV: quadruples (member, action, score, data); action done|retry|dead.
-const RedisScript kSettleScript(R"lua(
-local settled = 0
-for i = 1, #ARGV, 4 do
-  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
-    if ARGV[i + 1] == 'retry' then
-      redis.call('ZADD', KEYS[1], ARGV[i + 2], ARGV[i + 3])
-    elseif ARGV[i + 1] == 'dead' then
-      redis.call('RPUSH', KEYS[2], ARGV[i + 3])
-    end
-    settled = settled + 1
-  end
-end
-return settled
-)lua");
-
 }  // namespace
 
 ListSource::ListSource(RedisConnection* connection, std::string key, std::string consumer,
@@ -184,8 +149,22 @@ Status ListSource::take_now(int max, int tokens_consumed, TakenBatch* batch) {
   return Status::ok();
 }
 
-Status ListSource::ack(size_t count, const AckWrites& writes, bool* owned) {
-  std::string n = std::to_string(count);
+Status ListSource::start(int max_deliveries, const std::string& source_name) {
+  int returned = 0, dead = 0;
+  Status s = recover_own(max_deliveries, source_name, &returned, &dead);
+  if (!s) return s;
+  if (returned || dead) {
+    spdlog::warn("source {}: recovered {} in-flight message(s) of a previous run of {} back to {}"
+                 "{}",
+                 source_name, returned, consumer_, keys_.pending,
+                 dead ? fmt::format(", {} dead-lettered after {} deliveries", dead, max_deliveries)
+                      : "");
+  }
+  return Status::ok();
+}
+
+Status ListSource::ack(const TakenBatch& batch, const AckWrites& writes, bool* owned) {
+  std::string n = std::to_string(batch.messages.size());
   std::string nd = std::to_string(writes.dead_letters.size());
   std::vector<std::string> scores;
   scores.reserve(writes.retries.size());
@@ -308,55 +287,6 @@ Status ListSource::heartbeat(int workers) {
     if (!s) return s;
     if (reply->type == REDIS_REPLY_ERROR)
       return Status::error("heartbeat failed: " + std::string(reply->str, reply->len));
-  }
-  return Status::ok();
-}
-
-Status ListSource::lease_retries(int max, int64_t now_ms, int64_t lease_ms,
-                                 std::vector<LeasedRetry>* out) {
-  out->clear();
-  std::string now = std::to_string(now_ms), lease = std::to_string(lease_ms);
-  std::string max_text = std::to_string(max);
-  std::string retry = keys_.retry();
-  Reply reply;
-  Status s = connection_->eval(kLeaseScript, {retry}, {now, lease, max_text}, &reply);
-  if (!s) return s;
-  for (size_t i = 0; i < reply->elements; ++i) {
-    LeasedRetry leased;
-    leased.member.assign(reply->element[i]->str, reply->element[i]->len);
-    leased.malformed = !decode_retry_entry(leased.member, &leased.entry);
-    out->push_back(std::move(leased));
-  }
-  return Status::ok();
-}
-
-Status ListSource::settle_retries(const std::vector<RetrySettlement>& settlements) {
-  if (settlements.empty()) return Status::ok();
-  std::vector<std::string> scores;
-  scores.reserve(settlements.size());
-  for (const auto& st : settlements) scores.push_back(std::to_string(st.due_ms));
-  args_.clear();
-  for (size_t i = 0; i < settlements.size(); ++i) {
-    const auto& st = settlements[i];
-    args_.push_back(st.member);
-    args_.push_back(st.kind == RetrySettlement::kDone         ? "done"
-                    : st.kind == RetrySettlement::kReschedule ? "retry"
-                                                              : "dead");
-    args_.push_back(scores[i]);
-    args_.push_back(st.data);
-  }
-  std::string retry = keys_.retry(), dead = keys_.dead();
-  Reply reply;
-  return connection_->eval(kSettleScript, {retry, dead}, args_, &reply);
-}
-
-Status ListSource::next_retry_due(int64_t* due_ms) {
-  Reply reply;
-  Status s = connection_->command_ok({"ZRANGE", keys_.retry(), "0", "0", "WITHSCORES"}, &reply);
-  if (!s) return s;
-  *due_ms = -1;
-  if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
-    *due_ms = static_cast<int64_t>(std::strtod(reply->element[1]->str, nullptr));
   }
   return Status::ok();
 }

@@ -11,63 +11,12 @@
 #include <vector>
 
 #include "redis/redis_connection.h"
-#include "source/retry_entry.h"
+#include "source/source.h"
 #include "util/status.h"
 
 namespace switchyard {
 
-// The Redis keys of one source with key K (every internal key starts with "K:").
-struct SourceKeys {
-  explicit SourceKeys(std::string key) : pending(std::move(key)) {}
-  std::string pending;                                        // K: producers RPUSH here
-  std::string dead() const { return pending + ":dead"; }      // dead letters (list)
-  std::string retry() const { return pending + ":retry"; }    // scheduled retries (zset)
-  std::string owners() const { return pending + ":inflight"; }// in-flight list -> consumer (hash)
-  std::string deliveries() const { return pending + ":deliveries"; }  // sha1 -> count (hash)
-  std::string inflight(const std::string& consumer, int worker) const {
-    return pending + ":inflight:" + consumer + ":" + std::to_string(worker);
-  }
-  std::string heartbeat(const std::string& consumer) const {
-    return pending + ":heartbeat:" + consumer;
-  }
-};
-
-// Messages taken in one round trip. The views point into replies owned by the batch.
-struct TakenBatch {
-  std::vector<std::string_view> messages;
-  Reply reply;
-  void clear() {
-    messages.clear();
-    reply.reset();
-  }
-};
-
-// What to write when a batch is acknowledged, atomically with the ack.
-struct AckWrites {
-  std::vector<std::string> dead_letters;                     // encoded K:dead elements
-  std::vector<std::pair<int64_t, std::string>> retries;      // (due unix ms, encoded member)
-  void clear() {
-    dead_letters.clear();
-    retries.clear();
-  }
-};
-
-// A retry entry leased for processing; member is the exact zset member to settle.
-struct LeasedRetry {
-  std::string member;
-  RetryEntry entry;
-  bool malformed = false;
-};
-
-// How one leased retry ends: settled (removed), rescheduled, or dead-lettered.
-struct RetrySettlement {
-  std::string member;                 // the leased member
-  enum Kind { kDone, kReschedule, kDeadLetter } kind = kDone;
-  int64_t due_ms = 0;                 // kReschedule
-  std::string data;                   // kReschedule: new member; kDeadLetter: encoded letter
-};
-
-class ListSource {
+class ListSource : public Source {
  public:
   // consumer identifies this process among the source's consumers; worker is this thread's index.
   // token is written into the heartbeat; ttl is reclaim_after.
@@ -78,7 +27,7 @@ class ListSource {
   // grow; take() removes one token per message it takes. Empty for format raw.
   void set_notify_key(std::string notify_key) { notify_key_ = std::move(notify_key); }
 
-  const SourceKeys& keys() const { return keys_; }
+  const SourceKeys& keys() const override { return keys_; }
   const std::string& inflight_key() const { return inflight_; }
 
   // Takes up to max messages from the head of K into this worker's in-flight list, atomically,
@@ -86,13 +35,13 @@ class ListSource {
   // a delivery count) are taken alone, so that only a poison message accumulates deliveries.
   // If K is empty and block > 0, waits up to block for one message (BLMOVE). An empty batch means
   // nothing arrived.
-  Status take(int max, std::chrono::milliseconds block, TakenBatch* batch);
+  Status take(int max, std::chrono::milliseconds block, TakenBatch* batch) override;
 
-  // Acknowledges the batch of `count` messages in this worker's in-flight list: writes the dead
+  // Acknowledges the batch (all of this worker's in-flight list): writes the dead
   // letters and retries and removes the messages, all in one script. *owned is false when the
   // in-flight list no longer holds the batch (it was reclaimed by another instance after this
   // one went silent): then nothing is written, and the messages are someone else's.
-  Status ack(size_t count, const AckWrites& writes, bool* owned);
+  Status ack(const TakenBatch& batch, const AckWrites& writes, bool* owned) override;
 
   // Moves every message of in-flight list `list` (owned by `consumer`) back to the head of K in
   // order, counting a delivery for each; a message at max_deliveries goes to K:dead with reason
@@ -114,6 +63,12 @@ class ListSource {
     bool skipped = false;
     return recover(inflight_, consumer_, true, 1 << 30, source_name, &r, &d, &skipped, false);
   }
+  Status after_lost_take(const std::string& source_name) override {
+    return return_uncounted(source_name);
+  }
+  // Returns this consumer's in-flight lists (left by a crashed predecessor) to K, logging it.
+  Status start(int max_deliveries, const std::string& source_name) override;
+  std::string describe_inflight() const override { return inflight_; }
 
   // Recovers the in-flight lists of every other consumer whose heartbeat has expired.
   Status reclaim_abandoned(int max_deliveries, const std::string& source_name, int* returned,
@@ -122,14 +77,6 @@ class ListSource {
   // Refreshes this consumer's heartbeat (SET PX ttl) and registers its in-flight lists.
   Status heartbeat(int workers);
 
-  // Leases up to max retries due at now_ms for lease_ms (moving their score forward and counting
-  // the lease in the member), so a crash leaves them to be leased again later.
-  Status lease_retries(int max, int64_t now_ms, int64_t lease_ms, std::vector<LeasedRetry>* out);
-  // Applies settlements atomically per entry; an entry whose lease was lost (re-leased by someone
-  // else) is skipped.
-  Status settle_retries(const std::vector<RetrySettlement>& settlements);
-  // The due time of the earliest retry, or -1 when none.
-  Status next_retry_due(int64_t* due_ms);
 
  private:
   // One non-blocking take; tokens_consumed notify tokens were already removed by the caller.

@@ -1,0 +1,54 @@
+// retry_schedule.h: the durable retry schedule K:retry (a sorted set scored by due time, unix ms)
+// shared by every source kind: lease due entries, then settle each one (done, rescheduled or
+// dead-lettered) atomically.
+// Thread safety: used by one thread (it holds that thread's connection).
+#ifndef SWITCHYARD_SOURCE_RETRY_SCHEDULE_H_
+#define SWITCHYARD_SOURCE_RETRY_SCHEDULE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "redis/redis_connection.h"
+#include "source/retry_entry.h"
+#include "source/source.h"
+#include "util/status.h"
+
+namespace switchyard {
+
+// A retry entry leased for processing; member is the exact zset member to settle.
+struct LeasedRetry {
+  std::string member;
+  RetryEntry entry;
+  bool malformed = false;
+};
+
+// How one leased retry ends: settled (removed), rescheduled, or dead-lettered.
+struct RetrySettlement {
+  std::string member;                 // the leased member
+  enum Kind { kDone, kReschedule, kDeadLetter } kind = kDone;
+  int64_t due_ms = 0;                 // kReschedule
+  std::string data;                   // kReschedule: new member; kDeadLetter: encoded letter
+};
+
+class RetrySchedule {
+ public:
+  RetrySchedule(RedisConnection* connection, SourceKeys keys)
+      : connection_(connection), keys_(std::move(keys)) {}
+
+  // Leases up to max retries due at now_ms for lease_ms (moving their score forward and counting
+  // the lease in the member), so a crash leaves them to be leased again later.
+  Status lease(int max, int64_t now_ms, int64_t lease_ms, std::vector<LeasedRetry>* out);
+  // Applies settlements atomically per entry; an entry whose lease was lost (re-leased by someone
+  // else) is skipped.
+  Status settle(const std::vector<RetrySettlement>& settlements);
+
+ private:
+  RedisConnection* connection_;
+  SourceKeys keys_;
+  std::vector<std::string_view> args_;
+};
+
+}  // namespace switchyard
+
+#endif  // SWITCHYARD_SOURCE_RETRY_SCHEDULE_H_

@@ -1,0 +1,84 @@
+// source.h: what every source kind offers a worker: take a batch, ack it together with its dead
+// letters and retries, and recover after crashes. Implemented by ListSource (Redis lists, also the
+// Laravel layout) and StreamSource (Redis Streams consumer groups).
+// Thread safety: a Source is used by one thread (it holds that thread's connection).
+#ifndef SWITCHYARD_SOURCE_SOURCE_H_
+#define SWITCHYARD_SOURCE_SOURCE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "redis/redis_connection.h"
+#include "source/retry_entry.h"
+#include "util/status.h"
+
+namespace switchyard {
+
+// The Redis keys of one source with key K (every internal key starts with "K:").
+struct SourceKeys {
+  explicit SourceKeys(std::string key) : pending(std::move(key)) {}
+  std::string pending;                                        // K: producers RPUSH here
+  std::string dead() const { return pending + ":dead"; }      // dead letters (list)
+  std::string retry() const { return pending + ":retry"; }    // scheduled retries (zset)
+  std::string owners() const { return pending + ":inflight"; }// in-flight list -> consumer (hash)
+  std::string deliveries() const { return pending + ":deliveries"; }  // sha1 -> count (hash)
+  std::string inflight(const std::string& consumer, int worker) const {
+    return pending + ":inflight:" + consumer + ":" + std::to_string(worker);
+  }
+  std::string heartbeat(const std::string& consumer) const {
+    return pending + ":heartbeat:" + consumer;
+  }
+};
+
+// Messages taken in one round trip. The views point into replies owned by the batch.
+struct TakenBatch {
+  std::vector<std::string_view> messages;
+  // Streams: the entry ids (same order as messages) and how often each was delivered (1 on the
+  // first delivery). Empty for lists, whose redeliveries are counted in K:deliveries instead.
+  std::vector<std::string_view> ids;
+  std::vector<int64_t> deliveries;
+  Reply reply;
+  std::vector<Reply> more_replies;  // further replies the views point into
+  void clear() {
+    messages.clear();
+    ids.clear();
+    deliveries.clear();
+    reply.reset();
+    more_replies.clear();
+  }
+};
+
+// What to write when a batch is acknowledged, atomically with the ack.
+struct AckWrites {
+  std::vector<std::string> dead_letters;                     // encoded K:dead elements
+  std::vector<std::pair<int64_t, std::string>> retries;      // (due unix ms, encoded member)
+  void clear() {
+    dead_letters.clear();
+    retries.clear();
+  }
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  // Runs once before the first take (and again after a reconnect if it failed): lists return the
+  // in-flight lists a crashed predecessor left; streams create the consumer group.
+  virtual Status start(int max_deliveries, const std::string& source_name) = 0;
+  // Takes up to max messages; blocks up to block when none is ready. Empty batch: none arrived.
+  virtual Status take(int max, std::chrono::milliseconds block, TakenBatch* batch) = 0;
+  // Acknowledges the whole batch together with writes, atomically. *owned is false when the
+  // batch was reclaimed by another consumer meanwhile (lists; nothing was written then).
+  virtual Status ack(const TakenBatch& batch, const AckWrites& writes, bool* owned) = 0;
+  // Called after a take whose reply was lost with the connection.
+  virtual Status after_lost_take(const std::string& source_name) = 0;
+  virtual const SourceKeys& keys() const = 0;
+  // Where a taken batch waits for its ack (for log messages).
+  virtual std::string describe_inflight() const = 0;
+};
+
+}  // namespace switchyard
+
+#endif  // SWITCHYARD_SOURCE_SOURCE_H_
