@@ -26,6 +26,11 @@ class EnvelopeDecoder {
  public:
   explicit EnvelopeDecoder(EnvelopeLimits limits = {}) : limits_(limits) {}
 
+  // Replaces the limits for the following decode() calls (keeps the buffers). The worker calls
+  // it per batch with its pipeline's `limits:`, so a reload takes effect at the next batch.
+  void set_limits(EnvelopeLimits limits) { limits_ = limits; }
+  const EnvelopeLimits& limits() const { return limits_; }
+
   // Validates message as a whole (well-formed JSON, valid UTF-8, within the limits) and extracts
   // the envelope. Returns true on success. On failure returns false and sets *reason to a
   // specific, human-readable reason suitable for a dead letter, for example:
@@ -42,7 +47,7 @@ class EnvelopeDecoder {
   // anywhere is invalid JSON, never a silent end of message. Numbers are validated, not kept;
   // one too big for a double (1e400) is invalid JSON, as every RapidJSON-based handler would say.
   // On failure *envelope is left unchanged. Never throws; after warm-up it does not allocate on
-  // success (a failure formats *reason).
+  // success (a failure formats *reason). Its buffers grow to fit the largest message seen.
   bool decode(std::string_view message, Envelope* envelope, std::string* reason);
 
  private:

@@ -49,8 +49,19 @@ class RouteTable {
   // Exact keys, each with the final answer for that name: its own handlers, the catch-all's and
   // those of every glob matching it (sorted, unique). An exact hit needs nothing else.
   std::unordered_map<std::string, std::vector<int>, StringHash, std::equal_to<>> exact_;
-  std::vector<Route> globs_;  // globs other than catch-alls, handlers sorted and unique
-  std::vector<int> always_;   // handlers of catch-alls ("*", "**", ...), sorted and unique
+
+  // A glob other than a catch-all, split for quick tests: `prefix` and `suffix` are literal text
+  // the name must start and end with; `middle` is the rest of the pattern, for what is between.
+  struct Glob {
+    std::string prefix;
+    std::string middle;
+    std::string suffix;
+    bool middle_is_star = false;  // then the prefix and suffix tests decide
+    std::vector<int> handlers;    // sorted, unique
+    bool matches(std::string_view name) const;
+  };
+  std::vector<Glob> globs_;
+  std::vector<int> always_;  // handlers of catch-alls ("*", "**", ...), sorted and unique
 };
 
 }  // namespace switchyard
