@@ -1,0 +1,82 @@
+// flaky_sink.cc: test plugin that answers RETRY "transient failure k of N" the first N
+// (config.fail_times, default 1) times it sees each distinct message, then appends it as a line
+// to config.path. Counts live in PATH.attempts.db (SQLite) so they survive process restarts.
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/sqlite_db.h"
+#include "switchyard/handler.hpp"
+#include "switchyard/payload.hpp"
+
+namespace {
+
+using switchyard::sinks::SqliteDb;
+using switchyard::sinks::Statement;
+
+class FlakySink : public switchyard::Handler {
+ public:
+  FlakySink(const switchyard::Config& config, switchyard::Host& host) {
+    switchyard::JsonObject options(config.json(), "config");
+    path_ = host.resolve_path(options.required_string("path"));
+    fail_times_ = options.optional_int("fail_times").value_or(1);
+    db_ = std::make_unique<SqliteDb>(path_ + ".attempts.db");
+    db_->exec("CREATE TABLE IF NOT EXISTS attempts (message TEXT PRIMARY KEY, failures INTEGER)");
+    select_ = std::make_unique<Statement>(*db_, "SELECT failures FROM attempts WHERE message = ?");
+    upsert_ = std::make_unique<Statement>(*db_,
+                                          "INSERT INTO attempts VALUES (?, 1) ON CONFLICT "
+                                          "(message) DO UPDATE SET failures = failures + 1");
+  }
+
+  switchyard::Result handle(const switchyard::Event& event) override {
+    std::vector<switchyard::Event> events{event};
+    std::vector<switchyard::Result> results(1, switchyard::Result::ok());
+    handle_batch(events, results);
+    return results[0];
+  }
+
+  void handle_batch(const std::vector<switchyard::Event>& events,
+                    std::vector<switchyard::Result>& results) override {
+    std::string lines;
+    try {
+      db_->exec("BEGIN IMMEDIATE");
+      for (size_t i = 0; i < events.size(); ++i) {
+        select_->bind_text(1, events[i].message());
+        int64_t failures = select_->step() ? select_->column_int(0) : 0;
+        select_->reset();
+        if (failures < fail_times_) {
+          upsert_->bind_text(1, events[i].message());
+          upsert_->step();
+          results[i] =
+              switchyard::Result::retry("transient failure " + std::to_string(failures + 1) +
+                                        " of " + std::to_string(fail_times_));
+        } else {
+          lines.append(events[i].message()).append("\n");
+        }
+      }
+      db_->exec("COMMIT");
+    } catch (const switchyard::sinks::SqliteError& e) {
+      sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+      throw switchyard::RetryError(std::string("flaky_sink: ") + e.what());
+    }
+    if (lines.empty()) return;
+    std::FILE* file = std::fopen(path_.c_str(), "ab");
+    if (!file) throw switchyard::RetryError("flaky_sink: cannot open " + path_);
+    bool ok = std::fwrite(lines.data(), 1, lines.size(), file) == lines.size();
+    ok = std::fclose(file) == 0 && ok;
+    if (!ok) throw switchyard::RetryError("flaky_sink: cannot write " + path_);
+  }
+
+ private:
+  std::string path_;
+  int64_t fail_times_ = 1;
+  std::unique_ptr<SqliteDb> db_;
+  std::unique_ptr<Statement> select_;
+  std::unique_ptr<Statement> upsert_;
+};
+
+}  // namespace
+
+SWITCHYARD_PLUGIN(FlakySink, "flaky_sink", "1.0.0", "path", "fail_times")
