@@ -1,5 +1,6 @@
 // main.cpp: the `switchyard` command line (CLI11): run, check, publish, dlq, stats, version.
 #include <CLI/CLI.hpp>
+#include <signal.h>
 
 #include <iostream>
 
@@ -7,6 +8,14 @@
 
 int main(int argc, char** argv) {
   using namespace switchyard;
+  // `run` serves SIGTERM/SIGINT/SIGHUP itself (sigtimedwait); block them before anything else so
+  // a signal that arrives during start-up is handled, not fatal. Other commands unblock them.
+  sigset_t served;
+  sigemptyset(&served);
+  sigaddset(&served, SIGTERM);
+  sigaddset(&served, SIGINT);
+  sigaddset(&served, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &served, nullptr);
   CLI::App app{"Switchyard: routes JSON events from Redis to handler plugins (.so)."};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every command");
@@ -83,6 +92,7 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   if (*run) return run_command(common, run_options);
+  pthread_sigmask(SIG_UNBLOCK, &served, nullptr);
   if (*reload) return reload_command(common, reload_pid_file);
   if (*check) return check_command(common);
   if (*publish) return publish_command(common, publish_options);
