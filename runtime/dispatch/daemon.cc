@@ -89,8 +89,8 @@ void Daemon::housekeeping() {
   // whose heartbeat expired (they died) to the head of their source's list.
   RedisConnection connection(options_.endpoint, "switchyard:housekeeping");
   std::vector<std::unique_ptr<ListSource>> lists;
-  std::shared_ptr<const Pipeline> pipeline = pipelines_.get();
-  const auto& sources = pipeline->config->sources;
+  // A copy: holding the pipeline here would keep replaced handlers alive after a reload.
+  const std::vector<SourceConfig> sources = pipelines_.get()->config->sources;
   std::chrono::milliseconds beat_every{1000};
   for (size_t i = 0; i < sources.size(); ++i) {
     lists.push_back(std::make_unique<ListSource>(&connection, sources[i].key,
