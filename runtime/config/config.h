@@ -35,8 +35,8 @@ struct SourceConfig {
   std::string key;                   // the Redis key producers push to (defaults to the name)
   std::string format = "raw";        // raw | laravel
   std::string prefix;                // format laravel: the connection prefix (required there)
-  std::string queue;              // format laravel: the queue name as written (key becomes
-                                  // prefix + "queues:" + queue, or "queues:{queue}")
+  std::string queue;                 // format laravel: the queue name as written (key becomes
+                                     // prefix + "queues:" + queue, or "queues:{queue}")
   bool cluster_hash_tag = false;     // format laravel: queues:{Q} instead of queues:Q
   std::string group = "switchyard";  // type stream: consumer group
   std::string start = "$";           // type stream: where a new group starts ($ or 0)

@@ -15,7 +15,7 @@ namespace switchyard {
 // the position of the map that lacks it) and says what to do. Unknown keys, wrong types, bad
 // durations, a route naming an undefined handler are all errors. Does not touch plugins or
 // Redis. Relative plugins_dir, password_file and contract paths are made absolute against the
-// file's directory.
+// file's directory. On failure *config is left unchanged (a failed reload keeps the old one).
 Status load_config(const std::string& path, Config* config);
 
 // Same, from YAML text; name is used as FILE in messages and dir for relative paths.
