@@ -104,7 +104,9 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
   daemon_options.endpoint = loaded.endpoint;
   daemon_options.plugins_dir = loaded.plugins_dir;
   daemon_options.instance_name = options.instance;
-  Daemon daemon(daemon_options, pipeline);
+  // Moved, not copied: the daemon alone holds the first generation, so a reload can destroy its
+  // handler instances (and unload their plugins) once no batch uses them.
+  Daemon daemon(daemon_options, std::move(pipeline));
   s = daemon.start();
   if (!s) {
     spdlog::error("{}", s.message());

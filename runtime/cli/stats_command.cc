@@ -1,6 +1,7 @@
 // stats_command.cc: `switchyard stats`: per source, pending, in flight (per consumer), retrying and
 // dead; `--watch` redraws it with rates for operators.
 #include <chrono>
+#include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -12,6 +13,24 @@
 
 namespace switchyard {
 namespace {
+
+// `s` as a JSON string literal: names and keys come from routes.yaml and may hold any character.
+std::string json_quote(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
 
 struct ConsumerStats {
   long long inflight = 0;
@@ -131,17 +150,17 @@ void print_json(const std::vector<SourceStats>& stats) {
   std::cout << "{";
   for (size_t i = 0; i < stats.size(); ++i) {
     const auto& st = stats[i];
-    std::cout << (i ? "," : "") << "\"" << st.name << "\":{\"key\":\"" << st.key
-              << "\",\"pending\":" << st.pending << ",\"inflight\":" << st.inflight
+    std::cout << (i ? "," : "") << json_quote(st.name) << ":{\"key\":" << json_quote(st.key)
+              << ",\"pending\":" << st.pending << ",\"inflight\":" << st.inflight
               << ",\"retrying\":" << st.retrying << ",\"dead\":" << st.dead;
     if (st.stream) {
       std::cout << ",\"groups\":{";
       for (size_t g = 0; g < st.groups.size(); ++g) {
         const auto& gs = st.groups[g];
-        std::cout << (g ? "," : "") << "\"" << gs.name << "\":{\"pending\":" << gs.pending
+        std::cout << (g ? "," : "") << json_quote(gs.name) << ":{\"pending\":" << gs.pending
                   << ",\"lag\":" << gs.lag << ",\"consumers\":{";
         for (size_t c = 0; c < gs.consumers.size(); ++c)
-          std::cout << (c ? "," : "") << "\"" << gs.consumers[c].name << "\":{\"pending\":"
+          std::cout << (c ? "," : "") << json_quote(gs.consumers[c].name) << ":{\"pending\":"
                     << gs.consumers[c].pending << ",\"idle_ms\":" << gs.consumers[c].idle_ms
                     << "}";
         std::cout << "}}";
@@ -152,7 +171,7 @@ void print_json(const std::vector<SourceStats>& stats) {
     std::cout << ",\"consumers\":{";
     bool first = true;
     for (const auto& [c, cs] : st.consumers) {
-      std::cout << (first ? "" : ",") << "\"" << c << "\":{\"inflight\":" << cs.inflight
+      std::cout << (first ? "" : ",") << json_quote(c) << ":{\"inflight\":" << cs.inflight
                 << ",\"alive\":" << (cs.alive ? "true" : "false") << "}";
       first = false;
     }

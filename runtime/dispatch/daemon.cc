@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "dispatch/dead_letter.h"
@@ -61,8 +62,11 @@ Status Daemon::start() {
 
 bool Daemon::stop() {
   const auto timeout = pipelines_.get()->config->shutdown_timeout;
+  // Workers waiting to ack give up a little before the deadline, so that they are done by it.
+  const auto margin =
+      std::min<std::chrono::milliseconds>(timeout / 10, std::chrono::milliseconds(500));
   give_up_at_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       (std::chrono::steady_clock::now() + timeout).time_since_epoch())
+                       (std::chrono::steady_clock::now() + timeout - margin).time_since_epoch())
                        .count();
   stopping_ = true;
   wake_.notify_all();

@@ -7,10 +7,89 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <ctime>
 
 namespace switchyard {
 namespace {
+
+// Length of the valid UTF-8 sequence at text[i], or 0 when it is not one (overlong forms,
+// surrogates and code points past U+10FFFF are invalid, as RFC 3629 says).
+size_t utf8_sequence(std::string_view text, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  unsigned char c = byte(i);
+  if (c < 0x80) return 1;
+  size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+  if (n == 0 || (c >= 0xE0 && c < 0xF0 && n != 3) || i + n > text.size()) return 0;
+  for (size_t k = 1; k < n; ++k)
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+  unsigned char c1 = byte(i + 1);
+  if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F) || (c == 0xF0 && c1 < 0x90) ||
+      (c == 0xF4 && c1 > 0x8F))
+    return 0;
+  return n;
+}
+
+bool is_valid_utf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    size_t n = utf8_sequence(text, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+// The text with every invalid byte replaced by U+FFFD (for the readable "message" field).
+std::string replace_invalid_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    size_t n = utf8_sequence(text, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(text.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
+const char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string base64_encode(std::string_view in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  for (size_t i = 0; i < in.size(); i += 3) {
+    uint32_t v = static_cast<unsigned char>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
+    if (i + 2 < in.size()) v |= static_cast<unsigned char>(in[i + 2]);
+    out += kBase64[(v >> 18) & 63];
+    out += kBase64[(v >> 12) & 63];
+    out += i + 1 < in.size() ? kBase64[(v >> 6) & 63] : '=';
+    out += i + 2 < in.size() ? kBase64[v & 63] : '=';
+  }
+  return out;
+}
+
+bool base64_decode(std::string_view in, std::string* out) {
+  out->clear();
+  uint32_t v = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=') break;
+    const char* p = std::strchr(kBase64, c);
+    if (p == nullptr || c == '\0') return false;
+    v = (v << 6) | static_cast<uint32_t>(p - kBase64);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out->push_back(static_cast<char>((v >> bits) & 0xFF));
+    }
+  }
+  return true;
+}
 
 void write_tail_fields(rapidjson::Writer<rapidjson::StringBuffer>& w, const DeadLetter& letter) {
   w.Key("source");
@@ -38,7 +117,16 @@ std::string encode_dead_letter(const DeadLetter& letter) {
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
   w.StartObject();
   w.Key("message");
-  w.String(letter.message.data(), static_cast<rapidjson::SizeType>(letter.message.size()));
+  if (is_valid_utf8(letter.message)) {
+    w.String(letter.message.data(), static_cast<rapidjson::SizeType>(letter.message.size()));
+  } else {
+    // JSON text must be UTF-8: a readable copy in "message", the exact bytes in base64.
+    std::string readable = replace_invalid_utf8(letter.message);
+    w.String(readable.data(), static_cast<rapidjson::SizeType>(readable.size()));
+    std::string exact = base64_encode(letter.message);
+    w.Key("message_base64");
+    w.String(exact.data(), static_cast<rapidjson::SizeType>(exact.size()));
+  }
   write_tail_fields(w, letter);
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
@@ -69,6 +157,11 @@ bool decode_dead_letter(std::string_view json, DeadLetter* letter, std::string* 
   DeadLetter d;
   if (!str("message", &d.message)) {
     *error = "no \"message\" string";
+    return false;
+  }
+  std::string exact;
+  if (str("message_base64", &exact) && !base64_decode(exact, &d.message)) {
+    *error = "\"message_base64\" is not base64";
     return false;
   }
   str("source", &d.source);

@@ -19,7 +19,9 @@ struct DeadLetter {
   std::string instance;               // host:pid
 };
 
-// Encodes a dead letter as the JSON object stored in K:dead.
+// Encodes a dead letter as the JSON object stored in K:dead. A message that is not valid UTF-8
+// cannot be a JSON string verbatim: then "message" holds it with each invalid byte replaced by
+// U+FFFD and "message_base64" holds the exact bytes (decode_dead_letter prefers it).
 std::string encode_dead_letter(const DeadLetter& letter);
 
 // Encodes everything of a dead letter but the message: the text that follows

@@ -57,6 +57,7 @@ Worker::Worker(SourceConfig source, int index, std::string consumer, std::string
     auto list = std::make_unique<ListSource>(connection_.get(), source_.key, consumer_, index_,
                                              std::move(token), source_.reclaim_after);
     if (source_.format == "laravel") list->set_notify_key(source_.key + ":notify");
+    list->set_workers(source_.workers);
     source_kind_ = std::move(list);
   }
   retries_ = std::make_unique<RetrySchedule>(connection_.get(), source_kind_->keys());
@@ -126,6 +127,8 @@ void Worker::run() {
     }
     if (batch_.messages.empty()) continue;
     shared_.metrics->add_received(source_.name, batch_.messages.size());
+    // Taken afresh: a reload that finished while take() blocked applies to this batch.
+    pipeline = shared_.pipelines->get();
     dispatch(*pipeline, batch_.messages);
     ack_batch();
     batch_.clear();
@@ -149,14 +152,23 @@ void Worker::ack_batch() {
       }
       shared_.health->report_down(shared_.endpoint.redacted(), s.message());
     }
-    // Redis is away: the batch was handled; keep it in flight and ack once Redis is back.
-    if (shared_.stopping->load() && steady_ms() > shared_.give_up_at_ms->load()) {
+    // Redis is away: the batch was handled; keep it in flight and ack once Redis is back. When
+    // shutting down, give up at the give-up time, or at once when disconnected (ensure_connected
+    // does not reconnect while stopping): the messages stay in flight for the next run.
+    auto give_up = [&] {
+      return shared_.stopping->load() &&
+             (!connection_->connected() || steady_ms() > shared_.give_up_at_ms->load());
+    };
+    if (give_up()) {
       spdlog::error("source {}: shutting down with {} handled message(s) not acknowledged; they "
                     "stay in {} and are handled again after restart",
                     source_.name, count, source_kind_->describe_inflight());
       break;
     }
-    std::this_thread::sleep_for(backoff_.next());
+    // The backoff (up to seconds) must not outlast a shutdown: wake up for it.
+    const int64_t until = steady_ms() + backoff_.next().count();
+    while (steady_ms() < until && !give_up())
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   writes_.clear();
 }

@@ -225,15 +225,19 @@ Status ListSource::recover_lists_of(const std::string& consumer, bool count_deli
   Reply reply;
   Status s = connection_->command_ok({"HGETALL", keys_.owners()}, &reply);
   if (!s) return s;
-  std::vector<std::string> mine;
-  for (size_t i = 0; i + 1 < reply->elements; i += 2) {
-    std::string_view owner(reply->element[i + 1]->str, reply->element[i + 1]->len);
-    if (owner == consumer) mine.emplace_back(reply->element[i]->str, reply->element[i]->len);
-  }
   // This worker's own list, even if unregistered (a crash between BLMOVE and registration).
-  bool listed = false;
-  for (const auto& l : mine) listed = listed || l == inflight_;
-  if (!listed) mine.push_back(inflight_);
+  std::vector<std::string> mine{inflight_};
+  // The other workers of this process recover their own lists before their first take; taking
+  // a sibling's list here could steal the fresh batch it is handling (handled twice, and counted
+  // as a crash delivery). Worker 0 also recovers lists no current worker owns.
+  for (size_t i = 0; i + 1 < reply->elements && worker_ == 0; i += 2) {
+    std::string_view owner(reply->element[i + 1]->str, reply->element[i + 1]->len);
+    std::string list(reply->element[i]->str, reply->element[i]->len);
+    if (owner != consumer || list == inflight_) continue;
+    bool current = false;
+    for (int w = 0; w < workers_ && !current; ++w) current = list == keys_.inflight(consumer, w);
+    if (!current) mine.push_back(std::move(list));
+  }
   for (const auto& list : mine) {
     int r = 0, d = 0;
     bool skipped = false;

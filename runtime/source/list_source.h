@@ -26,6 +26,9 @@ class ListSource : public Source {
   // format laravel: the producer's companion list (one "1" per pushed message) that must not
   // grow; take() removes one token per message it takes. Empty for format raw.
   void set_notify_key(std::string notify_key) { notify_key_ = std::move(notify_key); }
+  // How many workers this process runs for the source (default 1): at start each worker
+  // recovers only its own in-flight list, worker 0 also those no current worker owns.
+  void set_workers(int workers) { workers_ = workers; }
 
   const SourceKeys& keys() const override { return keys_; }
   const std::string& inflight_key() const { return inflight_; }
@@ -52,8 +55,10 @@ class ListSource : public Source {
                  int max_deliveries, const std::string& source_name, int* returned, int* dead,
                  bool* skipped, bool count_delivery = true);
 
-  // Force-recovers every in-flight list registered to this worker's consumer (at start, before
-  // taking anything: the previous process with this identity is dead).
+  // Force-recovers, at start before taking anything, the in-flight lists the previous process
+  // with this identity left (it is dead): this worker's own list and, for worker 0, lists of this
+  // consumer that no current worker owns (a previous run had more workers). Never a sibling
+  // worker's list: that sibling may already hold a fresh batch there.
   Status recover_own(int max_deliveries, const std::string& source_name, int* returned, int* dead);
 
   // Force-returns this worker's own in-flight list without counting deliveries: after a take whose
@@ -92,6 +97,7 @@ class ListSource : public Source {
   std::string token_;
   std::string ttl_ms_;
   std::string notify_key_;
+  int workers_ = 1;
   std::vector<std::string_view> args_;  // reused argument buffer
 };
 
