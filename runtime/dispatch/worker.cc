@@ -144,8 +144,10 @@ void Worker::ack_batch() {
       Status s = source_kind_->ack(batch_, writes_, &owned);
       if (s) {
         if (!owned) {
-          spdlog::warn("source {}: batch of {} was reclaimed by another instance while this one "
-                       "was silent; it will be handled again there (at-least-once)",
+          spdlog::warn("source {}: batch of {} is no longer in this worker's in-flight list: "
+                       "either an earlier ack went through but its reply was lost, or another "
+                       "instance reclaimed it while this one was silent (then it is handled "
+                       "again there: at-least-once)",
                        source_.name, count);
         }
         break;

@@ -1,0 +1,116 @@
+// redis_restart_test.cc: Redis restarted twice under load; the daemon survives, counts exact.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fault_support.h"
+
+namespace switchyard::test::fault {
+namespace {
+
+RedisServerOptions durable_redis() {
+  RedisServerOptions options;
+  options.appendonly = true;
+  options.extra_args = {"--appendfsync", "always"};
+  return options;
+}
+
+TEST(RedisRestartTest, DaemonSurvivesTwoRestartsUnderLoad) {
+  constexpr size_t kEvents = 40'000;
+  constexpr int kRestarts = 2;
+  Rig rig({}, durable_redis());
+  RoutesYaml spec;
+  spec.source_extra = "batch: 100\nworkers: 2\nmax_deliveries: 5\nreclaim_after: 2s";
+  spec.extra_yaml =
+      "retry: {max_attempts: 5, initial_backoff: 10ms, max_backoff: 100ms}\nshutdown_timeout: 5s";
+  rig.write_config(spec);
+  std::mt19937_64 rng = seeded_rng();
+
+  const std::vector<std::string> events = mixed_events(kEvents);
+  const std::vector<std::string> bad = bad_messages();
+  size_t pushed = 0;
+  auto push = [&](size_t n) {
+    n = std::min(n, events.size() - pushed);
+    rig.client().rpush_many(rig.key(),
+                            {events.begin() + static_cast<long>(pushed),
+                             events.begin() + static_cast<long>(pushed + n)},
+                            50);
+    pushed += n;
+  };
+  push(kEvents / 2);
+  rig.client().rpush_many(rig.key(), {bad.begin(), bad.begin() + 5});
+
+  SwitchyardProcess daemon = rig.start();
+  const pid_t pid = daemon.pid();
+  for (int restart = 1; restart <= kRestarts; ++restart) {
+    // Under load: the daemon is busy with a backlog when Redis goes away.
+    const int64_t before = rig.rows();
+    ASSERT_TRUE(wait_until([&] { return rig.rows() >= before + 2'000; }, 30s,
+                           "progress before Redis restart #" + std::to_string(restart)))
+        << daemon.log_tail();
+    if (rig.client().llen(rig.key()) < 2'000) push(kEvents / 8);  // keep it under load
+    if (restart == 1) {
+      rig.redis().restart();  // SIGTERM (the AOF is flushed), then the same socket again
+    } else {
+      // A longer outage: the daemon notices, backs off, and keeps its batches in hand.
+      rig.redis().stop();
+      ASSERT_TRUE(wait_until(
+          [&] { return occurrences(daemon.log(), "unreachable") >= static_cast<size_t>(restart); },
+          10s, "the daemon to notice outage #" + std::to_string(restart)))
+          << daemon.log_tail();
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(std::uniform_int_distribution<int>(100, 1'500)(rng)));
+      rig.redis().start();
+    }
+    ASSERT_TRUE(daemon.is_running()) << daemon.log_tail();
+    // Producers carry on once Redis is back.
+    ASSERT_TRUE(wait_until([&] { return rig.client().ping(); }, 10s, "the test client"));
+    push(kEvents / 4);
+    if (restart == kRestarts) rig.client().rpush_many(rig.key(), {bad.begin() + 5, bad.end()});
+    const int64_t after = rig.rows();
+    ASSERT_TRUE(wait_until([&] { return rig.rows() >= after + 1'000; }, 30s,
+                           "progress after Redis restart #" + std::to_string(restart)))
+        << daemon.log_tail();
+  }
+  push(kEvents);
+  ASSERT_EQ(pushed, kEvents);
+
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return rig.users() == static_cast<int64_t>(kEvents / 2) &&
+               rig.quotes() == static_cast<int64_t>(kEvents / 2) && rig.drained() &&
+               rig.dead_count() >= static_cast<int64_t>(bad.size());
+      },
+      60s, "every event handled after the restarts"))
+      << "users " << rig.users() << ", quotes " << rig.quotes() << ", pending "
+      << rig.client().llen(rig.key()) << ", in flight " << rig.inflight_total() << "\n"
+      << daemon.log_tail();
+
+  // The same process, still running, that noticed each outage and recovered from it.
+  ASSERT_TRUE(daemon.is_running()) << daemon.log_tail();
+  EXPECT_EQ(daemon.pid(), pid);
+  EXPECT_EQ(daemon.stop(10s), 0) << daemon.log_tail();
+  const std::string log = daemon.log();
+  EXPECT_GE(occurrences(log, "unreachable"), static_cast<size_t>(kRestarts)) << log;
+  EXPECT_GE(occurrences(log, "reachable again"), static_cast<size_t>(kRestarts)) << log;
+  // Logged once per change of state, not once per reconnect attempt or per thread.
+  EXPECT_LE(occurrences(log, "unreachable"), static_cast<size_t>(3 * kRestarts)) << log;
+
+  EXPECT_EQ(rig.users(), static_cast<int64_t>(kEvents / 2));
+  EXPECT_EQ(rig.quotes(), static_cast<int64_t>(kEvents / 2));
+  rig.expect_drained_state();
+  std::vector<std::string> dead_messages;
+  for (const auto& d : rig.dead_letters()) dead_messages.push_back(d.message);
+  std::sort(dead_messages.begin(), dead_messages.end());
+  std::vector<std::string> expected = bad;
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(dead_messages, expected);
+}
+
+}  // namespace
+}  // namespace switchyard::test::fault
