@@ -3,8 +3,10 @@
 #include <signal.h>
 
 #include <iostream>
+#include <sstream>
 
 #include "cli/commands.h"
+#include "redis/redis_url.h"
 
 int main(int argc, char** argv) {
   using namespace switchyard;
@@ -88,7 +90,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
+    // CLI11 quotes the arguments it did not expect: a mistyped option next to --redis URL would
+    // print the URL's password. Redact every word of the error before it is shown.
+    std::ostringstream error;
+    int rc = app.exit(e, std::cout, error);
+    std::cerr << redact_redis_urls_in(error.str());
     return rc == 0 ? 0 : 2;
   }
   if (*run) return run_command(common, run_options);

@@ -2,8 +2,8 @@
 #include "envelope/envelope.h"
 
 #include <rapidjson/error/en.h>
-#include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
+#include <rapidjson/stream.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -40,9 +40,17 @@ using Reader = rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, Sc
 // the iterative one (whose stack is on the heap) does. They differ only in when they call
 // StartObject/EndObject, and the tests run every message through both.
 constexpr int kMaxRecursiveDepth = 1024;
-constexpr unsigned kRecursiveFlags = rapidjson::kParseValidateEncodingFlag;
+// In situ: the reader unescapes each string where it stands in the decoder's copy of the message
+// instead of pushing it byte by byte onto its stack (about twice as fast on a 200-byte envelope,
+// still validating every byte as UTF-8).
+constexpr unsigned kRecursiveFlags =
+    rapidjson::kParseValidateEncodingFlag | rapidjson::kParseInsituFlag;
 constexpr unsigned kIterativeFlags = kRecursiveFlags | rapidjson::kParseIterativeFlag;
 constexpr size_t kInitialStack = 1024;
+// NUL bytes after the copy: UTF-8 validation takes up to three continuation bytes after a lead
+// byte without looking, so a sequence cut off by the end of the message stays inside the buffer
+// (it then fails on the NUL, as it does on the end of a MemoryStream).
+constexpr size_t kInsituPadding = 4;
 
 enum class Member { kOther, kEvent, kPayload };
 
@@ -62,7 +70,7 @@ enum class Problem {
 // the depth limit aborts the parse.
 class Handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Handler> {
  public:
-  Handler(const rapidjson::MemoryStream* stream, bool iterative, int max_depth,
+  Handler(rapidjson::InsituStringStream* stream, bool iterative, int max_depth,
           std::string* event_buffer)
       : stream_(stream),
         iterative_(iterative),
@@ -83,7 +91,7 @@ class Handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Handler> 
     if (depth_ != 1) return true;
     if (member_ == Member::kEvent) {
       if (length == 0) return Note(Problem::kEventType, "empty string");
-      // str points into the reader's scratch stack, reused for the next string: copy it.
+      // str points into the decoder's copy of the message, rewritten by the next decode: copy it.
       event_buffer_->assign(str, length);
       has_event_ = true;
     } else if (member_ == Member::kPayload) {
@@ -179,7 +187,7 @@ class Handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Handler> 
     return true;
   }
 
-  const rapidjson::MemoryStream* stream_;
+  rapidjson::InsituStringStream* stream_;  // Tell() is the offset in the message
   bool iterative_;
   int max_depth_;
   std::string* event_buffer_;
@@ -224,7 +232,11 @@ bool EnvelopeDecoder::decode(std::string_view message, Envelope* envelope, std::
   if (reader_stack_.size() < kInitialStack) reader_stack_.resize(kInitialStack);
   ScratchAllocator allocator(&reader_stack_);
   Reader reader(&allocator, reader_stack_.size());
-  rapidjson::MemoryStream stream(message.data(), message.size());
+  // The copy the reader parses in situ (and writes unescaped strings into): the message, then
+  // NULs. A NUL ends the input for the reader, as the end of the message does.
+  insitu_.assign(message.data(), message.size());
+  insitu_.append(kInsituPadding, '\0');
+  rapidjson::InsituStringStream stream(insitu_.data());
   const bool iterative = limits_.max_depth > kMaxRecursiveDepth;
   Handler handler(&stream, iterative, limits_.max_depth, &event_buffer_);
   const rapidjson::ParseResult result = iterative ? reader.Parse<kIterativeFlags>(stream, handler)

@@ -54,6 +54,7 @@ class EnvelopeDecoder {
   EnvelopeLimits limits_;
   std::string event_buffer_;  // the unescaped event name of the last decoded message
   std::string reader_stack_;  // the JSON reader's scratch stack, kept from call to call
+  std::string insitu_;        // a copy of the message the reader parses (and unescapes) in situ
 };
 
 }  // namespace switchyard

@@ -18,7 +18,10 @@ class PluginLibrary {
   // Loads the plugin at path (absolute; RTLD_NOW | RTLD_LOCAL), finds its entry point and checks
   // the descriptor's ABI version and struct size before reading anything else. On failure
   // returns null and sets *error to a message naming path and what to do (both ABI versions on
-  // a mismatch, dlerror's text on a load failure).
+  // a mismatch, dlerror's text on a load failure). Before loading, refuses a file or directory
+  // (as named and where symlinks lead) owned by anyone but root or the running user, or writable
+  // by group or others; the message names it and the fix (chmod go-w / chown). Setting
+  // SWITCHYARD_ALLOW_UNSAFE_PLUGINS=1 turns that refusal into a warning (development only).
   static std::shared_ptr<PluginLibrary> load(const std::string& path, std::string* error);
 
   ~PluginLibrary();

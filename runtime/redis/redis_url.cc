@@ -1,6 +1,8 @@
 // redis_url.cc: Redis URL parsing and redaction.
 #include "redis/redis_url.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 
 namespace switchyard {
@@ -27,7 +29,9 @@ bool percent_decode(const std::string& in, std::string* out) {
       out->push_back(in[i]);
       continue;
     }
-    if (i + 2 >= in.size()) return false;
+    if (i + 2 >= in.size() || !std::isxdigit(static_cast<unsigned char>(in[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(in[i + 2])))
+      return false;  // from_chars alone would take "%-1" or "%+F"
     int value = 0;
     auto [ptr, ec] = std::from_chars(in.data() + i + 1, in.data() + i + 3, value, 16);
     if (ec != std::errc() || ptr != in.data() + i + 3) return false;
@@ -74,13 +78,15 @@ bool parse_redis_url(const std::string& url, RedisEndpoint* endpoint, std::strin
     return false;
   }
   std::string rest = url.substr(8);
+  // The user info ends at the last '@' (host, port and db never hold one), so that a password
+  // with an unescaped '/' or '@' is still taken whole, never read as part of the address.
+  size_t at = rest.rfind('@');
+  std::string userinfo = at == std::string::npos ? "" : rest.substr(0, at);
+  if (at != std::string::npos) rest = rest.substr(at + 1);
   size_t slash = rest.find('/');
   std::string authority = rest.substr(0, slash);
   std::string path = slash == std::string::npos ? "" : rest.substr(slash + 1);
-  size_t at = authority.rfind('@');
   if (at != std::string::npos) {
-    std::string userinfo = authority.substr(0, at);
-    authority = authority.substr(at + 1);
     size_t colon = userinfo.find(':');
     std::string user = userinfo.substr(0, colon);
     std::string pass = colon == std::string::npos ? "" : userinfo.substr(colon + 1);
@@ -130,12 +136,26 @@ std::string redact_redis_url(const std::string& url) {
   size_t scheme = url.find("://");
   if (scheme == std::string::npos) return url;
   size_t start = scheme + 3;
-  size_t end = url.find('/', start);
-  size_t at = url.rfind('@', end == std::string::npos ? url.size() : end);
+  // As parse_redis_url reads it: the password runs from the first ':' of the user info to the
+  // last '@' (even when it holds an unescaped '/'; a redaction too wide beats a leak).
+  size_t at = url.rfind('@');
   if (at == std::string::npos || at < start) return url;
   size_t colon = url.find(':', start);
   if (colon == std::string::npos || colon > at) return url;
   return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+std::string redact_redis_urls_in(const std::string& text) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    const size_t end = std::min(text.find_first_of(" \t\r\n", i), text.size());
+    out += redact_redis_url(text.substr(i, end - i));
+    const size_t next = std::min(text.find_first_not_of(" \t\r\n", end), text.size());
+    out += text.substr(end, next - end);
+    i = next;
+  }
+  return out;
 }
 
 }  // namespace switchyard

@@ -29,6 +29,10 @@ bool parse_redis_url(const std::string& url, RedisEndpoint* endpoint, std::strin
 // Replaces any password in a redis:// URL with "***" (for echoing user input safely).
 std::string redact_redis_url(const std::string& url);
 
+// redact_redis_url applied to every whitespace-separated word of text (for messages that quote
+// command-line arguments, such as a parser's "arguments were not expected: ...").
+std::string redact_redis_urls_in(const std::string& text);
+
 }  // namespace switchyard
 
 #endif  // SWITCHYARD_REDIS_REDIS_URL_H_

@@ -86,6 +86,8 @@ class ListSource : public Source {
  private:
   // One non-blocking take; tokens_consumed notify tokens were already removed by the caller.
   Status take_now(int max, int tokens_consumed, TakenBatch* batch);
+  // Points batch->messages at the elements of the array reply in batch->reply.
+  Status collect(TakenBatch* batch);
   Status recover_lists_of(const std::string& consumer, bool count_delivery, int max_deliveries,
                           const std::string& source_name, int* returned, int* dead);
 
@@ -99,6 +101,7 @@ class ListSource : public Source {
   std::string notify_key_;
   int workers_ = 1;
   std::vector<std::string_view> args_;  // reused argument buffer
+  bool sort_refused_ = false;  // an ACL refused SORT: take with kTakeScript only
 };
 
 }  // namespace switchyard

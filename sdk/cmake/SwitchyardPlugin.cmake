@@ -18,7 +18,16 @@ function(switchyard_add_plugin name)
     C_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON)
   # Refuse undefined symbols at link time: a plugin that loads but dies at first call is worse.
+  # Except with clang's sanitizers: their runtime is linked into the executable only, so a
+  # sanitized plugin has undefined __asan_*/__ubsan_* symbols by design (GCC links libasan into
+  # the plugin too and keeps the check).
   # Never ask for an executable stack: under the service's MemoryDenyWriteExecute=yes, dlopen()
   # of a library that needs one fails ("cannot enable executable stack").
-  target_link_options(${name} PRIVATE "LINKER:--no-undefined" "LINKER:-z,noexecstack")
+  get_directory_property(_sy_options COMPILE_OPTIONS)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang" AND
+     (SWITCHYARD_SANITIZE OR "${CMAKE_CXX_FLAGS} ${_sy_options}" MATCHES "-fsanitize="))
+    target_link_options(${name} PRIVATE "LINKER:-z,noexecstack")
+  else()
+    target_link_options(${name} PRIVATE "LINKER:--no-undefined" "LINKER:-z,noexecstack")
+  endif()
 endfunction()

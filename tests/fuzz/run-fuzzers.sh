@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# run-fuzzers.sh: builds the libFuzzer targets with clang in their own build dir, runs each for a bounded time, fails on any crash.
+#
+# Usage: tests/fuzz/run-fuzzers.sh [TARGET...]      TARGET: envelope config redis_url (default: all)
+# Environment:
+#   FUZZ_SECONDS    seconds per target (default 60)
+#   FUZZ_BUILD_DIR  build directory (default build-fuzz, under the source tree)
+#   FUZZ_CC/FUZZ_CXX  compilers (default clang-14 / clang++-14, Debian 12's clang with libFuzzer)
+#   FUZZ_ARGS       extra libFuzzer flags (e.g. "-jobs=2 -workers=2")
+# New interesting inputs go to BUILD/fuzz/corpus/TARGET (not into the repository); a crash leaves
+# BUILD/fuzz/artifacts/TARGET/crash-* and makes the script exit 1. To keep a crash as a
+# regression: copy the file to tests/fuzz/regressions/TARGET/ (fuzz_replay_test replays it), add a
+# unit test next to the code concerned, and fix the code.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+build=${FUZZ_BUILD_DIR:-build-fuzz}
+seconds=${FUZZ_SECONDS:-60}
+cc=${FUZZ_CC:-clang-14}
+cxx=${FUZZ_CXX:-clang++-14}
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(envelope config redis_url)
+
+declare -A max_len=([envelope]=65536 [config]=16384 [redis_url]=512)
+declare -A dict=([envelope]=json.dict [config]=yaml.dict [redis_url]=redis_url.dict)
+
+cmake -S tests/fuzz -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" >/dev/null
+cmake --build "$build" --target fuzzers
+
+failed=()
+for target in "${targets[@]}"; do
+  [ -n "${max_len[$target]:-}" ] || { echo "run-fuzzers: unknown target $target" >&2; exit 2; }
+  corpus="$build/fuzz/corpus/$target"
+  artifacts="$build/fuzz/artifacts/$target/"
+  mkdir -p "$corpus" "$artifacts"
+  echo "== fuzz_$target: ${seconds}s (corpus $corpus + tests/fuzz/corpus/$target)"
+  log="$build/fuzz/$target.log"
+  status=0
+  # shellcheck disable=SC2086
+  "$build/fuzz/fuzz_$target" "$corpus" "tests/fuzz/corpus/$target" \
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="${max_len[$target]}" \
+    -dict="tests/fuzz/dict/${dict[$target]}" -artifact_prefix="$artifacts" \
+    -print_final_stats=1 ${FUZZ_ARGS:-} >"$log" 2>&1 || status=$?
+  grep -E "INITED|DONE|ERROR|SUMMARY|invariant failed|stat::number_of_executed_units|stat::peak_rss|Test unit written" "$log" || true
+  if [ "$status" -ne 0 ]; then
+    echo "== fuzz_$target: FAILED (exit $status), see $log and $artifacts" >&2
+    failed+=("$target")
+  else
+    echo "== fuzz_$target: ok"
+  fi
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "run-fuzzers: crashes in: ${failed[*]}" >&2
+  exit 1
+fi
+echo "run-fuzzers: no crash in ${targets[*]} (${seconds}s each)"

@@ -1,0 +1,220 @@
+// hostile_corpus_test.cc: 60 hostile messages between good ones to the real daemon: it survives, each bad one is dead-lettered with a specific reason, every good one lands in the database.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "hostile_support.h"
+#include "support/events.h"
+#include "support/redis_server.h"
+#include "support/sqlite_db.h"
+#include "support/switchyard_process.h"
+#include "support/temp_dir.h"
+#include "support/wait.h"
+
+namespace switchyard::test {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace std::string_literals;
+
+constexpr const char* kKey = "events";
+
+struct Hostile {
+  std::string what;     // for failure messages
+  std::string message;  // the exact bytes pushed (unique in the corpus)
+  std::string reason;   // a substring the dead letter's reason must contain
+  const char* handler;  // the dead letter's handler (nullptr: refused before any handler)
+};
+
+std::string nested(const std::string& open, const std::string& close, int depth) {
+  std::string s;
+  for (int i = 0; i < depth; ++i) s += open;
+  for (int i = 0; i < depth; ++i) s += close;
+  return s;
+}
+
+std::string user(const std::string& payload) {
+  return "{\"event\":\"user.registered\",\"payload\":" + payload + "}";
+}
+
+std::vector<Hostile> corpus() {
+  const std::string ten_mb(10 * 1024 * 1024, 'A');
+  return {
+      // Not JSON, or broken JSON.
+      {"truncated object", R"({"event":"user.registered","payload":{"user_id":1)", "invalid JSON at offset", nullptr},
+      {"truncated in a string", R"({"event":"user.regis)", "invalid JSON at offset", nullptr},
+      {"lone brace", "{", "invalid JSON at offset 1", nullptr},
+      {"plain text", "hello", "invalid JSON at offset 0", nullptr},
+      {"redis protocol", "*1\r\n$4\r\nPING\r\n", "invalid JSON at offset 0", nullptr},
+      {"single quotes", "{'event':'user.registered','payload':{}}", "invalid JSON at offset 1", nullptr},
+      {"comment", "// hi\n" + user("{\"user_id\":1}"), "invalid JSON at offset 0", nullptr},
+      {"trailing comma", R"({"event":"user.registered","payload":{"user_id":1},})", "invalid JSON", nullptr},
+      {"trailing garbage", user("{\"user_id\":2}") + " x", "root must not be followed by other values", nullptr},
+      {"two objects", user("{\"user_id\":3}") + user("{\"user_id\":4}"), "root must not be followed", nullptr},
+      {"NaN", user("{\"user_id\":NaN}"), "invalid JSON", nullptr},
+      {"bad escape", R"({"event":"user.registered","payload":{"name":"\x41"}})", "Invalid escape character", nullptr},
+      {"raw newline in string", "{\"event\":\"user.registered\",\"payload\":{\"name\":\"a\nb\"}}", "unescaped control character 0x0A", nullptr},
+      {"raw tab in key", "{\"event\":\"user.registered\",\"payload\":{\"na\tme\":1}}", "unescaped control character 0x09", nullptr},
+      // Empty and blank.
+      {"empty string", "", "message is empty", nullptr},
+      {"whitespace only", " \t\r\n ", "The document is empty", nullptr},
+      // Encoding.
+      {"invalid UTF-8 in a value", user("{\"user_id\":5,\"name\":\"\xff\xfe\"}"), "invalid UTF-8 at offset", nullptr},
+      {"invalid UTF-8 in a key", user("{\"user_id\":6,\"n\xe9me\":\"x\"}"), "invalid UTF-8 at offset", nullptr},
+      {"invalid UTF-8 in the event", "{\"event\":\"user.\x80registered\",\"payload\":{}}", "invalid UTF-8 at offset", nullptr},
+      {"overlong 2-byte slash", user("{\"user_id\":7,\"name\":\"\xc0\xaf\"}"), "invalid UTF-8", nullptr},
+      {"overlong 3-byte", user("{\"user_id\":8,\"name\":\"\xe0\x80\xaf\"}"), "invalid UTF-8", nullptr},
+      {"overlong NUL", user("{\"user_id\":9,\"name\":\"\xc0\x80\"}"), "invalid UTF-8", nullptr},
+      {"raw surrogate (CESU-8)", user("{\"user_id\":10,\"name\":\"\xed\xa0\x80\"}"), "invalid UTF-8", nullptr},
+      {"truncated multibyte", user("{\"user_id\":11,\"name\":\"\xe2\x82\"}"), "invalid UTF-8", nullptr},
+      {"beyond U+10FFFF", user("{\"user_id\":12,\"name\":\"\xf4\x90\x80\x80\"}"), "invalid UTF-8", nullptr},
+      {"lone high surrogate escape", user(R"({"user_id":13,"name":"\ud800"})"), "surrogate", nullptr},
+      {"high surrogate then letter", user(R"({"user_id":14,"name":"\ud800\u0041"})"), "surrogate", nullptr},
+      {"BOM", "\xef\xbb\xbf" + user("{\"user_id\":15}"), "byte order mark", nullptr},
+      // NUL bytes.
+      {"NUL inside a string", "{\"event\":\"user.registered\",\"payload\":{\"name\":\"a\0b\"}}"s, "unexpected NUL byte", nullptr},
+      {"NUL after the object", user("{\"user_id\":16}") + "\0"s, "unexpected NUL byte", nullptr},
+      {"NUL first", "\0"s + user("{\"user_id\":17}"), "invalid JSON at offset 0: unexpected NUL byte", nullptr},
+      // Size and depth.
+      {"10 MB blob", user("{\"user_id\":18,\"blob\":\"" + ten_mb + "\"}"), "over the limit of 1048576 (limits.max_message_bytes)", nullptr},
+      {"10,000 nested arrays", nested("[", "]", 10000), "nesting deeper than 64 levels (limits.max_depth)", nullptr},
+      {"10,000 nested arrays in the payload", user("{\"user_id\":19,\"x\":" + nested("[", "]", 10000) + "}"), "nesting deeper than 64 levels", nullptr},
+      {"deeply nested payload objects", user("{\"user_id\":20,\"a\":" + nested("{\"a\":", "}", 100).replace(100 * 5, 0, "1") + "}"), "nesting deeper than 64 levels", nullptr},
+      // Envelope shape.
+      {"top-level array", R"([{"event":"user.registered","payload":{"user_id":21}}])", "not a JSON object (found array)", nullptr},
+      {"top-level string", R"("user.registered")", "not a JSON object (found string)", nullptr},
+      {"top-level null", "null", "not a JSON object (found null)", nullptr},
+      {"top-level number", "12345678901234567890", "not a JSON object (found number)", nullptr},
+      {"duplicate event", R"({"event":"user.registered","event":"quote.created","payload":{"user_id":22}})", "duplicate \"event\" key", nullptr},
+      {"duplicate payload", R"({"event":"user.registered","payload":{"user_id":23},"payload":{"user_id":24}})", "duplicate \"payload\" key", nullptr},
+      {"event as number", R"({"event":1,"payload":{"user_id":25}})", "\"event\" must be a non-empty string (found number)", nullptr},
+      {"event as null", R"({"event":null,"payload":{"user_id":26}})", "(found null)", nullptr},
+      {"event as object", R"({"event":{"name":"user.registered"},"payload":{"user_id":27}})", "(found object)", nullptr},
+      {"event as array", R"({"event":["user.registered"],"payload":{"user_id":28}})", "(found array)", nullptr},
+      {"event as boolean", R"({"event":true,"payload":{"user_id":29}})", "(found boolean)", nullptr},
+      {"empty event", R"({"event":"","payload":{"user_id":30}})", "(found empty string)", nullptr},
+      {"missing event", R"({"payload":{"user_id":31}})", "missing \"event\" key", nullptr},
+      {"missing payload", R"({"event":"user.registered","id":"x"})", "missing \"payload\" key", nullptr},
+      {"payload as string", R"({"event":"user.registered","payload":"{\"user_id\":32}"})", "\"payload\" must be a JSON object (found string)", nullptr},
+      {"payload as array", R"({"event":"user.registered","payload":[{"user_id":33}]})", "(found array)", nullptr},
+      {"payload as null", R"({"event":"user.registered","payload":null})", "(found null)", nullptr},
+      {"payload as number", R"({"event":"user.registered","payload":34})", "(found number)", nullptr},
+      // Numbers.
+      {"huge number", user("{\"user_id\":1e400}"), "Number too big to be stored in double", nullptr},
+      {"huge negative number", user("{\"user_id\":35,\"x\":-1e400}"), "Number too big", nullptr},
+      {"huge integer as user_id", user("{\"user_id\":123456789012345678901234567890}"), "payload.user_id", "users_db"},
+      {"float user_id", user("{\"user_id\":1e2}"), "payload.user_id", "users_db"},
+      // Routing and handlers.
+      {"unknown event", R"({"event":"order.shipped","payload":{"order_id":1}})", "no route for event \"order.shipped\"", nullptr},
+      {"event name with control characters", R"({"event":"evil\n2026-01-01 [error] forged\u0000","payload":{}})", "no route for event", nullptr},
+      {"missing required field", user("{\"email\":\"nobody@example.com\"}"), "payload.user_id", "users_db"},
+      {"wrong-typed field", user("{\"user_id\":\"36\"}"), "payload.user_id: expected integer", "users_db"},
+      // Contract of quote.created (schemas/quote.created.json): refused before the handler.
+      {"contract: qty as string", R"({"event":"quote.created","payload":{"quote_id":901,"user_id":1,"product_id":2,"qty":"4"}})", "contract quote.created: #/qty: expected type integer, found string", nullptr},
+      {"contract: quote_id missing", R"({"event":"quote.created","payload":{"user_id":1,"product_id":2,"qty":4}})", "contract quote.created: #/quote_id: required property is missing", nullptr},
+      {"contract: qty below minimum", R"({"event":"quote.created","payload":{"quote_id":902,"user_id":1,"product_id":2,"qty":0}})", "contract quote.created: #/qty: fails \"minimum\": 1", nullptr},
+      {"contract: created_at as number", R"({"event":"quote.created","payload":{"quote_id":903,"user_id":1,"product_id":2,"qty":1,"created_at":5}})", "contract quote.created: #/created_at: expected type string, found integer", nullptr},
+  };
+}
+
+TEST(HostileCorpusTest, DaemonSurvivesEveryBadMessageIsDeadLetteredEveryGoodOneIsStored) {
+  RedisServer redis;
+  redis.start();
+  RedisClient client = redis.client();
+  TempDir dir;
+  RoutesYaml spec;
+  spec.redis_url = redis.url();
+  spec.plugins_dir = SWITCHYARD_PLUGIN_DIR;
+  spec.database = dir.file("analytics.db");
+  spec.source_name = kKey;
+  spec.source_key = kKey;
+  spec.source_extra = "batch: 32\n";
+  spec.extra_yaml = "limits: {max_message_bytes: 1048576, max_depth: 64}\n"
+                    "contracts:\n  quote.created: " +
+                    json_string(std::string(SWITCHYARD_SOURCE_DIR) + "/schemas/quote.created.json") +
+                    "\n";
+  const std::string config = dir.write("routes.yaml", routes_yaml(spec));
+
+  const std::vector<Hostile> bad = corpus();
+  ASSERT_GE(bad.size(), 40u);
+  for (size_t i = 0; i < bad.size(); ++i)
+    for (size_t j = i + 1; j < bad.size(); ++j)
+      ASSERT_NE(bad[i].message, bad[j].message) << bad[i].what << " / " << bad[j].what;
+
+  // good user, bad, good quote, for each bad message, in one pipelined push: bad and good
+  // messages share batches (batch: 32).
+  std::vector<std::string> pushed;
+  for (size_t i = 0; i < bad.size(); ++i) {
+    pushed.push_back(user_registered(static_cast<int64_t>(i) + 1));
+    pushed.push_back(bad[i].message);
+    pushed.push_back(quote_created(static_cast<int64_t>(i) + 1));
+  }
+  // Pushed before the daemon starts, so that the whole corpus is waiting when it takes batches.
+  ASSERT_EQ(client.rpush_many(kKey, pushed), static_cast<int64_t>(pushed.size()));
+  SwitchyardProcess daemon = SwitchyardProcess::run(config, dir.file("daemon.log"));
+  const pid_t pid = daemon.pid();
+
+  const int64_t expected = static_cast<int64_t>(bad.size());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        if (!daemon.is_running()) throw std::runtime_error("the daemon exited");
+        return client.llen(kKey) == 0 && client.keys(std::string(kKey) + ":inflight:*").empty() &&
+               count_rows(spec.database, "user_registrations") == expected &&
+               count_rows(spec.database, "quotes") == expected &&
+               client.llen(std::string(kKey) + ":dead") >= expected;
+      },
+      120s, "every message handled or dead-lettered"))
+      << daemon.log_tail();
+
+  // Survived: the very same process, still running.
+  ASSERT_TRUE(daemon.is_running()) << daemon.log_tail();
+  EXPECT_EQ(daemon.pid(), pid);
+
+  // Exact counts: every good message stored, nothing else.
+  EXPECT_EQ(count_rows(spec.database, "user_registrations"), expected);
+  EXPECT_EQ(count_rows(spec.database, "quotes"), expected);
+  EXPECT_EQ(query_int(spec.database, "SELECT max(user_id) FROM user_registrations"), expected);
+
+  // Exactly one dead letter per bad message, each with its specific reason.
+  const std::vector<std::string> raw = client.lrange(std::string(kKey) + ":dead");
+  EXPECT_EQ(raw.size(), bad.size());
+  std::vector<DeadLetterView> letters;
+  for (const std::string& r : raw) {
+    letters.push_back(parse_dead_letter(r));
+    EXPECT_TRUE(letters.back().ok) << "not a JSON object: " << r.substr(0, 200);
+  }
+  for (const Hostile& h : bad) {
+    SCOPED_TRACE(h.what);
+    const DeadLetterView* found = nullptr;
+    int matches = 0;
+    for (const auto& l : letters) {
+      if (l.message == h.message) {
+        found = &l;
+        ++matches;
+      }
+    }
+    ASSERT_EQ(matches, 1) << "dead letters holding exactly this message";
+    EXPECT_NE(found->reason.find(h.reason), std::string::npos)
+        << "reason \"" << found->reason.substr(0, 300) << "\" does not say \"" << h.reason << "\"";
+    EXPECT_EQ(found->source, kKey);
+    EXPECT_EQ(found->attempts, 1);
+    if (h.handler == nullptr) {
+      EXPECT_TRUE(found->handler_null) << "refused before any handler, but handler is " << found->handler;
+    } else {
+      EXPECT_EQ(found->handler, h.handler);
+    }
+  }
+
+  // And it still works afterwards, then stops cleanly.
+  ASSERT_EQ(client.rpush(kKey, user_registered(expected + 1)), 1);
+  ASSERT_TRUE(wait_until([&] { return count_rows(spec.database, "user_registrations") == expected + 1; },
+                         20s, "one more good message after the corpus"));
+  const auto stopped = daemon.stop(20s);
+  ASSERT_TRUE(stopped.has_value());
+  EXPECT_EQ(*stopped, 0) << daemon.log_tail();
+}
+
+}  // namespace
+}  // namespace switchyard::test
