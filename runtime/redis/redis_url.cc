@@ -9,7 +9,7 @@ namespace switchyard {
 namespace {
 
 const char kForms[] =
-    "expected redis://[user@]host[:port][/db] or unix:///path/to/redis.sock[?db=N]";
+    "expected redis://[user@]host[:port][/db] or unix://[user@]/path/to/redis.sock[?db=N]";
 
 bool parse_int(const std::string& text, int min, int max, int* out) {
   if (text.empty()) return false;
@@ -44,7 +44,9 @@ bool percent_decode(const std::string& in, std::string* out) {
 }  // namespace
 
 std::string RedisEndpoint::redacted() const {
-  if (is_unix) return "unix://" + socket_path + (db != 0 ? "?db=" + std::to_string(db) : "");
+  if (is_unix)
+    return "unix://" + (user.empty() ? "" : user + "@") + socket_path +
+           (db != 0 ? "?db=" + std::to_string(db) : "");
   std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   return "redis://" + (user.empty() ? "" : user + "@") + h + ":" + std::to_string(port) + "/" +
          std::to_string(db);
@@ -56,6 +58,19 @@ bool parse_redis_url(const std::string& url, RedisEndpoint* endpoint, std::strin
   if (url.rfind("unix://", 0) == 0) {
     ep.is_unix = true;
     std::string rest = url.substr(7);
+    // unix://user[:password]@/path: an ACL user over the socket (redis-py's form).
+    const size_t at = rest[0] == '/' ? std::string::npos : rest.rfind("@/");
+    if (at != std::string::npos) {
+      const std::string userinfo = rest.substr(0, at);
+      const size_t colon = userinfo.find(':');
+      if (!percent_decode(userinfo.substr(0, colon), &ep.user) ||
+          !percent_decode(colon == std::string::npos ? "" : userinfo.substr(colon + 1),
+                          &ep.password)) {
+        *error = "Redis URL \"" + shown + "\": bad %-escape in the user or password";
+        return false;
+      }
+      rest = rest.substr(at + 1);
+    }
     size_t q = rest.find('?');
     ep.socket_path = rest.substr(0, q);
     if (ep.socket_path.empty() || ep.socket_path[0] != '/') {

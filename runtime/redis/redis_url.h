@@ -17,13 +17,14 @@ struct RedisEndpoint {
   std::string password;  // never logged; empty = no AUTH
 
   // The address without any secret, for logs and errors: redis://user@host:port/db or
-  // unix:///path?db=N. Never contains the password.
+  // unix://[user@]/path?db=N. Never contains the password.
   std::string redacted() const;
 };
 
 // Parses redis://[user[:password]@]host[:port][/db] (IPv6 host in brackets) or
-// unix:///absolute/path.sock[?db=N]. On failure returns false and sets *error (which never
-// contains the password) to say what is wrong and show the accepted forms.
+// unix://[user[:password]@]/absolute/path.sock[?db=N] (an ACL user over the socket). On failure
+// returns false and sets *error (which never contains the password) to say what is wrong and
+// show the accepted forms.
 bool parse_redis_url(const std::string& url, RedisEndpoint* endpoint, std::string* error);
 
 // Replaces any password in a redis:// URL with "***" (for echoing user input safely).

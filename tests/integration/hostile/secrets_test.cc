@@ -155,6 +155,9 @@ TEST_F(SecretsTest, NoCommandEverPrintsAPassword) {
       {"acl-url", plain, alice_url, {}},
       {"acl-env", acl_tcp, "", env_alice},
       {"env-url", plain, "", {{"SWITCHYARD_REDIS_URL", alice_url}}},
+      // An ACL user over the unix socket (the recommended local transport).
+      {"acl-unix", config("acl-unix.yaml", "unix://alice@" + redis_.socket_path()), "", env_alice},
+      {"acl-unix-url", plain, "unix://alice:" + std::string(kAlicePass) + "@" + redis_.socket_path(), {}},
   };
   int64_t user_id = 0;
   for (const Way& w : ways) {
@@ -200,6 +203,7 @@ TEST_F(SecretsTest, NoCommandEverPrintsAPassword) {
       {"bad port", plain, "redis://:" + std::string(kPass) + "@127.0.0.1:99999/0", {}},
       {"bad db", plain, "redis://alice:" + std::string(kAlicePass) + "@" + tcp_ + "/x", {}},
       {"slash in password, bad port", plain, "redis://u:" + std::string(kPass) + "/" + kWrong + "@h:x/0", {}},
+      {"unix url, bad db", plain, "unix://alice:" + std::string(kAlicePass) + "@" + redis_.socket_path() + "?db=x", {}},
       {"bad scheme", plain, "rediss://:" + std::string(kPass) + "@" + tcp_ + "/0", {}},
       {"env url refused", plain, "", {{"SWITCHYARD_REDIS_URL", "redis://:" + std::string(kPass) + "@" + closed + "/0"}}},
   };
@@ -265,6 +269,7 @@ TEST_F(SecretsTest, NoCommandEverPrintsAPassword) {
   EXPECT_THAT(all, HasSubstr("redis://:***@"));
   EXPECT_THAT(all, HasSubstr("redis://alice:***@"));
   EXPECT_THAT(all, HasSubstr("redis://alice@127.0.0.1"));
+  EXPECT_THAT(all, HasSubstr("unix://alice@/"));
   EXPECT_THAT(all, HasSubstr("switchyard_"));  // the /metrics page was scraped
   ASSERT_GT(outputs_.size(), 100u);
   expect_no_secret_anywhere();

@@ -52,6 +52,26 @@ TEST(RedisUrlTest, AcceptedForms) {
   EXPECT_EQ(d.password, "p/w:");
 }
 
+TEST(RedisUrlTest, AclUserOverUnixSocket) {
+  RedisEndpoint a = parse("unix://switchyard@/run/redis/redis.sock?db=2");
+  EXPECT_TRUE(a.is_unix);
+  EXPECT_EQ(a.user, "switchyard");
+  EXPECT_TRUE(a.password.empty());
+  EXPECT_EQ(a.socket_path, "/run/redis/redis.sock");
+  EXPECT_EQ(a.db, 2);
+  EXPECT_EQ(a.redacted(), "unix://switchyard@/run/redis/redis.sock?db=2");
+
+  RedisEndpoint b = parse("unix://sy:pa%40ss@/tmp/r.sock");
+  EXPECT_EQ(b.user, "sy");
+  EXPECT_EQ(b.password, "pa@ss");
+  EXPECT_EQ(b.redacted(), "unix://sy@/tmp/r.sock");
+  EXPECT_EQ(redact_redis_url("unix://sy:hunter2@/tmp/r.sock"), "unix://sy:***@/tmp/r.sock");
+  EXPECT_THAT(error_of("unix://sy:hunter2@/tmp/r.sock?db=x"), Not(HasSubstr("hunter2")));
+  // Without a user the path is taken as it is, '@' included.
+  EXPECT_EQ(parse("unix:///tmp/a@/r.sock").socket_path, "/tmp/a@/r.sock");
+  EXPECT_THAT(error_of("unix://sy@relative.sock"), HasSubstr("must be absolute"));
+}
+
 TEST(RedisUrlTest, ErrorsSayWhatIsWrong) {
   EXPECT_THAT(error_of("rediss://h/0"), HasSubstr("unsupported scheme"));
   EXPECT_THAT(error_of("redis://h:99999/0"), HasSubstr("port must be a number"));
