@@ -17,6 +17,7 @@
 #include "ops/http_endpoint.h"
 #include "ops/logging.h"
 #include "switchyard/plugin.h"
+#include "util/runtime_dir.h"
 
 namespace switchyard {
 namespace {
@@ -51,26 +52,10 @@ void reload(const CommonOptions& common, Daemon* daemon) {
   sd_notify(0, "READY=1");
 }
 
-uint64_t fnv1a(const std::string& text) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 }  // namespace
 
 std::string default_pid_file(const std::string& config_path) {
-  std::string dir = "/tmp";
-  for (const char* var : {"RUNTIME_DIRECTORY", "XDG_RUNTIME_DIR"}) {
-    const char* v = std::getenv(var);
-    if (v && *v) {
-      dir = std::string(v).substr(0, std::string(v).find(':'));
-      break;
-    }
-  }
+  std::string dir = runtime_dir();
   std::error_code ec;
   std::string absolute = std::filesystem::absolute(config_path, ec).lexically_normal().string();
   char hash[17];

@@ -10,29 +10,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "util/runtime_dir.h"
+
 namespace switchyard {
 namespace {
-
-std::string lock_dir() {
-  for (const char* var : {"RUNTIME_DIRECTORY", "XDG_RUNTIME_DIR"}) {
-    const char* v = std::getenv(var);
-    if (v && *v) {
-      std::string dir = v;
-      size_t colon = dir.find(':');  // RUNTIME_DIRECTORY may list several
-      return dir.substr(0, colon);
-    }
-  }
-  return "/tmp";
-}
-
-uint64_t fnv1a(const std::string& text) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 std::string hostname() {
   char host[256] = {0};
@@ -47,7 +28,7 @@ Status ConsumerIdentity::acquire(const std::string& scope, const std::string& ex
   std::unique_ptr<ConsumerIdentity> id(new ConsumerIdentity());
   char hash[17];
   snprintf(hash, sizeof(hash), "%016llx", static_cast<unsigned long long>(fnv1a(scope)));
-  std::string dir = lock_dir();
+  std::string dir = runtime_dir();
   const std::string host = hostname();
   for (int slot = 0; slot < 1024; ++slot) {
     std::string name = explicit_name.empty() ? host + ":" + std::to_string(slot) : explicit_name;
