@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
   run->add_option("--pid-file", run_options.pid_file,
                   "Where to write the pid (default: $RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR or /tmp, "
                   "named after the config path)");
+  run->add_flag("--watch", run_options.watch,
+                "Also reload when routes.yaml or a .so in the plugins directory changes (inotify)");
 
   std::string reload_pid_file;
   auto* reload = app.add_subcommand("reload", "Tell the running instance for this config to "

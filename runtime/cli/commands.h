@@ -34,6 +34,7 @@ int load_common(const CommonOptions& options, Loaded* loaded, Status* error = nu
 struct RunOptions {
   std::string instance;  // --instance
   std::string pid_file;  // --pid-file; default pid_file_path(config)
+  bool watch = false;    // --watch: reload when routes.yaml or a .so in the plugins dir changes
 };
 
 // Where `run` writes its pid and `reload` finds it: $RUNTIME_DIRECTORY, else $XDG_RUNTIME_DIR,

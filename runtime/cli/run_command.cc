@@ -1,15 +1,23 @@
-// run_command.cc: `switchyard run` (start the daemon, then serve signals until told to stop) and
-// `switchyard reload` (signal a running daemon through its pid file).
+// run_command.cc: `switchyard run` (start the daemon, then serve signals, and with --watch file
+// changes, until told to stop) and `switchyard reload` (signal a running daemon through its pid
+// file).
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <set>
 
 #include "cli/commands.h"
 #include "config/config_loader.h"
@@ -52,6 +60,136 @@ void reload(const CommonOptions& common, Daemon* daemon) {
   sd_notify(0, "READY=1");
 }
 
+// --watch: inotify on the directory of routes.yaml (events for that one name: editors and config
+// tools replace the file by rename) and on the plugins directory (events for *.so names). A
+// reload is due once no such event has arrived for kQuiet and no file created since is still
+// open for writing: a `cp` of a .so in several chunks (IN_CREATE ... IN_CLOSE_WRITE) causes one
+// reload, after its close. A file created but never closed (a hard link) holds it for kHold.
+// Thread safety: used by the signal loop's thread only.
+class ConfigWatcher {
+ public:
+  static constexpr std::chrono::milliseconds kQuiet{200};
+  static constexpr std::chrono::milliseconds kHold{5000};
+
+  ConfigWatcher() = default;
+  ~ConfigWatcher() {
+    if (fd_ >= 0) close(fd_);
+  }
+  ConfigWatcher(const ConfigWatcher&) = delete;
+  ConfigWatcher& operator=(const ConfigWatcher&) = delete;
+
+  // Starts watching both directories; the error names the one that cannot be watched.
+  Status start(const std::string& config_path, const std::string& plugins_dir) {
+    fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd_ < 0) return Status::error(std::string("--watch: inotify: ") + strerror(errno));
+    std::filesystem::path config(config_path);
+    config_name_ = config.filename().string();
+    std::string config_dir = config.has_parent_path() ? config.parent_path().string() : ".";
+    Status s = add(config_dir, /*config=*/true);
+    return s ? add(plugins_dir, /*config=*/false) : s;
+  }
+
+  // Reads the pending events without blocking. True, once per burst of changes, when a reload is
+  // due; *what then names the changed files.
+  bool due(std::string* what) {
+    read_events();
+    if (changed_.empty()) return false;
+    const auto quiet = std::chrono::steady_clock::now() - last_event_;
+    if (quiet < kQuiet || (!writing_.empty() && quiet < kHold)) return false;
+    what->clear();
+    size_t n = 0;
+    for (const std::string& path : changed_) {
+      if (n++ == 3) {
+        *what += ", ...";
+        break;
+      }
+      *what += (n > 1 ? ", " : "") + path;
+    }
+    changed_.clear();
+    writing_.clear();
+    return true;
+  }
+
+  // How long the caller may wait before calling due() again: `cap`, or less when a reload may
+  // become due sooner.
+  std::chrono::milliseconds next_check(std::chrono::milliseconds cap) const {
+    if (changed_.empty()) return cap;
+    auto deadline = last_event_ + (writing_.empty() ? kQuiet : kHold);
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    return std::clamp(left + std::chrono::milliseconds(1), std::chrono::milliseconds(1), cap);
+  }
+
+ private:
+  struct Watch {
+    std::string dir;
+    bool config = false;   // routes.yaml lives here
+    bool plugins = false;  // the plugins directory
+  };
+
+  Status add(const std::string& dir, bool config) {
+    constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
+                               IN_DELETE | IN_ONLYDIR;
+    // The same directory twice (routes.yaml among the plugins) gives the same descriptor.
+    int wd = inotify_add_watch(fd_, dir.c_str(), kMask);
+    if (wd < 0) return Status::error("--watch: cannot watch " + dir + ": " + strerror(errno));
+    Watch& watch = watches_[wd];
+    watch.dir = dir;
+    (config ? watch.config : watch.plugins) = true;
+    return Status::ok();
+  }
+
+  bool relevant(const Watch& watch, std::string_view name) const {
+    return (watch.config && name == config_name_) ||
+           (watch.plugins && name.size() > 3 && name.substr(name.size() - 3) == ".so");
+  }
+
+  void read_events() {
+    alignas(inotify_event) char buffer[16384];
+    while (true) {
+      ssize_t n = read(fd_, buffer, sizeof(buffer));
+      if (n <= 0) return;  // EAGAIN: none left
+      for (char* p = buffer; p < buffer + n;) {
+        const auto* event = reinterpret_cast<const inotify_event*>(p);
+        p += sizeof(inotify_event) + event->len;
+        if (event->mask & IN_Q_OVERFLOW) {
+          note("(inotify queue overflow)");
+          continue;
+        }
+        auto it = watches_.find(event->wd);
+        if (it == watches_.end()) continue;
+        if (event->mask & IN_IGNORED) {
+          spdlog::warn("--watch: {} is no longer watched (removed or unmounted); restart to "
+                       "watch it again",
+                       it->second.dir);
+          watches_.erase(it);
+          continue;
+        }
+        std::string_view name = event->len ? std::string_view(event->name) : std::string_view();
+        if (!relevant(it->second, name)) continue;
+        std::string path = it->second.dir + "/" + std::string(name);
+        note(path);
+        struct stat st;
+        if ((event->mask & IN_CREATE) && lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+          writing_.insert(path);
+        if (event->mask & (IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM)) writing_.erase(path);
+      }
+    }
+  }
+
+  void note(const std::string& path) {
+    changed_.insert(path);
+    last_event_ = std::chrono::steady_clock::now();
+  }
+
+  int fd_ = -1;
+  std::map<int, Watch> watches_;
+  std::string config_name_;
+  std::set<std::string> changed_;  // since the last reload
+  std::set<std::string> writing_;  // created, not closed yet
+  std::chrono::steady_clock::time_point last_event_{};
+};
+
 }  // namespace
 
 std::string default_pid_file(const std::string& config_path) {
@@ -84,6 +222,17 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
   if (!s) {
     spdlog::error("{}", s.message());
     return 2;
+  }
+  std::unique_ptr<ConfigWatcher> watcher;
+  if (options.watch) {
+    watcher = std::make_unique<ConfigWatcher>();
+    s = watcher->start(loaded.config->path, loaded.plugins_dir);
+    if (!s) {
+      spdlog::error("{}", s.message());
+      return 2;
+    }
+    spdlog::info("--watch: reloading when {} or a .so in {} changes", loaded.config->path,
+                 loaded.plugins_dir);
   }
   DaemonOptions daemon_options;
   daemon_options.endpoint = loaded.endpoint;
@@ -129,7 +278,9 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
       sd_notify(0, "WATCHDOG=1");
       next_watchdog = std::chrono::steady_clock::now() + std::chrono::microseconds(watchdog_usec / 2);
     }
-    timespec wait = {0, 100 * 1000 * 1000};
+    std::chrono::milliseconds tick{100};
+    if (watcher) tick = watcher->next_check(tick);
+    timespec wait = {0, static_cast<long>(tick.count()) * 1000 * 1000};
     int sig = sigtimedwait(&signals, nullptr, &wait);
     if (sig == SIGHUP) {
       spdlog::info("SIGHUP: reloading {}", loaded.config->path);
@@ -137,6 +288,11 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
     } else if (sig == SIGTERM || sig == SIGINT) {
       spdlog::info("{}: finishing the messages in hand, then exiting", strsignal(sig));
       break;
+    }
+    std::string changed;
+    if (watcher && watcher->due(&changed)) {
+      spdlog::info("--watch: {} changed: reloading {}", changed, loaded.config->path);
+      reload(common, &daemon);
     }
   }
   sd_notify(0, "STOPPING=1");

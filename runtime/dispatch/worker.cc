@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "dispatch/dead_letter.h"
+#include "ops/logging.h"
 #include "source/list_source.h"
 #include "source/stream_source.h"
 
@@ -28,6 +29,12 @@ int64_t steady_ms() {
 std::string_view outcome_name(int32_t kind) {
   return kind == SY_OUTCOME_RETRY ? "retry" : kind == SY_OUTCOME_REJECT ? "reject" : "ok";
 }
+
+// The outcome field of a log line about a message dead-lettered other than by a handler's reject
+// (see LogFields::outcome).
+constexpr std::string_view kDeadLetter = "dead_letter";
+
+std::string_view event_name(const sy_event& event) { return {event.name.data, event.name.size}; }
 
 }  // namespace
 
@@ -121,8 +128,8 @@ void Worker::run() {
     Status s = source_kind_->take(source_.batch, kIdleBlock, &batch_);
     if (!s) {
       take_reply_lost_ = !connection_->connected();
-      if (!take_reply_lost_) spdlog::error("source {}: {}", source_.name, s.message());
       shared_.health->report_down(shared_.endpoint.redacted(), s.message());
+      if (!take_reply_lost_) spdlog::error("source {}: {}", source_.name, s.message());
       continue;
     }
     if (batch_.messages.empty()) continue;
@@ -191,6 +198,16 @@ void Worker::explain_laravel_job(std::string_view message, std::string* reason) 
 }
 
 Status Worker::call_handler(HandlerInstance& handler, const std::vector<sy_event>& events) {
+  // What the plugin logs meanwhile names the source, the handler and, when every event of the
+  // batch has the same name, the event.
+  std::string_view event = events.empty() ? std::string_view() : event_name(events[0]);
+  for (const sy_event& e : events) {
+    if (event_name(e) != event) {
+      event = {};
+      break;
+    }
+  }
+  LogScope scope({.source = source_.name, .event = event, .handler = handler.name()});
   auto started = std::chrono::steady_clock::now();
   handler.handle_batch(events.data(), events.size(), outcomes_.data());
   Status flushed = handler.flush();
@@ -227,7 +244,8 @@ void Worker::dispatch(const Pipeline& pipeline, const std::vector<std::string_vi
     // without an ack (it crashed the process each time) is not handed out again.
     if (!batch_.deliveries.empty() && batch_.deliveries[i] > source_.max_deliveries) {
       std::string why = "exceeded max deliveries (" + std::to_string(source_.max_deliveries) + ")";
-      spdlog::warn("source {}: dead-lettered a message: {}", source_.name, why);
+      log_with(spdlog::level::warn, {.source = source_.name, .outcome = kDeadLetter},
+               "dead-lettered a message: {}", why);
       writes_.dead_letters.push_back(
           encode_dead_letter(letter(message, nullptr, why, source_.max_deliveries)));
       shared_.metrics->add_dead_lettered(source_.name, 1);
@@ -237,14 +255,17 @@ void Worker::dispatch(const Pipeline& pipeline, const std::vector<std::string_vi
     std::string reason;
     if (!decoder_.decode(message, &envelope, &reason)) {
       if (source_.format == "laravel") explain_laravel_job(message, &reason);
-      spdlog::warn("source {}: dead-lettered a message: {}", source_.name, reason);
+      log_with(spdlog::level::warn, {.source = source_.name, .outcome = kDeadLetter},
+               "dead-lettered a message: {}", reason);
       writes_.dead_letters.push_back(encode_dead_letter(letter(message, nullptr, reason, 1)));
       shared_.metrics->add_dead_lettered(source_.name, 1);
       continue;
     }
     // A message that breaks its event's contract (contracts:) never reaches a handler.
     if (!pipeline.contracts.check(envelope.event, envelope.payload, &reason)) {
-      spdlog::warn("source {}: dead-lettered a message: {}", source_.name, reason);
+      log_with(spdlog::level::warn,
+               {.source = source_.name, .event = envelope.event, .outcome = kDeadLetter},
+               "dead-lettered a message: {}", reason);
       writes_.dead_letters.push_back(encode_dead_letter(letter(message, nullptr, reason, 1)));
       shared_.metrics->add_dead_lettered(source_.name, 1);
       continue;
@@ -255,7 +276,9 @@ void Worker::dispatch(const Pipeline& pipeline, const std::vector<std::string_vi
         std::string why = "no route for event \"" + std::string(envelope.event) +
                           "\" (add it to routes: in " + config.path +
                           ", or set unrouted: drop)";
-        spdlog::warn("source {}: dead-lettered a message: {}", source_.name, why);
+        log_with(spdlog::level::warn,
+                 {.source = source_.name, .event = envelope.event, .outcome = kDeadLetter},
+                 "dead-lettered a message: {}", why);
         writes_.dead_letters.push_back(encode_dead_letter(letter(message, nullptr, why, 1)));
         shared_.metrics->add_dead_lettered(source_.name, 1);
       }
@@ -291,18 +314,30 @@ void Worker::dispatch(const Pipeline& pipeline, const std::vector<std::string_vi
       if (outcome.kind == SY_OUTCOME_OK) continue;
       std::string_view message = messages[messages_by_handler_[h][k]];
       const std::string& name = handler.name();
-      spdlog::warn("source {}: handler {} answered {} for event {}: {}", source_.name, name,
-                   outcome_name(outcome.kind),
-                   std::string_view(events[k].name.data, events[k].name.size), outcome.reason);
+      LogFields fields{.source = source_.name, .event = event_name(events[k]), .handler = name};
       if (outcome.kind == SY_OUTCOME_RETRY && config.retry.max_attempts > 1) {
+        const auto delay = retry_delay(config.retry, 1);
+        fields.outcome = "retry";
+        log_with(spdlog::level::warn, fields,
+                 "handler answered retry on attempt 1 of {}: {}; retrying in {} ms",
+                 config.retry.max_attempts, outcome.reason, delay.count());
         RetryEntry entry;
         entry.attempt = 2;
         entry.first_failed_ms = now_ms();
         entry.handler = name;
         entry.message.assign(message);
-        writes_.retries.emplace_back(now_ms() + retry_delay(config.retry, 1).count(),
-                                     encode_retry_entry(entry));
+        writes_.retries.emplace_back(now_ms() + delay.count(), encode_retry_entry(entry));
       } else {
+        if (outcome.kind == SY_OUTCOME_REJECT) {
+          fields.outcome = "reject";
+          log_with(spdlog::level::warn, fields, "handler answered reject: {}; dead-lettered",
+                   outcome.reason);
+        } else {
+          fields.outcome = kDeadLetter;
+          log_with(spdlog::level::warn, fields,
+                   "handler answered retry: {}; dead-lettered (retry.max_attempts is {})",
+                   outcome.reason, config.retry.max_attempts);
+        }
         std::string reason = outcome.kind == SY_OUTCOME_RETRY
                                  ? "gave up after 1 attempt: " + std::string(outcome.reason)
                                  : std::string(outcome.reason);
@@ -335,6 +370,11 @@ void Worker::run_due_retries(const Pipeline& pipeline) {
     RetrySettlement& st = settlements[i];
     st.member = l.member;
     auto dead = [&](const std::string* handler, std::string reason, int attempts) {
+      log_with(spdlog::level::warn,
+               {.source = source_.name,
+                .handler = handler ? std::string_view(*handler) : std::string_view(),
+                .outcome = kDeadLetter},
+               "dead-lettered a scheduled retry: {}", reason);
       st.kind = RetrySettlement::kDeadLetter;
       st.data = encode_dead_letter(
           letter(l.malformed ? std::string_view(l.member) : std::string_view(l.entry.message),
@@ -398,17 +438,32 @@ void Worker::run_due_retries(const Pipeline& pipeline) {
         st.kind = RetrySettlement::kDone;
         continue;
       }
-      spdlog::warn("source {}: handler {} answered {} on attempt {} for event {}: {}",
-                   source_.name, handler.name(), outcome_name(outcome.kind), entry.attempt,
-                   envelopes[i].event, outcome.reason);
+      LogFields fields{
+          .source = source_.name, .event = envelopes[i].event, .handler = handler.name()};
       if (outcome.kind == SY_OUTCOME_RETRY && entry.attempt < config.retry.max_attempts) {
+        const auto delay = retry_delay(config.retry, entry.attempt);
+        fields.outcome = "retry";
+        log_with(spdlog::level::warn, fields,
+                 "handler answered retry on attempt {} of {}: {}; retrying in {} ms",
+                 entry.attempt, config.retry.max_attempts, outcome.reason, delay.count());
         RetryEntry next = entry;
         next.leases = 0;
         next.attempt = entry.attempt + 1;
         st.kind = RetrySettlement::kReschedule;
-        st.due_ms = now_ms() + retry_delay(config.retry, entry.attempt).count();
+        st.due_ms = now_ms() + delay.count();
         st.data = encode_retry_entry(next);
       } else {
+        if (outcome.kind == SY_OUTCOME_REJECT) {
+          fields.outcome = "reject";
+          log_with(spdlog::level::warn, fields,
+                   "handler answered reject on attempt {}: {}; dead-lettered", entry.attempt,
+                   outcome.reason);
+        } else {
+          fields.outcome = kDeadLetter;
+          log_with(spdlog::level::warn, fields,
+                   "handler answered retry on attempt {} of {}: {}; gave up, dead-lettered",
+                   entry.attempt, config.retry.max_attempts, outcome.reason);
+        }
         std::string reason = outcome.kind == SY_OUTCOME_RETRY
                                  ? "gave up after " + std::to_string(entry.attempt) +
                                        " attempts: " + outcome.reason
