@@ -1,5 +1,5 @@
 // check_command.cc: `switchyard check`: validate routes.yaml, load every plugin with its config,
-// print the routing table and the Redis keys each source uses; exit 0 or 2.
+// print the routing table, the event contracts and the Redis keys each source uses; exit 0 or 2.
 #include <iostream>
 
 #include "cli/commands.h"
@@ -37,6 +37,13 @@ int check_command(const CommonOptions& common) {
   }
   std::cout << "  (no match) -> "
             << (config.unrouted == Unrouted::kDeadLetter ? "dead letter" : "drop") << "\n";
+  // build_pipeline compiled every schema (a bad one is an error above): say so per contract.
+  std::cout << "\ncontracts:\n";
+  for (const auto& [event, schema] : config.contracts) {
+    std::cout << "  " << event << ": schema " << schema
+              << (pipeline->contracts.has(event) ? " (compiled)" : " (not compiled)") << "\n";
+  }
+  if (config.contracts.empty()) std::cout << "  (none: payloads are not checked)\n";
   std::cout << "\nsources:\n";
   for (const auto& src : config.sources) {
     SourceKeys keys(src.key);

@@ -17,7 +17,9 @@ namespace {
 // block this allocator returned, so growing the buffer in place keeps its contents.
 class ScratchAllocator {
  public:
-  static const bool kNeedFree = false;
+  // Part of RapidJSON's Allocator concept, read only by its DOM (which this allocator never
+  // serves): the reader's stack does not look at it, hence maybe_unused (clang warns otherwise).
+  [[maybe_unused]] static constexpr bool kNeedFree = false;
   ScratchAllocator() = default;  // required by rapidjson::internal::Stack, never used
   explicit ScratchAllocator(std::string* buffer) : buffer_(buffer) {}
 
@@ -54,6 +56,60 @@ constexpr size_t kInsituPadding = 4;
 
 enum class Member { kOther, kEvent, kPayload };
 
+// RapidJSON validates the raw bytes of a string as UTF-8, and refuses a \u escape of a high
+// surrogate that a low one does not follow, but it encodes an escaped low surrogate that follows
+// no high one ("\udc00") as the three bytes ED B0 80: CESU-8, not UTF-8. The decoder refuses
+// those. A valid pair decodes to a four-byte sequence and raw ED A0..BF fails validation, so in a
+// decoded string ED followed by A0..BF can only come from such an escape.
+//
+// Whether the message may hold a \u escape of a low surrogate (\uDC00..\uDFFF, either case).
+// One memchr pass over the message, usually finding no backslash at all; only when it answers
+// yes are the decoded strings scanned. False positives (an escaped backslash before "udc") only
+// cost that scan.
+bool may_escape_low_surrogate(std::string_view message) {
+  const char* p = message.data();
+  const char* const end = p + message.size();
+  while ((p = static_cast<const char*>(std::memchr(p, '\\', end - p))) != nullptr) {
+    if (end - p >= 4 && p[1] == 'u' && (p[2] | 0x20) == 'd' && (p[3] | 0x20) >= 'c' &&
+        (p[3] | 0x20) <= 'f')
+      return true;
+    ++p;
+  }
+  return false;
+}
+
+// Whether a decoded string holds an encoded UTF-16 surrogate (ED A0..BF).
+bool holds_surrogate(const char* str, size_t length) {
+  const char* const end = str + length;
+  for (const char* p = str;
+       (p = static_cast<const char*>(std::memchr(p, 0xED, end - p))) != nullptr; ++p) {
+    if (end - p >= 2 && static_cast<unsigned char>(p[1]) >= 0xA0) return true;
+  }
+  return false;
+}
+
+// The offset of the first \u escape of a low surrogate that does not end a pair, in a message
+// whose JSON is valid up to the end of the string holding it (the reader stopped there). In that
+// prefix every backslash starts an escape inside a string, so walking escape by escape from the
+// start stays in step; RapidJSON already refused a high surrogate without its low one.
+size_t lone_surrogate_offset(std::string_view message) {
+  for (size_t i = 0; i + 6 <= message.size(); ++i) {
+    if (message[i] != '\\') continue;
+    if (message[i + 1] != 'u') {  // a two-character escape
+      ++i;
+      continue;
+    }
+    unsigned code = 0;
+    for (size_t k = i + 2; k < i + 6; ++k) {
+      const char c = message[k];
+      code = code * 16 + static_cast<unsigned>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    if (code >= 0xDC00 && code <= 0xDFFF) return i;
+    i += (code >= 0xD800 && code <= 0xDBFF) ? 11 : 5;  // a pair, or one escape
+  }
+  return message.size();  // not reached for a message the handler refused
+}
+
 // Envelope problems found in well-formed JSON, in the order they can be met.
 enum class Problem {
   kNone,
@@ -71,10 +127,11 @@ enum class Problem {
 class Handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Handler> {
  public:
   Handler(rapidjson::InsituStringStream* stream, bool iterative, int max_depth,
-          std::string* event_buffer)
+          bool check_surrogates, std::string* event_buffer)
       : stream_(stream),
         iterative_(iterative),
         max_depth_(max_depth),
+        check_surrogates_(check_surrogates),
         event_buffer_(event_buffer) {}
 
   bool Null() { return Scalar("null"); }
@@ -87,6 +144,7 @@ class Handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Handler> 
   bool RawNumber(const char*, rapidjson::SizeType, bool) { return Scalar("number"); }
 
   bool String(const char* str, rapidjson::SizeType length, bool) {
+    if (LoneSurrogate(str, length)) return false;
     if (depth_ == 0) return NotObject("string");
     if (depth_ != 1) return true;
     if (member_ == Member::kEvent) {
@@ -111,6 +169,7 @@ class Handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Handler> 
   }
 
   bool Key(const char* str, rapidjson::SizeType length, bool) {
+    if (LoneSurrogate(str, length)) return false;
     if (depth_ != 1) return true;
     member_ = Member::kOther;
     if (length == 5 && std::memcmp(str, "event", 5) == 0) {
@@ -151,6 +210,7 @@ class Handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Handler> 
   }
 
   bool depth_exceeded() const { return depth_exceeded_; }
+  bool lone_surrogate() const { return lone_surrogate_; }
   Problem problem() const { return problem_; }
   const char* found() const { return found_; }
   bool has_event() const { return has_event_; }
@@ -178,6 +238,14 @@ class Handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Handler> 
 
   bool NotObject(const char* type) { return Note(Problem::kNotObject, type); }
 
+  // Whether a string (key or value, at any depth) holds an escaped lone low surrogate; if so the
+  // caller aborts the parse (kParseErrorTermination), as RapidJSON does for a lone high one.
+  bool LoneSurrogate(const char* str, size_t length) {
+    if (!check_surrogates_ || !holds_surrogate(str, length)) return false;
+    lone_surrogate_ = true;
+    return true;
+  }
+
   // Keeps the first problem; always lets the parse go on.
   bool Note(Problem problem, const char* found) {
     if (problem_ == Problem::kNone) {
@@ -190,9 +258,11 @@ class Handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Handler> 
   rapidjson::InsituStringStream* stream_;  // Tell() is the offset in the message
   bool iterative_;
   int max_depth_;
+  bool check_surrogates_;  // the message may hold an escaped low surrogate: scan the strings
   std::string* event_buffer_;
   int depth_ = 0;
   bool depth_exceeded_ = false;
+  bool lone_surrogate_ = false;
   Member member_ = Member::kOther;
   bool seen_event_ = false;
   bool has_event_ = false;
@@ -238,7 +308,8 @@ bool EnvelopeDecoder::decode(std::string_view message, Envelope* envelope, std::
   insitu_.append(kInsituPadding, '\0');
   rapidjson::InsituStringStream stream(insitu_.data());
   const bool iterative = limits_.max_depth > kMaxRecursiveDepth;
-  Handler handler(&stream, iterative, limits_.max_depth, &event_buffer_);
+  Handler handler(&stream, iterative, limits_.max_depth, may_escape_low_surrogate(message),
+                  &event_buffer_);
   const rapidjson::ParseResult result = iterative ? reader.Parse<kIterativeFlags>(stream, handler)
                                                   : reader.Parse<kRecursiveFlags>(stream, handler);
 
@@ -259,6 +330,11 @@ bool EnvelopeDecoder::decode(std::string_view message, Envelope* envelope, std::
     if (result.Code() == rapidjson::kParseErrorTermination && handler.depth_exceeded()) {
       *reason =
           "nesting deeper than " + std::to_string(limits_.max_depth) + " levels (limits.max_depth)";
+    } else if (result.Code() == rapidjson::kParseErrorTermination && handler.lone_surrogate()) {
+      // The same reason, at the same place (the escape's backslash), as a lone high surrogate.
+      invalid_json(lone_surrogate_offset(message),
+                   rapidjson::GetParseError_En(rapidjson::kParseErrorStringUnicodeSurrogateInvalid),
+                   reason);
     } else if (result.Code() == rapidjson::kParseErrorStringInvalidEncoding) {
       *reason = "invalid UTF-8 at offset " + std::to_string(result.Offset());
     } else if (result.Code() == rapidjson::kParseErrorStringEscapeInvalid &&

@@ -1,4 +1,4 @@
-// hostile_corpus_test.cc: 60 hostile messages between good ones to the real daemon: it survives, each bad one is dead-lettered with a specific reason, every good one lands in the database.
+// hostile_corpus_test.cc: 69 hostile messages between good ones to the real daemon: it survives, each bad one is dead-lettered with a specific reason, every good one lands in the database.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -72,6 +72,11 @@ std::vector<Hostile> corpus() {
       {"beyond U+10FFFF", user("{\"user_id\":12,\"name\":\"\xf4\x90\x80\x80\"}"), "invalid UTF-8", nullptr},
       {"lone high surrogate escape", user(R"({"user_id":13,"name":"\ud800"})"), "surrogate", nullptr},
       {"high surrogate then letter", user(R"({"user_id":14,"name":"\ud800\u0041"})"), "surrogate", nullptr},
+      // A lone low surrogate escape, which RapidJSON alone would decode to CESU-8 bytes.
+      {"lone low surrogate escape", user(R"({"user_id":37,"name":"\udc00"})"), "The surrogate pair in string is invalid", nullptr},
+      {"lone low surrogate in the event", R"({"event":"user.registered\uDFFF","payload":{"user_id":38}})", "invalid JSON at offset 25: The surrogate pair", nullptr},
+      {"lone low surrogate in a key", user(R"({"user_id":39,"\udc80":1})"), "The surrogate pair in string is invalid", nullptr},
+      {"pair reversed (low, high)", user(R"({"user_id":40,"name":"\ude00\ud83d"})"), "The surrogate pair in string is invalid", nullptr},
       {"BOM", "\xef\xbb\xbf" + user("{\"user_id\":15}"), "byte order mark", nullptr},
       // NUL bytes.
       {"NUL inside a string", "{\"event\":\"user.registered\",\"payload\":{\"name\":\"a\0b\"}}"s, "unexpected NUL byte", nullptr},

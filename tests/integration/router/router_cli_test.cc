@@ -45,8 +45,38 @@ TEST_F(RouterCliTest, CheckPrintsTheRoutingTableOfAValidConfig) {
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("events:dead"), std::string::npos) << "the keys it uses: " << r.out;
+  // No contracts: said so, not left out.
+  EXPECT_NE(r.out.find("\ncontracts:\n  (none: payloads are not checked)\n"), std::string::npos)
+      << r.out;
   // check touches nothing in Redis.
   EXPECT_EQ(client().keys("*"), std::vector<std::string>{});
+}
+
+TEST_F(RouterCliTest, CheckListsEachContractWithItsSchemaFile) {
+  // One schema by absolute path, one relative to routes.yaml (printed resolved).
+  fs::create_directories(dir_.file("schemas"));
+  dir_.write("schemas/user.registered.json",
+             R"({"type": "object", "required": ["user_id"],
+                 "properties": {"user_id": {"type": "integer"}}})");
+  const std::string quote_schema = std::string(SWITCHYARD_SOURCE_DIR) + "/schemas/quote.created.json";
+  RoutesYaml spec = base_spec();
+  spec.extra_yaml = "contracts:\n  user.registered: schemas/user.registered.json\n"
+                    "  quote.created: " + json_string(quote_schema) + "\n";
+  const std::string config = write_config(spec);
+  const CommandResult r = cli({"check"}, config);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  const std::string user_schema =
+      fs::path(dir_.file("schemas/user.registered.json")).lexically_normal().string();
+  const std::string quote_normal = fs::path(quote_schema).lexically_normal().string();
+  // A section of its own, between the routes and the sources, one line per contract (by event).
+  const std::string section = "\ncontracts:\n"
+                              "  quote.created: schema " + quote_normal + " (compiled)\n"
+                              "  user.registered: schema " + user_schema + " (compiled)\n\n";
+  const size_t at = r.out.find(section);
+  ASSERT_NE(at, std::string::npos) << "expected\n" << section << "in\n" << r.out;
+  EXPECT_LT(r.out.find("\nroutes:\n"), at) << r.out;
+  EXPECT_GT(r.out.find("\nsources:\n"), at) << r.out;
+  EXPECT_EQ(r.out.find("(none"), std::string::npos) << r.out;
 }
 
 struct BrokenConfig {

@@ -302,6 +302,76 @@ TEST(EnvelopeTest, InvalidUtf8) {
   EXPECT_EQ(reason("{\"e\xFF\":1,\"event\":\"a\",\"payload\":{}}"), "invalid UTF-8 at offset 3");
 }
 
+// RapidJSON itself refuses a high surrogate escape without its low one, but would decode a lone
+// low one to CESU-8 bytes (ED B0 80), which are not UTF-8. Both are refused with one reason, at
+// the escape's backslash, in keys and values, inside the payload or out, by both readers.
+TEST(EnvelopeTest, LoneSurrogateEscapesAreRefused) {
+  const std::string bad = "The surrogate pair in string is invalid.";
+  // Lone low surrogate: in the event, as the event's key, in a payload value and key, deep in
+  // the payload, in an unrelated member, upper case, last of its range.
+  EXPECT_EQ(reason(R"({"event":"\udc00","payload":{}})"), "invalid JSON at offset 10: " + bad);
+  EXPECT_EQ(reason(R"({"ev\udc00":"a","payload":{}})"), "invalid JSON at offset 4: " + bad);
+  EXPECT_EQ(reason(R"({"event":"a","payload":{"s":"x\udc00y"}})"),
+            "invalid JSON at offset 30: " + bad);
+  EXPECT_EQ(reason(R"({"event":"a","payload":{"\udc00":1}})"), "invalid JSON at offset 25: " + bad);
+  EXPECT_EQ(reason(R"({"event":"a","payload":{"l":[{"m":["\uDFFF"]}]}})"),
+            "invalid JSON at offset 36: " + bad);
+  EXPECT_EQ(reason(R"({"event":"a","payload":{},"id":"\udfff"})"),
+            "invalid JSON at offset 32: " + bad);
+  EXPECT_EQ(reason(R"("\udc00")"), "invalid JSON at offset 1: " + bad);
+  // After a valid pair, or a second low one after a pair's low half: the lone one is named.
+  EXPECT_EQ(reason(R"({"event":"\ud83d\ude00\udc00","payload":{}})"),
+            "invalid JSON at offset 22: " + bad);
+  EXPECT_EQ(reason(R"({"event":"a","payload":{"s":"\ud83d\ude00\ude00"}})"),
+            "invalid JSON at offset 41: " + bad);
+  // After other escapes, among them an escaped backslash followed by a real escape.
+  EXPECT_EQ(reason(R"({"event":"a\"\\\/\n","payload":{"s":"\\\udc00"}})"),
+            "invalid JSON at offset 39: " + bad);
+  // It wins over envelope problems that follow and over invalid JSON after it (the reader
+  // stops there, as it does for a lone high surrogate).
+  EXPECT_EQ(reason(R"({"event":"\udc00","payload":5})"), "invalid JSON at offset 10: " + bad);
+  EXPECT_EQ(reason(R"({"event":"\udc00","payload":{)"), "invalid JSON at offset 10: " + bad);
+  // But an envelope problem before it does not hide it: encoding is checked first.
+  EXPECT_EQ(reason(R"({"event":5,"payload":{"s":"\udc00"}})"), "invalid JSON at offset 27: " + bad);
+
+  // Lone high surrogate (RapidJSON's own check): at the end of a string, before a character,
+  // before another high one, before an escape that is not a low surrogate, in the payload.
+  EXPECT_EQ(reason(R"({"event":"a\ud800","payload":{}})"), "invalid JSON at offset 11: " + bad);
+  EXPECT_EQ(reason(R"({"event":"\ud800x","payload":{}})"), "invalid JSON at offset 10: " + bad);
+  EXPECT_EQ(reason(R"({"event":"\udbff\udbff","payload":{}})"),
+            "invalid JSON at offset 10: " + bad);
+  EXPECT_EQ(reason(R"({"event":"\ud800\u0041","payload":{}})"),
+            "invalid JSON at offset 10: " + bad);
+  EXPECT_EQ(reason(R"({"event":"a","payload":{"s":"\uD800"}})"),
+            "invalid JSON at offset 29: " + bad);
+}
+
+TEST(EnvelopeTest, SurrogatePairsAndNeighboursAreAccepted) {
+  // A pair, either case, in the event and the payload (kept verbatim in the slice).
+  Decoded d = decode(R"({"event":"\ud83d\ude00","payload":{"s":"\uD83D\uDE00","\udbff\udfff":1}})");
+  ASSERT_TRUE(d.ok) << d.reason;
+  EXPECT_EQ(d.event, "\xF0\x9F\x98\x80");
+  EXPECT_EQ(d.payload, R"({"s":"\uD83D\uDE00","\udbff\udfff":1})");
+  // The code points around the surrogates, escaped and raw (U+D7FF is ED 9F BF), next to a pair
+  // so that the strings are scanned.
+  d = decode("{\"event\":\"\\ud7ff\\ue000\xED\x9F\xBF\",\"payload\":{\"s\":\"\\ud800\\udc00\"}}");
+  ASSERT_TRUE(d.ok) << d.reason;
+  EXPECT_EQ(d.event, "\xED\x9F\xBF\xEE\x80\x80\xED\x9F\xBF");
+  // An escaped backslash followed by the text "udc00" is no escape.
+  d = decode(R"({"event":"\\udc00","payload":{}})");
+  ASSERT_TRUE(d.ok) << d.reason;
+  EXPECT_EQ(d.event, "\\udc00");
+}
+
+TEST(EnvelopeTest, RawSurrogateBytesAreInvalidUtf8) {
+  // CESU-8 written directly (not escaped): RapidJSON's UTF-8 validation refuses it.
+  EXPECT_EQ(reason("{\"event\":\"a\",\"payload\":{\"s\":\"\xED\xA0\x80\"}}"),
+            "invalid UTF-8 at offset 29");
+  EXPECT_EQ(reason("{\"event\":\"a\",\"payload\":{\"\xED\xBF\xBF\":1}}"),
+            "invalid UTF-8 at offset 25");
+  EXPECT_EQ(reason("{\"event\":\"\xED\xB0\x80\",\"payload\":{}}"), "invalid UTF-8 at offset 10");
+}
+
 TEST(EnvelopeTest, NulByteIsAnErrorNotATruncation) {
   // After a complete envelope: the reader would stop there and call it a success.
   EXPECT_EQ(reason("{\"event\":\"a\",\"payload\":{}}\0{\"x\""s),
