@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "envelope/utf8.h"
+
 namespace switchyard {
 namespace {
 
@@ -43,20 +45,22 @@ using Reader = rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, Sc
 // StartObject/EndObject, and the tests run every message through both.
 constexpr int kMaxRecursiveDepth = 1024;
 // In situ: the reader unescapes each string where it stands in the decoder's copy of the message
-// instead of pushing it byte by byte onto its stack (about twice as fast on a 200-byte envelope,
-// still validating every byte as UTF-8).
-constexpr unsigned kRecursiveFlags =
-    rapidjson::kParseValidateEncodingFlag | rapidjson::kParseInsituFlag;
+// instead of pushing it byte by byte onto its stack (about twice as fast on a 200-byte envelope).
+// The whole message is checked as UTF-8 before parsing (is_valid_utf8, eight ASCII bytes at a
+// time) instead of by the reader (kParseValidateEncodingFlag, a byte at a time through its
+// transcoder, and it turns off the reader's fast scan of plain string runs): 40% less time per
+// envelope.
+constexpr unsigned kRecursiveFlags = rapidjson::kParseInsituFlag;
 constexpr unsigned kIterativeFlags = kRecursiveFlags | rapidjson::kParseIterativeFlag;
 constexpr size_t kInitialStack = 1024;
-// NUL bytes after the copy: UTF-8 validation takes up to three continuation bytes after a lead
-// byte without looking, so a sequence cut off by the end of the message stays inside the buffer
-// (it then fails on the NUL, as it does on the end of a MemoryStream).
-constexpr size_t kInsituPadding = 4;
+// NUL bytes after the copy: the reader stops at the first one, and with RAPIDJSON_SSE2 it scans
+// strings and whitespace in aligned 16-byte loads, so the load that finds that NUL must still be
+// inside the buffer.
+constexpr size_t kInsituPadding = 16;
 
 enum class Member { kOther, kEvent, kPayload };
 
-// RapidJSON validates the raw bytes of a string as UTF-8, and refuses a \u escape of a high
+// The raw bytes are valid UTF-8 (checked first), and RapidJSON refuses a \u escape of a high
 // surrogate that a low one does not follow, but it encodes an escaped low surrogate that follows
 // no high one ("\udc00") as the three bytes ED B0 80: CESU-8, not UTF-8. The decoder refuses
 // those. A valid pair decodes to a four-byte sequence and raw ED A0..BF fails validation, so in a
@@ -296,6 +300,11 @@ bool EnvelopeDecoder::decode(std::string_view message, Envelope* envelope, std::
   }
   if (message.size() >= 3 && message.compare(0, 3, "\xEF\xBB\xBF") == 0) {
     *reason = "message starts with a UTF-8 byte order mark";
+    return false;
+  }
+  size_t bad_byte = 0;
+  if (!is_valid_utf8(message.data(), message.size(), &bad_byte)) {
+    *reason = "invalid UTF-8 at offset " + std::to_string(bad_byte);
     return false;
   }
 
