@@ -11,8 +11,11 @@
 //      ack scheme that does not copy messages would cost Redis);
 //   2. the real build/bin/switchyard, real plugin loading, the reliable in-flight path, noop_sink
 //      routed for both events, both transports: events/s and the ratio to (1) on that transport;
+//      2L: the same with `delivery: lease` (one active consumer, windows acknowledged by LTRIM);
 //   3. the same with the two bundled SQLite sinks (two tables, one database file), rows verified;
+//      3L: with `delivery: lease`;
 //   4. publish-to-handled latency at a fixed offered rate (latency_sink, sent_ns in the payload);
+//      4L: with `delivery: lease`;
 //   5. the daemon's peak RSS (VmHWM) while draining a 1,000,000-event backlog;
 //   6. workers: 1 versus workers: 2 (noop_sink).
 // A drain is timed from the moment the pre-filled list appears under the source's key (RENAME
@@ -554,11 +557,18 @@ class Bench {
         if (!tcp) unix_w1 = r;
         add(r);
       }
+      for (bool tcp : {false, true}) {
+        add(median_of(o_.repeat, [&] { return drain("2L", "switchyard end to end, noop_sink, delivery: lease", tcp, 1, Handlers::kNoop, o_.events, true); }));
+      }
     }
     if (wanted(o_, "sqlite")) {
       add(median_of(o_.repeat, [&] { return drain("3", "switchyard end to end, 2 SQLite sinks", false, 1, Handlers::kSqlite, o_.sqlite_events); }));
+      add(median_of(o_.repeat, [&] { return drain("3L", "switchyard end to end, 2 SQLite sinks, delivery: lease", false, 1, Handlers::kSqlite, o_.sqlite_events, true); }));
     }
-    if (wanted(o_, "latency")) add(latency(false));
+    if (wanted(o_, "latency")) {
+      add(latency(false));
+      add(latency(false, true));
+    }
     if (wanted(o_, "rss")) {
       Result r;
       if (unix_w1 && o_.events == o_.rss_events) {
@@ -592,8 +602,8 @@ class Bench {
   void add(Result r) {
     if (r.ratio < 0 && r.rate > 0 && (r.transport == "unix" || r.transport == "tcp")) {
       auto it = bare_.find(r.transport == "tcp");
-      // Not for row 4: its rate is the offered rate, not a drain.
-      if (it != bare_.end() && it->second > 0 && r.id != "1" && r.id != "4")
+      // Not for rows 4 and 4L: their rate is the offered rate, not a drain.
+      if (it != bare_.end() && it->second > 0 && r.id != "1" && r.id.rfind("4", 0) != 0)
         r.ratio = r.rate / it->second;
     }
     if (!o_.json) std::cerr << "  " << r.id << " " << r.name << " (" << r.transport << "): "
@@ -723,7 +733,7 @@ class Bench {
     res.consumer_cpu = thread_cpu_seconds() - ccpu0;
     res.redis_cpu = cpu_seconds(redis_.pid()) - cpu0;
     res.id = "1e";
-    res.name = "bound: LRANGE window + LTRIM ack, no copy (lease idea)";
+    res.name = "bound: LRANGE window + LTRIM ack, no copy (what delivery: lease does)";
     res.transport = tcp ? "tcp" : "unix";
     res.events = total;
     res.rate = static_cast<double>(total) / res.seconds;
@@ -757,12 +767,14 @@ class Bench {
     return res;
   }
 
-  std::string routes_yaml(bool tcp, int workers, Handlers handlers, const std::string& extra_path) {
+  std::string routes_yaml(bool tcp, int workers, Handlers handlers, const std::string& extra_path,
+                          bool lease = false) {
     std::ostringstream y;
     y << "version: 1\n"
       << "redis:\n  url: " << redis_.url(tcp) << "\n"
       << "sources:\n  bench:\n    type: list\n    key: " << kKey << "\n    batch: " << o_.batch
       << "\n    workers: " << workers << "\n    max_deliveries: 5\n    reclaim_after: 30s\n"
+      << "    delivery: " << (lease ? "lease" : "inflight") << "\n"
       << "handlers:\n";
     switch (handlers) {
       case Handlers::kNoop:
@@ -791,8 +803,9 @@ class Bench {
     std::vector<std::string> inflight;  // the workers' in-flight lists
   };
 
-  // Starts the daemon and waits until every worker is idle in BLMOVE.
-  void start_daemon(Daemon* d, const std::string& config, int workers) {
+  // Starts the daemon and waits until every worker is idle in BLMOVE (with delivery: inflight,
+  // also until each registered its in-flight list).
+  void start_daemon(Daemon* d, const std::string& config, int workers, bool lease = false) {
     int n = ++daemon_runs_;
     std::string dir = dir_.path() + "/run" + std::to_string(n);
     fs::create_directories(dir);
@@ -824,7 +837,7 @@ class Bench {
         if (line.find("name=switchyard:") != std::string::npos &&
             line.find("cmd=blmove") != std::string::npos)
           ++blocked;
-      if (blocked == workers && control_.integer({"HLEN", owners}) == workers) break;
+      if (blocked == workers && (lease || control_.integer({"HLEN", owners}) == workers)) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     ReplyPtr keys = control_.cmd({"HKEYS", owners});
@@ -875,12 +888,12 @@ class Bench {
 
   // (2), (3), (5), (6): a backlog of `events` drained by the real daemon.
   Result drain(const std::string& id, const std::string& name, bool tcp, int workers,
-               Handlers handlers, long events) {
+               Handlers handlers, long events, bool lease = false) {
     flush();
     std::string db = dir_.path() + "/run" + std::to_string(daemon_runs_ + 1) + "-analytics.db";
     prefill(control_, kStaging, 0, events, static_cast<size_t>(o_.envelope_bytes));
     Daemon d;
-    start_daemon(&d, routes_yaml(tcp, workers, handlers, db), workers);
+    start_daemon(&d, routes_yaml(tcp, workers, handlers, db, lease), workers, lease);
     Result res;
     res.id = id;
     res.name = name;
@@ -932,11 +945,11 @@ class Bench {
   }
 
   // (4) publish-to-handled latency at a fixed offered rate, one RPUSH per event.
-  Result latency(bool tcp) {
+  Result latency(bool tcp, bool lease = false) {
     flush();
     std::string out = dir_.path() + "/latencies-" + std::to_string(daemon_runs_ + 1) + ".bin";
     Daemon d;
-    start_daemon(&d, routes_yaml(tcp, 1, Handlers::kLatency, out), 1);
+    start_daemon(&d, routes_yaml(tcp, 1, Handlers::kLatency, out, lease), 1, lease);
     // The publisher never waits for Redis: it writes each RPUSH to the socket at its due time
     // (stamping sent_ns just before the write) while a second thread reads the replies, so the
     // offered rate stays fixed even when Redis or the daemon fall behind.
@@ -996,8 +1009,9 @@ class Bench {
            std::to_string(total) + ", " + std::to_string(errors.load()) + " errors");
     bool drained = wait_drained(d, std::chrono::seconds(30));
     Result res;
-    res.id = "4";
-    res.name = "publish-to-handled latency at " + human_rate(o_.rate) + " events/s offered";
+    res.id = lease ? "4L" : "4";
+    res.name = "publish-to-handled latency at " + human_rate(o_.rate) + " events/s offered" +
+               (lease ? ", delivery: lease" : "");
     res.transport = tcp ? "tcp" : "unix";
     res.workers = 1;
     res.events = total;

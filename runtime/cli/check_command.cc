@@ -56,9 +56,15 @@ int check_command(const CommonOptions& common) {
               << "\n"
               << "    dead       " << keys.dead() << "\n"
               << "    retries    " << keys.retry() << "\n"
-              << "    in flight  " << keys.pending << ":inflight:<consumer>:<worker>, "
-              << keys.owners() << ", " << keys.pending << ":heartbeat:<consumer>, "
-              << keys.deliveries() << "\n";
+              << (src.type == "stream"
+                      ? "    in flight  the pending entries of group " + src.group + "\n"
+                  : src.delivery == "lease"
+                      ? "    delivery   lease: one active consumer holds " + keys.lease() +
+                            "; the window at the head of " + keys.pending + " is recorded in " +
+                            keys.window() + ", redelivery counts in " + keys.deliveries() + "\n"
+                      : "    in flight  " + keys.pending + ":inflight:<consumer>:<worker>, " +
+                            keys.owners() + ", " + keys.pending + ":heartbeat:<consumer>, " +
+                            keys.deliveries() + "\n");
   }
   // Redis is optional for check, but say what it looks like from here.
   RedisConnection connection(loaded.endpoint, "switchyard:check", std::chrono::milliseconds(3000));

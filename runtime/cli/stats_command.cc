@@ -1,5 +1,6 @@
 // stats_command.cc: `switchyard stats`: per source, pending, in flight (per consumer), retrying and
 // dead; `--watch` redraws it with rates for operators.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iomanip>
@@ -139,6 +140,23 @@ Status collect(RedisConnection& connection, const Config& config, const std::str
       st.consumers[consumer].inflight += n;
       st.consumers[consumer].alive = integer({"EXISTS", keys.heartbeat(consumer)}) == 1;
       st.inflight += n;
+    }
+    if (source.delivery == "lease") {
+      // The lease window is still at the head of K: in flight, held by the lease's consumer.
+      Reply window, holder;
+      s = connection.command_ok({"HGET", keys.window(), "n"}, &window);
+      if (s) s = connection.command_ok({"GET", keys.lease()}, &holder);
+      if (!s) return s;
+      long long n = window->type == REDIS_REPLY_STRING ? std::atoll(window->str) : 0;
+      n = std::clamp(n, 0LL, st.pending);
+      st.pending -= n;
+      st.inflight += n;
+      if (holder->type == REDIS_REPLY_STRING) {
+        std::string consumer(holder->str, holder->len);
+        consumer = consumer.substr(0, consumer.find('|'));  // the name, not the run's token
+        st.consumers[consumer].inflight += n;
+        st.consumers[consumer].alive = true;  // the lease expires with its holder
+      }
     }
     if (!status) return status;
     out->push_back(std::move(st));

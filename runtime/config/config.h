@@ -44,6 +44,9 @@ struct SourceConfig {
   int workers = 1;                   // consumer threads (1..64)
   int max_deliveries = 5;            // deliveries without an ack before dead-lettering (>= 1)
   Millis reclaim_after{30000};       // a silent instance's in-flight messages are reclaimed after
+  std::string delivery = "inflight"; // type list: inflight (per-worker in-flight lists, competing
+                                     // consumers) | lease (one active consumer holds K:lease and
+                                     // acknowledges by trimming the head: nothing is copied)
   Mark mark;                         // where the source's name is written
 };
 

@@ -369,10 +369,12 @@ SourceConfig Parser::parse_source(const Field& f, Mark* key_mark) const {
   std::vector<Field> fields = entries(f);
   reject_unknown(fields, f,
                  {"type", "key", "format", "prefix", "cluster_hash_tag", "group", "start", "batch",
-                  "workers", "max_deliveries", "reclaim_after"});
+                  "workers", "max_deliveries", "reclaim_after", "delivery"});
   const Field* laravel_only = nullptr;  // the first key that only format: laravel uses
   const Field* stream_only = nullptr;   // the first key that only type: stream uses
   const Field* type = nullptr;
+  const Field* workers = nullptr;
+  const Field* delivery = nullptr;
   bool has_prefix = false;
   for (const Field& x : fields) {
     const std::string& k = x.key.Scalar();
@@ -401,11 +403,23 @@ SourceConfig Parser::parse_source(const Field& f, Mark* key_mark) const {
       s.batch = static_cast<int>(read_int(x, 1, 10000));
     } else if (k == "workers") {
       s.workers = static_cast<int>(read_int(x, 1, 64));
+      workers = &x;
     } else if (k == "max_deliveries") {
       s.max_deliveries = static_cast<int>(read_int(x, 1, INT_MAX));
     } else if (k == "reclaim_after") {
       s.reclaim_after = read_duration(x, Millis(1000));
+    } else if (k == "delivery") {
+      s.delivery = read_enum(x, {"inflight", "lease"});
+      delivery = &x;
     }
+  }
+  if (s.delivery == "lease") {
+    if (s.type == "stream")
+      fail(*delivery, "delivery: lease applies to lists; a stream's consumer group already "
+                      "acknowledges without copying: remove delivery:");
+    if (s.workers > 1)
+      fail(*workers, "delivery: lease has one active consumer per source; set workers: 1 "
+                     "(or use delivery: inflight for competing workers)");
   }
   if (s.format == "laravel") {
     if (!has_prefix)

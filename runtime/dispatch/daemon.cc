@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "dispatch/dead_letter.h"
+#include "source/lease_source.h"
 #include "source/list_source.h"
 
 namespace switchyard {
@@ -89,10 +90,11 @@ bool Daemon::stop() {
 }
 
 void Daemon::housekeeping() {
-  // Heartbeats keep this process's in-flight lists its own; reclaiming returns those of consumers
-  // whose heartbeat expired (they died) to the head of their source's list.
+  // Heartbeats keep this process's in-flight lists (or its lease) its own; reclaiming returns
+  // those of consumers whose heartbeat expired (they died) to the head of their source's list.
   RedisConnection connection(options_.endpoint, "switchyard:housekeeping");
   std::vector<std::unique_ptr<ListSource>> lists;
+  std::vector<std::unique_ptr<LeaseSource>> leases;
   // A copy: holding the pipeline here would keep replaced handlers alive after a reload.
   const std::vector<SourceConfig> sources = pipelines_.get()->config->sources;
   std::chrono::milliseconds beat_every{1000};
@@ -100,6 +102,10 @@ void Daemon::housekeeping() {
     lists.push_back(std::make_unique<ListSource>(&connection, sources[i].key,
                                                  identities_[i]->name(), 0,
                                                  identities_[i]->token(), sources[i].reclaim_after));
+    leases.push_back(std::make_unique<LeaseSource>(&connection, sources[i].key,
+                                                   identities_[i]->name(),
+                                                   identities_[i]->token(),
+                                                   sources[i].reclaim_after));
     beat_every = std::min(beat_every, sources[i].reclaim_after / 3);
   }
   auto next_reclaim = std::chrono::steady_clock::now();
@@ -112,7 +118,10 @@ void Daemon::housekeeping() {
       bool reclaim = std::chrono::steady_clock::now() >= next_reclaim;
       for (size_t i = 0; i < lists.size() && connection.connected(); ++i) {
         if (sources[i].type != "list") continue;  // streams: the group's pending list does this
-        Status s = lists[i]->heartbeat(sources[i].workers);
+        // delivery: lease registers no in-flight lists: it renews its lease, and still returns
+        // lists that dead `delivery: inflight` consumers left (switching modes).
+        Status s = sources[i].delivery == "lease" ? leases[i]->renew()
+                                                   : lists[i]->heartbeat(sources[i].workers);
         if (s && reclaim) {
           int returned = 0, dead = 0;
           s = lists[i]->reclaim_abandoned(sources[i].max_deliveries, sources[i].name, &returned,

@@ -9,6 +9,7 @@
 
 #include "dispatch/dead_letter.h"
 #include "ops/logging.h"
+#include "source/lease_source.h"
 #include "source/list_source.h"
 #include "source/stream_source.h"
 
@@ -17,6 +18,8 @@ namespace {
 
 // How long a take blocks on an empty list before looking at retries and shutdown again.
 constexpr std::chrono::milliseconds kIdleBlock{100};
+// How long a worker waits after Redis refused a take or a source start (an error reply).
+constexpr std::chrono::milliseconds kRefusalPause{1000};
 // How often due retries are looked for while the queue is busy.
 constexpr std::chrono::milliseconds kRetryCheckEvery{100};
 
@@ -60,6 +63,11 @@ Worker::Worker(SourceConfig source, int index, std::string consumer, std::string
       std::chrono::milliseconds(15000));
   if (source_.type == "stream") {
     source_kind_ = std::make_unique<StreamSource>(connection_.get(), source_, consumer_, index_);
+  } else if (source_.delivery == "lease") {
+    auto lease = std::make_unique<LeaseSource>(connection_.get(), source_.key, consumer_,
+                                               std::move(token), source_.reclaim_after);
+    if (source_.format == "laravel") lease->set_notify_key(source_.key + ":notify");
+    source_kind_ = std::move(lease);
   } else {
     auto list = std::make_unique<ListSource>(connection_.get(), source_.key, consumer_, index_,
                                              std::move(token), source_.reclaim_after);
@@ -112,7 +120,12 @@ void Worker::run() {
   while (!shared_.stopping->load()) {
     if (!ensure_connected()) break;
     if (!recovered_) {
-      recovered_ = source_kind_->start(source_.max_deliveries, source_.name).is_ok();
+      Status started = source_kind_->start(source_.max_deliveries, source_.name);
+      recovered_ = started.is_ok();
+      if (!recovered_ && connection_->connected()) {
+        spdlog::error("source {}: {}", source_.name, started.message());
+        pause_after_refusal();
+      }
       continue;
     }
     if (take_reply_lost_) {
@@ -129,7 +142,10 @@ void Worker::run() {
     if (!s) {
       take_reply_lost_ = !connection_->connected();
       shared_.health->report_down(shared_.endpoint.redacted(), s.message());
-      if (!take_reply_lost_) spdlog::error("source {}: {}", source_.name, s.message());
+      if (!take_reply_lost_) {
+        spdlog::error("source {}: {}", source_.name, s.message());
+        pause_after_refusal();
+      }
       continue;
     }
     if (batch_.messages.empty()) continue;
@@ -141,6 +157,13 @@ void Worker::run() {
     batch_.clear();
   }
   spdlog::debug("source {}: worker {} stopped", source_.name, index_);
+}
+
+void Worker::pause_after_refusal() {
+  // Redis answered, with an error: asking again at once would only repeat it, and the log line.
+  const int64_t until = steady_ms() + kRefusalPause.count();
+  while (steady_ms() < until && !shared_.stopping->load())
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
 void Worker::ack_batch() {

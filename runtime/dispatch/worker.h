@@ -77,6 +77,8 @@ class Worker {
   // outcomes_ must have room for events.size() slots.
   Status call_handler(HandlerInstance& handler, const std::vector<sy_event>& events);
   void ack_batch();
+  // Waits (interruptibly) after Redis refused a take or start with an error reply.
+  void pause_after_refusal();
   DeadLetter letter(std::string_view message, const std::string* handler, std::string reason,
                     int attempts) const;
   int64_t now_ms() const;
@@ -86,7 +88,7 @@ class Worker {
   std::string consumer_;
   WorkerShared shared_;
   std::unique_ptr<RedisConnection> connection_;
-  std::unique_ptr<Source> source_kind_;   // ListSource or StreamSource
+  std::unique_ptr<Source> source_kind_;   // ListSource, LeaseSource or StreamSource
   std::unique_ptr<RetrySchedule> retries_;
   ReconnectBackoff backoff_;
   bool recovered_ = false;

@@ -6,7 +6,7 @@
 
 #include <sstream>
 
-#include "source/list_source.h"
+#include "source/queue_depth.h"
 #include "switchyard/plugin.h"
 
 namespace switchyard {
@@ -91,26 +91,11 @@ bool HttpEndpoint::append_queue_depth(const Pipeline& pipeline, std::string* out
   std::ostringstream text;
   text << "# HELP switchyard_queue_depth Messages per source and state.\n"
           "# TYPE switchyard_queue_depth gauge\n";
-  auto count = [&](std::vector<std::string_view> argv, long long* n) {
-    Reply reply;
-    if (!redis_->command_ok(argv, &reply) || reply->type != REDIS_REPLY_INTEGER) return false;
-    *n = reply->integer;
-    return true;
-  };
   for (const SourceConfig& source : pipeline.config->sources) {
-    SourceKeys keys(source.key);
-    long long pending = 0, dead = 0, retry = 0, inflight = 0;
-    if (!count({"LLEN", keys.pending}, &pending) || !count({"LLEN", keys.dead()}, &dead) ||
-        !count({"ZCARD", keys.retry()}, &retry))
-      return false;
-    Reply owners;
-    if (!redis_->command_ok({"HKEYS", keys.owners()}, &owners)) return false;
-    for (size_t i = 0; i < owners->elements; ++i) {
-      long long n = 0;
-      if (!count({"LLEN", std::string_view(owners->element[i]->str, owners->element[i]->len)}, &n))
-        return false;
-      inflight += n;
-    }
+    QueueDepth depth;
+    if (!read_queue_depth(*redis_, source, &depth)) return false;
+    const long long pending = depth.pending, inflight = depth.inflight, retry = depth.retry,
+                    dead = depth.dead;
     std::string label = Metrics::escape_label(source.name);
     text << "switchyard_queue_depth{source=\"" << label << "\",state=\"pending\"} " << pending
          << "\n"

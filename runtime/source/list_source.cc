@@ -10,10 +10,12 @@
 namespace switchyard {
 namespace {
 
-// KEYS: K, inflight, owners, heartbeat, deliveries[, notify]. ARGV: max, consumer, ttl_ms, token,
-// tokens already consumed. Moves up to max messages from the head of K to the tail of the
+// KEYS: K, inflight, owners, heartbeat, deliveries, lease[, notify]. ARGV: max, consumer, ttl_ms,
+// token, tokens already consumed. Moves up to max messages from the head of K to the tail of the
 // in-flight list in one step; with a notify list (Laravel), removes one token per message taken.
+// Returns the messages, or the integer -3 when a `delivery: lease` consumer holds K:lease.
 const RedisScript kTakeScript(R"lua(
+if redis.call('EXISTS', KEYS[6]) == 1 then return -3 end
 local msgs = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 local n = #msgs
 if n == 0 then return msgs end
@@ -30,9 +32,9 @@ end
 redis.call('HSET', KEYS[3], KEYS[2], ARGV[2])
 redis.call('SET', KEYS[4], ARGV[4], 'PX', ARGV[3])
 redis.call('LTRIM', KEYS[1], n, -1)
-if KEYS[6] then
+if KEYS[7] then
   local trim = n - tonumber(ARGV[5])
-  if trim > 0 then redis.call('LTRIM', KEYS[6], trim, -1) end
+  if trim > 0 then redis.call('LTRIM', KEYS[7], trim, -1) end
 end
 for i = 1, n, 1000 do
   redis.call('RPUSH', KEYS[2], unpack(msgs, i, math.min(i + 999, n)))
@@ -50,9 +52,11 @@ return msgs
 // in-flight list is empty, SORT K BY nosort LIMIT 0 max STORE inflight copies the head of K, in
 // list order, into the in-flight list inside Redis; the caller then reads it with LRANGE.
 // Returns how many it took (0: K is empty); -1 when kTakeScript must run instead; -2 when SORT
-// is refused (an ACL without @dangerous): then nothing was written.
+// is refused (an ACL without @dangerous): then nothing was written; -3 when a `delivery: lease`
+// consumer holds K:lease (the two modes must not mix: it acknowledges by trimming the head).
 const RedisScript kTakeFastScript(R"lua(
 if redis.call('LLEN', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[6]) == 1 then return -3 end
 if redis.call('EXISTS', KEYS[5]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local n = redis.pcall('SORT', KEYS[1], 'BY', 'nosort', 'LIMIT', 0, tonumber(ARGV[1]), 'STORE',
                       KEYS[2])
@@ -66,9 +70,9 @@ end
 redis.call('HSET', KEYS[3], KEYS[2], ARGV[2])
 redis.call('SET', KEYS[4], ARGV[4], 'PX', ARGV[3])
 redis.call('LTRIM', KEYS[1], n, -1)
-if KEYS[6] then
+if KEYS[7] then
   local trim = n - tonumber(ARGV[5])
-  if trim > 0 then redis.call('LTRIM', KEYS[6], trim, -1) end
+  if trim > 0 then redis.call('LTRIM', KEYS[7], trim, -1) end
 end
 return n
 )lua");
@@ -162,7 +166,9 @@ Status ListSource::take_now(int max, int tokens_consumed, TakenBatch* batch) {
   std::string heartbeat = keys_.heartbeat(consumer_);
   std::string owners = keys_.owners();
   std::string deliveries = keys_.deliveries();
-  std::vector<std::string_view> keys = {keys_.pending, inflight_, owners, heartbeat, deliveries};
+  std::string lease = keys_.lease();
+  std::vector<std::string_view> keys = {keys_.pending, inflight_, owners, heartbeat, deliveries,
+                                        lease};
   if (!notify_key_.empty()) keys.push_back(notify_key_);
   const std::vector<std::string_view> args = {max_text, consumer_, ttl_ms_, token_, consumed};
   Status s;
@@ -170,6 +176,7 @@ Status ListSource::take_now(int max, int tokens_consumed, TakenBatch* batch) {
     s = connection_->eval(kTakeFastScript, keys, args, &batch->reply);
     if (!s) return s;
     const redisReply* fast = batch->reply.get();
+    if (fast->type == REDIS_REPLY_INTEGER && fast->integer == -3) return lease_held(batch);
     if (fast->type == REDIS_REPLY_INTEGER && fast->integer == 0) {
       batch->reply.reset();
       return Status::ok();
@@ -194,7 +201,16 @@ Status ListSource::take_now(int max, int tokens_consumed, TakenBatch* batch) {
   }
   s = connection_->eval(kTakeScript, keys, args, &batch->reply);
   if (!s) return s;
+  if (batch->reply->type == REDIS_REPLY_INTEGER && batch->reply->integer == -3)
+    return lease_held(batch);
   return collect(batch);
+}
+
+Status ListSource::lease_held(TakenBatch* batch) {
+  batch->reply.reset();
+  return Status::error("a consumer with delivery: lease holds " + keys_.lease() + " on " +
+                       keys_.pending + "; the two delivery modes must not mix on one key: set "
+                       "the same delivery: on every consumer of this source");
 }
 
 Status ListSource::collect(TakenBatch* batch) {

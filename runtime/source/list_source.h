@@ -86,6 +86,8 @@ class ListSource : public Source {
  private:
   // One non-blocking take; tokens_consumed notify tokens were already removed by the caller.
   Status take_now(int max, int tokens_consumed, TakenBatch* batch);
+  // The error for a take refused because a `delivery: lease` consumer holds the source.
+  Status lease_held(TakenBatch* batch);
   // Points batch->messages at the elements of the array reply in batch->reply.
   Status collect(TakenBatch* batch);
   Status recover_lists_of(const std::string& consumer, bool count_delivery, int max_deliveries,

@@ -1,6 +1,7 @@
 // source.h: what every source kind offers a worker: take a batch, ack it together with its dead
 // letters and retries, and recover after crashes. Implemented by ListSource (Redis lists, also the
-// Laravel layout) and StreamSource (Redis Streams consumer groups).
+// Laravel layout) with per-worker in-flight lists, LeaseSource (the same lists, one active consumer
+// acknowledging by trimming the head) and StreamSource (Redis Streams consumer groups).
 // Thread safety: a Source is used by one thread (it holds that thread's connection).
 #ifndef SWITCHYARD_SOURCE_SOURCE_H_
 #define SWITCHYARD_SOURCE_SOURCE_H_
@@ -31,6 +32,10 @@ struct SourceKeys {
   std::string heartbeat(const std::string& consumer) const {
     return pending + ":heartbeat:" + consumer;
   }
+  // delivery: lease: "<consumer>|<token>" of the one active consumer (string, PX reclaim_after).
+  std::string lease() const { return pending + ":lease"; }
+  // delivery: lease: the taken window at the head of K (hash: n, by, suspect).
+  std::string window() const { return pending + ":window"; }
 };
 
 // Messages taken in one round trip. The views point into replies owned by the batch.

@@ -203,7 +203,7 @@ sources:
 )"),
             "routes.yaml:5:5: unknown key \"bacth\" in sources.analytics (expected one of: type, "
             "key, format, prefix, cluster_hash_tag, group, start, batch, workers, "
-            "max_deliveries, reclaim_after); did you mean \"batch\"?");
+            "max_deliveries, reclaim_after, delivery); did you mean \"batch\"?");
 }
 
 TEST(ConfigLoaderTest, UnknownKeysInEverySection) {
@@ -464,6 +464,25 @@ TEST(ConfigLoaderTest, KeysThatDoNotApplyAreRejected) {
   EXPECT_THAT(
       error_of("version: 1\nsources:\n  a: {type: stream, format: laravel, prefix: p}\n"),
       StartsWith("routes.yaml:3:13: sources.a.type: format: laravel reads a Laravel queue"));
+}
+
+TEST(ConfigLoaderTest, DeliveryModeLeaseIsForOneListWorker) {
+  Config c;
+  ASSERT_TRUE(load("version: 1\nsources: {a: {}}\n", &c).is_ok());
+  EXPECT_EQ(c.sources[0].delivery, "inflight");
+  ASSERT_TRUE(load("version: 1\nsources: {a: {delivery: lease}}\n", &c).is_ok());
+  EXPECT_EQ(c.sources[0].delivery, "lease");
+  ASSERT_TRUE(
+      load("version: 1\nsources: {a: {delivery: lease, format: laravel, prefix: p_}}\n", &c)
+          .is_ok());
+  EXPECT_EQ(c.sources[0].delivery, "lease");
+  EXPECT_THAT(error_of("version: 1\nsources:\n  a:\n    delivery: lease\n    workers: 2\n"),
+              StartsWith("routes.yaml:5:14: sources.a.workers: delivery: lease has one active "
+                         "consumer per source; set workers: 1"));
+  EXPECT_THAT(error_of("version: 1\nsources:\n  a:\n    type: stream\n    delivery: lease\n"),
+              StartsWith("routes.yaml:5:15: sources.a.delivery: delivery: lease applies to lists"));
+  EXPECT_THAT(error_of("version: 1\nsources:\n  a: {delivery: copy}\n"),
+              HasSubstr("delivery"));
 }
 
 TEST(ConfigLoaderTest, DuplicateKeys) {

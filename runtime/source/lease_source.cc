@@ -1,0 +1,294 @@
+// lease_source.cc: the lease source's Redis scripts (take, ack, renew) and their callers.
+#include "source/lease_source.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "dispatch/dead_letter.h"
+#include "source/list_source.h"
+
+namespace switchyard {
+namespace {
+
+// KEYS: K, lease, window, deliveries, dead, owners[, notify].
+// ARGV: consumer, holder, ttl_ms, max, max_deliveries, dead-letter tail, tokens already consumed.
+// Returns {n, dead}: the window is the first n messages of K (0: K is empty), dead suspect
+// messages went to K:dead on the way. {-1, 0, holder}: another live consumer holds the lease.
+// {-2, 0}: `delivery: inflight` consumers have in-flight lists on K.
+const RedisScript kLeaseTakeScript(R"lua(
+local me = ARGV[2]
+local holder = redis.call('GET', KEYS[2])
+if holder ~= me then
+  -- Free, or held by an earlier run of this consumer name, which is dead: this process owns it.
+  if holder and string.sub(holder, 1, #ARGV[1] + 1) ~= ARGV[1] .. '|' then
+    return {-1, 0, holder}
+  end
+end
+if redis.call('EXISTS', KEYS[6]) == 1 then return {-2, 0} end
+redis.call('SET', KEYS[2], me, 'PX', ARGV[3])
+local n = tonumber(redis.call('HGET', KEYS[3], 'n') or '0')
+local suspect = tonumber(redis.call('HGET', KEYS[3], 'suspect') or '0')
+if n > 0 then
+  -- Our own window whose take reply was lost: read it again, it was never handled.
+  if redis.call('HGET', KEYS[3], 'by') == me then return {n, 0} end
+  -- A consumer died holding this window: each of its messages is now suspect.
+  if suspect < n then suspect = n end
+end
+local dead = 0
+while suspect > 0 do
+  local m = redis.call('LINDEX', KEYS[1], 0)
+  if not m then suspect = 0 break end
+  local h = redis.sha1hex(m)
+  local c = redis.call('HINCRBY', KEYS[4], h, 1)
+  if c < tonumber(ARGV[5]) then
+    redis.call('HSET', KEYS[3], 'n', 1, 'by', me, 'suspect', suspect)
+    return {1, dead}
+  end
+  redis.call('LPOP', KEYS[1])
+  redis.call('HDEL', KEYS[4], h)
+  redis.call('RPUSH', KEYS[5], '{"message":' .. cjson.encode(m) .. ARGV[6])
+  dead = dead + 1
+  suspect = suspect - 1
+end
+local len = redis.call('LLEN', KEYS[1])
+if len == 0 then
+  redis.call('DEL', KEYS[3])
+  return {0, dead}
+end
+n = math.min(len, tonumber(ARGV[4]))
+redis.call('HSET', KEYS[3], 'n', n, 'by', me, 'suspect', 0)
+if KEYS[7] then
+  local trim = n - tonumber(ARGV[7])
+  if trim > 0 then redis.call('LTRIM', KEYS[7], trim, -1) end
+end
+return {n, dead}
+)lua");
+
+// KEYS: K, lease, window, deliveries, dead, retry.
+// ARGV: holder, n, first message, last message, ndead, dead letters..., (score, member)...
+// Returns 1 (trimmed), 0 (lease or window no longer ours), -1 (the head of K changed: window
+// dropped, nothing trimmed).
+const RedisScript kLeaseAckScript(R"lua(
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[3], 'by') ~= ARGV[1] then return 0 end
+local n = tonumber(ARGV[2])
+if tonumber(redis.call('HGET', KEYS[3], 'n')) ~= n then return 0 end
+if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[3] or redis.call('LINDEX', KEYS[1], n - 1) ~= ARGV[4] then
+  redis.call('DEL', KEYS[3])
+  return -1
+end
+local nd = tonumber(ARGV[5])
+for i = 6, 5 + nd, 1000 do
+  redis.call('RPUSH', KEYS[5], unpack(ARGV, i, math.min(i + 999, 5 + nd)))
+end
+for i = 6 + nd, #ARGV, 1000 do
+  redis.call('ZADD', KEYS[6], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+redis.call('LTRIM', KEYS[1], n, -1)
+local suspect = tonumber(redis.call('HGET', KEYS[3], 'suspect') or '0')
+if suspect > 0 then
+  redis.call('HDEL', KEYS[4], redis.sha1hex(ARGV[3]))
+  suspect = suspect - n
+end
+if suspect > 0 then
+  redis.call('HSET', KEYS[3], 'n', 0, 'by', '', 'suspect', suspect)
+else
+  redis.call('DEL', KEYS[3])
+end
+return 1
+)lua");
+
+// KEYS: lease. ARGV: holder, ttl_ms. Extends the lease only if we hold it.
+const RedisScript kLeaseRenewScript(R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+)lua");
+
+}  // namespace
+
+LeaseSource::LeaseSource(RedisConnection* connection, std::string key, std::string consumer,
+                         std::string token, std::chrono::milliseconds ttl)
+    : connection_(connection),
+      keys_(std::move(key)),
+      consumer_(std::move(consumer)),
+      holder_(consumer_ + "|" + token),
+      ttl_ms_(std::to_string(ttl.count())) {}
+
+std::string LeaseSource::describe_inflight() const {
+  return keys_.pending + " (the window at its head, recorded in " + keys_.window() + ")";
+}
+
+Status LeaseSource::start(int max_deliveries, const std::string& source_name) {
+  max_deliveries_ = max_deliveries;
+  source_name_ = source_name;
+  // In-flight lists of an earlier `delivery: inflight` run of this consumer go back to K first.
+  ListSource lists(connection_, keys_.pending, consumer_, 0, "", std::chrono::milliseconds(1));
+  int returned = 0, dead = 0;
+  Status s = lists.recover_own(max_deliveries, source_name, &returned, &dead);
+  if (!s) return s;
+  if (returned || dead) {
+    spdlog::warn("source {}: recovered {} message(s) from in-flight lists of an earlier "
+                 "delivery: inflight run of {} back to {}{}",
+                 source_name, returned, consumer_, keys_.pending,
+                 dead ? fmt::format(", {} dead-lettered after {} deliveries", dead, max_deliveries)
+                      : "");
+  }
+  return Status::ok();
+}
+
+Status LeaseSource::take(int max, std::chrono::milliseconds block, TakenBatch* batch) {
+  bool standby = false;
+  Status s = take_now(max, max_deliveries_, 0, batch, &standby);
+  if (!s || !batch->messages.empty() || block.count() <= 0) return s;
+  if (standby) {
+    // Someone else is active: check again after block (a standby, not the data path).
+    std::this_thread::sleep_for(block);
+    return Status::ok();
+  }
+  char timeout[32];
+  snprintf(timeout, sizeof(timeout), "%.3f", static_cast<double>(block.count()) / 1000.0);
+  if (!notify_key_.empty()) {
+    // Laravel: wait on the notify list as Laravel's own worker does; the token is consumed.
+    s = connection_->command_ok({"BLPOP", notify_key_, timeout}, &batch->reply);
+    if (!s) return s;
+    if (batch->reply->type != REDIS_REPLY_ARRAY) return Status::ok();
+    return take_now(max, max_deliveries_, 1, batch, &standby);
+  }
+  // Wait for a push without taking anything: moving the head to the head is the identity.
+  s = connection_->command_ok({"BLMOVE", keys_.pending, keys_.pending, "LEFT", "LEFT", timeout},
+                              &batch->reply);
+  if (!s) return s;
+  if (batch->reply->type == REDIS_REPLY_NIL) return Status::ok();
+  return take_now(max, max_deliveries_, 0, batch, &standby);
+}
+
+Status LeaseSource::take_now(int max, int max_deliveries, int tokens_consumed, TakenBatch* batch,
+                             bool* standby) {
+  batch->clear();
+  *standby = false;
+  DeadLetter letter;
+  letter.source = source_name_;
+  letter.reason = "exceeded max deliveries (" + std::to_string(max_deliveries) + ")";
+  letter.attempts = max_deliveries;
+  letter.failed_at = now_iso8601();
+  letter.instance = instance_name();
+  const std::string tail = encode_dead_letter_tail(letter);
+  const std::string max_text = std::to_string(max), max_del = std::to_string(max_deliveries);
+  const std::string consumed = std::to_string(tokens_consumed);
+  const std::string lease = keys_.lease(), window = keys_.window();
+  const std::string deliveries = keys_.deliveries(), dead = keys_.dead(), owners = keys_.owners();
+  std::vector<std::string_view> keys = {keys_.pending, lease, window, deliveries, dead, owners};
+  if (!notify_key_.empty()) keys.push_back(notify_key_);
+  Status s = connection_->eval(kLeaseTakeScript, keys,
+                               {consumer_, holder_, ttl_ms_, max_text, max_del, tail, consumed},
+                               &batch->reply);
+  if (!s) return s;
+  const redisReply* r = batch->reply.get();
+  if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+      r->element[0]->type != REDIS_REPLY_INTEGER)
+    return Status::error("lease take script returned an unexpected reply");
+  const long long n = r->element[0]->integer;
+  const long long dead_now = r->element[1]->integer;
+  if (dead_now > 0) {
+    spdlog::warn("source {}: {} message(s) left by a consumer that died holding them went to {} "
+                 "after {} deliveries",
+                 source_name_, dead_now, dead, max_deliveries);
+  }
+  if (n == -1) {
+    std::string other = r->elements > 2 && r->element[2]->type == REDIS_REPLY_STRING
+                            ? std::string(r->element[2]->str, r->element[2]->len)
+                            : std::string("?");
+    other = other.substr(0, other.find('|'));  // the consumer name, not its token
+    report_standby("consumer " + other + " holds the lease " + lease +
+                   "; this instance takes over when that lease expires (reclaim_after)");
+    *standby = true;
+    batch->reply.reset();
+    return Status::ok();
+  }
+  if (n == -2) {
+    report_standby("consumers with delivery: inflight have in-flight lists on " + keys_.pending +
+                   " (" + owners + "); stop them, or let this instance reclaim their lists once "
+                   "their heartbeats expire, before consuming with delivery: lease");
+    *standby = true;
+    batch->reply.reset();
+    return Status::ok();
+  }
+  if (!standby_reason_.empty()) {
+    spdlog::info("source {}: this instance ({}) now holds the lease {} and consumes {}",
+                 source_name_, consumer_, lease, keys_.pending);
+    standby_reason_.clear();
+  }
+  batch->reply.reset();
+  if (n == 0) return Status::ok();
+  // The window is ours and only we trim the head, producers append at the tail: the first n
+  // elements of K are the window.
+  const std::string last = std::to_string(n - 1);
+  s = connection_->command_ok({"LRANGE", keys_.pending, "0", last}, &batch->reply);
+  if (!s) return s;
+  r = batch->reply.get();
+  if (r->type != REDIS_REPLY_ARRAY || static_cast<long long>(r->elements) != n) {
+    // The head shrank under the window: another consumer takes from K. Drop the batch; the
+    // next take starts a fresh window (nothing was trimmed, nothing is lost).
+    spdlog::error("source {}: {} holds fewer messages than the window of {} just taken: another "
+                  "consumer is popping from it; every consumer of a delivery: lease source must "
+                  "use delivery: lease",
+                  source_name_, keys_.pending, n);
+    batch->reply.reset();
+    return connection_->command_ok({"DEL", window}, &batch->reply);
+  }
+  batch->messages.reserve(r->elements);
+  for (size_t i = 0; i < r->elements; ++i)
+    batch->messages.emplace_back(r->element[i]->str, r->element[i]->len);
+  return Status::ok();
+}
+
+void LeaseSource::report_standby(const std::string& why) {
+  if (why == standby_reason_) return;
+  standby_reason_ = why;
+  spdlog::info("source {}: standing by: {}", source_name_, why);
+}
+
+Status LeaseSource::ack(const TakenBatch& batch, const AckWrites& writes, bool* owned) {
+  *owned = false;
+  if (batch.messages.empty()) return Status::ok();
+  const std::string n = std::to_string(batch.messages.size());
+  const std::string nd = std::to_string(writes.dead_letters.size());
+  std::vector<std::string> scores;
+  scores.reserve(writes.retries.size());
+  for (const auto& r : writes.retries) scores.push_back(std::to_string(r.first));
+  std::vector<std::string_view> args = {holder_, n, batch.messages.front(), batch.messages.back(),
+                                        nd};
+  for (const auto& d : writes.dead_letters) args.push_back(d);
+  for (size_t i = 0; i < writes.retries.size(); ++i) {
+    args.push_back(scores[i]);
+    args.push_back(writes.retries[i].second);
+  }
+  const std::string lease = keys_.lease(), window = keys_.window();
+  const std::string deliveries = keys_.deliveries(), dead = keys_.dead(), retry = keys_.retry();
+  Reply reply;
+  Status s = connection_->eval(kLeaseAckScript,
+                               {keys_.pending, lease, window, deliveries, dead, retry}, args,
+                               &reply);
+  if (!s) return s;
+  if (reply->type == REDIS_REPLY_INTEGER && reply->integer == -1) {
+    spdlog::error("source {}: the head of {} changed under this instance's window (another "
+                  "consumer took from it or pushed to its head); nothing was trimmed and the "
+                  "window is handled again. Every consumer of a delivery: lease source must use "
+                  "delivery: lease",
+                  source_name_, keys_.pending);
+  }
+  *owned = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+  return Status::ok();
+}
+
+Status LeaseSource::renew() {
+  Reply reply;
+  const std::string lease = keys_.lease();
+  return connection_->eval(kLeaseRenewScript, {lease}, {holder_, ttl_ms_}, &reply);
+}
+
+}  // namespace switchyard
