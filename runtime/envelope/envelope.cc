@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "envelope/utf8.h"
+#include "util/utf8.h"
 
 namespace switchyard {
 namespace {

@@ -9,46 +9,12 @@
 #include <cstdio>
 #include <ctime>
 
+#include "util/utf8.h"
+
 namespace switchyard {
 namespace {
 
 thread_local LogFields t_fields;
-
-// The length of the well-formed UTF-8 sequence starting at s[i] (1..4), or 0 if the byte there
-// does not start one (a stray continuation byte, an overlong form, a surrogate, beyond U+10FFFF,
-// a truncated sequence).
-size_t utf8_length(std::string_view s, size_t i) {
-  auto at = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = at(i);
-  if (c < 0x80) return 1;
-  size_t n = 0;
-  unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2;
-  } else if (c == 0xE0) {
-    n = 3;
-    lo = 0xA0;
-  } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
-    n = 3;
-  } else if (c == 0xED) {
-    n = 3;
-    hi = 0x9F;
-  } else if (c == 0xF0) {
-    n = 4;
-    lo = 0x90;
-  } else if (c >= 0xF1 && c <= 0xF3) {
-    n = 4;
-  } else if (c == 0xF4) {
-    n = 4;
-    hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size() || at(i + 1) < lo || at(i + 1) > hi) return 0;
-  for (size_t k = 2; k < n; ++k)
-    if (at(i + k) < 0x80 || at(i + k) > 0xBF) return 0;
-  return n;
-}
 
 enum class Style {
   kJson,        // inside a JSON string: " and \ escaped, controls as \n or \u00XX, bad bytes U+FFFD
@@ -62,7 +28,7 @@ void append_escaped(std::string_view s, Style style, std::string* out) {
   char buf[16];
   for (size_t i = 0; i < s.size();) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
-    const size_t n = utf8_length(s, i);
+    const size_t n = utf8_sequence_length(s.data() + i, s.size() - i);
     if (n == 0) {
       if (json) {
         *out += "\\ufffd";

@@ -127,17 +127,7 @@ Status LeaseSource::start(int max_deliveries, const std::string& source_name) {
   source_name_ = source_name;
   // In-flight lists of an earlier `delivery: inflight` run of this consumer go back to K first.
   ListSource lists(connection_, keys_.pending, consumer_, 0, "", std::chrono::milliseconds(1));
-  int returned = 0, dead = 0;
-  Status s = lists.recover_own(max_deliveries, source_name, &returned, &dead);
-  if (!s) return s;
-  if (returned || dead) {
-    spdlog::warn("source {}: recovered {} message(s) from in-flight lists of an earlier "
-                 "delivery: inflight run of {} back to {}{}",
-                 source_name, returned, consumer_, keys_.pending,
-                 dead ? fmt::format(", {} dead-lettered after {} deliveries", dead, max_deliveries)
-                      : "");
-  }
-  return Status::ok();
+  return lists.start(max_deliveries, source_name);
 }
 
 Status LeaseSource::take(int max, std::chrono::milliseconds block, TakenBatch* batch) {

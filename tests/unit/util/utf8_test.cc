@@ -6,7 +6,7 @@
 #include <random>
 #include <string>
 
-#include "envelope/utf8.h"
+#include "util/utf8.h"
 
 namespace switchyard {
 namespace {
