@@ -174,11 +174,11 @@ void Worker::ack_batch() {
       Status s = source_kind_->ack(batch_, writes_, &owned);
       if (s) {
         if (!owned) {
-          spdlog::warn("source {}: batch of {} is no longer in this worker's in-flight list: "
-                       "either an earlier ack went through but its reply was lost, or another "
-                       "instance reclaimed it while this one was silent (then it is handled "
-                       "again there: at-least-once)",
-                       source_.name, count);
+          spdlog::warn("source {}: batch of {} is no longer this worker's ({}): either an "
+                       "earlier ack went through but its reply was lost, or another instance "
+                       "took it over while this one was silent (then it is handled again "
+                       "there: at-least-once); nothing was written",
+                       source_.name, count, source_kind_->describe_inflight());
         }
         break;
       }

@@ -75,7 +75,8 @@ class Source {
   // Takes up to max messages; blocks up to block when none is ready. Empty batch: none arrived.
   virtual Status take(int max, std::chrono::milliseconds block, TakenBatch* batch) = 0;
   // Acknowledges the whole batch together with writes, atomically. *owned is false when the
-  // batch was reclaimed by another consumer meanwhile (lists; nothing was written then).
+  // batch is no longer this consumer's (reclaimed or claimed by another consumer meanwhile, a
+  // lost lease, or an earlier ack of it went through): then nothing was written.
   virtual Status ack(const TakenBatch& batch, const AckWrites& writes, bool* owned) = 0;
   // Called after a take whose reply was lost with the connection.
   virtual Status after_lost_take(const std::string& source_name) = 0;

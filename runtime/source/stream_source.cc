@@ -8,16 +8,24 @@
 namespace switchyard {
 namespace {
 
-// KEYS: stream, dead, retry. ARGV: group, nids, ids..., ndead, dead letters..., (score, member)...
-// XACKs the batch together with its dead letters and retries.
+// KEYS: stream, dead, retry. ARGV: group, consumer, nids, ids..., ndead, dead letters...,
+// (score, member)... XACKs the batch together with its dead letters and retries, but only while
+// every id of the batch is still pending for this consumer: otherwise (another consumer claimed
+// an entry while this one was silent, or an earlier ack of this batch went through and its reply
+// was lost) it writes nothing and returns -1, so no dead letter or retry is written twice.
 const RedisScript kStreamAckScript(R"lua(
-local nids = tonumber(ARGV[2])
-local acked = 0
-for i = 3, 2 + nids, 1000 do
-  acked = acked + redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, i, math.min(i + 999, 2 + nids)))
+local nids = tonumber(ARGV[3])
+for i = 4, 3 + nids do
+  if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2]) == 0 then
+    return -1
+  end
 end
-local nd = tonumber(ARGV[3 + nids])
-local first = 4 + nids
+local acked = 0
+for i = 4, 3 + nids, 1000 do
+  acked = acked + redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, i, math.min(i + 999, 3 + nids)))
+end
+local nd = tonumber(ARGV[4 + nids])
+local first = 5 + nids
 for i = first, first + nd - 1, 1000 do
   redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, first + nd - 1)))
 end
@@ -147,7 +155,7 @@ Status StreamSource::ack(const TakenBatch& batch, const AckWrites& writes, bool*
                                       std::to_string(writes.dead_letters.size())};
   std::vector<std::string> scores;
   for (const auto& r : writes.retries) scores.push_back(std::to_string(r.first));
-  std::vector<std::string_view> args = {group_, numbers[0]};
+  std::vector<std::string_view> args = {group_, consumer_, numbers[0]};
   args.insert(args.end(), batch.ids.begin(), batch.ids.end());
   args.push_back(numbers[1]);
   for (const auto& d : writes.dead_letters) args.push_back(d);
@@ -157,7 +165,10 @@ Status StreamSource::ack(const TakenBatch& batch, const AckWrites& writes, bool*
   }
   std::string dead = keys_.dead(), retry = keys_.retry();
   Reply reply;
-  return connection_->eval(kStreamAckScript, {keys_.pending, dead, retry}, args, &reply);
+  Status s = connection_->eval(kStreamAckScript, {keys_.pending, dead, retry}, args, &reply);
+  if (!s) return s;
+  *owned = !(reply->type == REDIS_REPLY_INTEGER && reply->integer < 0);
+  return Status::ok();
 }
 
 Status StreamSource::after_lost_take(const std::string&) {

@@ -28,7 +28,9 @@ class StreamSource : public Source {
   // delivery counts up), then, every reclaim_after / 2, entries claimed from idle consumers, then
   // new entries (XREADGROUP ... BLOCK). The entry's "message" field is the message.
   Status take(int max, std::chrono::milliseconds block, TakenBatch* batch) override;
-  // XACK of the batch's ids with RPUSH of dead letters and ZADD of retries, in one script.
+  // XACK of the batch's ids with RPUSH of dead letters and ZADD of retries, in one script, only
+  // while every id is still pending for this consumer; else nothing is written and *owned is false
+  // (an entry was claimed by another consumer meanwhile, or this ack already went through).
   Status ack(const TakenBatch& batch, const AckWrites& writes, bool* owned) override;
   // Nothing to do: an entry whose read reply was lost stays pending for this consumer, and is
   // read again from the pending list.
