@@ -93,8 +93,17 @@ std::string routes_yaml(const RoutesYaml& spec) {
   if (!spec.plugins_dir.empty()) y += "plugins_dir: " + json_string(spec.plugins_dir) + "\n";
   y += "sources:\n";
   y += "  " + json_string(spec.source_name) + ":\n";
-  y += "    type: list\n";
+  y += "    type: " + spec.source_type + "\n";
   y += "    key: " + json_string(spec.source_key) + "\n";
+  if (!spec.source_format.empty()) {
+    y += "    format: " + spec.source_format + "\n";
+    if (spec.source_format == "laravel")
+      y += "    prefix: " + json_string(spec.laravel_prefix) + "\n";
+  }
+  if (spec.source_type == "stream") {
+    if (!spec.stream_group.empty()) y += "    group: " + json_string(spec.stream_group) + "\n";
+    if (!spec.stream_start.empty()) y += "    start: " + json_string(spec.stream_start) + "\n";
+  }
   y += indent(spec.source_extra, 4);
   y += "handlers:\n";
   y += "  users_db:\n    plugin: user_registered_sink\n    config: { database: " + db + " }\n";

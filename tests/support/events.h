@@ -46,13 +46,22 @@ struct RoutesYaml {
   std::string extra_routes;
   // Extra top-level YAML appended verbatim ("unrouted: drop\nshutdown_timeout: 2s").
   std::string extra_yaml;
+  // The source's kind. type: "list" or "stream". format: "" (omitted: raw) or "laravel"; with
+  // laravel, prefix is written too (the queue is then PREFIX + "queues:" + source_key).
+  // group / start: written for type stream when not empty (consumer group; "0" or "$").
+  std::string source_type = "list";
+  std::string source_format;
+  std::string laravel_prefix = "laravel_database_";
+  std::string stream_group;
+  std::string stream_start;
 };
 
 // A version-1 routes.yaml (SPEC section 3):
 //   version: 1
 //   redis: {url: URL}
 //   plugins_dir: DIR
-//   sources: {NAME: {type: list, key: KEY, <source_extra>}}
+//   sources: {NAME: {type: TYPE, key: KEY, [format: laravel, prefix: P,] [group: G, start: S,]
+//                    <source_extra>}}
 //   handlers: users_db (plugin user_registered_sink) and quotes_db (plugin quote_created_sink),
 //             both with config {database: DB}; <extra_handlers>
 //   routes: user.registered: [users_db], quote.created: [quotes_db], <extra_routes>

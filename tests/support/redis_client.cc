@@ -278,6 +278,52 @@ int64_t RedisClient::rpush_many(const std::string& key, const std::vector<std::s
   return length;
 }
 
+std::vector<Reply> RedisClient::pipeline(const std::vector<std::vector<std::string>>& commands) {
+  constexpr std::size_t kCommandsPerChunk = 1000;
+  std::vector<Reply> replies;
+  replies.reserve(commands.size());
+  if (commands.empty()) return replies;
+  ensure_connected();
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  std::size_t next = 0;
+  while (next < commands.size()) {
+    const std::size_t first = next;
+    for (; next < commands.size() && next - first < kCommandsPerChunk; ++next) {
+      const auto& argv = commands[next];
+      if (argv.empty()) throw std::invalid_argument("redis: empty command in a pipeline");
+      ptrs.clear();
+      lens.clear();
+      for (const auto& a : argv) {
+        ptrs.push_back(a.data());
+        lens.push_back(a.size());
+      }
+      if (redisAppendCommandArgv(ctx_, static_cast<int>(ptrs.size()), ptrs.data(), lens.data()) !=
+          REDIS_OK) {
+        std::string err = ctx_->errstr;
+        drop();
+        throw std::runtime_error("redis " + argv[0] + " (pipelined) on " + endpoint() + ": " + err);
+      }
+    }
+    std::string first_error;
+    for (std::size_t i = first; i < next; ++i) {
+      void* raw_ptr = nullptr;
+      if (redisGetReply(ctx_, &raw_ptr) != REDIS_OK) {
+        std::string err = ctx_->errstr;
+        drop();
+        throw std::runtime_error("redis " + commands[i][0] + " (pipelined) on " + endpoint() +
+                                 ": " + err);
+      }
+      std::unique_ptr<void, ReplyDeleter> raw(raw_ptr);
+      replies.push_back(convert(static_cast<const redisReply*>(raw_ptr)));
+      if (replies.back().is_error() && first_error.empty())
+        first_error = "redis " + commands[i][0] + " (pipelined): " + replies.back().str;
+    }
+    if (!first_error.empty()) throw std::runtime_error(first_error);
+  }
+  return replies;
+}
+
 int64_t RedisClient::del(const std::string& key) {
   return expect_integer(command({"DEL", key}), "DEL");
 }

@@ -66,6 +66,10 @@ class RedisClient {
   // reply is thrown.
   int64_t rpush_many(const std::string& key, const std::vector<std::string>& values,
                      std::size_t values_per_command = 1);
+  // Sends every command (argv, binary-safe), pipelined: up to 1000 commands in flight per round
+  // trip. Returns their replies in order. All replies of a chunk are read before the first error
+  // reply is thrown (as rpush_many does); I/O errors throw at once.
+  std::vector<Reply> pipeline(const std::vector<std::vector<std::string>>& commands);
   // DEL key; returns the number of keys removed.
   int64_t del(const std::string& key);
   // All keys matching `pattern`, via SCAN (never KEYS); sorted, without duplicates.

@@ -1,6 +1,8 @@
-// competing_consumers_test.cc: 2 and 3 instances on one key, one SIGKILLed; survivors reclaim.
+// competing_consumers_test.cc: 2 and 3 instances on one source (for a stream: consumers of one
+// group), one SIGKILLed or frozen; the survivors reclaim exactly what it held.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <chrono>
@@ -31,11 +33,30 @@ bool all_threads_stopped(pid_t pid) {
   return threads > 0;
 }
 
+// True when a write transaction can be started on the SQLite database `path` within `wait`
+// (then it is rolled back at once): nobody holds its write lock for that long.
+bool database_writable(const std::string& path, std::chrono::milliseconds wait) {
+  sqlite3* db = nullptr;
+  bool ok = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK &&
+            sqlite3_busy_timeout(db, static_cast<int>(wait.count())) == SQLITE_OK &&
+            sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  if (ok) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  return ok;
+}
+
 // SIGSTOPs `daemon` (consumer `name`) at a random moment when it holds messages in flight and
 // returns how many it holds, once every thread has stopped (0, with a failure, if it never did).
 // refill() runs between attempts to keep the stream going.
+// not_in_a_write: also skip moments when the frozen daemon holds the SQLite write lock (a sink in
+// mid-transaction). For a stream the survivors' workers claim the frozen consumer's entries
+// between batches, and with the lock held by a frozen process every batch they handle waits out
+// the sinks' busy timeout (5 s per handler) instead: the claim would come late, then not at all
+// until the victim wakes. (List in-flight lists are reclaimed by the housekeeping thread, which
+// does not wait for the database.)
 int64_t freeze_holding_messages(Rig& rig, SwitchyardProcess& daemon, const std::string& name,
-                                std::mt19937_64& rng, const std::function<void()>& refill) {
+                                std::mt19937_64& rng, const std::function<void()>& refill,
+                                bool not_in_a_write = false) {
   for (int attempt = 0; attempt < 500; ++attempt) {
     std::this_thread::sleep_for(
         std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 15)(rng)));
@@ -44,7 +65,7 @@ int64_t freeze_holding_messages(Rig& rig, SwitchyardProcess& daemon, const std::
     if (!wait_until([&] { return all_threads_stopped(daemon.pid()); }, 5s, "the victim to stop"))
       break;
     const int64_t held = rig.inflight_of(name);
-    if (held > 0) return held;
+    if (held > 0 && (!not_in_a_write || database_writable(rig.db(), 1s))) return held;
     daemon.signal(SIGCONT);
     refill();
   }
@@ -52,125 +73,106 @@ int64_t freeze_holding_messages(Rig& rig, SwitchyardProcess& daemon, const std::
   return 0;
 }
 
+// The producer while the victim is being caught: keeps a backlog (the victim holds messages only
+// while there is one) by publishing 4,000 more messages whenever fewer than 2,000 are pending.
+// They come from the feed; once it runs short, fresh mixed events (ids from *next_id on) are
+// added to it, and *extra counts them.
+void keep_a_backlog(Rig& rig, Feed& feed, int64_t* next_id, size_t* extra) {
+  constexpr size_t kTopUp = 4'000;
+  if (rig.pending() >= 2'000) return;
+  if (feed.size() - feed.pushed() < kTopUp) {
+    feed.append(mixed_events(kTopUp, *next_id));
+    *next_id += kTopUp / 2;
+    *extra += kTopUp;
+  }
+  feed.push(kTopUp);
+}
+
 // Starts `instances` daemons on one config, publishes `events` mixed events, freezes (SIGSTOP)
 // the first one at a moment it holds messages in flight, SIGKILLs it, and checks that the others
 // reclaim exactly those messages after reclaim_after and that every event lands exactly once.
-void run_competing_consumers(int instances) {
+// Lists: the survivors' housekeeping returns the victim's in-flight lists to K once its heartbeat
+// expires. Streams: the survivors' workers XAUTOCLAIM the victim's pending entries once they have
+// been idle for reclaim_after (several consumers in one group).
+void run_competing_consumers(SourceKind kind, int instances) {
   constexpr size_t kEvents = 30'000;
-  Rig rig;
-  RoutesYaml spec;
-  spec.source_extra = "batch: 100\nworkers: 2\nmax_deliveries: 5\nreclaim_after: 1s";
-  spec.extra_yaml =
-      "retry: {max_attempts: 5, initial_backoff: 10ms, max_backoff: 100ms}\nshutdown_timeout: 5s";
-  rig.write_config(spec);
+  Rig rig(kind);
+  rig.write_config(fault_spec("batch: 100\nworkers: 2\nmax_deliveries: 5\nreclaim_after: 1s"));
   std::mt19937_64 rng = seeded_rng();
 
   // Start one at a time so that each has its consumer name (and heartbeat) before the next.
-  std::vector<SwitchyardProcess> daemons;
-  std::vector<std::string> names;
-  for (int i = 0; i < instances; ++i) {
-    daemons.push_back(rig.start("switchyard-" + std::to_string(i) + ".log"));
-    ASSERT_TRUE(wait_until([&] { return rig.live_consumers().size() == names.size() + 1; }, 10s,
-                           "instance " + std::to_string(i) + " to send its first heartbeat"))
-        << daemons.back().log_tail();
-    for (const auto& n : rig.live_consumers())
-      if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
-  }
-  ASSERT_EQ(names.size(), static_cast<size_t>(instances));
-  const std::string victim = names[0];  // daemons[0]'s consumer name
+  Instances in;
+  ASSERT_NO_FATAL_FAILURE(start_instances(rig, instances, &in));
+  const std::string victim = in.names[0];  // in.daemons[0]'s consumer name
 
   // The stream arrives in chunks while the instances compete for it.
-  const std::vector<std::string> events = mixed_events(kEvents);
-  size_t pushed = 0;
-  auto push = [&](size_t n) {
-    n = std::min(n, events.size() - pushed);
-    rig.client().rpush_many(rig.key(),
-                            {events.begin() + static_cast<long>(pushed),
-                             events.begin() + static_cast<long>(pushed + n)},
-                            50);
-    pushed += n;
-  };
-  push(kEvents / 2);
+  Feed feed(rig, mixed_events(kEvents));
+  feed.push(kEvents / 2);
   ASSERT_TRUE(wait_until([&] { return rig.rows() >= 1'000; }, 30s, "the instances to get going"));
 
   // Freeze the victim while it holds messages in flight (SIGSTOP makes the moment observable),
-  // then kill it: what is in its in-flight lists is exactly what it leaves behind.
-  const int64_t orphaned = freeze_holding_messages(rig, daemons[0], victim, rng, [&] {
-    if (rig.client().llen(rig.key()) < 1'000) push(2'000);
-  });
+  // then kill it: what it holds in flight is exactly what it leaves behind.
+  int64_t next_id = kEvents / 2 + 1;
+  size_t extra = 0;
+  const int64_t orphaned = freeze_holding_messages(
+      rig, in.daemons[0], victim, rng, [&] { keep_a_backlog(rig, feed, &next_id, &extra); });
   ASSERT_GT(orphaned, 0) << "never caught the victim with messages in flight";
-  daemons[0].kill9();
+  in.daemons[0].kill9();
   std::cout << "[ fault    ] killed " << victim << " with " << orphaned
-            << " message(s) in flight after " << pushed << " of " << kEvents
+            << " message(s) in flight after " << feed.pushed() << " of " << feed.size()
             << " events were published; survivors: " << instances - 1 << "\n";
-  // Nothing reclaims them while the victim's heartbeat (reclaim_after: 1s) may still be alive.
+  // Nothing reclaims them while the victim may still be alive (its heartbeat, or its entries'
+  // idle time, is younger than reclaim_after: 1s).
   EXPECT_EQ(rig.inflight_of(victim), orphaned);
 
   // The rest of the stream arrives after the kill; the survivors handle it and the orphans.
-  push(kEvents);
+  feed.push_rest();
   ASSERT_TRUE(wait_until([&] { return rig.inflight_of(victim) == 0; }, 15s,
-                         "the survivors to reclaim the victim's in-flight lists"));
-  ASSERT_TRUE(wait_until(
-      [&] {
-        return rig.users() == static_cast<int64_t>(kEvents / 2) &&
-               rig.quotes() == static_cast<int64_t>(kEvents / 2) && rig.drained();
-      },
-      60s, "every event handled by the survivors"))
-      << "users " << rig.users() << ", quotes " << rig.quotes() << ", pending "
-      << rig.client().llen(rig.key()) << ", in flight " << rig.inflight_total();
+                         "the survivors to reclaim the victim's in-flight messages"));
+  const int64_t half = static_cast<int64_t>((kEvents + extra) / 2);
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(half, half); }, 60s,
+                         "every event handled by the survivors"))
+      << rig.describe();
 
   int64_t reclaimed = 0;
   for (int i = 1; i < instances; ++i) {
-    ASSERT_TRUE(daemons[i].is_running()) << daemons[i].log_tail();
-    EXPECT_EQ(daemons[i].stop(10s), 0) << daemons[i].log_tail();
-    const std::string log = daemons[i].log();
-    reclaimed += sum_of_numbers_after(log, "reclaimed ");
-    EXPECT_EQ(occurrences(log, "is no longer in this worker's in-flight list"), 0u) << log;
+    ASSERT_TRUE(in.daemons[i].is_running()) << in.daemons[i].log_tail();
+    EXPECT_EQ(in.daemons[i].stop(10s), 0) << in.daemons[i].log_tail();
+    const std::string log = in.daemons[i].log();
+    reclaimed += rig.reclaimed_in(log);
+    EXPECT_EQ(occurrences(log, kLateAckRefused), 0u) << log;
   }
   // Exactly the victim's in-flight messages were reclaimed, once (two survivors may race).
   EXPECT_EQ(reclaimed, orphaned);
 
-  EXPECT_EQ(rig.users(), static_cast<int64_t>(kEvents / 2));
-  EXPECT_EQ(rig.quotes(), static_cast<int64_t>(kEvents / 2));
+  EXPECT_EQ(rig.users(), half);
+  EXPECT_EQ(rig.quotes(), half);
   rig.expect_drained_state();
-  EXPECT_EQ(rig.dead_count(), 0) << rig.client().lrange(rig.key() + ":dead", 0, 5).size();
-  // The victim's in-flight lists are no longer registered to it.
-  for (const auto& [list, owner] : [&] {
-         std::vector<std::pair<std::string, std::string>> out;
-         Reply r = rig.client().command({"HGETALL", rig.key() + ":inflight"});
-         for (size_t i = 0; i + 1 < r.elements.size(); i += 2)
-           out.emplace_back(r.elements[i].str, r.elements[i + 1].str);
-         return out;
-       }()) {
-    EXPECT_NE(owner, victim) << list << " is still registered to the dead instance";
-  }
+  EXPECT_EQ(rig.dead_count(), 0) << rig.describe();
+  // Nothing is registered to (lists) or pending for (streams) the dead instance any more.
+  rig.expect_nothing_held_by(victim);
 }
 
-TEST(CompetingConsumersTest, TwoInstancesOneKilled) { run_competing_consumers(2); }
+class CompetingConsumersTest : public FaultTest {};
 
-TEST(CompetingConsumersTest, ThreeInstancesOneKilled) { run_competing_consumers(3); }
+TEST_P(CompetingConsumersTest, TwoInstancesOneKilled) { run_competing_consumers(kind(), 2); }
+
+TEST_P(CompetingConsumersTest, ThreeInstancesOneKilled) { run_competing_consumers(kind(), 3); }
 
 // A frozen (not dead) instance: the survivor reclaims its in-flight messages after
 // reclaim_after. When it wakes up it either finds its batch gone before reading it, or handles
 // it and its late ack is refused: either way nothing is acknowledged, dead-lettered or
 // scheduled twice.
-TEST(CompetingConsumersTest, FrozenInstanceIsReclaimedAndNothingIsWrittenTwice) {
+TEST_P(CompetingConsumersTest, FrozenInstanceIsReclaimedAndNothingIsWrittenTwice) {
   constexpr size_t kEvents = 20'000;
   constexpr size_t kBadEvery = 50;
-  Rig rig;
-  RoutesYaml spec;
-  spec.source_extra = "batch: 100\nworkers: 2\nmax_deliveries: 5\nreclaim_after: 1s";
-  spec.extra_yaml =
-      "retry: {max_attempts: 5, initial_backoff: 10ms, max_backoff: 100ms}\nshutdown_timeout: 5s";
-  rig.write_config(spec);
+  Rig rig(kind());
+  rig.write_config(fault_spec("batch: 100\nworkers: 2\nmax_deliveries: 5\nreclaim_after: 1s"));
   std::mt19937_64 rng = seeded_rng();
 
-  std::vector<SwitchyardProcess> daemons;
-  daemons.push_back(rig.start("switchyard-0.log"));
-  ASSERT_TRUE(wait_until([&] { return rig.live_consumers().size() == 1; }, 10s, "instance 0"));
-  const std::string victim = rig.live_consumers().at(0);
-  daemons.push_back(rig.start("switchyard-1.log"));
-  ASSERT_TRUE(wait_until([&] { return rig.live_consumers().size() == 2; }, 10s, "instance 1"));
+  Instances in;
+  ASSERT_NO_FATAL_FAILURE(start_instances(rig, 2, &in));
+  const std::string victim = in.names[0];
 
   // Invalid JSON sprinkled in: a batch in the frozen instance's hands likely holds some, and
   // each must be dead-lettered exactly once.
@@ -182,55 +184,44 @@ TEST(CompetingConsumersTest, FrozenInstanceIsReclaimedAndNothingIsWrittenTwice) 
       stream.push_back(bad.back());
     }
   }
-  size_t pushed = 0;
-  auto push = [&](size_t n) {
-    n = std::min(n, stream.size() - pushed);
-    rig.client().rpush_many(rig.key(),
-                            {stream.begin() + static_cast<long>(pushed),
-                             stream.begin() + static_cast<long>(pushed + n)},
-                            50);
-    pushed += n;
-  };
-  push(stream.size() / 2);
+  Feed feed(rig, stream);
+  feed.push(stream.size() / 2);
   ASSERT_TRUE(wait_until([&] { return rig.rows() >= 1'000; }, 30s, "the instances to get going"));
 
-  const int64_t held = freeze_holding_messages(rig, daemons[0], victim, rng, [&] {
-    if (rig.client().llen(rig.key()) < 1'000) push(2'000);
-  });
+  int64_t next_id = kEvents / 2 + 1;
+  size_t extra = 0;
+  const int64_t held = freeze_holding_messages(
+      rig, in.daemons[0], victim, rng, [&] { keep_a_backlog(rig, feed, &next_id, &extra); },
+      /*not_in_a_write=*/rig.is_stream());
   ASSERT_GT(held, 0);
-  push(stream.size());
-  // The survivor reclaims them once the frozen instance's heartbeat expires.
+  feed.push_rest();
+  // The survivor reclaims them once the frozen instance's heartbeat (lists) or the entries'
+  // idle time (streams) passes reclaim_after.
   ASSERT_TRUE(wait_until([&] { return rig.inflight_of(victim) == 0; }, 15s,
-                         "the survivor to reclaim the frozen instance's in-flight lists"))
-      << daemons[1].log_tail();
-  ASSERT_TRUE(daemons[0].signal(SIGCONT));
+                         "the survivor to reclaim the frozen instance's in-flight messages"))
+      << in.daemons[1].log_tail();
+  ASSERT_TRUE(in.daemons[0].signal(SIGCONT));
   std::cout << "[ fault    ] froze " << victim << " holding " << held
             << " message(s); reclaimed, then woke it up\n";
 
-  ASSERT_TRUE(wait_until(
-      [&] {
-        return rig.users() == static_cast<int64_t>(kEvents / 2) &&
-               rig.quotes() == static_cast<int64_t>(kEvents / 2) && rig.drained() &&
-               rig.dead_count() >= static_cast<int64_t>(bad.size());
-      },
-      60s, "every event handled"))
-      << "users " << rig.users() << ", quotes " << rig.quotes() << ", pending "
-      << rig.client().llen(rig.key()) << ", in flight " << rig.inflight_total() << ", dead "
-      << rig.dead_count();
-  for (auto& d : daemons) EXPECT_EQ(d.stop(10s), 0) << d.log_tail();
+  const int64_t half = static_cast<int64_t>((kEvents + extra) / 2);
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(half, half, bad.size()); }, 60s,
+                         "every event handled"))
+      << rig.describe();
+  for (auto& d : in.daemons) EXPECT_EQ(d.stop(10s), 0) << d.log_tail();
 
   // Which way the woken instance went (it depends on where SIGSTOP caught it).
-  const size_t refused = occurrences(daemons[0].log(), "is no longer in this worker's in-flight list");
+  const size_t refused = occurrences(in.daemons[0].log(), kLateAckRefused);
   std::cout << "[ fault    ] late acks refused: " << refused
             << (refused ? "" : " (it was frozen before reading its batch)") << "\n";
-  EXPECT_EQ(sum_of_numbers_after(daemons[1].log(), "reclaimed "), held);
-  EXPECT_EQ(rig.users(), static_cast<int64_t>(kEvents / 2));
-  EXPECT_EQ(rig.quotes(), static_cast<int64_t>(kEvents / 2));
+  EXPECT_EQ(rig.reclaimed_in(in.daemons[1].log()), held);
+  EXPECT_EQ(rig.users(), half);
+  EXPECT_EQ(rig.quotes(), half);
   rig.expect_drained_state();
-  std::multiset<std::string> dead_messages;
-  for (const auto& d : rig.dead_letters()) dead_messages.insert(d.message);
-  EXPECT_EQ(dead_messages, std::multiset<std::string>(bad.begin(), bad.end()));
+  rig.expect_dead_exactly(bad);
 }
+
+INSTANTIATE_FAULT_SUITE(CompetingConsumersTest);
 
 }  // namespace
 }  // namespace switchyard::test::fault

@@ -12,59 +12,41 @@
 namespace switchyard::test::fault {
 namespace {
 
-constexpr const char* kFastRetry =
-    "retry: {max_attempts: 2, initial_backoff: 10ms, max_backoff: 100ms}\nshutdown_timeout: 5s\n";
-
-std::vector<std::string> numbered(const std::string& event, int n) {
-  std::vector<std::string> out;
-  for (int i = 0; i < n; ++i) out.push_back(envelope(event, "{\"n\":" + std::to_string(i) + "}"));
-  return out;
+// Two attempts, 10 ms to 100 ms apart: failures reach K:dead fast.
+RoutesYaml dlq_spec(const std::string& source_extra) {
+  return fault_spec(source_extra, "5s", /*max_attempts=*/2);
 }
 
 // Lines of `text` starting with '#' (one per dead letter in `dlq list`).
 size_t listed(const std::string& text) {
   size_t n = 0;
-  for (const auto& line : [&] {
-         std::vector<std::string> lines;
-         size_t start = 0;
-         while (start < text.size()) {
-           size_t end = text.find('\n', start);
-           if (end == std::string::npos) end = text.size();
-           lines.push_back(text.substr(start, end - start));
-           start = end + 1;
-         }
-         return lines;
-       }())
+  for (const auto& line : split_lines(text))
     if (!line.empty() && line[0] == '#') ++n;
   return n;
 }
 
-TEST(DlqReplayTest, ReplayOfAFanOutFailureRunsOnlyTheFailedHandler) {
+class DlqReplayTest : public FaultTest {};
+
+TEST_P(DlqReplayTest, ReplayOfAFanOutFailureRunsOnlyTheFailedHandler) {
   constexpr int64_t kEvents = 600;  // 300 users + 300 quotes
-  Rig rig({"flaky_sink"});
-  RoutesYaml spec;
-  spec.source_extra = "batch: 64\nworkers: 2\nreclaim_after: 1s";
+  Rig rig(kind(), {"flaky_sink"});
+  RoutesYaml spec = dlq_spec("batch: 64\nworkers: 2\nreclaim_after: 1s");
   // flaky fails twice per message and max_attempts is 2: every quote is dead-lettered for flaky
   // alone; afterwards flaky is "fixed" (its failures for those messages are used up).
-  spec.extra_handlers = "audit:\n  plugin: jsonl_sink\n  config: { path: \"" +
-                        rig.file("audit.jsonl") + "\" }\n" +
-                        "flaky:\n  plugin: flaky_sink\n  config: { path: \"" +
-                        rig.file("flaky.out") + "\", fail_times: 2 }";
+  spec.extra_handlers =
+      audit_handler(rig.file("audit.jsonl")) + flaky_handler(rig.file("flaky.out"), 2);
   spec.extra_routes = "\"quote.*\": [audit, flaky]";
-  spec.extra_yaml = kFastRetry;
   rig.write_config(spec);
   const std::vector<std::string> events = mixed_events(kEvents);
   std::multiset<std::string> quotes;
   for (size_t i = 1; i < events.size(); i += 2) quotes.insert(events[i]);
-  rig.client().rpush_many(rig.key(), events, 50);
+  rig.publish(events);
 
   SwitchyardProcess daemon = rig.start();
   ASSERT_TRUE(wait_until(
-      [&] {
-        return rig.users() == kEvents / 2 && rig.quotes() == kEvents / 2 && rig.drained() &&
-               rig.dead_count() == kEvents / 2;
-      },
+      [&] { return rig.all_handled(kEvents / 2, kEvents / 2) && rig.dead_count() == kEvents / 2; },
       30s, "every quote dead-lettered for flaky"))
+      << rig.describe() << "\n"
       << daemon.log_tail();
   for (const auto& d : rig.dead_letters()) {
     EXPECT_EQ(d.handler, std::optional<std::string>("flaky")) << d.raw;
@@ -77,7 +59,7 @@ TEST(DlqReplayTest, ReplayOfAFanOutFailureRunsOnlyTheFailedHandler) {
   // list: a header with the total, 20 letters by default; --handler and --limit select.
   CommandResult list = rig.cli({"dlq", "list"});
   ASSERT_EQ(list.exit_code, 0) << list;
-  EXPECT_NE(list.out.find("events:dead: 300 dead letter(s)"), std::string::npos) << list;
+  EXPECT_NE(list.out.find(rig.dead_key() + ": 300 dead letter(s)"), std::string::npos) << list;
   EXPECT_EQ(listed(list.out), 20u) << list;
   EXPECT_NE(list.out.find("handler=flaky"), std::string::npos) << list;
   EXPECT_NE(list.out.find("event=quote.created"), std::string::npos) << list;
@@ -125,17 +107,14 @@ TEST(DlqReplayTest, ReplayOfAFanOutFailureRunsOnlyTheFailedHandler) {
   rig.expect_drained_state();
 }
 
-TEST(DlqReplayTest, ReplayOfAnUnroutedMessageGoesBackToItsRoutes) {
-  Rig rig;
-  RoutesYaml spec;
-  spec.source_extra = "batch: 64\nreclaim_after: 1s";
-  spec.extra_handlers =
-      "audit:\n  plugin: jsonl_sink\n  config: { path: \"" + rig.file("audit.jsonl") + "\" }";
-  spec.extra_yaml = kFastRetry;
+TEST_P(DlqReplayTest, ReplayOfAnUnroutedMessageGoesBackToItsRoutes) {
+  Rig rig(kind());
+  RoutesYaml spec = dlq_spec("batch: 64\nreclaim_after: 1s");
+  spec.extra_handlers = audit_handler(rig.file("audit.jsonl"));
   rig.write_config(spec);
   const std::vector<std::string> late = numbered("late.event", 25);
-  rig.client().rpush_many(rig.key(), late, 10);
-  rig.client().rpush_many(rig.key(), mixed_events(100), 10);
+  rig.publish(late);
+  rig.publish(mixed_events(100));
 
   SwitchyardProcess daemon = rig.start();
   ASSERT_TRUE(
@@ -169,17 +148,15 @@ TEST(DlqReplayTest, ReplayOfAnUnroutedMessageGoesBackToItsRoutes) {
   rig.expect_drained_state();
 }
 
-TEST(DlqReplayTest, PurgeSelectsByHandlerIndexOrEverything) {
-  Rig rig({"reject_sink", "throwing_sink"});
-  RoutesYaml spec;
-  spec.source_extra = "batch: 64\nreclaim_after: 1s";
+TEST_P(DlqReplayTest, PurgeSelectsByHandlerIndexOrEverything) {
+  Rig rig(kind(), {"reject_sink", "throwing_sink"});
+  RoutesYaml spec = dlq_spec("batch: 64\nreclaim_after: 1s");
   spec.extra_handlers = "rejecter:\n  plugin: reject_sink\nthrower:\n  plugin: throwing_sink";
   spec.extra_routes = "bad.a: [rejecter]\nbad.b: [thrower]";
-  spec.extra_yaml = kFastRetry;
   rig.write_config(spec);
-  rig.client().rpush_many(rig.key(), numbered("bad.a", 10));
-  rig.client().rpush_many(rig.key(), numbered("bad.b", 7));
-  rig.client().rpush_many(rig.key(), numbered("bad.c", 3));  // no route
+  rig.publish(numbered("bad.a", 10));
+  rig.publish(numbered("bad.b", 7));
+  rig.publish(numbered("bad.c", 3));  // no route
 
   SwitchyardProcess daemon = rig.start();
   ASSERT_TRUE(
@@ -215,12 +192,12 @@ TEST(DlqReplayTest, PurgeSelectsByHandlerIndexOrEverything) {
   EXPECT_NE(r.out.find("purged 3 dead letter(s)"), std::string::npos) << r;
   EXPECT_EQ(rig.dead_count(), 7);
 
-  const std::string second = rig.client().lrange(rig.key() + ":dead", 1, 1).at(0);
+  const std::string second = rig.client().lrange(rig.dead_key(), 1, 1).at(0);
   r = rig.cli({"dlq", "purge", "0"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_NE(r.out.find("purged 1 dead letter(s)"), std::string::npos) << r;
   EXPECT_EQ(rig.dead_count(), 6);
-  EXPECT_EQ(rig.client().lrange(rig.key() + ":dead", 0, 0).at(0), second);
+  EXPECT_EQ(rig.client().lrange(rig.dead_key(), 0, 0).at(0), second);
 
   r = rig.cli({"dlq", "purge"});
   ASSERT_EQ(r.exit_code, 0) << r;
@@ -228,6 +205,8 @@ TEST(DlqReplayTest, PurgeSelectsByHandlerIndexOrEverything) {
   EXPECT_EQ(rig.dead_count(), 0);
   rig.expect_drained_state();
 }
+
+INSTANTIATE_FAULT_SUITE(DlqReplayTest);
 
 }  // namespace
 }  // namespace switchyard::test::fault

@@ -20,29 +20,18 @@ int64_t ms_since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
 }
 
-TEST(GracefulShutdownTest, SignalMidStreamExitsZeroWithinTimeoutAndLosesNothing) {
+class GracefulShutdownTest : public FaultTest {};
+
+TEST_P(GracefulShutdownTest, SignalMidStreamExitsZeroWithinTimeoutAndLosesNothing) {
   constexpr size_t kEvents = 60'000;
   constexpr int kCycles = 4;
   constexpr auto kShutdownTimeout = 3s;
-  Rig rig;
-  RoutesYaml spec;
-  spec.source_extra = "batch: 256\nworkers: 2\nreclaim_after: 1s";
-  spec.extra_yaml =
-      "retry: {max_attempts: 5, initial_backoff: 10ms, max_backoff: 100ms}\nshutdown_timeout: 3s";
-  rig.write_config(spec);
+  Rig rig(kind());
+  rig.write_config(fault_spec("batch: 256\nworkers: 2\nreclaim_after: 1s", "3s"));
   std::mt19937_64 rng = seeded_rng();
 
-  const std::vector<std::string> events = mixed_events(kEvents);
-  size_t pushed = 0;
-  auto push = [&](size_t n) {
-    n = std::min(n, events.size() - pushed);
-    rig.client().rpush_many(rig.key(),
-                            {events.begin() + static_cast<long>(pushed),
-                             events.begin() + static_cast<long>(pushed + n)},
-                            50);
-    pushed += n;
-  };
-  push(kEvents / 2);
+  Feed feed(rig, mixed_events(kEvents));
+  feed.push(kEvents / 2);
 
   for (int cycle = 0; cycle < kCycles; ++cycle) {
     SwitchyardProcess daemon = rig.start();
@@ -52,10 +41,10 @@ TEST(GracefulShutdownTest, SignalMidStreamExitsZeroWithinTimeoutAndLosesNothing)
         << daemon.log_tail();
     // The producer keeps going: a chunk arrives just before the signal, so that it lands
     // mid-stream however fast this machine drains the backlog.
-    push(kEvents / (2 * kCycles));
+    feed.push(kEvents / (2 * kCycles));
     std::this_thread::sleep_for(
         std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 10)(rng)));
-    if (rig.client().llen(rig.key()) == 0) push(2'000);
+    if (rig.pending() == 0) feed.push(2'000);
     const int sig = cycle % 2 == 0 ? SIGTERM : SIGINT;
     const auto signalled = Clock::now();
     ASSERT_TRUE(daemon.signal(sig));
@@ -68,40 +57,30 @@ TEST(GracefulShutdownTest, SignalMidStreamExitsZeroWithinTimeoutAndLosesNothing)
         << strsignal(sig);
     // What was in hand was finished (or returned), not left in flight.
     EXPECT_EQ(rig.inflight_total(), 0) << "after " << strsignal(sig) << "\n" << daemon.log_tail();
-    std::cout << "[ fault    ] " << strsignal(sig) << " with " << rig.client().llen(rig.key())
-              << " pending: exit " << *status << " after " << took << " ms\n";
+    std::cout << "[ fault    ] " << strsignal(sig) << " with " << rig.pending() << " pending: exit "
+              << *status << " after " << took << " ms\n";
   }
-  push(kEvents);
+  feed.push_rest();
 
+  const int64_t half = static_cast<int64_t>(kEvents / 2);
   SwitchyardProcess daemon = rig.start();
-  ASSERT_TRUE(wait_until(
-      [&] {
-        return rig.users() == static_cast<int64_t>(kEvents / 2) &&
-               rig.quotes() == static_cast<int64_t>(kEvents / 2) && rig.drained();
-      },
-      60s, "every event handled"))
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(half, half); }, 60s, "every event handled"))
+      << rig.describe() << "\n"
       << daemon.log_tail();
   EXPECT_EQ(daemon.stop(10s), 0) << daemon.log_tail();
-  EXPECT_EQ(rig.users(), static_cast<int64_t>(kEvents / 2));
-  EXPECT_EQ(rig.quotes(), static_cast<int64_t>(kEvents / 2));
+  EXPECT_EQ(rig.users(), half);
+  EXPECT_EQ(rig.quotes(), half);
   EXPECT_EQ(rig.dead_count(), 0);
   rig.expect_drained_state();
 }
 
-TEST(GracefulShutdownTest, SigtermWhileRedisIsDownExitsWithinTimeoutAndLosesNothing) {
+TEST_P(GracefulShutdownTest, SigtermWhileRedisIsDownExitsWithinTimeoutAndLosesNothing) {
   constexpr size_t kEvents = 20'000;
   constexpr auto kShutdownTimeout = 3s;
-  RedisServerOptions durable;
-  durable.appendonly = true;
-  durable.extra_args = {"--appendfsync", "always"};
-  Rig rig({}, durable);
-  RoutesYaml spec;
-  spec.source_extra = "batch: 100\nworkers: 2\nreclaim_after: 1s";
-  spec.extra_yaml =
-      "retry: {max_attempts: 5, initial_backoff: 10ms, max_backoff: 100ms}\nshutdown_timeout: 3s";
-  rig.write_config(spec);
+  Rig rig(kind(), {}, durable_redis());
+  rig.write_config(fault_spec("batch: 100\nworkers: 2\nreclaim_after: 1s", "3s"));
   std::mt19937_64 rng = seeded_rng();
-  rig.client().rpush_many(rig.key(), mixed_events(kEvents), 50);
+  rig.publish(mixed_events(kEvents));
 
   SwitchyardProcess daemon = rig.start();
   ASSERT_TRUE(wait_until([&] { return rig.rows() >= 1'000; }, 30s, "progress"))
@@ -128,17 +107,17 @@ TEST(GracefulShutdownTest, SigtermWhileRedisIsDownExitsWithinTimeoutAndLosesNoth
   // Redis back, daemon restarted: the unacknowledged batches are redelivered, nothing is lost.
   rig.redis().start();
   daemon = rig.start();
-  ASSERT_TRUE(wait_until(
-      [&] {
-        return rig.users() == static_cast<int64_t>(kEvents / 2) &&
-               rig.quotes() == static_cast<int64_t>(kEvents / 2) && rig.drained();
-      },
-      60s, "every event handled after the outage"))
+  const int64_t half = static_cast<int64_t>(kEvents / 2);
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(half, half); }, 60s,
+                         "every event handled after the outage"))
+      << rig.describe() << "\n"
       << daemon.log_tail();
   EXPECT_EQ(daemon.stop(10s), 0) << daemon.log_tail();
   EXPECT_EQ(rig.dead_count(), 0);
   rig.expect_drained_state();
 }
+
+INSTANTIATE_FAULT_SUITE(GracefulShutdownTest);
 
 }  // namespace
 }  // namespace switchyard::test::fault

@@ -3,7 +3,6 @@
 
 #include <chrono>
 #include <csignal>
-#include <cstdio>
 #include <functional>
 #include <optional>
 #include <set>
@@ -16,21 +15,6 @@ namespace switchyard::test::fault {
 namespace {
 
 constexpr int64_t kGood = 1'000;  // 500 users + 500 quotes flowing alongside the failures
-const char* kFastRetry = "retry: {max_attempts: %d, initial_backoff: 10ms, max_backoff: 100ms}\n";
-
-std::string retry_yaml(int max_attempts) {
-  char buf[128];
-  std::snprintf(buf, sizeof buf, kFastRetry, max_attempts);
-  return std::string(buf) + "shutdown_timeout: 5s\n";
-}
-
-// n envelopes of `event`, payload {"n": i}, distinct bytes.
-std::vector<std::string> numbered(const std::string& event, int n) {
-  std::vector<std::string> out;
-  for (int i = 0; i < n; ++i) out.push_back(envelope(event, "{\"n\":" + std::to_string(i) + "}"));
-  return out;
-}
-
 // Interleaves `special` into the good stream (one every few good messages).
 std::vector<std::string> interleave(std::vector<std::string> good,
                                     const std::vector<std::string>& special) {
@@ -50,28 +34,22 @@ void wait_settled(
     Rig& rig, SwitchyardProcess& daemon, int64_t dead,
     const std::function<bool()>& extra = [] { return true; }) {
   ASSERT_TRUE(wait_until(
-      [&] {
-        return rig.users() == kGood / 2 && rig.quotes() == kGood / 2 && rig.drained() &&
-               rig.dead_count() == dead && extra();
-      },
+      [&] { return rig.all_handled(kGood / 2, kGood / 2) && rig.dead_count() == dead && extra(); },
       30s, "the good messages handled, the failures settled"))
-      << "users " << rig.users() << ", quotes " << rig.quotes() << ", pending "
-      << rig.client().llen(rig.key()) << ", retrying " << rig.client().zcard(rig.key() + ":retry")
-      << ", in flight " << rig.inflight_total() << ", dead " << rig.dead_count() << "\n"
+      << rig.describe() << "\n"
       << daemon.log_tail();
 }
 
-TEST(HandlerOutcomesTest, TransientFailuresAreRetriedUntilTheyPass) {
-  Rig rig({"flaky_sink"});
-  RoutesYaml spec;
-  spec.source_extra = "batch: 64\nworkers: 2\nreclaim_after: 1s";
-  spec.extra_handlers = "flaky:\n  plugin: flaky_sink\n  config: { path: \"" +
-                        rig.file("flaky.out") + "\", fail_times: 2 }";
+class HandlerOutcomesTest : public FaultTest {};
+
+TEST_P(HandlerOutcomesTest, TransientFailuresAreRetriedUntilTheyPass) {
+  Rig rig(kind(), {"flaky_sink"});
+  RoutesYaml spec = fault_spec("batch: 64\nworkers: 2\nreclaim_after: 1s", "5s", 5);
+  spec.extra_handlers = flaky_handler(rig.file("flaky.out"), 2);
   spec.extra_routes = "flaky.job: [flaky]";
-  spec.extra_yaml = retry_yaml(5);
   rig.write_config(spec);
   const std::vector<std::string> flaky = numbered("flaky.job", 200);
-  rig.client().rpush_many(rig.key(), interleave(mixed_events(kGood), flaky), 50);
+  rig.publish(interleave(mixed_events(kGood), flaky));
 
   SwitchyardProcess daemon = rig.start();
   wait_settled(rig, daemon, 0, [&] { return file_lines(rig.file("flaky.out")).size() >= 200; });
@@ -92,25 +70,20 @@ TEST(HandlerOutcomesTest, TransientFailuresAreRetriedUntilTheyPass) {
   rig.expect_drained_state();
 }
 
-TEST(HandlerOutcomesTest, TransientFailuresPastMaxAttemptsAreDeadLettered) {
-  Rig rig({"flaky_sink"});
-  RoutesYaml spec;
-  spec.source_extra = "batch: 64\nworkers: 2\nreclaim_after: 1s";
-  spec.extra_handlers = "flaky:\n  plugin: flaky_sink\n  config: { path: \"" +
-                        rig.file("flaky.out") + "\", fail_times: 3 }";
+TEST_P(HandlerOutcomesTest, TransientFailuresPastMaxAttemptsAreDeadLettered) {
+  Rig rig(kind(), {"flaky_sink"});
+  RoutesYaml spec = fault_spec("batch: 64\nworkers: 2\nreclaim_after: 1s", "5s", 2);
+  spec.extra_handlers = flaky_handler(rig.file("flaky.out"), 3);
   spec.extra_routes = "flaky.job: [flaky]";
-  spec.extra_yaml = retry_yaml(2);
   rig.write_config(spec);
   const std::vector<std::string> flaky = numbered("flaky.job", 50);
-  rig.client().rpush_many(rig.key(), interleave(mixed_events(kGood), flaky), 50);
+  rig.publish(interleave(mixed_events(kGood), flaky));
 
   SwitchyardProcess daemon = rig.start();
   wait_settled(rig, daemon, 50);
   EXPECT_EQ(daemon.stop(10s), 0) << daemon.log_tail();
 
-  std::multiset<std::string> dead_messages;
   for (const auto& d : rig.dead_letters()) {
-    dead_messages.insert(d.message);
     EXPECT_EQ(d.handler, std::optional<std::string>("flaky")) << d.raw;
     EXPECT_NE(d.reason.find("gave up after 2 attempts"), std::string::npos) << d.raw;
     EXPECT_NE(d.reason.find("transient failure 2 of 3"), std::string::npos) << d.raw;
@@ -119,7 +92,7 @@ TEST(HandlerOutcomesTest, TransientFailuresPastMaxAttemptsAreDeadLettered) {
     EXPECT_FALSE(d.failed_at.empty()) << d.raw;
     EXPECT_FALSE(d.instance.empty()) << d.raw;
   }
-  EXPECT_EQ(dead_messages, std::multiset<std::string>(flaky.begin(), flaky.end()));
+  rig.expect_dead_exactly(flaky);
   EXPECT_TRUE(file_lines(rig.file("flaky.out")).empty());
   EXPECT_EQ(query_int(rig.file("flaky.out") + ".attempts.db",
                       "SELECT count(*) FROM attempts WHERE failures = 2"),
@@ -129,65 +102,59 @@ TEST(HandlerOutcomesTest, TransientFailuresPastMaxAttemptsAreDeadLettered) {
 
 // One handler that answers REJECT or throws: every routed message dead-lettered at once, with
 // the handler's name and its reason, the first time.
-void expect_permanent_failures(const std::string& plugin, const std::string& reason) {
-  Rig rig({plugin});
-  RoutesYaml spec;
-  spec.source_extra = "batch: 64\nworkers: 2\nreclaim_after: 1s";
+void expect_permanent_failures(SourceKind kind, const std::string& plugin,
+                               const std::string& reason) {
+  Rig rig(kind, {plugin});
+  RoutesYaml spec = fault_spec("batch: 64\nworkers: 2\nreclaim_after: 1s", "5s", 5);
   spec.extra_handlers = "failing:\n  plugin: " + plugin;
   spec.extra_routes = "doomed.job: [failing]";
-  spec.extra_yaml = retry_yaml(5);
   rig.write_config(spec);
   const std::vector<std::string> doomed = numbered("doomed.job", 30);
-  rig.client().rpush_many(rig.key(), interleave(mixed_events(kGood), doomed), 50);
+  rig.publish(interleave(mixed_events(kGood), doomed));
 
   SwitchyardProcess daemon = rig.start();
   wait_settled(rig, daemon, 30);
   EXPECT_EQ(daemon.stop(10s), 0) << daemon.log_tail();
 
-  std::multiset<std::string> dead_messages;
   for (const auto& d : rig.dead_letters()) {
-    dead_messages.insert(d.message);
     EXPECT_EQ(d.handler, std::optional<std::string>("failing")) << d.raw;
     EXPECT_EQ(d.reason, reason) << d.raw;
     EXPECT_EQ(d.attempts, 1) << d.raw;
   }
-  EXPECT_EQ(dead_messages, std::multiset<std::string>(doomed.begin(), doomed.end()));
+  rig.expect_dead_exactly(doomed);
   EXPECT_EQ(rig.users(), kGood / 2);
   EXPECT_EQ(rig.quotes(), kGood / 2);
   rig.expect_drained_state();
 }
 
-TEST(HandlerOutcomesTest, RejectIsDeadLetteredAtOnceWithHandlerAndReason) {
-  expect_permanent_failures("reject_sink", "rejected by reject_sink");
+TEST_P(HandlerOutcomesTest, RejectIsDeadLetteredAtOnceWithHandlerAndReason) {
+  expect_permanent_failures(kind(), "reject_sink", "rejected by reject_sink");
 }
 
-TEST(HandlerOutcomesTest, ExceptionIsARejectWithItsText) {
-  expect_permanent_failures("throwing_sink", "boom from throwing_sink");
+TEST_P(HandlerOutcomesTest, ExceptionIsARejectWithItsText) {
+  expect_permanent_failures(kind(), "throwing_sink", "boom from throwing_sink");
 }
 
-TEST(HandlerOutcomesTest, MessageThatCrashesTheProcessIsDeadLetteredAfterMaxDeliveries) {
+TEST_P(HandlerOutcomesTest, MessageThatCrashesTheProcessIsDeadLetteredAfterMaxDeliveries) {
   constexpr int kMaxDeliveries = 3;
-  Rig rig({"crash_sink"});
-  RoutesYaml spec;
-  spec.source_extra = "batch: 32\nworkers: 1\nmax_deliveries: " + std::to_string(kMaxDeliveries) +
-                      "\nreclaim_after: 1s";
+  Rig rig(kind(), {"crash_sink"});
+  RoutesYaml spec =
+      fault_spec("batch: 32\nworkers: 1\nmax_deliveries: " + std::to_string(kMaxDeliveries) +
+                     "\nreclaim_after: 1s",
+                 "5s", 5);
   // Every event also goes to crash_sink, which aborts the process on the marked one.
   spec.extra_handlers =
       "crasher:\n  plugin: crash_sink\n  config: { path: \"" + rig.file("crash.out") + "\" }";
   spec.extra_routes = "\"*\": [crasher]";
-  spec.extra_yaml = retry_yaml(5);
   rig.write_config(spec);
   const std::string poison = envelope("poison.pill", "{\"crash\":true,\"n\":1}");
   const std::vector<std::string> good = mixed_events(kGood);
-  rig.client().rpush_many(rig.key(), interleave(good, {poison}), 50);
+  rig.publish(interleave(good, {poison}));
 
   // Restart the daemon whenever it dies, as systemd (Restart=on-failure) would; bounded.
   SwitchyardProcess daemon = rig.start();
   std::vector<int> exits;
-  auto settled = [&] {
-    return rig.users() == kGood / 2 && rig.quotes() == kGood / 2 && rig.drained() &&
-           rig.dead_count() == 1;
-  };
+  auto settled = [&] { return rig.all_handled(kGood / 2, kGood / 2) && rig.dead_count() == 1; };
   for (int runs = 0; runs < 3 * kMaxDeliveries; ++runs) {
     ASSERT_TRUE(wait_until([&] { return !daemon.is_running() || settled(); }, 30s,
                            "the daemon to crash or to finish"))
@@ -196,7 +163,8 @@ TEST(HandlerOutcomesTest, MessageThatCrashesTheProcessIsDeadLetteredAfterMaxDeli
     exits.push_back(daemon.process().exit_status().value_or(-1));
     daemon = rig.start();
   }
-  ASSERT_TRUE(wait_until(settled, 30s, "the stream settled")) << daemon.log_tail();
+  ASSERT_TRUE(wait_until(settled, 30s, "the stream settled")) << rig.describe() << "\n"
+                                                              << daemon.log_tail();
   EXPECT_EQ(daemon.stop(10s), 0) << daemon.log_tail();
 
   // Exactly max_deliveries crashes (SIGABRT), then the poison is dead-lettered by the restart.
@@ -219,31 +187,30 @@ TEST(HandlerOutcomesTest, MessageThatCrashesTheProcessIsDeadLetteredAfterMaxDeli
   rig.expect_drained_state();
 }
 
-TEST(HandlerOutcomesTest, RetriesWaitDurablyInTheScheduleWhileOthersFlow) {
-  Rig rig({"flaky_sink"});
-  RoutesYaml spec;
-  spec.source_extra = "batch: 64\nworkers: 2\nreclaim_after: 1s";
+TEST_P(HandlerOutcomesTest, RetriesWaitDurablyInTheScheduleWhileOthersFlow) {
+  Rig rig(kind(), {"flaky_sink"});
+  RoutesYaml spec = fault_spec("batch: 64\nworkers: 2\nreclaim_after: 1s");
   // flaky never recovers; its retry waits 2..4 s, far longer than the good stream needs.
-  spec.extra_handlers = "flaky:\n  plugin: flaky_sink\n  config: { path: \"" +
-                        rig.file("flaky.out") + "\", fail_times: 1000 }";
+  spec.extra_handlers = flaky_handler(rig.file("flaky.out"), 1000);
   spec.extra_routes = "flaky.job: [flaky]";
   spec.extra_yaml =
       "retry: {max_attempts: 2, initial_backoff: 4s, max_backoff: 4s}\nshutdown_timeout: 5s\n";
   rig.write_config(spec);
   const std::vector<std::string> flaky = numbered("flaky.job", 50);
-  rig.client().rpush_many(rig.key(), interleave(mixed_events(kGood), flaky), 50);
+  rig.publish(interleave(mixed_events(kGood), flaky));
 
   SwitchyardProcess daemon = rig.start();
   // The good messages are all handled while the failed ones wait in K:retry (in Redis, not in
   // memory nor in the in-flight list).
   ASSERT_TRUE(wait_until(
       [&] {
-        return rig.users() == kGood / 2 && rig.quotes() == kGood / 2 &&
-               rig.client().llen(rig.key()) == 0 && rig.inflight_total() == 0;
+        return rig.users() == kGood / 2 && rig.quotes() == kGood / 2 && rig.pending() == 0 &&
+               rig.inflight_total() == 0;
       },
       30s, "the good messages handled"))
+      << rig.describe() << "\n"
       << daemon.log_tail();
-  EXPECT_EQ(rig.client().zcard(rig.key() + ":retry"), 50);
+  EXPECT_EQ(rig.retrying(), 50);
   EXPECT_EQ(rig.dead_count(), 0);
 
   // A crash while they wait loses none of them, and does not run them early or twice.
@@ -251,36 +218,31 @@ TEST(HandlerOutcomesTest, RetriesWaitDurablyInTheScheduleWhileOthersFlow) {
   daemon = rig.start();
   ASSERT_TRUE(wait_until([&] { return rig.drained() && rig.dead_count() == 50; }, 30s,
                          "the retries to run out"))
+      << rig.describe() << "\n"
       << daemon.log_tail();
   EXPECT_EQ(daemon.stop(10s), 0) << daemon.log_tail();
-  std::multiset<std::string> dead_messages;
   for (const auto& d : rig.dead_letters()) {
-    dead_messages.insert(d.message);
     EXPECT_EQ(d.handler, std::optional<std::string>("flaky")) << d.raw;
     EXPECT_NE(d.reason.find("gave up after 2 attempts"), std::string::npos) << d.raw;
     EXPECT_EQ(d.attempts, 2) << d.raw;
   }
-  EXPECT_EQ(dead_messages, std::multiset<std::string>(flaky.begin(), flaky.end()));
+  rig.expect_dead_exactly(flaky);
   EXPECT_EQ(query_int(rig.file("flaky.out") + ".attempts.db",
                       "SELECT count(*) FROM attempts WHERE failures = 2"),
             50);
   rig.expect_drained_state();
 }
 
-TEST(HandlerOutcomesTest, FanOutRetriesOnlyTheFailingHandler) {
-  Rig rig({"flaky_sink"});
-  RoutesYaml spec;
-  spec.source_extra = "batch: 64\nworkers: 2\nreclaim_after: 1s";
-  spec.extra_handlers = "audit:\n  plugin: jsonl_sink\n  config: { path: \"" +
-                        rig.file("audit.jsonl") + "\" }\n" +
-                        "flaky:\n  plugin: flaky_sink\n  config: { path: \"" +
-                        rig.file("flaky.out") + "\", fail_times: 2 }";
+TEST_P(HandlerOutcomesTest, FanOutRetriesOnlyTheFailingHandler) {
+  Rig rig(kind(), {"flaky_sink"});
+  RoutesYaml spec = fault_spec("batch: 64\nworkers: 2\nreclaim_after: 1s", "5s", 5);
+  spec.extra_handlers =
+      audit_handler(rig.file("audit.jsonl")) + flaky_handler(rig.file("flaky.out"), 2);
   // quote.created goes to quotes_db (exact route) and to audit + flaky (glob route).
   spec.extra_routes = "\"quote.*\": [audit, flaky]";
-  spec.extra_yaml = retry_yaml(5);
   rig.write_config(spec);
   const std::vector<std::string> events = mixed_events(kGood);
-  rig.client().rpush_many(rig.key(), events, 50);
+  rig.publish(events);
   std::vector<std::string> quotes;
   for (size_t i = 1; i < events.size(); i += 2) quotes.push_back(events[i]);
 
@@ -302,6 +264,8 @@ TEST(HandlerOutcomesTest, FanOutRetriesOnlyTheFailingHandler) {
   EXPECT_EQ(rig.dead_count(), 0);
   rig.expect_drained_state();
 }
+
+INSTANTIATE_FAULT_SUITE(HandlerOutcomesTest);
 
 }  // namespace
 }  // namespace switchyard::test::fault

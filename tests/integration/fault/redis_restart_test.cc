@@ -1,7 +1,6 @@
 // redis_restart_test.cc: Redis restarted twice under load; the daemon survives, counts exact.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <chrono>
 #include <random>
 #include <string>
@@ -13,37 +12,19 @@
 namespace switchyard::test::fault {
 namespace {
 
-RedisServerOptions durable_redis() {
-  RedisServerOptions options;
-  options.appendonly = true;
-  options.extra_args = {"--appendfsync", "always"};
-  return options;
-}
+class RedisRestartTest : public FaultTest {};
 
-TEST(RedisRestartTest, DaemonSurvivesTwoRestartsUnderLoad) {
+TEST_P(RedisRestartTest, DaemonSurvivesTwoRestartsUnderLoad) {
   constexpr size_t kEvents = 40'000;
   constexpr int kRestarts = 2;
-  Rig rig({}, durable_redis());
-  RoutesYaml spec;
-  spec.source_extra = "batch: 100\nworkers: 2\nmax_deliveries: 5\nreclaim_after: 2s";
-  spec.extra_yaml =
-      "retry: {max_attempts: 5, initial_backoff: 10ms, max_backoff: 100ms}\nshutdown_timeout: 5s";
-  rig.write_config(spec);
+  Rig rig(kind(), {}, durable_redis());
+  rig.write_config(fault_spec("batch: 100\nworkers: 2\nmax_deliveries: 5\nreclaim_after: 2s"));
   std::mt19937_64 rng = seeded_rng();
 
-  const std::vector<std::string> events = mixed_events(kEvents);
+  Feed feed(rig, mixed_events(kEvents));
   const std::vector<std::string> bad = bad_messages();
-  size_t pushed = 0;
-  auto push = [&](size_t n) {
-    n = std::min(n, events.size() - pushed);
-    rig.client().rpush_many(rig.key(),
-                            {events.begin() + static_cast<long>(pushed),
-                             events.begin() + static_cast<long>(pushed + n)},
-                            50);
-    pushed += n;
-  };
-  push(kEvents / 2);
-  rig.client().rpush_many(rig.key(), {bad.begin(), bad.begin() + 5});
+  feed.push(kEvents / 2);
+  rig.publish({bad.begin(), bad.begin() + 5});
 
   SwitchyardProcess daemon = rig.start();
   const pid_t pid = daemon.pid();
@@ -53,7 +34,7 @@ TEST(RedisRestartTest, DaemonSurvivesTwoRestartsUnderLoad) {
     ASSERT_TRUE(wait_until([&] { return rig.rows() >= before + 2'000; }, 30s,
                            "progress before Redis restart #" + std::to_string(restart)))
         << daemon.log_tail();
-    if (rig.client().llen(rig.key()) < 2'000) push(kEvents / 8);  // keep it under load
+    if (rig.pending() < 2'000) feed.push(kEvents / 8);  // keep it under load
     if (restart == 1) {
       rig.redis().restart();  // SIGTERM (the AOF is flushed), then the same socket again
     } else {
@@ -70,25 +51,20 @@ TEST(RedisRestartTest, DaemonSurvivesTwoRestartsUnderLoad) {
     ASSERT_TRUE(daemon.is_running()) << daemon.log_tail();
     // Producers carry on once Redis is back.
     ASSERT_TRUE(wait_until([&] { return rig.client().ping(); }, 10s, "the test client"));
-    push(kEvents / 4);
-    if (restart == kRestarts) rig.client().rpush_many(rig.key(), {bad.begin() + 5, bad.end()});
+    feed.push(kEvents / 4);
+    if (restart == kRestarts) rig.publish({bad.begin() + 5, bad.end()});
     const int64_t after = rig.rows();
     ASSERT_TRUE(wait_until([&] { return rig.rows() >= after + 1'000; }, 30s,
                            "progress after Redis restart #" + std::to_string(restart)))
         << daemon.log_tail();
   }
-  push(kEvents);
-  ASSERT_EQ(pushed, kEvents);
+  feed.push_rest();
+  ASSERT_EQ(feed.pushed(), kEvents);
 
-  ASSERT_TRUE(wait_until(
-      [&] {
-        return rig.users() == static_cast<int64_t>(kEvents / 2) &&
-               rig.quotes() == static_cast<int64_t>(kEvents / 2) && rig.drained() &&
-               rig.dead_count() >= static_cast<int64_t>(bad.size());
-      },
-      60s, "every event handled after the restarts"))
-      << "users " << rig.users() << ", quotes " << rig.quotes() << ", pending "
-      << rig.client().llen(rig.key()) << ", in flight " << rig.inflight_total() << "\n"
+  const int64_t half = static_cast<int64_t>(kEvents / 2);
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(half, half, bad.size()); }, 60s,
+                         "every event handled after the restarts"))
+      << rig.describe() << "\n"
       << daemon.log_tail();
 
   // The same process, still running, that noticed each outage and recovered from it.
@@ -101,16 +77,13 @@ TEST(RedisRestartTest, DaemonSurvivesTwoRestartsUnderLoad) {
   // Logged once per change of state, not once per reconnect attempt or per thread.
   EXPECT_LE(occurrences(log, "unreachable"), static_cast<size_t>(3 * kRestarts)) << log;
 
-  EXPECT_EQ(rig.users(), static_cast<int64_t>(kEvents / 2));
-  EXPECT_EQ(rig.quotes(), static_cast<int64_t>(kEvents / 2));
+  EXPECT_EQ(rig.users(), half);
+  EXPECT_EQ(rig.quotes(), half);
   rig.expect_drained_state();
-  std::vector<std::string> dead_messages;
-  for (const auto& d : rig.dead_letters()) dead_messages.push_back(d.message);
-  std::sort(dead_messages.begin(), dead_messages.end());
-  std::vector<std::string> expected = bad;
-  std::sort(expected.begin(), expected.end());
-  EXPECT_EQ(dead_messages, expected);
+  rig.expect_dead_exactly(bad);
 }
+
+INSTANTIATE_FAULT_SUITE(RedisRestartTest);
 
 }  // namespace
 }  // namespace switchyard::test::fault
