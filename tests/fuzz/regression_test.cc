@@ -2,6 +2,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "config/config_loader.h"
@@ -58,6 +60,22 @@ TEST(FuzzRegressionTest, EventAsNumberIsRefusedWithTheType) {
   std::string reason;
   EXPECT_FALSE(decoder.decode("{\"event\":1,\"payload\":{}}", &envelope, &reason));
   EXPECT_EQ(reason, "\"event\" must be a non-empty string (found number)");
+}
+
+// fuzz_envelope with RAPIDJSON_SSE2 (regressions/envelope/control-1a-in-long-key.json): the
+// decoder accepted a key holding a raw 0x1A that the reference DOM parse refused. RapidJSON 1.1's
+// SSE2 string scan only stops at bytes up to 0x19; the decoder now refuses 0x1A..0x1F up front.
+TEST(FuzzRegressionTest, RawControlByteInALongKeyIsRefused) {
+  std::ifstream in(std::string(SWITCHYARD_SOURCE_DIR) +
+                       "/tests/fuzz/regressions/envelope/control-1a-in-long-key.json",
+                   std::ios::binary);
+  ASSERT_TRUE(in) << "regression input missing";
+  const std::string message((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EnvelopeDecoder decoder;
+  Envelope envelope;
+  std::string reason;
+  EXPECT_FALSE(decoder.decode(message, &envelope, &reason));
+  EXPECT_EQ(reason, "invalid JSON at offset 67: unescaped control character 0x1A.");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <cstdio>
 #include <string>
 #include <string_view>
 
@@ -288,6 +289,32 @@ TEST(EnvelopeTest, InvalidEscapeAndControlCharacters) {
             "invalid JSON at offset 11: unescaped control character 0x09 in string.");
   EXPECT_EQ(reason(R"({"event":"\ud800","payload":{}})"),
             "invalid JSON at offset 10: The surrogate pair in string is invalid.");
+}
+
+// Every raw control character is refused wherever it stands, including 0x1A..0x1F in long string
+// runs, which RapidJSON 1.1's SSE2 scan (on in the shipped build) would let through; the fuzzer
+// found it (tests/fuzz/regressions/envelope/control-1a-in-long-key.json).
+TEST(EnvelopeTest, EveryRawControlCharacterIsRefusedInShortAndLongStrings) {
+  const std::string run(40, 'x');  // long enough for the 16-byte scans
+  for (int c = 0x01; c < 0x20; ++c) {
+    if (c == '\t' || c == '\n' || c == '\r') continue;  // whitespace outside strings; tested above
+    const std::string ch(1, static_cast<char>(c));
+    for (const std::string& m :
+         {"{\"event\":\"a" + ch + "\",\"payload\":{}}",
+          "{\"event\":\"" + run + ch + run + "\",\"payload\":{}}",
+          "{\"" + run + ch + "\":1,\"event\":\"a\",\"payload\":{}}",
+          "{\"event\":\"a\",\"payload\":{\"s\":\"" + run + run + ch + "\"}}",
+          "{\"event\":\"a\"," + ch + "\"payload\":{}}"}) {
+      const std::string why = reason(m);
+      EXPECT_TRUE(why.starts_with("invalid JSON at offset ")) << c << ": " << why;
+    }
+  }
+  char expected[80];
+  std::snprintf(expected, sizeof expected, "invalid JSON at offset %zu: unescaped control "
+                "character 0x1F.", static_cast<size_t>(10 + 40));
+  EXPECT_EQ(reason("{\"event\":\"" + run + "\x1f\",\"payload\":{}}"), expected);
+  // Whitespace between tokens is still fine.
+  EXPECT_EQ(reason("{\n\t\"event\" :\r\n \"a\",\n\"payload\":{}\n}\n"), "");
 }
 
 TEST(EnvelopeTest, InvalidUtf8) {
