@@ -100,6 +100,13 @@ end
 return 1
 )lua");
 
+// KEYS: window. ARGV: holder. Drops the window only if it is still ours: a former holder that
+// paused between its take and its LRANGE must not drop the window of the consumer that took over.
+const RedisScript kLeaseDropWindowScript(R"lua(
+if redis.call('HGET', KEYS[1], 'by') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+)lua");
+
 // KEYS: lease. ARGV: holder, ttl_ms. Extends the lease only if we hold it.
 const RedisScript kLeaseRenewScript(R"lua(
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -221,14 +228,15 @@ Status LeaseSource::take_now(int max, int max_deliveries, int tokens_consumed, T
   if (!s) return s;
   r = batch->reply.get();
   if (r->type != REDIS_REPLY_ARRAY || static_cast<long long>(r->elements) != n) {
-    // The head shrank under the window: another consumer takes from K. Drop the batch; the
-    // next take starts a fresh window (nothing was trimmed, nothing is lost).
+    // The head shrank under the window: another consumer takes from K (or this one paused after
+    // its take and another took the lease over meanwhile). Drop the batch and, if it is still
+    // ours, the window; the next take starts afresh (nothing was trimmed, nothing is lost).
     spdlog::error("source {}: {} holds fewer messages than the window of {} just taken: another "
                   "consumer is popping from it; every consumer of a delivery: lease source must "
                   "use delivery: lease",
                   source_name_, keys_.pending, n);
     batch->reply.reset();
-    return connection_->command_ok({"DEL", window}, &batch->reply);
+    return connection_->eval(kLeaseDropWindowScript, {window}, {holder_}, &batch->reply);
   }
   batch->messages.reserve(r->elements);
   for (size_t i = 0; i < r->elements; ++i)

@@ -1,5 +1,7 @@
 // competing_consumers_test.cc: 2 and 3 instances on one source (for a stream: consumers of one
-// group), one SIGKILLed or frozen; the survivors reclaim exactly what it held.
+// group), one SIGKILLed or frozen; the survivors reclaim exactly what it held. For delivery:
+// lease these are failover tests: one instance is active (it holds K:lease) and is the one
+// killed or frozen; a standby takes over once its lease expires and handles its window again.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -93,7 +95,9 @@ void keep_a_backlog(Rig& rig, Feed& feed, int64_t* next_id, size_t* extra) {
 // reclaim exactly those messages after reclaim_after and that every event lands exactly once.
 // Lists: the survivors' housekeeping returns the victim's in-flight lists to K once its heartbeat
 // expires. Streams: the survivors' workers XAUTOCLAIM the victim's pending entries once they have
-// been idle for reclaim_after (several consumers in one group).
+// been idle for reclaim_after (several consumers in one group). Lease: the victim is the active
+// instance (the others stand by); exactly one standby takes the lease over once it expires and
+// takes the victim's window, left at the head of K, one message at a time.
 void run_competing_consumers(SourceKind kind, int instances) {
   constexpr size_t kEvents = 30'000;
   Rig rig(kind);
@@ -104,6 +108,10 @@ void run_competing_consumers(SourceKind kind, int instances) {
   Instances in;
   ASSERT_NO_FATAL_FAILURE(start_instances(rig, instances, &in));
   const std::string victim = in.names[0];  // in.daemons[0]'s consumer name
+  // Lease: the first instance is the active one, the only one that takes.
+  if (rig.is_lease()) {
+    ASSERT_EQ(rig.lease_holder(), victim);
+  }
 
   // The stream arrives in chunks while the instances compete for it.
   Feed feed(rig, mixed_events(kEvents));
@@ -121,9 +129,12 @@ void run_competing_consumers(SourceKind kind, int instances) {
   std::cout << "[ fault    ] killed " << victim << " with " << orphaned
             << " message(s) in flight after " << feed.pushed() << " of " << feed.size()
             << " events were published; survivors: " << instances - 1 << "\n";
-  // Nothing reclaims them while the victim may still be alive (its heartbeat, or its entries'
-  // idle time, is younger than reclaim_after: 1s).
+  // Nothing reclaims them while the victim may still be alive (its heartbeat, its entries' idle
+  // time, or its lease, is younger than reclaim_after: 1s).
   EXPECT_EQ(rig.inflight_of(victim), orphaned);
+  if (rig.is_lease()) {
+    EXPECT_EQ(rig.lease_holder(), victim);
+  }
 
   // The rest of the stream arrives after the kill; the survivors handle it and the orphans.
   feed.push_rest();
@@ -134,16 +145,38 @@ void run_competing_consumers(SourceKind kind, int instances) {
                          "every event handled by the survivors"))
       << rig.describe();
 
+  // Lease: one survivor holds the lease now, the others still stand by.
+  std::string new_holder;
+  if (rig.is_lease()) {
+    new_holder = rig.lease_holder();
+    EXPECT_NE(std::find(in.names.begin() + 1, in.names.end(), new_holder), in.names.end())
+        << "the lease is held by " << new_holder << ", not by a survivor";
+  }
   int64_t reclaimed = 0;
+  size_t takeovers = 0;
   for (int i = 1; i < instances; ++i) {
     ASSERT_TRUE(in.daemons[i].is_running()) << in.daemons[i].log_tail();
     EXPECT_EQ(in.daemons[i].stop(10s), 0) << in.daemons[i].log_tail();
     const std::string log = in.daemons[i].log();
     reclaimed += rig.reclaimed_in(log);
+    takeovers += Rig::takeovers_in(log);
+    if (rig.is_lease()) {
+      // Each survivor stood by; the new holder took over exactly once, the others never.
+      EXPECT_NE(log.find("standing by: consumer " + victim + " holds"), std::string::npos) << log;
+      EXPECT_EQ(Rig::takeovers_in(log), in.names[i] == new_holder ? 1u : 0u) << log;
+    }
     EXPECT_EQ(occurrences(log, kLateAckRefused), 0u) << log;
   }
-  // Exactly the victim's in-flight messages were reclaimed, once (two survivors may race).
-  EXPECT_EQ(reclaimed, orphaned);
+  if (rig.is_lease()) {
+    // Nothing is handed over in lease mode (no "reclaimed" line): the window stayed at the head
+    // of K, and the new holder took it over; the exact counts below show it was handled.
+    EXPECT_EQ(takeovers, 1u);
+    std::cout << "[ fault    ] " << new_holder << " took over the lease and " << victim
+              << "'s window of " << orphaned << "\n";
+  } else {
+    // Exactly the victim's in-flight messages were reclaimed, once (two survivors may race).
+    EXPECT_EQ(reclaimed, orphaned);
+  }
 
   EXPECT_EQ(rig.users(), half);
   EXPECT_EQ(rig.quotes(), half);
@@ -162,7 +195,9 @@ TEST_P(CompetingConsumersTest, ThreeInstancesOneKilled) { run_competing_consumer
 // A frozen (not dead) instance: the survivor reclaims its in-flight messages after
 // reclaim_after. When it wakes up it either finds its batch gone before reading it, or handles
 // it and its late ack is refused: either way nothing is acknowledged, dead-lettered or
-// scheduled twice.
+// scheduled twice. Lease: the frozen one is the active instance; the standby takes the lease
+// over when it expires, and with it the frozen one's window; the woken one's ack is refused (its
+// lease is gone) and it stands by.
 TEST_P(CompetingConsumersTest, FrozenInstanceIsReclaimedAndNothingIsWrittenTwice) {
   constexpr size_t kEvents = 20'000;
   constexpr size_t kBadEvery = 50;
@@ -173,6 +208,9 @@ TEST_P(CompetingConsumersTest, FrozenInstanceIsReclaimedAndNothingIsWrittenTwice
   Instances in;
   ASSERT_NO_FATAL_FAILURE(start_instances(rig, 2, &in));
   const std::string victim = in.names[0];
+  if (rig.is_lease()) {
+    ASSERT_EQ(rig.lease_holder(), victim);
+  }
 
   // Invalid JSON sprinkled in: a batch in the frozen instance's hands likely holds some, and
   // each must be dead-lettered exactly once.
@@ -208,13 +246,32 @@ TEST_P(CompetingConsumersTest, FrozenInstanceIsReclaimedAndNothingIsWrittenTwice
   ASSERT_TRUE(wait_until([&] { return rig.all_handled(half, half, bad.size()); }, 60s,
                          "every event handled"))
       << rig.describe();
+  if (rig.is_lease()) {
+    // The woken instance finds the lease taken: it stands by and the survivor stays active.
+    ASSERT_TRUE(wait_until(
+        [&] {
+          return in.daemons[0].log().find("standing by: consumer " + in.names[1] + " holds") !=
+                 std::string::npos;
+        },
+        10s, "the woken instance to stand by"))
+        << in.daemons[0].log_tail();
+    EXPECT_EQ(rig.lease_holder(), in.names[1]);
+  }
   for (auto& d : in.daemons) EXPECT_EQ(d.stop(10s), 0) << d.log_tail();
 
   // Which way the woken instance went (it depends on where SIGSTOP caught it).
   const size_t refused = occurrences(in.daemons[0].log(), kLateAckRefused);
   std::cout << "[ fault    ] late acks refused: " << refused
             << (refused ? "" : " (it was frozen before reading its batch)") << "\n";
-  EXPECT_EQ(rig.reclaimed_in(in.daemons[1].log()), held);
+  if (rig.is_lease()) {
+    // Its one window: refused at most once; the survivor took the lease over once, and was never
+    // refused an ack.
+    EXPECT_LE(refused, 1u) << in.daemons[0].log();
+    EXPECT_EQ(Rig::takeovers_in(in.daemons[1].log()), 1u) << in.daemons[1].log();
+    EXPECT_EQ(occurrences(in.daemons[1].log(), kLateAckRefused), 0u) << in.daemons[1].log();
+  } else {
+    EXPECT_EQ(rig.reclaimed_in(in.daemons[1].log()), held);
+  }
   EXPECT_EQ(rig.users(), half);
   EXPECT_EQ(rig.quotes(), half);
   rig.expect_drained_state();

@@ -1,13 +1,19 @@
 // fault_support.h: the fault tests' rig (Redis, plugins dir, routes.yaml, publishing, exact-state
-// checks) for each source kind the fault suite runs against (SourceKind: list, laravel, stream).
+// checks) for each source kind the fault suite runs against (SourceKind: list, laravel, stream,
+// lease).
 //
-// Every per-kind difference lives here, so that the tests read the same for all three kinds:
+// Every per-kind difference lives here, so that the tests read the same for all four kinds:
 //   kind     K (the key read)                publish (pipelined)     pending    in flight
 //   list     events                          RPUSH K M               LLEN K     K:inflight:* lists
 //   laravel  laravel_database_queues:events  Laravel's push script:  LLEN K     K:inflight:* lists
 //                                            RPUSH K M, RPUSH K:notify 1
 //   stream   events (group switchyard_fault  XADD K * message M      group lag  group pending
 //            created at start "0")                                              entries list
+//   lease    events (delivery: lease,        RPUSH K M               LLEN K     n of K:window (the
+//            workers: 1)                                             - n        head of K taken)
+// lease: one consumer is active (K:lease); the others stand by and take over when its lease
+// expires. No in-flight lists, heartbeats or K:inflight registry: the window stays at the head of
+// K until the ack trims it (README "Two delivery modes").
 // Dead letters go to K:dead and retries to K:retry for every kind (README "Redis keys", "Laravel
 // producers", "Streams"); the source is named "events" in every dead letter.
 #ifndef SWITCHYARD_TESTS_INTEGRATION_FAULT_FAULT_SUPPORT_H_
@@ -45,8 +51,10 @@ using namespace std::chrono_literals;
 // ---------------------------------------------------------------------------------------------
 // Source kinds
 
-// The three ways Switchyard reads a source (README "routes.yaml", "Laravel producers", "Streams").
-enum class SourceKind { kList, kLaravel, kStream };
+// The ways Switchyard reads a source (README "routes.yaml", "Laravel producers", "Streams", "Two
+// delivery modes"): kList is a list with delivery: inflight (the default), kLease the same list
+// with delivery: lease.
+enum class SourceKind { kList, kLaravel, kStream, kLease };
 
 inline const char* kind_name(SourceKind kind) {
   switch (kind) {
@@ -56,6 +64,8 @@ inline const char* kind_name(SourceKind kind) {
       return "laravel";
     case SourceKind::kStream:
       return "stream";
+    case SourceKind::kLease:
+      return "lease";
   }
   return "?";
 }
@@ -63,13 +73,14 @@ inline const char* kind_name(SourceKind kind) {
 // How gtest prints a SourceKind (in failure messages and --gtest_list_tests).
 inline void PrintTo(SourceKind kind, std::ostream* os) { *os << kind_name(kind); }
 
-// gtest parameter names: Suite.Test/list, Suite.Test/laravel, Suite.Test/stream.
+// gtest parameter names: Suite.Test/list, Suite.Test/laravel, Suite.Test/stream, Suite.Test/lease.
 inline std::string kind_param_name(const testing::TestParamInfo<SourceKind>& info) {
   return kind_name(info.param);
 }
 
 inline auto all_kinds() {
-  return testing::Values(SourceKind::kList, SourceKind::kLaravel, SourceKind::kStream);
+  return testing::Values(SourceKind::kList, SourceKind::kLaravel, SourceKind::kStream,
+                         SourceKind::kLease);
 }
 
 // INSTANTIATE_FAULT_SUITE(Suite): Suite (a TEST_P suite taking a SourceKind) for every kind.
@@ -109,13 +120,13 @@ for i = 1, #ARGV do redis.call('XADD', KEYS[1], '*', 'message', ARGV[i]) end
 
 // Publishes `messages` in order onto the source `key` of `kind`, as its producers do, pipelined
 // and 50 messages per command (as fast as the producer side can go, so that a backlog builds up):
-// list: RPUSH K; laravel: Laravel's push script per message (the message onto K, then a token
-// onto K:notify); stream: XADD K * message M.
+// list, lease: RPUSH K; laravel: Laravel's push script per message (the message onto K, then a
+// token onto K:notify); stream: XADD K * message M.
 // Throws std::runtime_error on Redis errors. Any connection may be used (one per thread).
 inline void publish(SourceKind kind, const std::string& key, RedisClient& client,
                     const std::vector<std::string>& messages) {
   constexpr size_t kPerCommand = 50;
-  if (kind == SourceKind::kList) {
+  if (kind == SourceKind::kList || kind == SourceKind::kLease) {
     client.rpush_many(key, messages, kPerCommand);
     return;
   }
@@ -331,6 +342,7 @@ class Rig {
 
   SourceKind kind() const { return kind_; }
   bool is_stream() const { return kind_ == SourceKind::kStream; }
+  bool is_lease() const { return kind_ == SourceKind::kLease; }
   const TempDir& dir() const { return dir_; }
   std::string file(const std::string& name) const { return dir_.file(name); }
   RedisServer& redis() { return redis_; }
@@ -342,10 +354,14 @@ class Rig {
   std::string dead_key() const { return key_ + ":dead"; }
   std::string retry_key() const { return key_ + ":retry"; }
   std::string notify_key() const { return key_ + ":notify"; }
+  // lease: the lease and the window (README "Redis keys").
+  std::string lease_key() const { return key_ + ":lease"; }
+  std::string window_key() const { return key_ + ":window"; }
 
   // Fills redis_url, plugins_dir, database and the source kind (type, format and prefix, group
-  // and start "0" so that a backlog published before the first run is read) into spec, and
-  // writes DIR/routes.yaml.
+  // and start "0" so that a backlog published before the first run is read; lease: delivery:
+  // lease, and "workers: N" rewritten to "workers: 1", the only count lease allows) into spec,
+  // and writes DIR/routes.yaml.
   std::string write_config(RoutesYaml spec) {
     spec.redis_url = redis_.url();
     spec.plugins_dir = plugins_dir_;
@@ -359,6 +375,14 @@ class Rig {
       spec.source_type = "stream";
       spec.stream_group = kStreamGroup;
       spec.stream_start = "0";
+    } else if (kind_ == SourceKind::kLease) {
+      const size_t at = spec.source_extra.find("workers:");
+      if (at != std::string::npos) {
+        size_t end = spec.source_extra.find('\n', at);
+        if (end == std::string::npos) end = spec.source_extra.size();
+        spec.source_extra.replace(at, end - at, "workers: 1");
+      }
+      spec.source_extra = "delivery: lease\n" + spec.source_extra;
     }
     notify_slack_ = kMaxInstances * workers_in(spec.source_extra);
     config_path_ = dir_.write("routes.yaml", routes_yaml(spec));
@@ -399,8 +423,17 @@ class Rig {
   // per message, plus one per worker (notify_slack_). A take trims one token per message it took
   // (minus the one its BLPOP consumed); a worker whose BLPOP popped a token while another worker
   // took that token's message leaves one token too many, until an idle BLPOP consumes it.
+  // Lease: LLEN K minus the window at its head (n of K:window), read atomically.
   int64_t pending() {
     if (kind_ == SourceKind::kList) return client().llen(key_);
+    if (kind_ == SourceKind::kLease) {
+      return client()
+          .command({"EVAL",
+                    "return redis.call('LLEN', KEYS[1]) - "
+                    "tonumber(redis.call('HGET', KEYS[2], 'n') or '0')",
+                    "2", key_, window_key()})
+          .integer;
+    }
     if (kind_ == SourceKind::kLaravel) {
       Reply r = client().command(
           {"EVAL", "return {redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2])}", "2", key_,
@@ -425,8 +458,10 @@ class Rig {
   }
 
   // Messages taken and not yet acknowledged. Lists: the sum of every in-flight list
-  // (K:inflight:<consumer>:<worker>). Streams: the group's pending entries list.
+  // (K:inflight:<consumer>:<worker>). Streams: the group's pending entries list. Lease: the
+  // window (n of K:window; 0 when it does not exist).
   int64_t inflight_total() {
+    if (is_lease()) return lease_window().first;
     if (is_stream()) {
       std::optional<std::map<std::string, Reply>> group = stream_group();
       return group ? (*group)["pending"].integer : 0;
@@ -436,8 +471,14 @@ class Rig {
     return n;
   }
   // Messages in flight with one consumer instance (a `switchyard run` process, `<host>:<slot>`):
-  // lists: in its in-flight lists; streams: pending for its group consumers `<instance>:<worker>`.
+  // lists: in its in-flight lists; streams: pending for its group consumers `<instance>:<worker>`;
+  // lease: the window, if the instance took it (by of K:window; a dead holder's window stays its
+  // own until another consumer takes it over).
   int64_t inflight_of(const std::string& instance) {
+    if (is_lease()) {
+      auto [n, by] = lease_window();
+      return by == instance ? n : 0;
+    }
     int64_t n = 0;
     if (is_stream()) {
       for (const auto& [name, pending] : stream_consumers())
@@ -450,9 +491,15 @@ class Rig {
   }
   // Consumer instances (`<host>:<slot>`). Lists: those with a live heartbeat (K:heartbeat:*).
   // Streams (no heartbeats): every instance with a consumer in the group, which a worker creates
-  // with its first read; a dead one stays listed.
+  // with its first read; a dead one stays listed. Lease: the one active consumer, the holder of
+  // K:lease (standbys do not show; start_instances() finds them in their logs).
   std::vector<std::string> consumers() {
     std::vector<std::string> out;
+    if (is_lease()) {
+      std::string holder = lease_holder();
+      if (!holder.empty()) out.push_back(holder);
+      return out;
+    }
     if (is_stream()) {
       for (const auto& [name, pending] : stream_consumers()) out.push_back(instance_of(name));
       std::sort(out.begin(), out.end());
@@ -466,14 +513,44 @@ class Rig {
   // Messages handed over from silent instances to live ones, as the daemon's log counts them.
   // Lists: "reclaimed N in-flight message(s)" (housekeeping, per heartbeat expiry). Streams:
   // "claimed N pending entries" (XAUTOCLAIM of entries idle longer than reclaim_after).
+  // Lease: nothing is handed over (the window stays at the head of K and the new holder takes
+  // it one message at a time), so no log line counts it: always 0; see takeovers_in().
   int64_t reclaimed_in(const std::string& log) const {
+    if (is_lease()) return 0;
     return is_stream() ? sum_of_numbers_after(log, ": claimed ")
                        : sum_of_numbers_after(log, ": reclaimed ");
   }
+  // Lease: how many times the daemon whose log this is took over the lease from another consumer
+  // after standing by ("this instance (NAME) now holds the lease").
+  static size_t takeovers_in(const std::string& log) {
+    return occurrences(log, ") now holds the lease ");
+  }
+
+  // Lease: the consumer name in K:lease ("<consumer>|<token>"); "" when nobody holds it.
+  std::string lease_holder() {
+    Reply r = client().command({"GET", lease_key()});
+    return r.is_nil() ? std::string() : r.str.substr(0, r.str.find('|'));
+  }
+  // Lease: {n, consumer} of K:window, the messages at the head of K taken and not yet acked and
+  // the consumer that took them (read atomically); {0, ""} when it does not exist.
+  std::pair<int64_t, std::string> lease_window() {
+    Reply r = client().command({"HMGET", window_key(), "n", "by"});
+    const int64_t n = r.elements.at(0).is_nil() ? 0 : std::stoll(r.elements.at(0).str);
+    const std::string by = r.elements.at(1).is_nil() ? "" : r.elements.at(1).str;
+    return {n, by.substr(0, by.find('|'))};
+  }
+
   // Fails the test when anything still names `instance` as a holder of messages. Lists: the
   // K:inflight registry (in-flight list -> consumer). Streams: the instance's group consumers
-  // hold no pending entries.
+  // hold no pending entries. Lease: the instance neither holds the lease nor a window.
   void expect_nothing_held_by(const std::string& instance) {
+    if (is_lease()) {
+      EXPECT_NE(lease_holder(), instance) << instance << " still holds " << lease_key();
+      EXPECT_EQ(inflight_of(instance), 0)
+          << instance << " still holds a window: "
+          << client().command({"HGETALL", window_key()}).describe();
+      return;
+    }
     if (is_stream()) {
       for (const auto& [name, pending] : stream_consumers()) {
         if (instance_of(name) == instance) {
@@ -538,6 +615,8 @@ class Rig {
   //     its bound (messages + one token per worker) whenever pending() looked.
   //   stream: the group exists, has delivered the last entry (lag 0, last-delivered-id equal to
   //     the stream's last-generated-id) and has no pending entries; no in-flight lists exist.
+  //   lease: K empty; K:window gone (or n 0, nothing suspect); and nothing of delivery: inflight
+  //     (no in-flight list, no K:inflight registry, no heartbeat): the modes do not mix.
   void expect_drained_state() {
     EXPECT_EQ(retrying(), 0) << "retries left in " << retry_key();
     EXPECT_EQ(client().command({"EXISTS", key_ + ":deliveries"}).integer, 0)
@@ -558,6 +637,18 @@ class Rig {
       return;
     }
     EXPECT_EQ(client().llen(key_), 0) << "pending messages left in " << key_;
+    if (is_lease()) {
+      Reply w = client().command({"HMGET", window_key(), "n", "suspect"});
+      for (size_t i = 0; i < 2; ++i) {
+        EXPECT_TRUE(w.elements.at(i).is_nil() || w.elements.at(i).str == "0")
+            << "a window left in " << window_key() << ": "
+            << client().command({"HGETALL", window_key()}).describe();
+      }
+      EXPECT_EQ(client().keys(key_ + ":inflight*"), std::vector<std::string>())
+          << "delivery: lease left in-flight lists or a K:inflight registry";
+      EXPECT_EQ(client().keys(key_ + ":heartbeat:*"), std::vector<std::string>())
+          << "delivery: lease left heartbeats";
+    }
     if (kind_ == SourceKind::kLaravel) {
       EXPECT_EQ(client().llen(notify_key()), 0) << "tokens left behind in " << notify_key();
       pending();  // one more sample of the bound
@@ -673,14 +764,48 @@ class Feed {
   size_t pushed_ = 0;
 };
 
+// The consumer name a daemon logs at start ("source S: consuming K from URL as NAME (...)");
+// "" before it did.
+inline std::string consumer_name_in_log(const std::string& log) {
+  const size_t consuming = log.find(": consuming ");
+  if (consuming == std::string::npos) return "";
+  const size_t as = log.find(" as ", consuming);
+  const size_t paren = as == std::string::npos ? as : log.find(" (", as);
+  const size_t eol = log.find('\n', consuming);
+  if (paren == std::string::npos || paren > eol) return "";
+  return log.substr(as + 4, paren - as - 4);
+}
+
 // Starts `n` daemons on the rig's config, one at a time, each with its own log
 // (switchyard-<i>.log), and waits until each shows up as a consumer (its consumer name known
 // before the next one starts). names[i] is daemons[i]'s consumer instance name.
+// Lease: daemons[0] holds the lease (it is the active consumer); each later one has logged that
+// it stands by.
 struct Instances {
   std::vector<SwitchyardProcess> daemons;
   std::vector<std::string> names;
 };
 inline void start_instances(Rig& rig, int n, Instances* out) {
+  if (rig.is_lease()) {
+    for (int i = 0; i < n; ++i) {
+      out->daemons.push_back(rig.start("switchyard-" + std::to_string(i) + ".log"));
+      SwitchyardProcess& d = out->daemons.back();
+      std::string name;
+      ASSERT_TRUE(wait_until(
+          [&] {
+            name = consumer_name_in_log(d.log());
+            if (name.empty()) return false;
+            return i == 0 ? rig.lease_holder() == name
+                          : d.log().find("standing by: consumer " + out->names[0] + " holds") !=
+                                std::string::npos;
+          },
+          10s, "instance " + std::to_string(i) + (i == 0 ? " to hold the lease" : " to stand by")))
+          << d.log_tail();
+      ASSERT_EQ(std::count(out->names.begin(), out->names.end(), name), 0) << name;
+      out->names.push_back(name);
+    }
+    return;
+  }
   for (int i = 0; i < n; ++i) {
     out->daemons.push_back(rig.start("switchyard-" + std::to_string(i) + ".log"));
     ASSERT_TRUE(wait_until([&] { return rig.consumers().size() == out->names.size() + 1; }, 10s,
