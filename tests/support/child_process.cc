@@ -329,6 +329,20 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+std::vector<std::string> file_lines(const std::string& path) { return split_lines(read_file(path)); }
+
 std::string tail_file(const std::string& path, std::size_t lines) {
   std::string text = read_file(path);
   if (lines == 0) return {};

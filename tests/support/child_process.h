@@ -108,6 +108,11 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
 
 // Reads a whole file (binary-safe); empty string if it does not exist. Thread safety: reentrant.
 std::string read_file(const std::string& path);
+// `text` split at '\n' (without the '\n's); a last line without '\n' is included, so a trailing
+// '\n' adds no empty line. Thread safety: reentrant.
+std::vector<std::string> split_lines(const std::string& text);
+// The lines of a file, as split_lines; none if it does not exist. Thread safety: reentrant.
+std::vector<std::string> file_lines(const std::string& path);
 // The last `lines` lines of a file (for failure messages); empty if it does not exist.
 std::string tail_file(const std::string& path, std::size_t lines = 40);
 

@@ -201,24 +201,6 @@ inline DeadLetterView decode_dead_letter_json(const std::string& raw) {
   return d;
 }
 
-// The lines of `text` (without '\n').
-inline std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    lines.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
-}
-
-// The lines of a file (without '\n'); empty when it does not exist.
-inline std::vector<std::string> file_lines(const std::string& path) {
-  return split_lines(read_file(path));
-}
-
 inline size_t distinct_count(const std::vector<std::string>& lines) {
   return std::set<std::string>(lines.begin(), lines.end()).size();
 }

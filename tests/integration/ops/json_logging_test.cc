@@ -46,7 +46,7 @@ std::vector<LogLine> parse_json_lines(const std::string& text) {
   std::vector<LogLine> out;
   EXPECT_TRUE(text.empty() || text.back() == '\n') << "the last line is not terminated";
   int n = 0;
-  for (const std::string& line : ops::read_lines_of(text)) {
+  for (const std::string& line : split_lines(text)) {
     ++n;
     rapidjson::Document doc;
     doc.Parse(line.data(), line.size());
@@ -225,7 +225,7 @@ TEST(JsonLoggingTest, EveryStderrLineIsAJsonObjectWithTimeLevelAndMessage) {
     return l.message.find("stopped cleanly") != std::string::npos && !l.source && !l.event &&
            !l.outcome && l.handler.empty();
   });
-  for (const std::string& line : ops::read_lines_of(text))
+  for (const std::string& line : split_lines(text))
     EXPECT_FALSE(line.starts_with("FAKE LINE")) << "a forged line: " << line;
   EXPECT_EQ(text.find(kPassword), std::string::npos) << "the password is in the log";
 }

@@ -64,24 +64,7 @@ inline void write_atomically(const std::string& path, const std::string& text) {
 }
 
 // ------------------------------------------------------------------------------ files, logs
-
-// The lines of `text` (without their '\n'); a last line without '\n' is included.
-inline std::vector<std::string> read_lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    lines.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
-}
-
-// The lines of a file, as read_lines_of; none if it does not exist.
-inline std::vector<std::string> read_lines(const std::string& path) {
-  return read_lines_of(read_file(path));
-}
+// (split_lines and file_lines live in support/child_process.h, next to read_file.)
 
 // Occurrences of `needle` in `haystack`.
 inline size_t count_of(const std::string& haystack, const std::string& needle) {

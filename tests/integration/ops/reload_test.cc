@@ -27,7 +27,6 @@ using namespace std::chrono_literals;
 using ops::count_of;
 using ops::http_get;
 using ops::lines_with;
-using ops::read_lines;
 
 // The messages of `all` with index in [begin, end) that are not among `lines`.
 std::vector<size_t> missing(const std::vector<std::string>& all, size_t begin, size_t end,
@@ -46,7 +45,7 @@ std::string first_indexes(const std::vector<size_t>& v, size_t n = 10) {
 
 // True when every message is a line of `path` (read as a set).
 bool file_has_all(const std::string& path, const std::vector<std::string>& messages) {
-  std::vector<std::string> lines = read_lines(path);
+  std::vector<std::string> lines = file_lines(path);
   std::set<std::string> set(lines.begin(), lines.end());
   return std::all_of(messages.begin(), messages.end(),
                      [&](const std::string& m) { return set.count(m) > 0; });
@@ -170,7 +169,7 @@ TEST(ReloadTest, AddsAHandlerUnderSteadyPublishAndKeepsRunningOnBrokenConfigs) {
       << daemon.log_tail();
   EXPECT_EQ(client.llen("events:dead"), 0) << client.lrange("events:dead", 0, 2).at(0);
 
-  std::vector<std::string> lines = read_lines(audit);
+  std::vector<std::string> lines = file_lines(audit);
   std::set<std::string> line_set(lines.begin(), lines.end());
   std::vector<size_t> lost = missing(messages, after_reload, kTotal, line_set);
   EXPECT_TRUE(lost.empty()) << lost.size() << " of the " << kTotal - after_reload
@@ -312,13 +311,13 @@ TEST(ReloadTest, PluginCopiedIntoThePluginsDirectoryAtRunTimeReceivesEvents) {
   // One worker handles batches in order: the last event in late.jsonl means all were handled.
   ASSERT_TRUE(wait_until(
       [&] {
-        std::vector<std::string> lines = read_lines(dir.file("late.jsonl"));
+        std::vector<std::string> lines = file_lines(dir.file("late.jsonl"));
         return count_rows(db, "user_registrations") == 150 && count_rows(db, "quotes") == 150 &&
                !lines.empty() && lines.back() == after.back();
       },
       20s, "200 more events in the database and in late.jsonl"))
       << daemon.log_tail();
-  std::vector<std::string> lines = read_lines(dir.file("late.jsonl"));
+  std::vector<std::string> lines = file_lines(dir.file("late.jsonl"));
   std::set<std::string> line_set(lines.begin(), lines.end());
   std::vector<size_t> lost = missing(after, 0, after.size(), line_set);
   EXPECT_TRUE(lost.empty()) << lost.size() << " of the " << after.size()
@@ -371,9 +370,9 @@ TEST(ReloadTest, KeepsUnchangedInstancesRecreatesChangedOnesAndUnloadsUnusedPlug
   client.rpush_many("events", batch1);
   ASSERT_TRUE(wait_until(
       [&] {
-        return read_lines(dir.file("keep.jsonl")).size() == 100 &&
-               read_lines(dir.file("change-1.jsonl")).size() == 100 &&
-               read_lines(dir.file("gone.jsonl")).size() == 100;
+        return file_lines(dir.file("keep.jsonl")).size() == 100 &&
+               file_lines(dir.file("change-1.jsonl")).size() == 100 &&
+               file_lines(dir.file("gone.jsonl")).size() == 100;
       },
       20s, "100 events in each probe file"))
       << daemon.log_tail();
@@ -407,8 +406,8 @@ TEST(ReloadTest, KeepsUnchangedInstancesRecreatesChangedOnesAndUnloadsUnusedPlug
   // One worker handles batches in order: the last event in a file means all were handled.
   ASSERT_TRUE(wait_until(
       [&] {
-        std::vector<std::string> keep = read_lines(dir.file("keep.jsonl"));
-        std::vector<std::string> change = read_lines(dir.file("change-2.jsonl"));
+        std::vector<std::string> keep = file_lines(dir.file("keep.jsonl"));
+        std::vector<std::string> change = file_lines(dir.file("change-2.jsonl"));
         return !keep.empty() && keep.back() == batch2.back() && !change.empty() &&
                change.back() == batch2.back();
       },
@@ -417,9 +416,9 @@ TEST(ReloadTest, KeepsUnchangedInstancesRecreatesChangedOnesAndUnloadsUnusedPlug
   // The kept instance wrote both batches, in order, to its one file.
   std::vector<std::string> both = batch1;
   both.insert(both.end(), batch2.begin(), batch2.end());
-  EXPECT_EQ(read_lines(dir.file("keep.jsonl")), both);
-  EXPECT_EQ(read_lines(dir.file("change-2.jsonl")), batch2);
-  EXPECT_EQ(read_lines(dir.file("gone.jsonl")).size(), 100u);
+  EXPECT_EQ(file_lines(dir.file("keep.jsonl")), both);
+  EXPECT_EQ(file_lines(dir.file("change-2.jsonl")), batch2);
+  EXPECT_EQ(file_lines(dir.file("gone.jsonl")).size(), 100u);
 
   // No probe handler left: the plugin is unloaded after its last instance is destroyed.
   ops::write_atomically(config, routes_yaml(spec));

@@ -28,7 +28,6 @@ using namespace std::chrono_literals;
 using ops::count_of;
 using ops::http_get;
 using ops::lines_with;
-using ops::read_lines;
 
 // switchyard_config_reloads_total{result}: 0 while absent; nullopt if /metrics does not answer
 // or does not parse.
@@ -80,7 +79,7 @@ TEST(WatchReloadTest, ReloadsOnRoutesYamlAndPluginChangesAndKeepsTheOldTableOnBr
               count_rows(db, "quotes") != expected)
             return false;
           for (const std::string& file : files) {
-            std::vector<std::string> lines = read_lines(file);
+            std::vector<std::string> lines = file_lines(file);
             // One worker handles batches in order: the last event there means all are.
             if (lines.empty() || lines.back() != events.back()) return false;
           }
@@ -104,7 +103,7 @@ TEST(WatchReloadTest, ReloadsOnRoutesYamlAndPluginChangesAndKeepsTheOldTableOnBr
   EXPECT_EQ(count_of(daemon.log(), "reloaded "), 1u) << daemon.log_tail();
   ASSERT_TRUE(publish_and_wait("after the route to jsonl_sink was added", {audit}))
       << daemon.log_tail();
-  EXPECT_EQ(read_lines(audit).size(), 100u) << "only the events published after the reload";
+  EXPECT_EQ(file_lines(audit).size(), 100u) << "only the events published after the reload";
 
   // 2. A broken routes.yaml (YAML syntax error): refused, counted, logged with FILE:LINE:COL;
   // the old table keeps running.
@@ -161,7 +160,7 @@ TEST(WatchReloadTest, ReloadsOnRoutesYamlAndPluginChangesAndKeepsTheOldTableOnBr
       << daemon.log_tail();
   ASSERT_TRUE(publish_and_wait("after probe_sink.so was deployed", {audit, dir.file("late.jsonl")}))
       << daemon.log_tail();
-  EXPECT_EQ(read_lines(dir.file("late.jsonl")).size(), 100u);
+  EXPECT_EQ(file_lines(dir.file("late.jsonl")).size(), 100u);
 
   EXPECT_EQ(reloads(port, "success"), 2.0) << daemon.log_tail();
   EXPECT_EQ(reloads(port, "failure"), 2.0) << daemon.log_tail();

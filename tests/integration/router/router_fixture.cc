@@ -190,18 +190,6 @@ void expect_dead_letter(const rapidjson::Value& letter, const std::string& messa
             std::string(host) + ":" + std::to_string(daemon_pid));
 }
 
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    lines.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
-}
-
 std::string line_col(const std::string& text, const std::string& needle) {
   const size_t at = text.find(needle);
   if (at == std::string::npos) return "?";

@@ -75,8 +75,6 @@ std::string dead_message(const rapidjson::Value& letter);
 // The "reason" field ("" when absent).
 std::string dead_reason(const rapidjson::Value& letter);
 
-// `text` split into lines ('\n'), the last one kept only when not empty.
-std::vector<std::string> split_lines(const std::string& text);
 
 // "LINE:COL" (1-based) of the first occurrence of `needle` in `text`; "?" when absent.
 std::string line_col(const std::string& text, const std::string& needle);
