@@ -1,0 +1,216 @@
+// postgres_backend.cc: sql_sink's PostgreSQL backend (libpq): multi-row INSERT ... ON CONFLICT
+// (key) DO NOTHING through prepared statements with text parameters.
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+#include <vector>
+
+#include "backend.h"
+
+namespace switchyard::sql {
+namespace {
+
+// Rows per INSERT statement. Statements are prepared for this size and for powers of two below
+// it, so any batch is a few executions of at most a dozen prepared statements.
+constexpr size_t kMaxRowsPerStatement = 1024;
+constexpr size_t kMaxParameters = 65535;  // the protocol's limit
+
+std::string quote_identifier(const std::string& name) {
+  // Names are plain identifiers (checked by Mapping); quoting keeps their case.
+  const size_t dot = name.find('.');
+  if (dot != std::string::npos)
+    return quote_identifier(name.substr(0, dot)) + "." + quote_identifier(name.substr(dot + 1));
+  return "\"" + name + "\"";
+}
+
+const char* sql_type(ColumnType type) {
+  switch (type) {
+    case ColumnType::kSmallint: return "smallint";
+    case ColumnType::kInt: return "integer";
+    case ColumnType::kBigint: return "bigint";
+    case ColumnType::kDouble: return "double precision";
+    case ColumnType::kText: return "text";
+    case ColumnType::kBoolean: return "boolean";
+    case ColumnType::kTimestamptz: return "timestamptz";
+    case ColumnType::kTimestamp: return "timestamp";
+    case ColumnType::kDate: return "date";
+    case ColumnType::kJson: return "json";
+    case ColumnType::kJsonb: return "jsonb";
+    case ColumnType::kUuid: return "uuid";
+  }
+  return "text";
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  for (size_t p; (p = s.find('\n')) != std::string::npos;) s[p] = ' ';
+  return s;
+}
+
+class PostgresBackend : public Backend {
+ public:
+  PostgresBackend(const Mapping& mapping, const std::string& password)
+      : mapping_(mapping), password_(password) {
+    char* err = nullptr;
+    PQconninfoOption* options = PQconninfoParse(mapping.url.c_str(), &err);
+    if (!options) {
+      std::string message = err ? trim(err) : "out of memory";
+      PQfreemem(err);
+      throw std::runtime_error("config.url: " + message);
+    }
+    bool inline_password = false;
+    for (PQconninfoOption* o = options; o->keyword; ++o) {
+      if (std::strcmp(o->keyword, "password") == 0 && o->val && *o->val) inline_password = true;
+    }
+    PQconninfoFree(options);
+    if (inline_password)
+      throw std::runtime_error(
+          "config.url: the URL contains a password; put it in a file and set password_file: "
+          "(or password_env:) instead");
+    std::string columns;
+    for (const Column& c : mapping.columns)
+      columns += (columns.empty() ? "" : ", ") + quote_identifier(c.name);
+    std::string key;
+    for (const std::string& k : mapping.key) key += (key.empty() ? "" : ", ") + quote_identifier(k);
+    insert_head_ = "INSERT INTO " + quote_identifier(mapping.table) + " (" + columns + ") VALUES ";
+    insert_tail_ = " ON CONFLICT (" + key + ") DO NOTHING";
+    max_rows_ = std::min(kMaxRowsPerStatement, kMaxParameters / mapping.columns.size());
+  }
+
+  ~PostgresBackend() override { disconnect(); }
+
+  void connect() override {
+    disconnect();
+    const char* keywords[] = {"dbname", "password", "connect_timeout", "application_name",
+                              "options", nullptr};
+    const char* values[] = {mapping_.url.c_str(), password_.empty() ? nullptr : password_.c_str(),
+                            "5", "switchyard", "-c TimeZone=UTC", nullptr};
+    if (password_.empty()) {  // keep libpq's own sources (PGPASSWORD, ~/.pgpass) in play
+      keywords[1] = "connect_timeout";
+      values[1] = "5";
+    }
+    conn_ = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
+    if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
+      std::string message = conn_ ? trim(PQerrorMessage(conn_)) : "out of memory";
+      disconnect();
+      throw DbError("cannot connect to PostgreSQL for table " + mapping_.table + ": " + message,
+                    false);
+    }
+  }
+
+  bool connected() const override { return conn_ != nullptr; }
+
+  void disconnect() override {
+    if (conn_) PQfinish(conn_);
+    conn_ = nullptr;
+    prepared_.clear();
+  }
+
+  void exec(const std::string& sql) override {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    check(r, PGRES_COMMAND_OK, sql);
+    PQclear(r);
+  }
+
+  void insert(const Row* const* rows, size_t n) override {
+    std::vector<const char*> values;
+    while (n > 0) {
+      size_t take = max_rows_;
+      while (take > n) take /= 2;
+      const std::string name = prepare(take);
+      values.clear();
+      for (size_t i = 0; i < take; ++i)
+        for (const std::optional<std::string>& v : *rows[i]) values.push_back(v ? v->c_str() : nullptr);
+      PGresult* r = PQexecPrepared(conn_, name.c_str(), static_cast<int>(values.size()),
+                                   values.data(), nullptr, nullptr, 0);
+      check(r, PGRES_COMMAND_OK, "INSERT INTO " + mapping_.table);
+      PQclear(r);
+      rows += take;
+      n -= take;
+    }
+  }
+
+  std::map<std::string, std::string> describe_table() override {
+    const size_t dot = mapping_.table.find('.');
+    const std::string schema = dot == std::string::npos ? "" : mapping_.table.substr(0, dot);
+    const std::string table = dot == std::string::npos ? mapping_.table : mapping_.table.substr(dot + 1);
+    const char* params[] = {schema.empty() ? nullptr : schema.c_str(), table.c_str()};
+    PGresult* r = PQexecParams(
+        conn_,
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = coalesce($1, current_schema()) AND table_name = $2",
+        2, nullptr, params, nullptr, nullptr, 0);
+    check(r, PGRES_TUPLES_OK, "describing table " + mapping_.table);
+    std::map<std::string, std::string> out;
+    for (int i = 0; i < PQntuples(r); ++i) out[PQgetvalue(r, i, 0)] = PQgetvalue(r, i, 1);
+    PQclear(r);
+    return out;
+  }
+
+  std::string create_table_sql() const override {
+    std::string sql = "CREATE TABLE IF NOT EXISTS " + quote_identifier(mapping_.table) + " (";
+    for (const Column& c : mapping_.columns)
+      sql += quote_identifier(c.name) + " " + sql_type(c.type) + (c.optional ? "" : " NOT NULL") + ", ";
+    std::string key;
+    for (const std::string& k : mapping_.key) key += (key.empty() ? "" : ", ") + quote_identifier(k);
+    return sql + "PRIMARY KEY (" + key + "))";
+  }
+
+ private:
+  // The name of the prepared INSERT for `rows` rows, preparing it on first use.
+  std::string prepare(size_t rows) {
+    const std::string name = "sy_insert_" + std::to_string(rows);
+    if (prepared_.count(rows)) return name;
+    const size_t width = mapping_.columns.size();
+    std::string sql = insert_head_;
+    size_t param = 1;
+    for (size_t i = 0; i < rows; ++i) {
+      sql += i ? ",(" : "(";
+      for (size_t c = 0; c < width; ++c) sql += (c ? ",$" : "$") + std::to_string(param++);
+      sql += ")";
+    }
+    sql += insert_tail_;
+    PGresult* r = PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr);
+    check(r, PGRES_COMMAND_OK, "preparing INSERT INTO " + mapping_.table);
+    PQclear(r);
+    prepared_.insert(rows);
+    return name;
+  }
+
+  // Throws DbError unless r has status `expected`; frees r when throwing.
+  void check(PGresult* r, ExecStatusType expected, const std::string& what) {
+    if (r && PQresultStatus(r) == expected) return;
+    std::string message = trim(r ? PQresultErrorMessage(r) : PQerrorMessage(conn_));
+    const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    const char* column = r ? PQresultErrorField(r, PG_DIAG_COLUMN_NAME) : nullptr;
+    const char* detail = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : nullptr;
+    const bool data = state && (std::strncmp(state, "22", 2) == 0 || std::strncmp(state, "23", 2) == 0) &&
+                      PQstatus(conn_) == CONNECTION_OK;
+    std::string text = "PostgreSQL, table " + mapping_.table;
+    if (column) text += ", column " + std::string(column);
+    text += ": " + (message.empty() ? std::string("no result") : message);
+    if (detail && message.find(detail) == std::string::npos) text += " (" + std::string(detail) + ")";
+    if (state) text += " [SQLSTATE " + std::string(state) + "]";
+    if (!data) text += " while " + what;
+    if (r) PQclear(r);
+    if (PQstatus(conn_) != CONNECTION_OK) disconnect();
+    throw DbError(text, data);
+  }
+
+  const Mapping& mapping_;
+  std::string password_;
+  std::string insert_head_, insert_tail_;
+  size_t max_rows_;
+  PGconn* conn_ = nullptr;
+  std::set<size_t> prepared_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_postgres_backend(const Mapping& mapping, const std::string& password) {
+  return std::make_unique<PostgresBackend>(mapping, password);
+}
+
+}  // namespace switchyard::sql
