@@ -14,6 +14,8 @@
 //      2L: the same with `delivery: lease` (one active consumer, windows acknowledged by LTRIM);
 //   3. the same with the two bundled SQLite sinks (two tables, one database file), rows verified;
 //      3L: with `delivery: lease`;
+//   3P/3M. the same two tables through sql_sink into a private PostgreSQL / MariaDB server,
+//      configured in routes.yaml alone, rows verified (same run as 3);
 //   4. publish-to-handled latency at a fixed offered rate (latency_sink, sent_ns in the payload);
 //      4L: with `delivery: lease`;
 //   5. the daemon's peak RSS (VmHWM) while draining a 1,000,000-event backlog;
@@ -86,7 +88,7 @@ struct Options {
   int envelope_bytes = 200;
   bool json = false;
   bool keep = false;             // keep the temp dir (logs, routes.yaml, redis.log)
-  std::string only;              // comma list: bare,bounds,e2e,sqlite,latency,rss,workers
+  std::string only;              // comma list: bare,bounds,e2e,sqlite,postgres,mariadb,latency,rss,workers
   std::string wrap;              // command prefix for the daemon, e.g. "valgrind --tool=callgrind"
   std::string binary = BENCH_SWITCHYARD_BINARY;  // the switchyard executable to measure
 };
@@ -94,13 +96,13 @@ struct Options {
 const char* kUsage =
     "usage: switchyard_bench [--events N] [--json] [--batch B] [--repeat R] [--sqlite-events N]\n"
     "                        [--rss-events N] [--rate R] [--latency-seconds S]\n"
-    "                        [--envelope-bytes B] [--only bare,bounds,e2e,sqlite,latency,rss,workers]\n"
+    "                        [--envelope-bytes B] [--only bare,bounds,e2e,sqlite,postgres,mariadb,\n                                latency,rss,workers]\n"
     "                        [--wrap \"CMD ARGS\"] [--switchyard PATH] [--keep]\n"
     "  --events N          events per drain measurement (default 1000000)\n"
     "  --json              print the results as JSON instead of a table\n"
     "  --batch B           batch: of the generated routes.yaml and the take bound (default 1000)\n"
     "  --repeat R          run each drain R times and report the median (default 3)\n"
-    "  --sqlite-events N   events for the SQLite measurement (default: --events)\n"
+    "  --sqlite-events N   events for the SQLite, PostgreSQL and MariaDB rows (default: --events)\n"
     "  --rss-events N      backlog for the peak-RSS measurement (default 1000000)\n"
     "  --rate R            offered rate of the latency measurement, events/s (default 10000)\n"
     "  --latency-seconds S duration of the latency measurement (default 5)\n"
@@ -302,6 +304,99 @@ class Child {
   pid_t pid_ = -1;
   bool reaped_ = true;
   int status_ = -1;
+};
+
+// ---------------------------------------------------------------------------------------------
+// A private PostgreSQL or MariaDB server for the sql_sink rows (Debian's packages, default
+// durability: fsync on, one commit per batch), on a unix socket in the bench's directory.
+
+// Runs a shell command; returns its stdout, or fails with its output.
+std::string shell(const std::string& command) {
+  std::string out;
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  if (!p) fail("popen failed: " + command);
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  if (pclose(p) != 0) fail(command + " failed:\n" + out);
+  return out;
+}
+
+class DbServer {
+ public:
+  // kind: "postgres" or "mariadb". Initialises and starts the server, waits until it answers.
+  DbServer(const std::string& kind, const std::string& dir) : kind_(kind), dir_(dir) {
+    fs::create_directories(dir_);
+    const bool root = geteuid() == 0;
+    if (kind_ == "postgres") {
+      std::string bindir = shell("ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1");
+      bindir.erase(bindir.find_last_not_of("\n") + 1);
+      as_ = root ? "setpriv --reuid=postgres --regid=postgres --init-groups -- " : "";
+      if (root) {  // postgres runs as the postgres user: let it through the bench's directory
+        fs::permissions(fs::path(dir_).parent_path(), fs::perms::others_exec, fs::perm_options::add);
+        shell("chown -R postgres:postgres " + dir_);
+      }
+      shell(as_ + bindir + "/initdb -D " + dir_ + "/data -U postgres -A trust -E UTF8 --no-locale -N");
+      std::vector<std::string> argv;
+      if (root) argv = {"setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"};
+      for (std::string a : {bindir + "/postgres", std::string("-D"), dir_ + "/data",
+                            std::string("-k"), dir_, std::string("-c"),
+                            std::string("listen_addresses="), std::string("-c"),
+                            std::string("shared_buffers=256MB")})
+        argv.push_back(a);
+      process_.spawn(argv, dir_ + "/server.log");
+      wait_ready("pg_isready -q -h " + dir_);
+      client("postgres", "CREATE DATABASE analytics");
+      url_ = "postgresql://postgres@/analytics?host=" + dir_;
+    } else {
+      const std::string user = root ? " --user=root" : "";
+      shell("mariadb-install-db --no-defaults --datadir=" + dir_ + "/data" + user +
+            " --auth-root-authentication-method=normal --skip-test-db");
+      std::vector<std::string> argv = {"mariadbd", "--no-defaults", "--datadir=" + dir_ + "/data",
+                                       "--socket=" + dir_ + "/mysqld.sock", "--skip-networking",
+                                       "--skip-log-bin", "--innodb-buffer-pool-size=256M",
+                                       "--log-error=" + dir_ + "/mariadbd.log"};
+      if (root) argv.push_back("--user=root");
+      process_.spawn(argv, dir_ + "/server.log");
+      wait_ready("mariadb-admin --no-defaults --socket=" + dir_ + "/mysqld.sock -uroot ping");
+      client("", "CREATE DATABASE analytics");
+      url_ = "mysql://root@localhost/analytics?socket=" + dir_ + "/mysqld.sock";
+    }
+  }
+  ~DbServer() {
+    process_.signal(kind_ == "postgres" ? SIGINT : SIGTERM);
+    if (!process_.wait_exit(std::chrono::seconds(30))) process_.kill9();
+  }
+  const std::string& url() const { return url_; }
+  const std::string& kind() const { return kind_; }
+
+  // Runs sql in database `db` ("" for none) with the command-line client; returns its output.
+  std::string client(const std::string& db, const std::string& sql) {
+    if (kind_ == "postgres")
+      return shell(as_ + "psql -X -q -tA -h " + dir_ + " -U postgres -d " + (db.empty() ? "analytics" : db) +
+                   " -c \"" + sql + "\"");
+    return shell("mariadb --no-defaults -N -B --socket=" + dir_ + "/mysqld.sock -uroot " + db +
+                 " -e \"" + sql + "\"");
+  }
+  long long count_rows(const std::string& table) {
+    try {
+      return std::stoll(client("analytics", "SELECT count(*) FROM " + table));
+    } catch (const std::exception&) {
+      return -1;
+    }
+  }
+
+ private:
+  void wait_ready(const std::string& probe) {
+    auto until = Clock::now() + std::chrono::seconds(60);
+    while (std::system((probe + " >/dev/null 2>&1").c_str()) != 0) {
+      if (!process_.running() || Clock::now() > until)
+        fail(kind_ + " did not start:\n" + tail(dir_ + "/server.log", 30));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+
+  std::string kind_, dir_, url_, as_;
+  Child process_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -527,7 +622,8 @@ class Bench {
     if (o_.sqlite_events < 0) o_.sqlite_events = o_.events;
     plugins_ = dir_.path() + "/plugins";
     fs::create_directories(plugins_);
-    for (const char* so : {BENCH_NOOP_SINK, BENCH_LATENCY_SINK, BENCH_USER_SINK, BENCH_QUOTE_SINK}) {
+    for (const char* so : {BENCH_NOOP_SINK, BENCH_LATENCY_SINK, BENCH_USER_SINK, BENCH_QUOTE_SINK,
+                           BENCH_SQL_SINK}) {
       if (!fs::exists(so)) fail(std::string("plugin not built: ") + so);
       fs::create_symlink(so, plugins_ + "/" + fs::path(so).filename().string());
     }
@@ -565,6 +661,15 @@ class Bench {
       add(median_of(o_.repeat, [&] { return drain("3", "switchyard end to end, 2 SQLite sinks", false, 1, Handlers::kSqlite, o_.sqlite_events); }));
       add(median_of(o_.repeat, [&] { return drain("3L", "switchyard end to end, 2 SQLite sinks, delivery: lease", false, 1, Handlers::kSqlite, o_.sqlite_events, true); }));
     }
+    for (const char* kind : {"postgres", "mariadb"}) {
+      if (!wanted(o_, kind)) continue;
+      DbServer db(kind, dir_.path() + "/" + kind);
+      db_ = &db;
+      const std::string name = std::string("switchyard end to end, 2 sql_sink tables, ") +
+                               (std::string(kind) == "postgres" ? "PostgreSQL" : "MariaDB");
+      add(median_of(o_.repeat, [&] { return drain(std::string(kind) == "postgres" ? "3P" : "3M", name, false, 1, Handlers::kSql, o_.sqlite_events); }));
+      db_ = nullptr;
+    }
     if (wanted(o_, "latency")) {
       add(latency(false));
       add(latency(false, true));
@@ -597,7 +702,8 @@ class Bench {
   }
 
  private:
-  enum class Handlers { kNoop, kSqlite, kLatency };
+  enum class Handlers { kNoop, kSqlite, kLatency, kSql };
+  DbServer* db_ = nullptr;  // the server of the running kSql row
 
   void add(Result r) {
     if (r.ratio < 0 && r.rate > 0 && (r.transport == "unix" || r.transport == "tcp")) {
@@ -787,6 +893,25 @@ class Bench {
           << extra_path << " }\n"
           << "routes:\n  user.registered: [users_db]\n  quote.created: [quotes_db]\n";
         break;
+      case Handlers::kSql: {
+        // The same two tables as the SQLite sinks, mapped in routes.yaml alone.
+        const std::string common = "      url: \"" + db_->url() + "\"\n      create_table: true\n";
+        y << "  users_sql:\n    plugin: sql_sink\n    config:\n" << common
+          << "      table: user_registrations\n      key: [user_id]\n      columns:\n"
+          << "        user_id: { from: /user_id, type: bigint }\n"
+          << "        email: { from: /email, type: text }\n"
+          << "        name: { from: /name, type: text }\n"
+          << "        created_at: { from: /created_at, type: timestamptz, optional: true }\n"
+          << "  quotes_sql:\n    plugin: sql_sink\n    config:\n" << common
+          << "      table: quotes\n      key: [quote_id]\n      columns:\n"
+          << "        quote_id: { from: /quote_id, type: bigint }\n"
+          << "        user_id: { from: /user_id, type: bigint }\n"
+          << "        product_id: { from: /product_id, type: bigint }\n"
+          << "        qty: { from: /qty, type: int }\n"
+          << "        created_at: { from: /created_at, type: timestamptz, optional: true }\n"
+          << "routes:\n  user.registered: [users_sql]\n  quote.created: [quotes_sql]\n";
+        break;
+      }
       case Handlers::kLatency:
         y << "  latency:\n    plugin: latency_sink\n    config: { output: " << extra_path << " }\n"
           << "routes:\n  user.registered: [latency]\n  quote.created: [latency]\n";
@@ -891,6 +1016,10 @@ class Bench {
                Handlers handlers, long events, bool lease = false) {
     flush();
     std::string db = dir_.path() + "/run" + std::to_string(daemon_runs_ + 1) + "-analytics.db";
+    if (handlers == Handlers::kSql) {
+      db_->client("analytics", "DROP TABLE IF EXISTS user_registrations");
+      db_->client("analytics", "DROP TABLE IF EXISTS quotes");
+    }
     prefill(control_, kStaging, 0, events, static_cast<size_t>(o_.envelope_bytes));
     Daemon d;
     start_daemon(&d, routes_yaml(tcp, workers, handlers, db, lease), workers, lease);
@@ -918,6 +1047,14 @@ class Bench {
     stop_daemon(d, &res);
     if (handlers == Handlers::kSqlite) {
       long long users = count_rows(db, "user_registrations"), quotes = count_rows(db, "quotes");
+      long expect_users = (events + 1) / 2, expect_quotes = events / 2;
+      check << "; rows " << users << " + " << quotes
+            << (users == expect_users && quotes == expect_quotes ? " verified" : " MISMATCH");
+      res.extra["rows_users"] = static_cast<double>(users);
+      res.extra["rows_quotes"] = static_cast<double>(quotes);
+    }
+    if (handlers == Handlers::kSql) {
+      long long users = db_->count_rows("user_registrations"), quotes = db_->count_rows("quotes");
       long expect_users = (events + 1) / 2, expect_quotes = events / 2;
       check << "; rows " << users << " + " << quotes
             << (users == expect_users && quotes == expect_quotes ? " verified" : " MISMATCH");
