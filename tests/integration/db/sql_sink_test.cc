@@ -4,13 +4,16 @@
 // that does not match the mapping refused, and the database's outage answered with retry.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "plugin_host/handler_instance.h"
+#include "support/events.h"
 #include "support/sql_server.h"
+#include "support/switchyard_process.h"
 #include "support/temp_dir.h"
 #include "support/wait.h"
 #include "unit/plugin_host/plugin_test_helpers.h"
@@ -36,8 +39,9 @@ EventBatch quotes(long first, long count) {
   return batch;
 }
 
-std::string config(const std::string& url, bool create_table = true, const std::string& table = "quotes") {
-  return R"({"url":")" + url + R"(","table":")" + table + R"(","key":["quote_id"],)" +
+std::string config(const std::string& url, bool create_table = true, const std::string& table = "quotes",
+                   const std::string& extra = "") {
+  return "{" + extra + R"("url":")" + url + R"(","table":")" + table + R"(","key":["quote_id"],)" +
          R"("create_table":)" + (create_table ? "true" : "false") + R"(,"columns":{)" +
          R"("quote_id":{"from":"/quote_id","type":"bigint"},)" +
          R"("user_id":{"from":"/user_id","type":"bigint"},)" +
@@ -189,8 +193,68 @@ TEST_P(SqlSinkTest, DatabaseDownIsRetriedWithItsTextThenRecovers) {
   EXPECT_EQ(server_->count_rows("quotes"), 20);
 }
 
+TEST_P(SqlSinkTest, PasswordComesFromAFileOnlyItsOwnerCanRead) {
+  std::string url = server_->url();
+  if (!postgres()) {  // the test PostgreSQL trusts its socket; MariaDB checks the password
+    server_->exec("CREATE USER 'analytics'@'localhost' IDENTIFIED BY 's3cret'");
+    server_->exec("GRANT SELECT, INSERT, UPDATE, CREATE ON analytics.* TO 'analytics'@'localhost'");
+    url.replace(url.find("root@"), 5, "analytics@");
+  }
+  const std::string file = dir_.write("db.password", "s3cret\n");
+  ASSERT_EQ(::chmod(file.c_str(), 0600), 0);
+  const std::string with_file = R"("password_file":"db.password",)";
+  auto handler = sink(config(url, true, "quotes", with_file));
+  ASSERT_NE(handler, nullptr);
+  EXPECT_THAT(kinds(quotes(1, 3).run(*handler)), ::testing::Each("OK"));
+  EXPECT_EQ(server_->count_rows("quotes"), 3);
+
+  ASSERT_EQ(::chmod(file.c_str(), 0644), 0);
+  std::string error;
+  EXPECT_EQ(sink(config(url, true, "quotes", with_file), &error), nullptr);
+  EXPECT_THAT(error, AllOf(HasSubstr(file), HasSubstr("readable by other users"), HasSubstr("chmod o-rwx")));
+
+  std::string inline_error;
+  std::string inline_url = postgres() ? "postgresql://postgres:s3cret@/analytics" : "mysql://root:s3cret@localhost/analytics";
+  EXPECT_EQ(sink(config(inline_url), &inline_error), nullptr);
+  EXPECT_THAT(inline_error, HasSubstr("the URL contains a password"));
+  EXPECT_THAT(inline_error, ::testing::Not(HasSubstr("s3cret")));
+
+  if (!postgres()) {  // a wrong password: the database's refusal, retried (the operator fixes it)
+    dir_.write("wrong.password", "nope\n");
+    ASSERT_EQ(::chmod(dir_.file("wrong.password").c_str(), 0600), 0);
+    auto wrong = sink(config(url, true, "quotes", R"("password_file":"wrong.password",)"));
+    ASSERT_NE(wrong, nullptr);
+    for (const std::string& r : kinds(quotes(10, 2).run(*wrong)))
+      EXPECT_THAT(r, AllOf(StartsWith("RETRY"), HasSubstr("Access denied"), ::testing::Not(HasSubstr("nope"))));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Databases, SqlSinkTest, ::testing::Values("postgres", "mariadb"),
                          [](const auto& info) { return info.param; });
+
+// `switchyard check` validates the mapping without connecting (the database is not even running)
+// and names the key of a mistake.
+TEST(SqlSinkCheckTest, CheckValidatesTheMappingWithoutConnecting) {
+  test::TempDir dir;
+  auto write = [&](const std::string& qty_type) {
+    test::RoutesYaml spec;
+    spec.redis_url = "unix://" + dir.file("no-redis.sock");
+    spec.plugins_dir = SWITCHYARD_PLUGIN_DIR;
+    spec.database = dir.file("analytics.db");
+    spec.extra_handlers = "quotes_sql:\n  plugin: sql_sink\n  config:\n    url: \"postgresql://x@/a?host=" +
+                          dir.path() + "\"\n    table: quotes\n    key: [quote_id]\n    columns:\n" +
+                          "      quote_id: { from: /quote_id, type: bigint }\n" +
+                          "      qty: { from: /qty, type: " + qty_type + " }\n";
+    spec.extra_routes = "analytics.quote: [quotes_sql]";
+    return dir.write("routes.yaml", test::routes_yaml(spec));
+  };
+  test::CommandResult ok = test::SwitchyardProcess::exec({"check", "-c", write("int")});
+  EXPECT_EQ(ok.exit_code, 0) << ok;
+  test::CommandResult bad = test::SwitchyardProcess::exec({"check", "-c", write("integer64")});
+  EXPECT_NE(bad.exit_code, 0) << bad;
+  EXPECT_THAT(bad.out + bad.err, AllOf(HasSubstr("quotes_sql"), HasSubstr("config.columns.qty.type"),
+                                       HasSubstr("integer64"), HasSubstr("bigint")));
+}
 
 }  // namespace
 }  // namespace switchyard
