@@ -1,21 +1,15 @@
-// postgres_backend.cc: sql_sink's PostgreSQL backend (libpq): multi-row INSERT ... ON CONFLICT
-// (key) DO NOTHING through prepared statements with text parameters.
+// postgres_backend.cc: sql_sink's PostgreSQL backend (libpq): one prepared INSERT ... SELECT FROM
+// unnest($1::type[], ...) ON CONFLICT (key) DO NOTHING per batch, one array parameter per column.
 #include <libpq-fe.h>
 
 #include <algorithm>
 #include <cstring>
-#include <set>
 #include <vector>
 
 #include "backend.h"
 
 namespace switchyard::sql {
 namespace {
-
-// Rows per INSERT statement. Statements are prepared for this size and for powers of two below
-// it, so any batch is a few executions of at most a dozen prepared statements.
-constexpr size_t kMaxRowsPerStatement = 1024;
-constexpr size_t kMaxParameters = 65535;  // the protocol's limit
 
 std::string quote_identifier(const std::string& name) {
   // Names are plain identifiers (checked by Mapping); quoting keeps their case.
@@ -74,9 +68,13 @@ class PostgresBackend : public Backend {
       columns += (columns.empty() ? "" : ", ") + quote_identifier(c.name);
     std::string key;
     for (const std::string& k : mapping.key) key += (key.empty() ? "" : ", ") + quote_identifier(k);
-    insert_head_ = "INSERT INTO " + quote_identifier(mapping.table) + " (" + columns + ") VALUES ";
-    insert_tail_ = " ON CONFLICT (" + key + ") DO NOTHING";
-    max_rows_ = std::min(kMaxRowsPerStatement, kMaxParameters / mapping.columns.size());
+    // One statement for any number of rows: each column travels as one array (text format),
+    // which PostgreSQL parses far faster than thousands of scalar parameters.
+    std::string arrays;
+    for (size_t i = 0; i < mapping.columns.size(); ++i)
+      arrays += (i ? ", $" : "$") + std::to_string(i + 1) + "::" + sql_type(mapping.columns[i].type) + "[]";
+    insert_sql_ = "INSERT INTO " + quote_identifier(mapping.table) + " (" + columns +
+                  ") SELECT * FROM unnest(" + arrays + ") ON CONFLICT (" + key + ") DO NOTHING";
   }
 
   ~PostgresBackend() override { disconnect(); }
@@ -105,7 +103,7 @@ class PostgresBackend : public Backend {
   void disconnect() override {
     if (conn_) PQfinish(conn_);
     conn_ = nullptr;
-    prepared_.clear();
+    prepared_ = false;
   }
 
   void exec(const std::string& sql) override {
@@ -115,21 +113,39 @@ class PostgresBackend : public Backend {
   }
 
   void insert(const Row* const* rows, size_t n) override {
-    std::vector<const char*> values;
-    while (n > 0) {
-      size_t take = max_rows_;
-      while (take > n) take /= 2;
-      const std::string name = prepare(take);
-      values.clear();
-      for (size_t i = 0; i < take; ++i)
-        for (const std::optional<std::string>& v : *rows[i]) values.push_back(v ? v->c_str() : nullptr);
-      PGresult* r = PQexecPrepared(conn_, name.c_str(), static_cast<int>(values.size()),
-                                   values.data(), nullptr, nullptr, 0);
-      check(r, PGRES_COMMAND_OK, "INSERT INTO " + mapping_.table);
-      PQclear(r);
-      rows += take;
-      n -= take;
+    const size_t width = mapping_.columns.size();
+    arrays_.resize(width);
+    for (size_t c = 0; c < width; ++c) {
+      std::string& a = arrays_[c];
+      a.assign("{");
+      for (size_t i = 0; i < n; ++i) {
+        if (i) a += ',';
+        const std::optional<std::string>& v = (*rows[i])[c];
+        if (!v) {
+          a += "NULL";
+          continue;
+        }
+        a += '"';
+        for (char ch : *v) {
+          if (ch == '"' || ch == '\\') a += '\\';
+          a += ch;
+        }
+        a += '"';
+      }
+      a += '}';
     }
+    if (!prepared_) {
+      PGresult* r = PQprepare(conn_, "sy_insert", insert_sql_.c_str(), 0, nullptr);
+      check(r, PGRES_COMMAND_OK, "preparing INSERT INTO " + mapping_.table);
+      PQclear(r);
+      prepared_ = true;
+    }
+    std::vector<const char*> values;
+    for (const std::string& a : arrays_) values.push_back(a.c_str());
+    PGresult* r = PQexecPrepared(conn_, "sy_insert", static_cast<int>(values.size()), values.data(),
+                                 nullptr, nullptr, 0);
+    check(r, PGRES_COMMAND_OK, "INSERT INTO " + mapping_.table);
+    PQclear(r);
   }
 
   std::map<std::string, std::string> describe_table() override {
@@ -159,26 +175,6 @@ class PostgresBackend : public Backend {
   }
 
  private:
-  // The name of the prepared INSERT for `rows` rows, preparing it on first use.
-  std::string prepare(size_t rows) {
-    const std::string name = "sy_insert_" + std::to_string(rows);
-    if (prepared_.count(rows)) return name;
-    const size_t width = mapping_.columns.size();
-    std::string sql = insert_head_;
-    size_t param = 1;
-    for (size_t i = 0; i < rows; ++i) {
-      sql += i ? ",(" : "(";
-      for (size_t c = 0; c < width; ++c) sql += (c ? ",$" : "$") + std::to_string(param++);
-      sql += ")";
-    }
-    sql += insert_tail_;
-    PGresult* r = PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr);
-    check(r, PGRES_COMMAND_OK, "preparing INSERT INTO " + mapping_.table);
-    PQclear(r);
-    prepared_.insert(rows);
-    return name;
-  }
-
   // Throws DbError unless r has status `expected`; frees r when throwing.
   void check(PGresult* r, ExecStatusType expected, const std::string& what) {
     if (r && PQresultStatus(r) == expected) return;
@@ -201,10 +197,10 @@ class PostgresBackend : public Backend {
 
   const Mapping& mapping_;
   std::string password_;
-  std::string insert_head_, insert_tail_;
-  size_t max_rows_;
+  std::string insert_sql_;
+  std::vector<std::string> arrays_;  // one array literal per column, reused across batches
   PGconn* conn_ = nullptr;
-  std::set<size_t> prepared_;
+  bool prepared_ = false;
 };
 
 }  // namespace
