@@ -99,7 +99,7 @@ bool is_uuid(std::string_view s) {
 }
 
 // The text for one present (non-null) JSON value, or throws RejectError.
-std::string convert(const Column& c, const rapidjson::Value& v) {
+std::string convert(const Column& c, const rapidjson::Value& v, Dialect dialect) {
   auto reject = [&](const std::string& expected) -> std::string {
     throw RejectError("column " + c.name + " (from \"" + c.from + "\"): expected " + expected +
                       ", got " + json_kind(v));
@@ -130,6 +130,10 @@ std::string convert(const Column& c, const rapidjson::Value& v) {
       return v.GetBool() ? "1" : "0";
     case ColumnType::kText:
       if (!v.IsString()) reject("a string");
+      if (dialect == Dialect::kPostgres &&
+          std::string_view(v.GetString(), v.GetStringLength()).find('\0') != std::string_view::npos)
+        throw RejectError("column " + c.name + " (from \"" + c.from +
+                          "\"): PostgreSQL text cannot hold the character \\u0000");
       return std::string(v.GetString(), v.GetStringLength());
     case ColumnType::kUuid:
       if (!v.IsString() || !is_uuid({v.GetString(), v.GetStringLength()}))
@@ -354,7 +358,7 @@ Row make_row(const Mapping& mapping, std::string_view payload_json) {
       row.emplace_back(std::nullopt);
       continue;
     }
-    row.emplace_back(convert(c, *v));
+    row.emplace_back(convert(c, *v, mapping.dialect));
   }
   return row;
 }

@@ -136,6 +136,24 @@ TEST_P(SqlSinkTest, TypeErrorsAreRejectedWithPointerAndColumn) {
   EXPECT_EQ(server_->query_text("SELECT created_at FROM quotes WHERE quote_id = 6"), "NULL");
 }
 
+TEST_P(SqlSinkTest, TextWithANulCharacterIsRejectedOrStoredWhole) {
+  auto handler = sink(R"({"url":")" + server_->url() + R"(","table":"notes","key":["id"],"create_table":true,)"
+                      R"("columns":{"id":{"from":"/id","type":"bigint"},"body":{"from":"/body","type":"text"}}})");
+  ASSERT_NE(handler, nullptr);
+  EventBatch batch;
+  batch.add("note", R"({"id":1,"body":"a\u0000b"})").add("note", R"({"id":2,"body":"fine"})");
+  const auto results = kinds(batch.run(*handler));
+  if (postgres()) {  // PostgreSQL's text cannot hold U+0000: the producer's to fix
+    EXPECT_THAT(results[0], AllOf(StartsWith("REJECT"), HasSubstr("column body"), HasSubstr("u0000")));
+    EXPECT_EQ(server_->count_rows("notes"), 1);
+  } else {  // MariaDB stores it, all three bytes
+    EXPECT_EQ(results[0], "OK");
+    EXPECT_EQ(server_->query_int("SELECT LENGTH(body) FROM notes WHERE id = 1"), 3);
+    EXPECT_EQ(server_->count_rows("notes"), 2);
+  }
+  EXPECT_EQ(results[1], "OK");
+}
+
 TEST_P(SqlSinkTest, ConstraintViolationCostsOnlyThatMessage) {
   server_->exec(
       "CREATE TABLE quotes (quote_id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, qty INT NOT NULL, "
