@@ -337,7 +337,9 @@ class DbServer {
       }
       shell(as_ + bindir + "/initdb -D " + dir_ + "/data -U postgres -A trust -E UTF8 --no-locale -N");
       std::vector<std::string> argv;
-      if (root) argv = {"setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"};
+      if (root)
+        argv = {"setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups",
+                "--pdeathsig", "SIGKILL", "--"};
       for (std::string a : {bindir + "/postgres", std::string("-D"), dir_ + "/data",
                             std::string("-k"), dir_, std::string("-c"),
                             std::string("listen_addresses="), std::string("-c"),

@@ -87,8 +87,9 @@ std::string postgres_bindir() {
 // server is our direct child and signals reach it.
 std::vector<std::string> as_postgres(std::vector<std::string> argv) {
   if (!is_root()) return argv;
+  // Changing the uid clears the parent-death signal ChildProcess set: set it again.
   std::vector<std::string> out = {"setpriv", "--reuid=postgres", "--regid=postgres",
-                                  "--init-groups", "--"};
+                                  "--init-groups", "--pdeathsig", "SIGKILL", "--"};
   out.insert(out.end(), argv.begin(), argv.end());
   return out;
 }

@@ -15,7 +15,8 @@ namespace switchyard::test {
 // One database server process (postgres from Debian's postgresql package, or mariadbd).
 // The data directory is a copy of one initialised once per test process (initdb and
 // mariadb-install-db take seconds), so each server starts empty in well under a second or two.
-// As root, postgres runs as the `postgres` user (setpriv, which execs: signals reach the server).
+// As root, postgres runs as the `postgres` user (setpriv, which execs: signals reach the server,
+// and it still dies with the test process).
 // Ownership: owns the process and the directory; the destructor SIGKILLs and reaps the server,
 // then removes the directory. Not copyable or movable.
 // Thread safety: not thread-safe; drive it from the test's main thread.
