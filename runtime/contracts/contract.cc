@@ -18,6 +18,8 @@
 #include <set>
 #include <vector>
 
+#include "util/bounded_json.h"
+
 namespace switchyard {
 
 // One compiled contract. `source` is kept for the messages (what a keyword expected) and because
@@ -348,25 +350,11 @@ class SchemaChecker {
 
 // Parses, checks and compiles schema_json; on failure returns false with *error (no prefix).
 bool compile_schema(const std::string& schema_json, CompiledContract* out, std::string* error) {
-  if (schema_json.size() > kMaxSchemaBytes) {
-    *error = "is " + std::to_string(schema_json.size()) + " bytes, over the limit of " +
-             std::to_string(kMaxSchemaBytes);
+  if (!parse_bounded_json(schema_json, {kMaxSchemaBytes, kMaxSchemaDepth}, &out->source, error))
     return false;
-  }
-  rapidjson::MemoryStream stream(schema_json.data(), schema_json.size());
-  out->source.ParseStream<kParseFlags>(stream);
-  if (out->source.HasParseError()) {
-    *error = "invalid JSON at offset " + std::to_string(out->source.GetErrorOffset()) + ": " +
-             rapidjson::GetParseError_En(out->source.GetParseError());
-    return false;
-  }
   int depth = 0;
   size_t nodes = 0;
   measure(out->source, &depth, &nodes);
-  if (depth > kMaxSchemaDepth) {
-    *error = "nests deeper than " + std::to_string(kMaxSchemaDepth) + " levels";
-    return false;
-  }
   if (nodes > kMaxSchemaNodes) {
     *error = "has more than " + std::to_string(kMaxSchemaNodes) + " objects and arrays";
     return false;
