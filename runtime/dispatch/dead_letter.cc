@@ -195,12 +195,11 @@ bool decode_dead_letter(std::string_view json, DeadLetter* letter, std::string* 
   auto a = doc.FindMember("attempts");
   if (a != doc.MemberEnd() && a->value.IsInt()) d.attempts = a->value.GetInt();
   if (str("message_sha256", &d.message_sha256)) {
-    auto b = doc.FindMember("message_bytes");
-    if (b == doc.MemberEnd() || !b->value.IsUint64()) {
+    if (!doc.HasMember("message_bytes") || !doc["message_bytes"].IsUint64()) {
       *error = "\"message_sha256\" without a \"message_bytes\" count";
       return false;
     }
-    d.message_bytes = static_cast<size_t>(b->value.GetUint64());
+    d.message_bytes = static_cast<size_t>(doc["message_bytes"].GetUint64());
   }
   *letter = std::move(d);
   return true;
