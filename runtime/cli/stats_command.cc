@@ -248,7 +248,7 @@ int stats_command(const CommonOptions& common, const StatsOptions& options) {
     std::cout << "\x1b[H\x1b[2J" << "switchyard stats  " << loaded.endpoint.redacted() << "  every "
               << interval.count() << "s  (Ctrl-C to quit)\n\n";
     if (!s) {
-      std::cout << "Redis unreachable: " << s.message() << "\n";
+      std::cout << "Redis unreachable: " << printable(s.message()) << "\n";
     } else {
       std::cout << std::left << std::setw(20) << "source" << std::right << std::setw(12)
                 << "pending" << std::setw(12) << "pending/s" << std::setw(10) << "inflight"

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -451,11 +452,12 @@ bool ContractSet::check(std::string_view event, std::string_view payload,
     return false;
   }
   // Only now build a DOM of the payload, to say what was found where.
+  // The decoder bounded its depth already (limits.max_depth): no depth limit of its own here.
   rapidjson::Document document;
-  rapidjson::MemoryStream again(payload.data(), payload.size());
-  document.ParseStream<kParseFlags>(again);
+  std::string error;
+  const bool parsed = parse_bounded_json(payload, {payload.size(), INT_MAX}, &document, &error);
   *reason = "contract " + contract.event + ": " +
-            describe_violation(contract.source, document.HasParseError() ? nullptr : &document,
+            describe_violation(contract.source, parsed ? &document : nullptr,
                                validator.GetInvalidSchemaKeyword(),
                                validator.GetInvalidSchemaPointer(),
                                validator.GetInvalidDocumentPointer(), false);
