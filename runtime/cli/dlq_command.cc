@@ -1,8 +1,8 @@
 // dlq_command.cc: `switchyard dlq list|show|replay|purge`: inspect and replay dead letters.
-#include <rapidjson/document.h>
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 
@@ -11,6 +11,8 @@
 #include "redis/redis_connection.h"
 #include "source/list_source.h"
 #include "source/retry_entry.h"
+#include "util/bounded_json.h"
+#include "util/escape.h"
 
 namespace switchyard {
 namespace {
@@ -29,12 +31,26 @@ end
 return 1
 )lua");
 
+// KEYS: dead. ARGV: n, the first and the n-th element as listed. Removes exactly the n elements
+// listed when they are still the first n (1); -1 when K:dead changed at its head meanwhile (the
+// daemon trimmed it), so that the caller removes them one by one instead. Letters the daemon
+// pushed after the listing are at the tail and stay.
+const RedisScript kPurgeListedScript(R"lua(
+local n = tonumber(ARGV[1])
+if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[2] or redis.call('LINDEX', KEYS[1], n - 1) ~= ARGV[3]
+then return -1 end
+redis.call('LTRIM', KEYS[1], n, -1)
+return n
+)lua");
+
+// The event name of a dead-lettered message, as it is (the caller escapes it), or "?".
 std::string event_of(const std::string& message) {
   rapidjson::Document doc;
-  doc.Parse(message.data(), message.size());
-  if (!doc.HasParseError() && doc.IsObject()) {
+  std::string error;
+  if (parse_bounded_json(message, JsonBounds{}, &doc, &error) && doc.IsObject()) {
     auto it = doc.FindMember("event");
-    if (it != doc.MemberEnd() && it->value.IsString()) return it->value.GetString();
+    if (it != doc.MemberEnd() && it->value.IsString())
+      return std::string(it->value.GetString(), it->value.GetStringLength());
   }
   return "?";
 }
@@ -70,48 +86,74 @@ int dlq_command(const CommonOptions& common, const DlqOptions& options) {
     return 1;
   }
   // The selection: by index, or every letter matching --handler, up to --limit.
+  // list takes the newest (from the tail of K:dead, where the daemon appends), the other
+  // actions the oldest; either way they are shown and acted on in index order.
   struct Selected {
     long index;
     std::string raw;
     DeadLetter letter;
+    std::string unreadable;  // why the element is not a dead letter; empty when it is one
   };
   std::vector<Selected> selected;
-  long limit = options.limit >= 0 ? options.limit : (options.action == "list" ? 20 : -1);
-  for (size_t i = 0; i < all->elements; ++i) {
-    if (options.index >= 0 && static_cast<long>(i) != options.index) continue;
+  const bool newest = options.action == "list";
+  long limit = options.limit >= 0 ? options.limit : (newest ? 20 : -1);
+  const long count = static_cast<long>(all->elements);
+  for (long k = 0; k < count; ++k) {
+    const long i = newest ? count - 1 - k : k;
+    if (options.index >= 0 && i != options.index) continue;
     std::string raw(all->element[i]->str, all->element[i]->len);
     DeadLetter letter;
     std::string error;
-    if (!decode_dead_letter(raw, &letter, &error)) letter.reason = "(unreadable: " + error + ")";
+    if (!decode_dead_letter(raw, &letter, &error)) {
+      if (error.empty()) error = "not a dead letter";
+      letter.reason = "(unreadable: " + error + ")";
+    } else {
+      error.clear();
+    }
     if (!options.handler.empty()) {
       bool before_routing = options.handler == "-" || options.handler == "null";
       if (before_routing ? letter.handler.has_value() : letter.handler != options.handler)
         continue;
     }
     if (limit >= 0 && static_cast<long>(selected.size()) >= limit) break;
-    selected.push_back({static_cast<long>(i), std::move(raw), std::move(letter)});
+    selected.push_back({i, std::move(raw), std::move(letter), std::move(error)});
   }
+  if (newest) std::reverse(selected.begin(), selected.end());
 
   if (options.action == "list") {
-    std::cout << keys.dead() << ": " << all->elements << " dead letter(s)";
-    if (selected.size() < all->elements) std::cout << ", showing " << selected.size();
+    // Everything but the counts comes from K:dead, which producers' messages fill: escaped.
+    std::cout << printable(keys.dead()) << ": " << all->elements << " dead letter(s)";
+    if (selected.size() < all->elements)
+      std::cout << ", showing " << selected.size() << (options.handler.empty() ? " newest" : "");
     std::cout << "\n";
     for (const auto& s : selected) {
-      std::cout << "#" << s.index << "  " << s.letter.failed_at << "  handler="
-                << (s.letter.handler ? *s.letter.handler : "-") << "  event="
-                << event_of(s.letter.message) << "  attempts=" << s.letter.attempts
-                << "  reason: " << s.letter.reason << "\n";
+      std::cout << "#" << s.index << "  " << printable(s.letter.failed_at)
+                << "  handler=" << printable(s.letter.handler ? *s.letter.handler : "-")
+                << "  event=" << printable(event_of(s.letter.message))
+                << "  attempts=" << s.letter.attempts;
+      if (s.letter.truncated())
+        std::cout << "  message: first " << s.letter.message.size() << " of "
+                  << s.letter.message_bytes << " bytes";
+      std::cout << "  reason: " << printable(s.letter.reason) << "\n";
     }
     return 0;
   }
   if (options.action == "show") {
     for (const auto& s : selected) {
       rapidjson::Document doc;
-      doc.Parse(s.raw.data(), s.raw.size());
-      rapidjson::StringBuffer buffer;
-      rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buffer);
-      doc.Accept(w);
-      std::cout << "#" << s.index << " " << buffer.GetString() << "\n";
+      std::string error;
+      std::string out = "#" + std::to_string(s.index) + " ";
+      if (parse_bounded_json(s.raw, JsonBounds{}, &doc, &error)) {
+        rapidjson::StringBuffer buffer;
+        rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buffer);
+        doc.Accept(w);
+        // The writer escapes C0 controls only: DEL and C1 controls too, still as JSON.
+        append_escaped({buffer.GetString(), buffer.GetSize()}, EscapeStyle::kJsonDocument, &out);
+      } else {
+        out += "(unreadable: " + error + ") ";
+        append_escaped(s.raw, EscapeStyle::kText, &out);
+      }
+      std::cout << out << "\n";
     }
     return 0;
   }
@@ -120,7 +162,23 @@ int dlq_command(const CommonOptions& common, const DlqOptions& options) {
     auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
+    long refused = 0;
     for (const auto& sel : selected) {
+      // Replaying what is not a dead letter, or only the start of a message, would queue a
+      // message that never was: refuse, and leave the element where it is.
+      if (!sel.unreadable.empty() || sel.letter.truncated()) {
+        std::cerr << "switchyard: dead letter #" << sel.index << " in " << printable(keys.dead())
+                  << " not replayed: "
+                  << (sel.unreadable.empty()
+                          ? "it keeps only the first " + std::to_string(sel.letter.message.size()) +
+                                " of the message's " + std::to_string(sel.letter.message_bytes) +
+                                " bytes (it was over limits.max_message_bytes)"
+                          : "it cannot be read (" + printable(sel.unreadable) + ")")
+                  << "; it stays in place: inspect it with `switchyard dlq show " << sel.index
+                  << "`, remove it with `switchyard dlq purge " << sel.index << "`\n";
+        ++refused;
+        continue;
+      }
       Reply reply;
       std::string score = std::to_string(now_ms);
       if (sel.letter.handler) {
@@ -146,16 +204,30 @@ int dlq_command(const CommonOptions& common, const DlqOptions& options) {
       }
       replayed += reply->integer;
     }
-    std::cout << "replayed " << replayed << " dead letter(s) from " << keys.dead() << "\n";
-    return 0;
+    std::cout << "replayed " << replayed << " dead letter(s) from " << printable(keys.dead())
+              << "\n";
+    return refused ? 1 : 0;
   }
   if (options.action == "purge") {
     long purged = 0;
+    bool one_by_one = true;
     if (options.handler.empty() && options.index < 0 && options.limit < 0) {
-      Reply reply;
-      s = connection.command_ok({"DEL", keys.dead()}, &reply);
-      purged = static_cast<long>(all->elements);
-    } else {
+      // Everything listed, which is the head of K:dead: trim exactly that many, unless the head
+      // changed meanwhile. What the daemon appended since the listing is not touched.
+      if (selected.empty()) {
+        one_by_one = false;
+      } else {
+        Reply reply;
+        s = connection.eval(
+            kPurgeListedScript, {keys.dead()},
+            {std::to_string(selected.size()), selected.front().raw, selected.back().raw}, &reply);
+        if (s && reply->integer >= 0) {
+          purged = static_cast<long>(reply->integer);
+          one_by_one = false;
+        }
+      }
+    }
+    if (s && one_by_one) {
       for (const auto& sel : selected) {
         Reply reply;
         s = connection.command_ok({"LREM", keys.dead(), "1", sel.raw}, &reply);
@@ -167,7 +239,7 @@ int dlq_command(const CommonOptions& common, const DlqOptions& options) {
       std::cerr << "switchyard: " << s.message() << "\n";
       return 1;
     }
-    std::cout << "purged " << purged << " dead letter(s) from " << keys.dead() << "\n";
+    std::cout << "purged " << purged << " dead letter(s) from " << printable(keys.dead()) << "\n";
     return 0;
   }
   std::cerr << "switchyard: unknown dlq action \"" << options.action

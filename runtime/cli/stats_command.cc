@@ -11,25 +11,16 @@
 #include "cli/commands.h"
 #include "redis/redis_connection.h"
 #include "source/list_source.h"
+#include "util/escape.h"
 
 namespace switchyard {
 namespace {
 
-// `s` as a JSON string literal: names and keys come from routes.yaml and may hold any character.
+// `s` as a JSON string literal: names come from routes.yaml and Redis (consumer and group names
+// anyone with access to the keys can set) and may hold any byte.
 std::string json_quote(const std::string& s) {
   std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
+  append_escaped(s, EscapeStyle::kJson, &out);
   return out + "\"";
 }
 
@@ -201,21 +192,22 @@ void print_json(const std::vector<SourceStats>& stats) {
 void print_text(const std::vector<SourceStats>& stats) {
   for (const auto& st : stats) {
     if (st.stream) {
-      std::cout << st.name << " (stream " << st.key << "): retrying " << st.retrying << ", dead "
-                << st.dead << "\n";
+      std::cout << printable(st.name) << " (stream " << printable(st.key) << "): retrying "
+                << st.retrying << ", dead " << st.dead << "\n";
       for (const auto& g : st.groups) {
-        std::cout << "  group " << g.name << ": pending " << g.pending << ", lag "
+        std::cout << "  group " << printable(g.name) << ": pending " << g.pending << ", lag "
                   << (g.lag < 0 ? std::string("unknown") : std::to_string(g.lag)) << "\n";
         for (const auto& c : g.consumers)
-          std::cout << "    consumer " << c.name << ": pending " << c.pending << ", idle "
-                    << c.idle_ms << " ms\n";
+          std::cout << "    consumer " << printable(c.name) << ": pending " << c.pending
+                    << ", idle " << c.idle_ms << " ms\n";
       }
       continue;
     }
-    std::cout << st.name << " (" << st.key << "): pending " << st.pending << ", in flight "
-              << st.inflight << ", retrying " << st.retrying << ", dead " << st.dead << "\n";
+    std::cout << printable(st.name) << " (" << printable(st.key) << "): pending " << st.pending
+              << ", in flight " << st.inflight << ", retrying " << st.retrying << ", dead "
+              << st.dead << "\n";
     for (const auto& [c, cs] : st.consumers) {
-      std::cout << "  consumer " << c << ": in flight " << cs.inflight
+      std::cout << "  consumer " << printable(c) << ": in flight " << cs.inflight
                 << (cs.alive ? "" : " (silent: reclaimed after reclaim_after)") << "\n";
     }
   }
@@ -256,7 +248,7 @@ int stats_command(const CommonOptions& common, const StatsOptions& options) {
     std::cout << "\x1b[H\x1b[2J" << "switchyard stats  " << loaded.endpoint.redacted() << "  every "
               << interval.count() << "s  (Ctrl-C to quit)\n\n";
     if (!s) {
-      std::cout << "Redis unreachable: " << s.message() << "\n";
+      std::cout << "Redis unreachable: " << printable(s.message()) << "\n";
     } else {
       std::cout << std::left << std::setw(20) << "source" << std::right << std::setw(12)
                 << "pending" << std::setw(12) << "pending/s" << std::setw(10) << "inflight"
@@ -269,7 +261,7 @@ int stats_command(const CommonOptions& common, const StatsOptions& options) {
           pending_rate = static_cast<double>(st.pending - prev->second.pending) / seconds;
           dead_rate = static_cast<double>(st.dead - prev->second.dead) / seconds;
         }
-        std::cout << std::left << std::setw(20) << st.name << std::right << std::setw(12)
+        std::cout << std::left << std::setw(20) << printable(st.name) << std::right << std::setw(12)
                   << st.pending << std::setw(12) << std::fixed << std::setprecision(0)
                   << pending_rate << std::setw(10) << st.inflight << std::setw(10) << st.retrying
                   << std::setw(10) << st.dead << std::setw(10) << dead_rate << "\n";

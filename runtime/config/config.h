@@ -43,6 +43,8 @@ struct SourceConfig {
   int batch = 256;                   // most messages taken per round trip (1..10000)
   int workers = 1;                   // consumer threads (1..64)
   int max_deliveries = 5;            // deliveries without an ack before dead-lettering (>= 1)
+  long long dead_letter_max = 100000;  // most dead letters K:dead keeps; the daemon trims the
+                                       // oldest beyond (1..1000000000)
   Millis reclaim_after{30000};       // a silent instance's in-flight messages are reclaimed after
   std::string delivery = "inflight"; // type list: inflight (per-worker in-flight lists, competing
                                      // consumers) | lease (one active consumer holds K:lease and

@@ -369,7 +369,7 @@ SourceConfig Parser::parse_source(const Field& f, Mark* key_mark) const {
   std::vector<Field> fields = entries(f);
   reject_unknown(fields, f,
                  {"type", "key", "format", "prefix", "cluster_hash_tag", "group", "start", "batch",
-                  "workers", "max_deliveries", "reclaim_after", "delivery"});
+                  "workers", "max_deliveries", "reclaim_after", "delivery", "dead_letter_max"});
   const Field* laravel_only = nullptr;  // the first key that only format: laravel uses
   const Field* stream_only = nullptr;   // the first key that only type: stream uses
   const Field* type = nullptr;
@@ -408,6 +408,8 @@ SourceConfig Parser::parse_source(const Field& f, Mark* key_mark) const {
       s.max_deliveries = static_cast<int>(read_int(x, 1, INT_MAX));
     } else if (k == "reclaim_after") {
       s.reclaim_after = read_duration(x, Millis(1000));
+    } else if (k == "dead_letter_max") {
+      s.dead_letter_max = read_int(x, 1, 1000000000);
     } else if (k == "delivery") {
       s.delivery = read_enum(x, {"inflight", "lease"});
       delivery = &x;

@@ -13,10 +13,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <set>
 #include <vector>
+
+#include "util/bounded_json.h"
 
 namespace switchyard {
 
@@ -348,25 +351,11 @@ class SchemaChecker {
 
 // Parses, checks and compiles schema_json; on failure returns false with *error (no prefix).
 bool compile_schema(const std::string& schema_json, CompiledContract* out, std::string* error) {
-  if (schema_json.size() > kMaxSchemaBytes) {
-    *error = "is " + std::to_string(schema_json.size()) + " bytes, over the limit of " +
-             std::to_string(kMaxSchemaBytes);
+  if (!parse_bounded_json(schema_json, {kMaxSchemaBytes, kMaxSchemaDepth}, &out->source, error))
     return false;
-  }
-  rapidjson::MemoryStream stream(schema_json.data(), schema_json.size());
-  out->source.ParseStream<kParseFlags>(stream);
-  if (out->source.HasParseError()) {
-    *error = "invalid JSON at offset " + std::to_string(out->source.GetErrorOffset()) + ": " +
-             rapidjson::GetParseError_En(out->source.GetParseError());
-    return false;
-  }
   int depth = 0;
   size_t nodes = 0;
   measure(out->source, &depth, &nodes);
-  if (depth > kMaxSchemaDepth) {
-    *error = "nests deeper than " + std::to_string(kMaxSchemaDepth) + " levels";
-    return false;
-  }
   if (nodes > kMaxSchemaNodes) {
     *error = "has more than " + std::to_string(kMaxSchemaNodes) + " objects and arrays";
     return false;
@@ -463,11 +452,12 @@ bool ContractSet::check(std::string_view event, std::string_view payload,
     return false;
   }
   // Only now build a DOM of the payload, to say what was found where.
+  // The decoder bounded its depth already (limits.max_depth): no depth limit of its own here.
   rapidjson::Document document;
-  rapidjson::MemoryStream again(payload.data(), payload.size());
-  document.ParseStream<kParseFlags>(again);
+  std::string error;
+  const bool parsed = parse_bounded_json(payload, {payload.size(), INT_MAX}, &document, &error);
   *reason = "contract " + contract.event + ": " +
-            describe_violation(contract.source, document.HasParseError() ? nullptr : &document,
+            describe_violation(contract.source, parsed ? &document : nullptr,
                                validator.GetInvalidSchemaKeyword(),
                                validator.GetInvalidSchemaPointer(),
                                validator.GetInvalidDocumentPointer(), false);

@@ -11,6 +11,18 @@
 #include "source/list_source.h"
 
 namespace switchyard {
+namespace {
+
+// KEYS: dead. ARGV: the most elements to keep. Drops the oldest (the head; the daemon appends)
+// beyond that, atomically, and returns how many it dropped.
+const RedisScript kTrimDeadScript(R"lua(
+local over = redis.call('LLEN', KEYS[1]) - tonumber(ARGV[1])
+if over <= 0 then return 0 end
+redis.call('LTRIM', KEYS[1], over, -1)
+return over
+)lua");
+
+}  // namespace
 
 Daemon::Daemon(DaemonOptions options, std::shared_ptr<const Pipeline> pipeline)
     : options_(std::move(options)) {
@@ -134,6 +146,21 @@ void Daemon::housekeeping() {
                                             sources[i].max_deliveries)
                               : "");
           }
+        }
+        if (!s) health_.report_down(options_.endpoint.redacted(), s.message());
+      }
+      // K:dead stays within dead_letter_max, whatever producers send (every source kind).
+      for (size_t i = 0; i < sources.size() && connection.connected() && reclaim; ++i) {
+        Reply reply;
+        Status s = connection.eval(kTrimDeadScript, {SourceKeys(sources[i].key).dead()},
+                                   {std::to_string(sources[i].dead_letter_max)}, &reply);
+        if (s && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0) {
+          metrics_.add_dead_letters_trimmed(sources[i].name, static_cast<uint64_t>(reply->integer));
+          spdlog::warn(
+              "source {}: dropped the {} oldest dead letter(s) of {} to keep it at "
+              "dead_letter_max ({}); see switchyard_dead_letters_trimmed_total",
+              sources[i].name, reply->integer, SourceKeys(sources[i].key).dead(),
+              sources[i].dead_letter_max);
         }
         if (!s) health_.report_down(options_.endpoint.redacted(), s.message());
       }

@@ -1,6 +1,7 @@
 // dead_letter.cc: encoding and decoding of K:dead records.
 #include "dispatch/dead_letter.h"
 
+#include <openssl/evp.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -10,34 +11,18 @@
 #include <cstring>
 #include <ctime>
 
+#include "util/bounded_json.h"
+#include "util/utf8.h"
+
 namespace switchyard {
 namespace {
 
-// Length of the valid UTF-8 sequence at text[i], or 0 when it is not one (overlong forms,
-// surrogates and code points past U+10FFFF are invalid, as RFC 3629 says).
+// Length of the valid UTF-8 sequence at text[i], or 0 when it is not one (util/utf8.h).
 size_t utf8_sequence(std::string_view text, size_t i) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  unsigned char c = byte(i);
-  if (c < 0x80) return 1;
-  size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
-  if (n == 0 || (c >= 0xE0 && c < 0xF0 && n != 3) || i + n > text.size()) return 0;
-  for (size_t k = 1; k < n; ++k)
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-  unsigned char c1 = byte(i + 1);
-  if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F) || (c == 0xF0 && c1 < 0x90) ||
-      (c == 0xF4 && c1 > 0x8F))
-    return 0;
-  return n;
+  return utf8_sequence_length(text.data() + i, text.size() - i);
 }
 
-bool is_valid_utf8(std::string_view text) {
-  for (size_t i = 0; i < text.size();) {
-    size_t n = utf8_sequence(text, i);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
+bool valid_utf8(std::string_view text) { return is_valid_utf8(text.data(), text.size()); }
 
 // The text with every invalid byte replaced by U+FFFD (for the readable "message" field).
 std::string replace_invalid_utf8(std::string_view text) {
@@ -92,6 +77,13 @@ bool base64_decode(std::string_view in, std::string* out) {
 }
 
 void write_tail_fields(rapidjson::Writer<rapidjson::StringBuffer>& w, const DeadLetter& letter) {
+  if (letter.truncated()) {
+    w.Key("message_bytes");
+    w.Uint64(letter.message_bytes);
+    w.Key("message_sha256");
+    w.String(letter.message_sha256.data(),
+             static_cast<rapidjson::SizeType>(letter.message_sha256.size()));
+  }
   w.Key("source");
   w.String(letter.source.data(), static_cast<rapidjson::SizeType>(letter.source.size()));
   w.Key("handler");
@@ -110,6 +102,22 @@ void write_tail_fields(rapidjson::Writer<rapidjson::StringBuffer>& w, const Dead
   w.String(letter.instance.data(), static_cast<rapidjson::SizeType>(letter.instance.size()));
 }
 
+// The SHA-256 of data, in lowercase hex. OpenSSL's one-shot EVP_Digest: the library every
+// Debian system has, rather than a hand-written hash.
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) != 1)
+    return "unavailable";
+  static const char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 15];
+  }
+  return hex;
+}
+
 }  // namespace
 
 std::string encode_dead_letter(const DeadLetter& letter) {
@@ -117,7 +125,7 @@ std::string encode_dead_letter(const DeadLetter& letter) {
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
   w.StartObject();
   w.Key("message");
-  if (is_valid_utf8(letter.message)) {
+  if (valid_utf8(letter.message)) {
     w.String(letter.message.data(), static_cast<rapidjson::SizeType>(letter.message.size()));
   } else {
     // JSON text must be UTF-8: a readable copy in "message", the exact bytes in base64.
@@ -132,6 +140,19 @@ std::string encode_dead_letter(const DeadLetter& letter) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
+void keep_prefix_only(DeadLetter* letter, size_t prefix_bytes) {
+  std::string& m = letter->message;
+  if (m.size() <= prefix_bytes) return;
+  letter->message_bytes = m.size();
+  letter->message_sha256 = sha256_hex(m);
+  size_t cut = prefix_bytes;
+  // Back to the start of the sequence the cut would split (a valid message stays valid).
+  for (int k = 0; k < 3 && cut > 0 && (static_cast<unsigned char>(m[cut]) & 0xC0) == 0x80; ++k)
+    --cut;
+  m.resize(cut);
+  m.shrink_to_fit();
+}
+
 std::string encode_dead_letter_tail(const DeadLetter& letter) {
   // Encode a whole record with an empty message and cut what follows `{"message":""`.
   DeadLetter copy = letter;
@@ -143,8 +164,8 @@ std::string encode_dead_letter_tail(const DeadLetter& letter) {
 
 bool decode_dead_letter(std::string_view json, DeadLetter* letter, std::string* error) {
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  if (!parse_bounded_json(json, JsonBounds{}, &doc, error)) return false;
+  if (!doc.IsObject()) {
     *error = "not a JSON object";
     return false;
   }
@@ -173,6 +194,13 @@ bool decode_dead_letter(std::string_view json, DeadLetter* letter, std::string* 
     d.handler = std::string(h->value.GetString(), h->value.GetStringLength());
   auto a = doc.FindMember("attempts");
   if (a != doc.MemberEnd() && a->value.IsInt()) d.attempts = a->value.GetInt();
+  if (str("message_sha256", &d.message_sha256)) {
+    if (!doc.HasMember("message_bytes") || !doc["message_bytes"].IsUint64()) {
+      *error = "\"message_sha256\" without a \"message_bytes\" count";
+      return false;
+    }
+    d.message_bytes = static_cast<size_t>(doc["message_bytes"].GetUint64());
+  }
   *letter = std::move(d);
   return true;
 }

@@ -10,14 +10,29 @@
 namespace switchyard {
 
 struct DeadLetter {
-  std::string message;                // the original bytes, verbatim
+  std::string message;                // the original bytes, verbatim (or their first bytes, below)
   std::string source;                 // the source's name in routes.yaml
   std::optional<std::string> handler; // null when it failed before routing
   std::string reason;
   int attempts = 1;
   std::string failed_at;              // ISO 8601 UTC
   std::string instance;               // host:pid
+  // Set by keep_prefix_only(): `message` holds only the first bytes of a message of
+  // message_bytes bytes whose SHA-256 (lowercase hex) is message_sha256. Stored as the fields
+  // "message_bytes" and "message_sha256"; such a letter cannot be replayed.
+  size_t message_bytes = 0;
+  std::string message_sha256;
+  bool truncated() const { return !message_sha256.empty(); }
 };
+
+// How much of an oversize message its dead letter keeps.
+inline constexpr size_t kDeadLetterPrefixBytes = 4096;
+
+// Cuts letter->message to its first prefix_bytes bytes (fewer when that would split a UTF-8
+// sequence of a valid message), recording its full length and SHA-256 first. The worker does
+// this for every message over limits.max_message_bytes, so that a hostile producer cannot make
+// K:dead hold (and grow, escaped) what the limit refused. Does nothing to a shorter message.
+void keep_prefix_only(DeadLetter* letter, size_t prefix_bytes = kDeadLetterPrefixBytes);
 
 // Encodes a dead letter as the JSON object stored in K:dead. A message that is not valid UTF-8
 // cannot be a JSON string verbatim: then "message" holds it with each invalid byte replaced by
@@ -29,7 +44,9 @@ std::string encode_dead_letter(const DeadLetter& letter);
 // dead letter around a message it holds without the format living in two places.
 std::string encode_dead_letter_tail(const DeadLetter& letter);
 
-// Decodes an element of K:dead. Returns false (with *error) for anything not in that format.
+// Decodes an element of K:dead (with parse_bounded_json: any bytes are safe to pass). Returns
+// false (with *error, e.g. "invalid JSON at offset 0: ...", "no \"message\" string") for
+// anything not in that format.
 bool decode_dead_letter(std::string_view json, DeadLetter* letter, std::string* error);
 
 // The current time as ISO 8601 UTC with milliseconds, e.g. 2026-11-27T05:34:10.123Z.

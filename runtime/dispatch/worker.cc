@@ -1,13 +1,13 @@
 // worker.cc: the consume -> decode -> route -> handle -> ack loop of one worker thread.
 #include "dispatch/worker.h"
 
-#include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
 
 #include <random>
 #include <thread>
 
 #include "dispatch/dead_letter.h"
+#include "envelope/laravel_job.h"
 #include "ops/logging.h"
 #include "source/lease_source.h"
 #include "source/list_source.h"
@@ -112,6 +112,8 @@ DeadLetter Worker::letter(std::string_view message, const std::string* handler, 
   d.attempts = attempts;
   d.failed_at = now_iso8601();
   d.instance = shared_.instance;
+  // What the size limit refused is not stored whole: its first bytes, length and SHA-256.
+  if (message.size() > decoder_.limits().max_message_bytes) keep_prefix_only(&d);
   return d;
 }
 
@@ -207,13 +209,8 @@ void Worker::ack_batch() {
 
 void Worker::explain_laravel_job(std::string_view message, std::string* reason) {
   // A Laravel *job* (dispatch()/push()) rather than a raw event (pushRaw()): say so by name.
-  rapidjson::Document doc;
-  doc.Parse(message.data(), message.size());
-  if (doc.HasParseError() || !doc.IsObject()) return;
-  for (const char* key : {"uuid", "displayName", "job", "data"})
-    if (!doc.HasMember(key)) return;
-  const auto& name = doc["displayName"];
-  std::string display = name.IsString() ? name.GetString() : "?";
+  std::string display;
+  if (!is_laravel_job(message, decoder_.limits(), &display)) return;
   *reason = "Laravel job payload (displayName " + display +
             "), not a raw event: publish events with Queue::connection('redis')->pushRaw("
             "json_encode(['event' => ..., 'payload' => [...]]), '" + source_.queue +

@@ -20,6 +20,11 @@ void Metrics::add_dead_lettered(const std::string& source, uint64_t count) {
   dead_before_routing_[source] += count;
 }
 
+void Metrics::add_dead_letters_trimmed(const std::string& source, uint64_t count) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  dead_trimmed_[source] += count;
+}
+
 void Metrics::observe_handler_seconds(const std::string& handler, double seconds) {
   std::lock_guard<std::mutex> lock(mutex_);
   Histogram& h = durations_[handler];
@@ -65,6 +70,12 @@ std::string Metrics::render() const {
   for (const auto& [source, n] : dead_before_routing_)
     out << "switchyard_dead_letters_unrouted_total{source=\"" << escape_label(source) << "\"} "
         << n << "\n";
+  out << "# HELP switchyard_dead_letters_trimmed_total Oldest dead letters dropped to keep K:dead "
+         "at the source's dead_letter_max.\n"
+         "# TYPE switchyard_dead_letters_trimmed_total counter\n";
+  for (const auto& [source, n] : dead_trimmed_)
+    out << "switchyard_dead_letters_trimmed_total{source=\"" << escape_label(source) << "\"} " << n
+        << "\n";
   out << "# HELP switchyard_handler_duration_seconds Wall time of one handle_batch call.\n"
          "# TYPE switchyard_handler_duration_seconds histogram\n";
   for (const auto& [handler, h] : durations_) {

@@ -20,6 +20,9 @@ class Metrics {
   void add_handled(const std::string& handler, std::string_view outcome, uint64_t count);
   // Messages dead-lettered before reaching a handler (decode errors, no route).
   void add_dead_lettered(const std::string& source, uint64_t count);
+  // Dead letters the daemon trimmed from the head of K:dead (the oldest) to keep it at the
+  // source's dead_letter_max.
+  void add_dead_letters_trimmed(const std::string& source, uint64_t count);
   // One handle_batch call's wall time.
   void observe_handler_seconds(const std::string& handler, double seconds);
   // A reload attempt: result "success" or "failure".
@@ -45,6 +48,7 @@ class Metrics {
   std::map<std::string, uint64_t> received_;                            // source
   std::map<std::pair<std::string, std::string>, uint64_t> handled_;     // handler, outcome
   std::map<std::string, uint64_t> dead_before_routing_;                 // source
+  std::map<std::string, uint64_t> dead_trimmed_;                        // source
   std::map<std::string, Histogram> durations_;                          // handler
   std::map<std::string, uint64_t> reloads_;                             // result
 };

@@ -9,72 +9,16 @@
 #include <cstdio>
 #include <ctime>
 
-#include "util/utf8.h"
+#include "util/escape.h"
 
 namespace switchyard {
 namespace {
 
 thread_local LogFields t_fields;
 
-enum class Style {
-  kJson,        // inside a JSON string: " and \ escaped, controls as \n or \u00XX, bad bytes U+FFFD
-  kText,        // a text-format message: only controls and bad bytes escaped (\n, \x1b, \xNN)
-  kTextQuoted,  // a double-quoted text-format value: as kText, plus \" and \\ .
-};
-
-void append_escaped(std::string_view s, Style style, std::string* out) {
-  const bool json = style == Style::kJson;
-  const bool quote_escapes = style != Style::kText;
-  char buf[16];
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    const size_t n = utf8_sequence_length(s.data() + i, s.size() - i);
-    if (n == 0) {
-      if (json) {
-        *out += "\\ufffd";
-      } else {
-        snprintf(buf, sizeof(buf), "\\x%02x", c);
-        *out += buf;
-      }
-      ++i;
-      continue;
-    }
-    if (n == 1) {
-      switch (c) {
-        case '\n': *out += "\\n"; break;
-        case '\r': *out += "\\r"; break;
-        case '\t': *out += "\\t"; break;
-        case '"':
-        case '\\':
-          if (quote_escapes) out->push_back('\\');
-          out->push_back(static_cast<char>(c));
-          break;
-        default:
-          if (c < 0x20 || c == 0x7f) {
-            snprintf(buf, sizeof(buf), json ? "\\u%04x" : "\\x%02x", c);
-            *out += buf;
-          } else {
-            out->push_back(static_cast<char>(c));
-          }
-      }
-    } else if (n == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) <= 0x9F) {
-      // U+0080..U+009F, the C1 controls (U+009B is a CSI to some terminals).
-      snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned char>(s[i + 1]));
-      *out += buf;
-    } else if (json && n == 3 && s.compare(i, 2, "\xe2\x80") == 0 &&
-               (s[i + 2] == '\xa8' || s[i + 2] == '\xa9')) {
-      // U+2028/U+2029: valid JSON, but line breaks to JavaScript and to some log viewers.
-      *out += s[i + 2] == '\xa8' ? "\\u2028" : "\\u2029";
-    } else {
-      out->append(s.data() + i, n);
-    }
-    i += n;
-  }
-}
-
 void append_json_string(std::string_view s, std::string* out) {
   out->push_back('"');
-  append_escaped(s, Style::kJson, out);
+  append_escaped(s, EscapeStyle::kJson, out);
   out->push_back('"');
 }
 
@@ -96,7 +40,7 @@ void append_text_field(const char* key, std::string_view value, std::string* out
     return;
   }
   out->push_back('"');
-  append_escaped(value, Style::kTextQuoted, out);
+  append_escaped(value, EscapeStyle::kTextQuoted, out);
   out->push_back('"');
 }
 
@@ -182,7 +126,7 @@ class TextMessageFlag : public spdlog::custom_flag_formatter {
     field("handler", handler);
     field("outcome", fields.outcome);
     if (any) line += "] ";
-    append_escaped(text, Style::kText, &line);
+    append_escaped(text, EscapeStyle::kText, &line);
     dest.append(line.data(), line.data() + line.size());
   }
   std::unique_ptr<spdlog::custom_flag_formatter> clone() const override {

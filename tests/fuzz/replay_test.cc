@@ -13,6 +13,8 @@
 int switchyard_fuzz_envelope(const uint8_t* data, size_t size);
 int switchyard_fuzz_config(const uint8_t* data, size_t size);
 int switchyard_fuzz_redis_url(const uint8_t* data, size_t size);
+int switchyard_fuzz_bounded_json(const uint8_t* data, size_t size);
+int switchyard_fuzz_dead_letter(const uint8_t* data, size_t size);
 
 namespace {
 
@@ -44,6 +46,12 @@ size_t replay(const std::string& target, int (*run)(const uint8_t*, size_t)) {
 
 TEST(FuzzReplayTest, EnvelopeCorpus) { EXPECT_GT(replay("envelope", switchyard_fuzz_envelope), 10u); }
 TEST(FuzzReplayTest, ConfigCorpus) { EXPECT_GT(replay("config", switchyard_fuzz_config), 5u); }
+TEST(FuzzReplayTest, BoundedJsonCorpus) {
+  EXPECT_GT(replay("bounded_json", switchyard_fuzz_bounded_json), 5u);
+}
+TEST(FuzzReplayTest, DeadLetterCorpus) {
+  EXPECT_GT(replay("dead_letter", switchyard_fuzz_dead_letter), 5u);
+}
 TEST(FuzzReplayTest, RedisUrlCorpus) { EXPECT_GT(replay("redis_url", switchyard_fuzz_redis_url), 5u); }
 
 }  // namespace

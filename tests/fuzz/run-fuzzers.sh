@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run-fuzzers.sh: builds the libFuzzer targets with clang in their own build dir, runs each for a bounded time, fails on any crash.
 #
-# Usage: tests/fuzz/run-fuzzers.sh [TARGET...]      TARGET: envelope config redis_url (default: all)
+# Usage: tests/fuzz/run-fuzzers.sh [TARGET...]
+#   TARGET: envelope bounded_json dead_letter config redis_url (default: all)
 # Environment:
 #   FUZZ_SECONDS    seconds per target (default 60)
 #   FUZZ_BUILD_DIR  build directory (default build-fuzz, under the source tree)
@@ -19,10 +20,12 @@ seconds=${FUZZ_SECONDS:-60}
 cc=${FUZZ_CC:-clang-14}
 cxx=${FUZZ_CXX:-clang++-14}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(envelope config redis_url)
+[ ${#targets[@]} -gt 0 ] || targets=(envelope bounded_json dead_letter config redis_url)
 
-declare -A max_len=([envelope]=65536 [config]=16384 [redis_url]=512)
-declare -A dict=([envelope]=json.dict [config]=yaml.dict [redis_url]=redis_url.dict)
+declare -A max_len=([envelope]=65536 [bounded_json]=65536 [dead_letter]=65536 [config]=16384
+                   [redis_url]=512)
+declare -A dict=([envelope]=json.dict [bounded_json]=json.dict [dead_letter]=json.dict
+                [config]=yaml.dict [redis_url]=redis_url.dict)
 
 cmake -S tests/fuzz -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" >/dev/null

@@ -1,11 +1,13 @@
-// hostile_corpus_test.cc: 69 hostile messages between good ones to the real daemon: it survives, each bad one is dead-lettered with a specific reason, every good one lands in the database.
+// hostile_corpus_test.cc: over 100 hostile messages between good ones to the real daemon, on every source kind (list, laravel, stream, lease): it survives, each bad one is dead-lettered exactly once with a specific reason (an oversize one as its prefix, length and SHA-256), every good one lands in the database.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
 
 #include "hostile_support.h"
+#include "integration/fault/fault_support.h"
 #include "support/events.h"
 #include "support/redis_server.h"
 #include "support/sqlite_db.h"
@@ -19,13 +21,18 @@ namespace {
 using namespace std::chrono_literals;
 using namespace std::string_literals;
 
-constexpr const char* kKey = "events";
+using fault::Rig;
+using fault::SourceKind;
+
+constexpr size_t kMaxMessageBytes = 1048576;
 
 struct Hostile {
   std::string what;     // for failure messages
   std::string message;  // the exact bytes pushed (unique in the corpus)
   std::string reason;   // a substring the dead letter's reason must contain
   const char* handler;  // the dead letter's handler (nullptr: refused before any handler)
+  // format: laravel only: what the reason says instead (empty: the same as the others).
+  std::string laravel_reason = "";
 };
 
 std::string nested(const std::string& open, const std::string& close, int depth) {
@@ -39,8 +46,16 @@ std::string user(const std::string& payload) {
   return "{\"event\":\"user.registered\",\"payload\":" + payload + "}";
 }
 
+// A Laravel job (what Queue::push()/dispatch() write), with `data` as given.
+std::string laravel_job(const std::string& display_name, const std::string& data) {
+  return R"({"uuid":"5f0e1a2b-0000-4000-8000-000000000001","displayName":)" + display_name +
+         R"(,"job":"Illuminate\\Queue\\CallQueuedHandler@call","maxTries":null,"data":)" + data +
+         "}";
+}
+
 std::vector<Hostile> corpus() {
   const std::string ten_mb(10 * 1024 * 1024, 'A');
+  const std::string deep(300000, '[');
   return {
       // Not JSON, or broken JSON.
       {"truncated object", R"({"event":"user.registered","payload":{"user_id":1)", "invalid JSON at offset", nullptr},
@@ -121,89 +136,137 @@ std::vector<Hostile> corpus() {
       {"contract: quote_id missing", R"({"event":"quote.created","payload":{"user_id":1,"product_id":2,"qty":4}})", "contract quote.created: #/quote_id: required property is missing", nullptr},
       {"contract: qty below minimum", R"({"event":"quote.created","payload":{"quote_id":902,"user_id":1,"product_id":2,"qty":0}})", "contract quote.created: #/qty: fails \"minimum\": 1", nullptr},
       {"contract: created_at as number", R"({"event":"quote.created","payload":{"quote_id":903,"user_id":1,"product_id":2,"qty":1,"created_at":5}})", "contract quote.created: #/created_at: expected type string, found integer", nullptr},
+      // Deep input on every path that parses a message: the decoder, then the Laravel
+      // diagnostics (which once re-parsed it recursively and crashed), the dead letter, dlq.
+      {"300,000 [", deep, "nesting deeper than 64 levels", nullptr},
+      {"300,000 [ then a number", deep + "1", "nesting deeper than 64 levels", nullptr},
+      {"300,000 {", std::string(300000, '{'), "invalid JSON at offset 1", nullptr},
+      {"150,000 objects in the payload", user("{\"user_id\":41,\"a\":" + nested("{\"a\":", "}", 150000).replace(150000 * 5, 0, "1") + "}"), "nesting deeper than 64 levels", nullptr},
+      {"300,000 [ as the event", R"({"event":)" + deep, "nesting deeper than 64 levels", nullptr},
+      {"65 levels in the payload", user("{\"user_id\":42,\"x\":" + nested("[", "]", 64) + "}"), "nesting deeper than 64 levels", nullptr},
+      // Laravel: jobs where raw events belong, and jobs built to hurt the diagnostics.
+      {"a Laravel job", laravel_job(R"("App\\Jobs\\SendWelcomeMail")", R"({"commandName":"App\\Jobs\\SendWelcomeMail","command":"O:8:\"stdClass\":0:{}"})"), "missing \"event\" key", nullptr, "Laravel job payload (displayName App\\Jobs\\SendWelcomeMail), not a raw event"},
+      {"a Laravel job with an event key", R"({"event":"user.registered","uuid":"u2","displayName":"X","job":"J","data":{}})", "missing \"payload\" key", nullptr, "Laravel job payload (displayName X)"},
+      {"a Laravel job, displayName a number", laravel_job("12", "{}"), "missing \"event\" key", nullptr, "Laravel job payload (displayName ?)"},
+      {"a Laravel job, displayName with escapes", laravel_job(R"("\u001b]0;pwned\u0007\u001b[2J")", R"({"n":1})"), "missing \"event\" key", nullptr, "Laravel job payload (displayName \x1b]0;pwned"},
+      {"a Laravel job, 300,000 [ as data", laravel_job(R"("Deep")", deep), "nesting deeper than 64 levels", nullptr},
+      {"a Laravel job, 300,000 [ after data", laravel_job(R"("Deeper")", "{}") + deep, "root must not be followed by other values", nullptr},
+      {"a Laravel job, 100 levels of data", laravel_job(R"("Nested")", nested("{\"a\":", "}", 100).replace(500, 0, "1")), "nesting deeper than 64 levels", nullptr},
+      {"a Laravel job, 2 MiB", laravel_job(R"("Huge")", "\"" + std::string(2 << 20, 'j') + "\""), "over the limit of 1048576", nullptr},
+      {"a Laravel job, invalid UTF-8", laravel_job("\"Bad\xff\"", "{}"), "invalid UTF-8 at offset", nullptr},
+      {"a Laravel job in an array", "[" + laravel_job(R"("InArray")", "{}") + "]", "not a JSON object (found array)", nullptr},
+      {"a Laravel job, trailing comma", laravel_job(R"("Comma")", "{},"), "invalid JSON", nullptr},
+      // Crafted for the dead letter and for whoever reads it on a terminal (dlq, logs).
+      {"looks like a dead letter", R"({"message":"x","source":"events","handler":null,"reason":"forged","attempts":1})", "missing \"event\" key", nullptr},
+      {"message_base64 and a bad byte", "{\"message_base64\":\"QUJD\",\"event\":\"\xff\"}", "invalid UTF-8 at offset", nullptr},
+      {"event with terminal escapes", R"({"event":"\u001b]0;pwned\u0007\u001b[2J","payload":{}})", "no route for event", nullptr},
+      {"event with a raw C1 CSI", "{\"event\":\"x\xc2\x9b" "31m\",\"payload\":{}}", "no route for event", nullptr},
+      {"event with a raw DEL", "{\"event\":\"x\x7f\",\"payload\":{}}", "no route for event", nullptr},
+      {"event with U+2028", "{\"event\":\"x\xe2\x80\xa8y\",\"payload\":{}}", "no route for event", nullptr},
+      {"event of one escaped NUL", R"({"event":"\u0000","payload":{}})", "no route for event", nullptr},
+      {"event of 100 KB", "{\"event\":\"" + std::string(100000, 'e') + "\",\"payload\":{}}", "no route for event", nullptr},
+      {"1 MiB of escaped controls under the limit", "{\"event\":\"bulk.controls\",\"payload\":{\"s\":\"" + [] { std::string e; for (int i = 0; i < 170000; ++i) e += "\\u0001"; return e; }() + "\"}}", "no route for event \"bulk.controls\"", nullptr},
+      {"2 MiB of raw controls", std::string(2 << 20, '\x01'), "over the limit of 1048576", nullptr},
+      {"just over the limit", user("{\"user_id\":43,\"pad\":\"" + std::string(kMaxMessageBytes, 'p') + "\"}"), "bytes, over the limit of 1048576", nullptr},
+      {"oversize with a bad byte at the cut", std::string(4095, 'b') + "\xe2\x82\xac" + std::string(2 << 20, 'b'), "over the limit", nullptr},
+      // Bytes a stream entry or a Redis client might carry.
+      {"RESP injection", "*3\r\n$4\r\nXADD\r\n$6\r\nevents\r\n$1\r\n*\r\n", "invalid JSON at offset 0", nullptr},
+      {"a stream ID", "1-1", "root must not be followed by other values", nullptr},
+      {"a star", "*", "invalid JSON at offset 0", nullptr},
+      {"CRLF only", "\r\n", "The document is empty", nullptr},
+      {"incomplete \\u escape", user(R"({"user_id":44,"name":"\u12"})"), "Incorrect hex digit after \\u escape", nullptr},
+      {"overlong 4-byte", user("{\"user_id\":45,\"name\":\"\xf0\x80\x80\xaf\"}"), "invalid UTF-8", nullptr},
+      {"byte F5", user("{\"user_id\":46,\"name\":\"\xf5\x80\x80\x80\"}"), "invalid UTF-8", nullptr},
+      {"100,000-digit number", user("{\"user_id\":1" + std::string(100000, '0') + "}"), "Number too big", nullptr},
+      {"50,000 keys, no user_id", user([] { std::string o = "{"; for (int i = 0; i < 50000; ++i) o += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":1"; return o + "}"; }()), "payload.user_id", "users_db"},
   };
 }
 
-TEST(HostileCorpusTest, DaemonSurvivesEveryBadMessageIsDeadLetteredEveryGoodOneIsStored) {
-  RedisServer redis;
-  redis.start();
-  RedisClient client = redis.client();
-  TempDir dir;
+class HostileCorpus : public ::testing::TestWithParam<SourceKind> {};
+
+TEST_P(HostileCorpus, DaemonSurvivesEveryBadMessageIsDeadLetteredEveryGoodOneIsStored) {
+  Rig rig(GetParam());
   RoutesYaml spec;
-  spec.redis_url = redis.url();
-  spec.plugins_dir = SWITCHYARD_PLUGIN_DIR;
-  spec.database = dir.file("analytics.db");
-  spec.source_name = kKey;
-  spec.source_key = kKey;
   spec.source_extra = "batch: 32\n";
-  spec.extra_yaml = "limits: {max_message_bytes: 1048576, max_depth: 64}\n"
-                    "contracts:\n  quote.created: " +
+  spec.extra_yaml = "limits: {max_message_bytes: " + std::to_string(kMaxMessageBytes) +
+                    ", max_depth: 64}\ncontracts:\n  quote.created: " +
                     json_string(std::string(SWITCHYARD_SOURCE_DIR) + "/schemas/quote.created.json") +
                     "\n";
-  const std::string config = dir.write("routes.yaml", routes_yaml(spec));
+  rig.write_config(spec);
+  const bool laravel = GetParam() == SourceKind::kLaravel;
 
   const std::vector<Hostile> bad = corpus();
-  ASSERT_GE(bad.size(), 40u);
+  ASSERT_GE(bad.size(), 100u);
   for (size_t i = 0; i < bad.size(); ++i)
     for (size_t j = i + 1; j < bad.size(); ++j)
       ASSERT_NE(bad[i].message, bad[j].message) << bad[i].what << " / " << bad[j].what;
 
-  // good user, bad, good quote, for each bad message, in one pipelined push: bad and good
-  // messages share batches (batch: 32).
+  // good user, bad, good quote, for each bad message, published as the kind's producers do:
+  // bad and good messages share batches (batch: 32).
   std::vector<std::string> pushed;
   for (size_t i = 0; i < bad.size(); ++i) {
     pushed.push_back(user_registered(static_cast<int64_t>(i) + 1));
     pushed.push_back(bad[i].message);
     pushed.push_back(quote_created(static_cast<int64_t>(i) + 1));
   }
-  // Pushed before the daemon starts, so that the whole corpus is waiting when it takes batches.
-  ASSERT_EQ(client.rpush_many(kKey, pushed), static_cast<int64_t>(pushed.size()));
-  SwitchyardProcess daemon = SwitchyardProcess::run(config, dir.file("daemon.log"));
+  // Published before the daemon starts, so that the whole corpus is waiting when it takes batches.
+  rig.publish(pushed);
+  SwitchyardProcess daemon = rig.start();
   const pid_t pid = daemon.pid();
 
   const int64_t expected = static_cast<int64_t>(bad.size());
   ASSERT_TRUE(wait_until(
       [&] {
         if (!daemon.is_running()) throw std::runtime_error("the daemon exited");
-        return client.llen(kKey) == 0 && client.keys(std::string(kKey) + ":inflight:*").empty() &&
-               count_rows(spec.database, "user_registrations") == expected &&
-               count_rows(spec.database, "quotes") == expected &&
-               client.llen(std::string(kKey) + ":dead") >= expected;
+        return rig.all_handled(expected, expected, expected);
       },
-      120s, "every message handled or dead-lettered"))
-      << daemon.log_tail();
+      180s, "every message handled or dead-lettered"))
+      << rig.describe() << "\n" << daemon.log_tail();
 
   // Survived: the very same process, still running.
   ASSERT_TRUE(daemon.is_running()) << daemon.log_tail();
   EXPECT_EQ(daemon.pid(), pid);
+  rig.expect_drained_state();
 
   // Exact counts: every good message stored, nothing else.
-  EXPECT_EQ(count_rows(spec.database, "user_registrations"), expected);
-  EXPECT_EQ(count_rows(spec.database, "quotes"), expected);
-  EXPECT_EQ(query_int(spec.database, "SELECT max(user_id) FROM user_registrations"), expected);
+  EXPECT_EQ(rig.users(), expected);
+  EXPECT_EQ(rig.quotes(), expected);
+  EXPECT_EQ(query_int(rig.db(), "SELECT max(user_id) FROM user_registrations"), expected);
 
-  // Exactly one dead letter per bad message, each with its specific reason.
-  const std::vector<std::string> raw = client.lrange(std::string(kKey) + ":dead");
+  // Exactly one dead letter per bad message, each with its specific reason. An oversize
+  // message's letter holds its first 4 KiB, its length and its SHA-256, never the whole.
+  const std::vector<std::string> raw = rig.client().lrange(rig.dead_key());
   EXPECT_EQ(raw.size(), bad.size());
   std::vector<DeadLetterView> letters;
   for (const std::string& r : raw) {
     letters.push_back(parse_dead_letter(r));
-    EXPECT_TRUE(letters.back().ok) << "not a JSON object: " << r.substr(0, 200);
+    EXPECT_TRUE(letters.back().ok) << "not a dead letter: " << r.substr(0, 200);
+    EXPECT_LT(r.size(), 2 * kMaxMessageBytes) << "a dead letter of " << r.size() << " bytes";
   }
   for (const Hostile& h : bad) {
     SCOPED_TRACE(h.what);
+    const bool oversize = h.message.size() > kMaxMessageBytes;
+    const std::string sha = oversize ? sha256_hex_of(h.message) : "";
     const DeadLetterView* found = nullptr;
     int matches = 0;
     for (const auto& l : letters) {
-      if (l.message == h.message) {
+      if (oversize ? l.message_sha256 == sha : l.message == h.message && l.message_sha256.empty()) {
         found = &l;
         ++matches;
       }
     }
     ASSERT_EQ(matches, 1) << "dead letters holding exactly this message";
-    EXPECT_NE(found->reason.find(h.reason), std::string::npos)
-        << "reason \"" << found->reason.substr(0, 300) << "\" does not say \"" << h.reason << "\"";
-    EXPECT_EQ(found->source, kKey);
+    if (oversize) {
+      EXPECT_EQ(found->message_bytes, static_cast<long long>(h.message.size()));
+      EXPECT_GE(found->message.size(), 4093u);
+      EXPECT_LE(found->message.size(), 4096u);
+      EXPECT_EQ(h.message.compare(0, found->message.size(), found->message), 0)
+          << "the letter's message is not the start of the message";
+    }
+    const std::string& reason = laravel && !h.laravel_reason.empty() ? h.laravel_reason : h.reason;
+    EXPECT_NE(found->reason.find(reason), std::string::npos)
+        << "reason \"" << found->reason.substr(0, 300) << "\" does not say \"" << reason << "\"";
+    EXPECT_EQ(found->source, fault::kSourceName);
     EXPECT_EQ(found->attempts, 1);
     if (h.handler == nullptr) {
       EXPECT_TRUE(found->handler_null) << "refused before any handler, but handler is " << found->handler;
@@ -212,14 +275,25 @@ TEST(HostileCorpusTest, DaemonSurvivesEveryBadMessageIsDeadLetteredEveryGoodOneI
     }
   }
 
+  // The operator's view of all that: dlq list and show print every letter, escaped.
+  const CommandResult list = rig.cli({"dlq", "list", "--limit", "1000"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  for (size_t i = 0; i < list.out.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(list.out[i]);
+    ASSERT_FALSE((c < 0x20 && c != '\n') || c == 0x7f) << "raw control byte at " << i;
+  }
+  EXPECT_EQ(std::count(list.out.begin(), list.out.end(), '\n'), expected + 1);
+
   // And it still works afterwards, then stops cleanly.
-  ASSERT_EQ(client.rpush(kKey, user_registered(expected + 1)), 1);
-  ASSERT_TRUE(wait_until([&] { return count_rows(spec.database, "user_registrations") == expected + 1; },
-                         20s, "one more good message after the corpus"));
+  rig.publish({user_registered(expected + 1)});
+  ASSERT_TRUE(wait_until([&] { return rig.users() == expected + 1; }, 20s,
+                         "one more good message after the corpus"));
   const auto stopped = daemon.stop(20s);
   ASSERT_TRUE(stopped.has_value());
   EXPECT_EQ(*stopped, 0) << daemon.log_tail();
 }
+
+INSTANTIATE_FAULT_SUITE(HostileCorpus);
 
 }  // namespace
 }  // namespace switchyard::test

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/sha.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -27,7 +28,21 @@ DeadLetterView parse_dead_letter(const std::string& raw) {
   v.handler_null = !letter.handler.has_value();
   v.handler = letter.handler.value_or("");
   v.attempts = letter.attempts;
+  v.message_bytes = static_cast<long long>(letter.message_bytes);
+  v.message_sha256 = letter.message_sha256;
   return v;
+}
+
+std::string sha256_hex_of(const std::string& data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  std::string hex;
+  char buf[3];
+  for (unsigned char b : digest) {
+    snprintf(buf, sizeof buf, "%02x", b);
+    hex += buf;
+  }
+  return hex;
 }
 
 std::string http_get(const std::string& host, int port, const std::string& path) {

@@ -17,8 +17,15 @@ struct DeadLetterView {
   std::string handler;
   std::string source;
   int attempts = 0;
+  // An oversize message: message holds its first bytes; its length and SHA-256 (hex). 0 and ""
+  // when message is the whole message.
+  long long message_bytes = 0;
+  std::string message_sha256;
 };
 DeadLetterView parse_dead_letter(const std::string& raw);
+
+// The SHA-256 of data in lowercase hex (OpenSSL), to check a dead letter's "message_sha256".
+std::string sha256_hex_of(const std::string& data);
 
 // The body of GET http://host:port/path (status line and headers dropped); "" on any error.
 std::string http_get(const std::string& host, int port, const std::string& path);

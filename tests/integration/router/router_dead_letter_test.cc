@@ -86,11 +86,13 @@ TEST_F(RouterTest, EveryKindOfBadMessageIsDeadLetteredAndGoodOnesAroundItAreHand
   EXPECT_EQ(letters.size(), bad.size()) << "one dead letter per bad message, no more";
   for (const BadMessage& b : bad) {
     SCOPED_TRACE(b.what);
+    // Over the size limit, the letter keeps the first 4 KiB (README "Dead letters").
+    const std::string stored = b.message.size() > 1048576 ? b.message.substr(0, 4096) : b.message;
     std::vector<const rapidjson::Document*> matching;
     for (const auto& l : letters)
-      if (dead_message(l) == b.message) matching.push_back(&l);
+      if (dead_message(l) == stored) matching.push_back(&l);
     ASSERT_EQ(matching.size(), 1u) << "dead letters whose message is exactly the bad one";
-    expect_dead_letter(*matching[0], b.message, kKey, b.handler, b.reason, 1, daemon_.pid());
+    expect_dead_letter(*matching[0], stored, kKey, b.handler, b.reason, 1, daemon_.pid());
   }
 
   // The daemon is still up and well after all that.

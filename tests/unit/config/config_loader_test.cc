@@ -164,6 +164,7 @@ sources:
   EXPECT_EQ(c.sources[0].workers, 1);
   EXPECT_EQ(c.sources[0].max_deliveries, 5);
   EXPECT_EQ(c.sources[0].reclaim_after, Millis(30000));
+  EXPECT_EQ(c.sources[0].dead_letter_max, 100000);
   EXPECT_EQ(c.redis.url, "redis://127.0.0.1:6379/0");
   EXPECT_EQ(c.redis.password_file, "");
   EXPECT_EQ(c.plugins_dir, "");  // empty: the binary applies its default
@@ -203,7 +204,22 @@ sources:
 )"),
             "routes.yaml:5:5: unknown key \"bacth\" in sources.analytics (expected one of: type, "
             "key, format, prefix, cluster_hash_tag, group, start, batch, workers, "
-            "max_deliveries, reclaim_after, delivery); did you mean \"batch\"?");
+            "max_deliveries, reclaim_after, delivery, dead_letter_max); did you mean \"batch\"?");
+}
+
+TEST(ConfigLoaderTest, DeadLetterMaxIsReadAndRangeChecked) {
+  Config c;
+  ASSERT_TRUE(load("version: 1\nsources: {analytics: {dead_letter_max: 250}}\n", &c).is_ok());
+  EXPECT_EQ(c.sources[0].dead_letter_max, 250);
+  for (const char* bad : {"0", "-1", "1000000001"}) {
+    const std::string error =
+        error_of("version: 1\nsources: {analytics: {dead_letter_max: " + std::string(bad) + "}}\n");
+    EXPECT_THAT(error, StartsWith("routes.yaml:2:40: sources.analytics.dead_letter_max: ")) << bad;
+    EXPECT_THAT(error, HasSubstr("1 to 1000000000")) << bad;
+  }
+  EXPECT_EQ(error_of("version: 1\nsources: {analytics: {dead_letter_max: lots}}\n"),
+            "routes.yaml:2:40: sources.analytics.dead_letter_max: expected an integer, got "
+            "\"lots\"");
 }
 
 TEST(ConfigLoaderTest, UnknownKeysInEverySection) {

@@ -60,10 +60,88 @@ TEST(DeadLetter, InvalidUtf8KeepsValidJsonAndExactBytes) {
   EXPECT_EQ(back.message, bytes);
 }
 
+// F5..FF never start a UTF-8 sequence; the encoder once took F5 80 80 for a three-byte one and
+// wrote it raw, making the dead letter itself invalid JSON text.
+TEST(DeadLetter, EveryInvalidLeadByteGoesToBase64) {
+  for (const char* bytes : {"\xf5\x80\x80\x80", "\xf8\x80\x80\x80\x80", "\xfe\x80\x80",
+                            "\xc1\xbf", "\xed\xa0\x80", "\xf4\x90\x80\x80"}) {
+    const std::string message = std::string("{\"n\":\"") + bytes + "\"}";
+    const std::string json = encode_dead_letter(sample(message));
+    rapidjson::Document doc;
+    doc.Parse<rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
+    ASSERT_FALSE(doc.HasParseError()) << "dead letter must be valid UTF-8 JSON: " << json;
+    EXPECT_TRUE(doc.HasMember("message_base64")) << json;
+    DeadLetter back;
+    std::string error;
+    ASSERT_TRUE(decode_dead_letter(json, &back, &error)) << error;
+    EXPECT_EQ(back.message, message);
+  }
+}
+
 TEST(DeadLetter, TailMatchesTheFullEncoding) {
   DeadLetter d = sample("");
   std::string whole = encode_dead_letter(d);
   EXPECT_EQ("{\"message\":\"\"" + encode_dead_letter_tail(d), whole);
+}
+
+// A dead letter is whatever K:dead holds: anyone who can write the key can put anything there.
+// 300,000 '[' crashed the recursive DOM parse (of `dlq list`, `dlq show`, replay).
+TEST(DeadLetter, DecodingDeeplyNestedJunkFailsCleanly) {
+  DeadLetter back;
+  std::string error;
+  EXPECT_FALSE(decode_dead_letter(std::string(300000, '['), &back, &error));
+  EXPECT_EQ(error, "nests deeper than 64 levels");
+  EXPECT_FALSE(decode_dead_letter("{\"message\":" + std::string(300000, '['), &back, &error));
+  EXPECT_FALSE(decode_dead_letter("garbage", &back, &error));
+  EXPECT_EQ(error.rfind("invalid JSON at offset 0", 0), 0u) << error;
+  EXPECT_FALSE(decode_dead_letter("[]", &back, &error));
+  EXPECT_EQ(error, "not a JSON object");
+}
+
+// An oversize message's dead letter keeps its first 4 KiB, its length and its SHA-256.
+TEST(DeadLetter, KeepPrefixOnlyRecordsLengthAndSha256) {
+  // 3,000 two-byte characters: the 4,096-byte cut falls on a sequence boundary.
+  std::string big;
+  for (int i = 0; i < 3000; ++i) big += "\xc3\xa9";
+  DeadLetter d = sample(big);
+  keep_prefix_only(&d);
+  EXPECT_EQ(d.message, big.substr(0, 4096));
+  EXPECT_EQ(d.message_bytes, 6000u);
+  EXPECT_EQ(d.message_sha256, "557bf944b8c2f7b5ac98cd9894438f6b645f006e4f726e74fd307871d8d3c87a");
+  EXPECT_TRUE(d.truncated());
+
+  const std::string json = encode_dead_letter(d);
+  EXPECT_LT(json.size(), 4096u + 400u) << json;
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  ASSERT_TRUE(doc.IsObject()) << json;
+  EXPECT_EQ(doc["message_bytes"].GetUint64(), 6000u);
+  EXPECT_STREQ(doc["message_sha256"].GetString(), d.message_sha256.c_str());
+  EXPECT_FALSE(doc.HasMember("message_base64"));
+  DeadLetter back;
+  std::string error;
+  ASSERT_TRUE(decode_dead_letter(json, &back, &error)) << error;
+  EXPECT_EQ(back.message, d.message);
+  EXPECT_EQ(back.message_bytes, 6000u);
+  EXPECT_EQ(back.message_sha256, d.message_sha256);
+}
+
+TEST(DeadLetter, KeepPrefixOnlyCutsAtASequenceStart) {
+  std::string big = "a";  // the 4,096-byte cut now splits a two-byte character
+  for (int i = 0; i < 3000; ++i) big += "\xc3\xa9";
+  DeadLetter d = sample(big);
+  keep_prefix_only(&d);
+  EXPECT_EQ(d.message.size(), 4095u);
+  EXPECT_EQ(d.message_bytes, 6001u);
+  EXPECT_FALSE(encode_dead_letter(d).find("message_base64") != std::string::npos);
+}
+
+TEST(DeadLetter, KeepPrefixOnlyLeavesShortMessagesWhole) {
+  DeadLetter d = sample(std::string(4096, 'x'));
+  keep_prefix_only(&d);
+  EXPECT_EQ(d.message.size(), 4096u);
+  EXPECT_FALSE(d.truncated());
+  EXPECT_EQ(encode_dead_letter(d).find("message_sha256"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,108 @@
+// fuzz_dead_letter.cc: fuzz target for what `dlq` and `stats` do with K:dead elements and names
+// from Redis: decode_dead_letter, the round trip, keep_prefix_only, and the terminal escaping of
+// every field.
+#include <rapidjson/document.h>
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+
+#include "dispatch/dead_letter.h"
+#include "fuzz_target.h"
+#include "util/bounded_json.h"
+#include "util/escape.h"
+
+namespace {
+
+// Whether s holds a byte a terminal acts on: C0 (but '\n' when allowed), DEL, or a C1 control
+// encoded in UTF-8 (C2 80..9F). (A raw byte 80..9F outside a sequence is escaped as bad UTF-8.)
+bool holds_terminal_control(std::string_view s, bool newline_ok) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if ((c < 0x20 && !(newline_ok && c == '\n')) || c == 0x7f) return true;
+    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9F) return true;
+  }
+  return false;
+}
+
+void check_printable(std::string_view s) {
+  FUZZ_CHECK(!holds_terminal_control(switchyard::printable(s), false), "printable() is inert");
+  for (auto style : {switchyard::EscapeStyle::kTextQuoted, switchyard::EscapeStyle::kJson}) {
+    std::string out;
+    switchyard::append_escaped(s, style, &out);
+    FUZZ_CHECK(!holds_terminal_control(out, false), "every escape style is inert");
+  }
+}
+
+// The compact JSON text of value (compared instead of operator==, which a duplicate key fools).
+std::string to_json(const rapidjson::Value& value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  value.Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+}  // namespace
+
+SWITCHYARD_FUZZ_TARGET(dead_letter) {
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+
+  // The input as a K:dead element: whatever decodes prints inert and round-trips.
+  switchyard::DeadLetter letter;
+  std::string error;
+  if (switchyard::decode_dead_letter(input, &letter, &error)) {
+    for (std::string_view field :
+         {std::string_view(letter.message), std::string_view(letter.reason),
+          std::string_view(letter.source), std::string_view(letter.failed_at)})
+      check_printable(field);
+    const std::string again = switchyard::encode_dead_letter(letter);
+    switchyard::DeadLetter back;
+    FUZZ_CHECK(switchyard::decode_dead_letter(again, &back, &error), "an encoded letter decodes");
+    FUZZ_CHECK(back.message == letter.message && back.reason == letter.reason &&
+                   back.handler == letter.handler && back.message_bytes == letter.message_bytes &&
+                   back.message_sha256 == letter.message_sha256,
+               "a decoded letter round-trips");
+    // `dlq show`: the pretty JSON, escaped for the terminal, is still the same JSON.
+    rapidjson::Document doc;
+    FUZZ_CHECK(switchyard::parse_bounded_json(input, {}, &doc, &error), "it parsed once");
+    rapidjson::StringBuffer buffer;
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buffer);
+    doc.Accept(w);
+    std::string shown;
+    switchyard::append_escaped({buffer.GetString(), buffer.GetSize()},
+                               switchyard::EscapeStyle::kJsonDocument, &shown);
+    FUZZ_CHECK(!holds_terminal_control(shown, true), "dlq show prints nothing a terminal runs");
+    rapidjson::Document reparsed;
+    FUZZ_CHECK(switchyard::parse_bounded_json(shown, {}, &reparsed, &error) &&
+                   to_json(reparsed) == to_json(doc),
+               "dlq show prints the same JSON");
+  } else {
+    FUZZ_CHECK(!error.empty(), "a refusal says why");
+  }
+  check_printable(input);
+
+  // The input as a dead-lettered message, whole and as an oversize one's prefix.
+  letter = switchyard::DeadLetter{};
+  letter.message.assign(input);
+  letter.source = "events";
+  letter.reason = "fuzz";
+  for (size_t prefix : {size_t{0}, size_t{1}, size_t{7}, switchyard::kDeadLetterPrefixBytes}) {
+    switchyard::DeadLetter d = letter;
+    switchyard::keep_prefix_only(&d, prefix);
+    FUZZ_CHECK(d.message.size() <= std::max(prefix, size) &&
+                   d.message.size() + 3 >= std::min(prefix, size),
+               "the prefix is at most the limit, and at most 3 bytes shorter");
+    FUZZ_CHECK(input.compare(0, d.message.size(), d.message) == 0, "the prefix is the start");
+    FUZZ_CHECK(d.truncated() == (size > prefix), "truncated exactly when longer");
+    switchyard::DeadLetter back;
+    FUZZ_CHECK(switchyard::decode_dead_letter(switchyard::encode_dead_letter(d), &back, &error),
+               "a dead letter of any message decodes");
+    FUZZ_CHECK(back.message == d.message && back.message_bytes == d.message_bytes &&
+                   back.message_sha256 == d.message_sha256,
+               "and round-trips");
+  }
+  return 0;
+}

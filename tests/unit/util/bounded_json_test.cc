@@ -1,0 +1,87 @@
+// bounded_json_test.cc: parse_bounded_json parses what RapidJSON parses and refuses, with a reason,
+// what is too big, too deep or not JSON, without using the thread's stack for depth.
+#include "util/bounded_json.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace switchyard {
+namespace {
+
+using namespace std::string_literals;
+
+TEST(BoundedJson, ParsesAnObject) {
+  rapidjson::Document doc;
+  std::string error;
+  ASSERT_TRUE(parse_bounded_json(R"({"event":"a.b","payload":{"n":[1,2,{"x":null}]}})",
+                                 JsonBounds{}, &doc, &error))
+      << error;
+  ASSERT_TRUE(doc.IsObject());
+  EXPECT_STREQ(doc["event"].GetString(), "a.b");
+  EXPECT_EQ(doc["payload"]["n"][1].GetInt(), 2);
+}
+
+// 300,000 '[' crashed the recursive DOM parser (one stack frame per level).
+TEST(BoundedJson, RefusesDeepNestingWithoutRecursing) {
+  rapidjson::Document doc;
+  std::string error;
+  EXPECT_FALSE(parse_bounded_json(std::string(300000, '['), JsonBounds{}, &doc, &error));
+  EXPECT_EQ(error, "nests deeper than 64 levels");
+  EXPECT_TRUE(doc.IsNull());
+  EXPECT_FALSE(parse_bounded_json(std::string(300000, '[') + std::string(300000, ']'),
+                                  JsonBounds{1u << 20, 100000}, &doc, &error));
+  EXPECT_EQ(error, "nests deeper than 100000 levels");
+}
+
+TEST(BoundedJson, DepthLimitIsInclusive) {
+  rapidjson::Document doc;
+  std::string error;
+  const JsonBounds bounds{1024, 3};
+  EXPECT_TRUE(parse_bounded_json("[[[1]]]", bounds, &doc, &error)) << error;
+  EXPECT_TRUE(parse_bounded_json(R"({"a":{"b":[]}})", bounds, &doc, &error)) << error;
+  EXPECT_FALSE(parse_bounded_json("[[[[1]]]]", bounds, &doc, &error));
+  EXPECT_EQ(error, "nests deeper than 3 levels");
+}
+
+TEST(BoundedJson, RefusesOversizeTextBeforeReadingIt) {
+  rapidjson::Document doc;
+  std::string error;
+  EXPECT_FALSE(parse_bounded_json("[1,2,3]", JsonBounds{6, 64}, &doc, &error));
+  EXPECT_EQ(error, "is 7 bytes, over the limit of 6");
+  EXPECT_TRUE(parse_bounded_json("[1,2,3]", JsonBounds{7, 64}, &doc, &error)) << error;
+}
+
+TEST(BoundedJson, ReportsInvalidJsonWithItsOffset) {
+  rapidjson::Document doc;
+  std::string error;
+  EXPECT_FALSE(parse_bounded_json(R"({"a":1,})", JsonBounds{}, &doc, &error));
+  EXPECT_EQ(error.rfind("invalid JSON at offset 7: ", 0), 0u) << error;
+  EXPECT_FALSE(parse_bounded_json("", JsonBounds{}, &doc, &error));
+  EXPECT_EQ(error, "invalid JSON at offset 0: The document is empty.");
+  EXPECT_FALSE(parse_bounded_json("\"\xff\"", JsonBounds{}, &doc, &error));
+  EXPECT_NE(error.find("Invalid encoding"), std::string::npos) << error;
+  EXPECT_TRUE(doc.IsNull());
+}
+
+TEST(BoundedJson, ANulByteIsAnErrorNotTheEnd) {
+  rapidjson::Document doc;
+  std::string error;
+  EXPECT_FALSE(parse_bounded_json("{}\0{"s, JsonBounds{}, &doc, &error));
+  EXPECT_EQ(error, "invalid JSON at offset 2: unexpected NUL byte.");
+  EXPECT_FALSE(parse_bounded_json("[\"a\0b\"]"s, JsonBounds{}, &doc, &error));
+  EXPECT_EQ(error, "invalid JSON at offset 3: unexpected NUL byte.");
+}
+
+TEST(BoundedJson, ReusesADocument) {
+  rapidjson::Document doc;
+  std::string error;
+  ASSERT_TRUE(parse_bounded_json("[1]", JsonBounds{}, &doc, &error));
+  EXPECT_FALSE(parse_bounded_json("[1", JsonBounds{}, &doc, &error));
+  EXPECT_TRUE(doc.IsNull());
+  ASSERT_TRUE(parse_bounded_json(R"({"k":"v"})", JsonBounds{}, &doc, &error));
+  EXPECT_STREQ(doc["k"].GetString(), "v");
+}
+
+}  // namespace
+}  // namespace switchyard
