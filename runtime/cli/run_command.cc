@@ -51,12 +51,18 @@ void reload(const CommonOptions& common, Daemon* daemon) {
     sd_notify(0, "READY=1");
     return;
   }
-  if (loaded.config->sources.size() != current->config->sources.size()) {
-    spdlog::warn("reload: changes to sources: take effect only after a restart");
+  const std::vector<std::string> pending = daemon->changes_needing_restart(*loaded.config);
+  for (const std::string& change : pending) {
+    spdlog::warn("reload: {}: not applied, the running process keeps the old value; restart "
+                 "switchyard to apply it",
+                 change);
   }
   daemon->set_pipeline(next);
-  daemon->metrics().add_reload("success");
-  spdlog::info("reloaded {}: {} handler(s), {} route(s)", loaded.config->path,
+  daemon->metrics().add_reload(pending.empty() ? "success" : "partial");
+  spdlog::info("reloaded {}{}: {} handler(s), {} route(s)", loaded.config->path,
+               pending.empty() ? ""
+                               : " partially (" + std::to_string(pending.size()) +
+                                     " setting(s) need a restart)",
                loaded.config->handlers.size(), loaded.config->routes.size());
   sd_notify(0, "READY=1");
 }
