@@ -12,11 +12,6 @@
 
 int main(int argc, char** argv) {
   using namespace switchyard;
-  // Every command may hold the Redis password in memory: no core dump may carry it to disk, and
-  // no other process of the same user may read this one's memory (ptrace, /proc/PID/mem).
-  const rlimit no_core = {0, 0};
-  setrlimit(RLIMIT_CORE, &no_core);
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   // `run` serves SIGTERM/SIGINT/SIGHUP itself (sigtimedwait); block them before anything else so
   // a signal that arrives during start-up is handled, not fatal. Other commands unblock them.
   sigset_t served;
@@ -25,6 +20,11 @@ int main(int argc, char** argv) {
   sigaddset(&served, SIGINT);
   sigaddset(&served, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &served, nullptr);
+  // Every command may hold the Redis password in memory: no core dump may carry it to disk, and
+  // no other process of the same user may read this one's memory (ptrace, /proc/PID/mem).
+  const rlimit no_core = {0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   CLI::App app{"Switchyard: routes JSON events from Redis to handler plugins (.so)."};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every command");
