@@ -31,6 +31,8 @@ struct PluginLibrary::Impl {
     const std::string name = fd_path(fd);
     library.unload();
     // A library with unique (STB_GNU_UNIQUE) symbols is never unmapped: then N must stay ours.
+    // (When the same file is still loaded through another descriptor, this one is kept too: at
+    // most one descriptor per such overlap.)
     if (void* still = dlopen(name.c_str(), RTLD_LAZY | RTLD_NOLOAD)) {
       dlclose(still);
       return;
