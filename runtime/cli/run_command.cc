@@ -401,8 +401,9 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
     }
   }
   sd_notify(0, "STOPPING=1");
-  if (http) http->stop();
+  // Drain first: a client holding an HTTP connection open must not delay the messages in hand.
   bool clean = daemon.stop();
+  if (http) http->stop();
   std::error_code ec;
   std::filesystem::remove(pid_file, ec);
   if (!clean) {
