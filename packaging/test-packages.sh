@@ -210,6 +210,8 @@ check "system user switchyard exists (uid < 1000, home /var/lib/switchyard)" \
 check "system group switchyard exists" getent group switchyard
 check "/var/lib/switchyard is owned by switchyard:switchyard" \
   bash -c '[ "$(stat -c %U:%G /var/lib/switchyard)" = switchyard:switchyard ]'
+check "/etc/switchyard/routes.yaml is root:switchyard 0640 (not world-readable)" \
+  bash -c '[ "$(stat -c %U:%G:%a /etc/switchyard/routes.yaml)" = root:switchyard:640 ]'
 check "dpkg knows /etc/switchyard/routes.yaml as a conffile" \
   bash -c "dpkg-query -W -f='\${Conffiles}' switchyard | grep -q /etc/switchyard/routes.yaml"
 check "man switchyard finds the installed page" bash -c 'man -w switchyard | grep -q /usr/share/man/man1/switchyard.1.gz'
@@ -260,9 +262,13 @@ else
 
   # start_daemon CONFIG LOG: runs the installed binary as the switchyard user in the background.
   # setpriv is started directly (a shell function would fork a subshell), so $! is the daemon.
+  # Lock and pid files need a directory only the service user writes (systemd gives it
+  # RuntimeDirectory=; here, as there, never /tmp).
+  DAEMON_RUN_DIR="$T/run"
+  mkdir -p "$DAEMON_RUN_DIR" && chown switchyard:switchyard "$DAEMON_RUN_DIR" && chmod 0700 "$DAEMON_RUN_DIR"
   start_daemon() {
     setpriv --reuid=switchyard --regid=switchyard --init-groups --reset-env -- \
-      /usr/bin/switchyard run -c "$1" >"$2" 2>&1 &
+      env RUNTIME_DIRECTORY="$DAEMON_RUN_DIR" /usr/bin/switchyard run -c "$1" >"$2" 2>&1 &
     DAEMON_PID=$!
   }
   # stop_daemon LOG: SIGTERM, then a bounded wait; PASS when it exits 0.

@@ -1,6 +1,8 @@
 // main.cpp: the `switchyard` command line (CLI11): run, check, publish, dlq, stats, version.
 #include <CLI/CLI.hpp>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <iostream>
 #include <sstream>
@@ -18,6 +20,11 @@ int main(int argc, char** argv) {
   sigaddset(&served, SIGINT);
   sigaddset(&served, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &served, nullptr);
+  // Every command may hold the Redis password in memory: no core dump may carry it to disk, and
+  // no other process of the same user may read this one's memory (ptrace, /proc/PID/mem).
+  const rlimit no_core = {0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   CLI::App app{"Switchyard: routes JSON events from Redis to handler plugins (.so)."};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every command");
@@ -25,7 +32,7 @@ int main(int argc, char** argv) {
   CommonOptions common;
   auto add_common = [&](CLI::App* cmd) {
     cmd->add_option("-c,--config", common.config_path,
-                    "routes.yaml (default: $SWITCHYARD_CONFIG, ./routes.yaml, "
+                    "routes.yaml (default: $SWITCHYARD_CONFIG, "
                     "/etc/switchyard/routes.yaml)");
     cmd->add_option("--redis", common.redis_url,
                     "Redis URL, overrides redis.url (also $SWITCHYARD_REDIS_URL)");
@@ -39,7 +46,8 @@ int main(int argc, char** argv) {
   run->add_option("--instance", run_options.instance,
                   "Consumer name of this process (default: hostname:slot)");
   run->add_option("--pid-file", run_options.pid_file,
-                  "Where to write the pid (default: $RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR or /tmp, "
+                  "Where to write the pid (default: $RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR or (root) "
+                  "/run/switchyard, "
                   "named after the config path)");
   run->add_flag("--watch", run_options.watch,
                 "Also reload when routes.yaml or a .so in the plugins directory changes (inotify)");

@@ -67,6 +67,7 @@ class SqliteSink : public Handler {
     const std::string database = options.required_string("database");
     if (database.empty()) throw std::runtime_error("config.database: must not be empty");
     path_ = host.resolve_path(database);
+    if (host.check_only()) return;  // `switchyard check`: validate only, create no database
     try {
       open();
     } catch (const SqliteError& e) {

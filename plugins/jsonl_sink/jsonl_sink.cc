@@ -1,6 +1,7 @@
 // jsonl_sink.cc: appends every envelope, byte for byte, as one line to a file (fan-out / audit).
 // Thread safety: an instance is used by one thread at a time (the plugin ABI's promise).
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -25,6 +26,7 @@ class JsonlSink : public switchyard::Handler {
     const std::string path = options.required_string("path");
     if (path.empty()) throw std::runtime_error("config.path: must not be empty");
     path_ = host.resolve_path(path);
+    if (host.check_only()) return;  // `switchyard check`: validate only, create no file
     std::string error;
     if (!open(&error)) host.warn(error + " (events will be retried)");
   }
@@ -68,8 +70,12 @@ class JsonlSink : public switchyard::Handler {
     for (auto& result : results) result = switchyard::Result::retry(error);
   }
 
+  // Makes the lines durable: fsync for a regular file. A character device (/dev/null,
+  // /dev/stdout on a terminal), a pipe or FIFO, or a socket has nothing to sync, and fsync on it
+  // fails with EINVAL (or EROFS): that is success here.
   void flush() override {
-    if (fd_ >= 0 && ::fsync(fd_) != 0) {
+    if (fd_ < 0 || !sync_) return;
+    if (::fsync(fd_) != 0 && errno != EINVAL && errno != EROFS) {
       throw std::runtime_error(path_ + ": fsync failed: " + errno_text(errno));
     }
   }
@@ -88,11 +94,22 @@ class JsonlSink : public switchyard::Handler {
 
   bool open(std::string* error) {
     if (fd_ >= 0) return true;
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    // O_NONBLOCK: opening a FIFO that has no reader fails (ENXIO, retried) instead of hanging
+    // the worker; it is cleared again so that writes to a full pipe wait.
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
     if (fd_ < 0) {
       *error = path_ + ": cannot open: " + errno_text(errno);
       return false;
     }
+    struct stat st;
+    const int flags = ::fcntl(fd_, F_GETFL);
+    if (::fstat(fd_, &st) != 0 || flags < 0 || ::fcntl(fd_, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+      *error = path_ + ": cannot open: " + errno_text(errno);
+      ::close(fd_);
+      fd_ = -1;
+      return false;
+    }
+    sync_ = S_ISREG(st.st_mode);
     return true;
   }
 
@@ -112,6 +129,7 @@ class JsonlSink : public switchyard::Handler {
   std::string path_;
   int fd_ = -1;
   bool torn_ = false;  // the file may end with a partial line
+  bool sync_ = true;   // a regular file: flush() fsyncs it
 };
 
 }  // namespace

@@ -1,12 +1,12 @@
 // common.cc: what every subcommand shares: finding routes.yaml, the Redis endpoint and its
 // password, and logging setup.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -24,30 +24,47 @@ std::string env(const char* name) {
 std::string find_config_path(const CommonOptions& options) {
   if (!options.config_path.empty()) return options.config_path;
   if (!env("SWITCHYARD_CONFIG").empty()) return env("SWITCHYARD_CONFIG");
-  std::error_code ec;
-  if (std::filesystem::exists("routes.yaml", ec)) return "routes.yaml";
+  // Never ./routes.yaml: a file planted in a shared directory (cd /tmp && sudo switchyard
+  // stats) would choose the Redis server the password is sent to.
   return "/etc/switchyard/routes.yaml";
 }
 
-// Reads the password from password_file, refusing a file other users can read.
+// Reads the password from password_file, checked on the descriptor that is read: a regular
+// file owned by root or the user running switchyard, not readable by other users.
 bool read_password_file(const RedisConfig& redis, std::string* password, std::string* error) {
+  const std::string& path = redis.password_file;
+  const std::string where = redis.mark.str() + ": redis.password_file " + path;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    *error = where + ": cannot read it (" + strerror(errno) + ")";
+    return false;
+  }
   struct stat st;
-  if (stat(redis.password_file.c_str(), &st) != 0) {
-    *error = redis.mark.str() + ": redis.password_file " + redis.password_file +
-             ": cannot read it (" + strerror(errno) + ")";
+  std::string why;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    why = " is not a regular file; put the password alone in a file";
+  } else if (st.st_uid != 0 && st.st_uid != geteuid()) {
+    why = " is owned by uid " + std::to_string(st.st_uid) +
+          ", not by root or the user running switchyard (uid " + std::to_string(geteuid()) +
+          "), so it may not be a password meant for this Redis; run: chown " +
+          std::to_string(geteuid()) + " " + path;
+  } else if (st.st_mode & S_IROTH) {
+    why = " is readable by other users; run: chmod o-rwx " + path;
+  }
+  std::string text;
+  if (why.empty()) {
+    char buffer[4096];
+    ssize_t n;
+    while ((n = read(fd, buffer, sizeof buffer)) > 0 && text.size() < 65536)
+      text.append(buffer, static_cast<size_t>(n));
+    if (n < 0) why = ": cannot read it (" + std::string(strerror(errno)) + ")";
+  }
+  close(fd);
+  if (!why.empty()) {
+    *error = where + why;
     return false;
   }
-  if (st.st_mode & S_IROTH) {
-    *error = redis.mark.str() + ": redis.password_file " + redis.password_file +
-             " is readable by other users; run: chmod o-rwx " + redis.password_file;
-    return false;
-  }
-  std::ifstream in(redis.password_file);
-  std::getline(in, *password);
-  if (!in && !in.eof()) {
-    *error = redis.mark.str() + ": redis.password_file " + redis.password_file + ": cannot read it";
-    return false;
-  }
+  *password = text.substr(0, text.find('\n'));
   while (!password->empty() && (password->back() == '\r' || password->back() == ' '))
     password->pop_back();
   return true;

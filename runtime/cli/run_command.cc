@@ -1,6 +1,7 @@
 // run_command.cc: `switchyard run` (start the daemon, then serve signals, and with --watch file
 // changes, until told to stop) and `switchyard reload` (signal a running daemon through its pid
 // file).
+#include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/inotify.h>
@@ -50,12 +51,18 @@ void reload(const CommonOptions& common, Daemon* daemon) {
     sd_notify(0, "READY=1");
     return;
   }
-  if (loaded.config->sources.size() != current->config->sources.size()) {
-    spdlog::warn("reload: changes to sources: take effect only after a restart");
+  const std::vector<std::string> pending = daemon->changes_needing_restart(*loaded.config);
+  for (const std::string& change : pending) {
+    spdlog::warn("reload: {}: not applied, the running process keeps the old value; restart "
+                 "switchyard to apply it",
+                 change);
   }
   daemon->set_pipeline(next);
-  daemon->metrics().add_reload("success");
-  spdlog::info("reloaded {}: {} handler(s), {} route(s)", loaded.config->path,
+  daemon->metrics().add_reload(pending.empty() ? "success" : "partial");
+  spdlog::info("reloaded {}{}: {} handler(s), {} route(s)", loaded.config->path,
+               pending.empty() ? ""
+                               : " partially (" + std::to_string(pending.size()) +
+                                     " setting(s) need a restart)",
                loaded.config->handlers.size(), loaded.config->routes.size());
   sd_notify(0, "READY=1");
 }
@@ -192,14 +199,115 @@ class ConfigWatcher {
 
 }  // namespace
 
-std::string default_pid_file(const std::string& config_path) {
-  std::string dir = runtime_dir();
+std::string absolute_config_path(const std::string& config_path) {
   std::error_code ec;
-  std::string absolute = std::filesystem::absolute(config_path, ec).lexically_normal().string();
-  char hash[17];
-  snprintf(hash, sizeof(hash), "%016llx", static_cast<unsigned long long>(fnv1a(absolute)));
-  return dir + "/switchyard-" + hash + ".pid";
+  return std::filesystem::absolute(config_path, ec).lexically_normal().string();
 }
+
+Status default_pid_file(const std::string& config_path, std::string* pid_file) {
+  std::string dir;
+  Status s = runtime_dir(&dir);
+  if (!s) return s;
+  char hash[17];
+  snprintf(hash, sizeof(hash), "%016llx",
+           static_cast<unsigned long long>(fnv1a(absolute_config_path(config_path))));
+  *pid_file = dir + "/switchyard-" + hash + ".pid";
+  return Status::ok();
+}
+
+namespace {
+
+// Writes "PID\nCONFIG\n" (CONFIG: the absolute config path), never through a symlink.
+Status write_pid_file(const std::string& path, const std::string& config_path) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::error("cannot write pid file " + path + ": " + strerror(errno));
+  const std::string text = std::to_string(getpid()) + "\n" + absolute_config_path(config_path) + "\n";
+  const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  const int err = errno;
+  close(fd);
+  if (!ok) return Status::error("cannot write pid file " + path + ": " + strerror(err));
+  return Status::ok();
+}
+
+// The NUL-separated arguments of /proc/PID/cmdline ("" for an argument that is missing).
+std::vector<std::string> process_arguments(long pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::vector<std::string> args;
+  std::string arg;
+  while (std::getline(in, arg, '\0')) args.push_back(arg);
+  return args;
+}
+
+std::string exe_of(const std::string& proc_entry) {
+  char buffer[4096];
+  ssize_t n = readlink(proc_entry.c_str(), buffer, sizeof(buffer) - 1);
+  if (n <= 0) return "";
+  std::string exe(buffer, static_cast<size_t>(n));
+  const std::string deleted = " (deleted)";  // the binary was replaced by an upgrade
+  if (exe.size() > deleted.size() && exe.compare(exe.size() - deleted.size(), deleted.size(), deleted) == 0)
+    exe.resize(exe.size() - deleted.size());
+  return exe;
+}
+
+// Reads the pid that `run` wrote for config_path and checks, before anyone signals it, that the
+// file is trustworthy (a regular file, not a symlink, owned by root or this user, writable by
+// nobody else), names this config, and that the process is a `switchyard run` of the same
+// binary. The error says what is wrong and what to do.
+Status read_daemon_pid(const std::string& pid_file, const std::string& config_path, long* pid) {
+  int fd = open(pid_file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    return Status::error("no running instance for " + config_path + " (pid file " + pid_file +
+                         ": " + strerror(errno) + "); under systemd use: systemctl reload switchyard");
+  }
+  struct stat st;
+  const bool stat_ok = fstat(fd, &st) == 0;
+  std::string text(256, '\0');
+  const ssize_t n = stat_ok ? read(fd, text.data(), text.size()) : -1;
+  close(fd);
+  if (!stat_ok || !S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
+      (st.st_mode & (S_IWGRP | S_IWOTH))) {
+    return Status::error("pid file " + pid_file + " is not a regular file owned by root or this "
+                         "user and writable by nobody else; refusing to signal the pid in it "
+                         "(remove the file and restart switchyard)");
+  }
+  text.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  const size_t newline = text.find('\n');
+  const std::string first = text.substr(0, newline);
+  std::string named = newline == std::string::npos ? "" : text.substr(newline + 1);
+  if (!named.empty() && named.back() == '\n') named.pop_back();
+  char* end = nullptr;
+  *pid = std::strtol(first.c_str(), &end, 10);
+  if (first.empty() || *end != '\0' || *pid <= 1) {
+    return Status::error("no running instance for " + config_path + " (pid file " + pid_file +
+                         " is empty or holds no pid); under systemd use: systemctl reload "
+                         "switchyard");
+  }
+  const std::string config = absolute_config_path(config_path);
+  if (named != config) {
+    return Status::error("pid file " + pid_file + " names config \"" + named + "\", not " + config +
+                         "; refusing to signal pid " + std::to_string(*pid) +
+                         " (pass the daemon's --pid-file, or remove the stale file)");
+  }
+  const std::vector<std::string> args = process_arguments(*pid);
+  const bool is_run = args.size() >= 2 && std::find(args.begin() + 1, args.end(), "run") != args.end();
+  const std::string self = exe_of("/proc/self/exe");
+  const std::string other = exe_of("/proc/" + std::to_string(*pid) + "/exe");
+  // A daemon that turned core dumps off hides its exe from other non-root users: then the
+  // command line alone is checked.
+  const bool same_binary =
+      other.empty() ? (!args.empty() && std::filesystem::path(args[0]).filename() ==
+                                            std::filesystem::path(self).filename())
+                    : other == self;
+  if (!is_run || !same_binary) {
+    return Status::error("pid " + std::to_string(*pid) + " from " + pid_file +
+                         " is not a running `switchyard run` (the daemon exited and the pid was "
+                         "reused, or the file is stale); refusing to signal it. Remove " +
+                         pid_file + " and start switchyard");
+  }
+  return Status::ok();
+}
+
+}  // namespace
 
 int run_command(const CommonOptions& common, const RunOptions& options) {
   // Block the signals we serve in every thread; this thread takes them with sigtimedwait.
@@ -257,13 +365,10 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
       return 2;
     }
   }
-  std::string pid_file =
-      options.pid_file.empty() ? default_pid_file(loaded.config->path) : options.pid_file;
-  {
-    std::ofstream out(pid_file, std::ios::trunc);
-    out << getpid() << "\n";
-    if (!out) spdlog::warn("cannot write pid file {}; `switchyard reload` will not find this process", pid_file);
-  }
+  std::string pid_file = options.pid_file;
+  s = pid_file.empty() ? default_pid_file(loaded.config->path, &pid_file) : Status::ok();
+  if (s) s = write_pid_file(pid_file, loaded.config->path);
+  if (!s) spdlog::warn("{}; `switchyard reload` will not find this process", s.message());
 
   uint64_t watchdog_usec = 0;
   bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
@@ -296,8 +401,9 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
     }
   }
   sd_notify(0, "STOPPING=1");
-  if (http) http->stop();
+  // Drain first: a client holding an HTTP connection open must not delay the messages in hand.
   bool clean = daemon.stop();
+  if (http) http->stop();
   std::error_code ec;
   std::filesystem::remove(pid_file, ec);
   if (!clean) {
@@ -311,13 +417,12 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
 int reload_command(const CommonOptions& common, const std::string& pid_file_option) {
   Loaded loaded;
   if (int rc = load_common(common, &loaded)) return rc;
-  std::string pid_file =
-      pid_file_option.empty() ? default_pid_file(loaded.config->path) : pid_file_option;
-  std::ifstream in(pid_file);
+  std::string pid_file = pid_file_option;
+  Status s = pid_file.empty() ? default_pid_file(loaded.config->path, &pid_file) : Status::ok();
   long pid = 0;
-  if (!(in >> pid) || pid <= 1) {
-    std::cerr << "switchyard: no running instance for " << loaded.config->path << " (pid file "
-              << pid_file << " missing or empty); under systemd use: systemctl reload switchyard\n";
+  if (s) s = read_daemon_pid(pid_file, loaded.config->path, &pid);
+  if (!s) {
+    std::cerr << "switchyard: " << s.message() << "\n";
     return 1;
   }
   if (kill(static_cast<pid_t>(pid), SIGHUP) != 0) {

@@ -5,9 +5,12 @@
 // (and every yaml-cpp exception) and returns a Status, so nothing escapes the public functions.
 #include "config/config_loader.h"
 
+#include <fcntl.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <yaml-cpp/eventhandler.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -25,6 +28,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "redis/redis_url.h"
 
 namespace switchyard {
 namespace {
@@ -342,15 +347,18 @@ void Parser::parse_redis(const Field& f, RedisConfig* redis) const {
     if (k == "url") {
       std::string url = read_nonempty_string(x);
       if (url.rfind("redis://", 0) != 0 && url.rfind("unix://", 0) != 0)
-        fail(x, quote(url) +
+        fail(x, quote(redact_redis_url(url)) +
                     " is not a Redis URL; use redis://[user@]host[:port][/db] or "
                     "unix:///path/redis.sock");
-      if (url.rfind("redis://", 0) == 0) {
-        const std::string authority = url.substr(8, url.find('/', 8) - 8);
-        const size_t at = authority.rfind('@');
-        if (at != std::string::npos && authority.substr(0, at).find(':') != std::string::npos)
-          fail(x, "the URL contains a password; put it in a file and set password_file: instead");
-      }
+      // routes.yaml is readable by the service's group and often copied around: a password
+      // in any form of the URL (redis://:p@h, redis://u:p/q@h, unix://u:p@/s) is refused, judged
+      // by the same parser that connects. A URL the parser refuses is reported when loaded.
+      RedisEndpoint endpoint;
+      std::string ignored;
+      if (parse_redis_url(url, &endpoint, &ignored) && !endpoint.password.empty())
+        fail(x, "the URL " + quote(redact_redis_url(url)) +
+                    " contains a password; put the password alone in a file readable only by "
+                    "the service user and set password_file: to its path instead");
       redis->url = url;
       redis->mark = mark_of(x);
     } else if (k == "password_file") {
@@ -820,16 +828,40 @@ Status load_config_from_string(const std::string& yaml, const std::string& name,
 }
 
 Status load_config(const std::string& path, Config* config) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  std::string text;
-  int error = file ? 0 : errno;
-  if (file) {
-    char buffer[65536];
-    size_t n;
-    while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, n);
-    if (std::ferror(file)) error = errno ? errno : EIO;
-    std::fclose(file);
+  // Checked on the descriptor that is read, so the file cannot be swapped after the check.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return Status::error(path + ": cannot read: " + std::strerror(errno) +
+                         "; pass -c FILE or set SWITCHYARD_CONFIG");
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::error(path + ": cannot read: " +
+                         std::strerror(S_ISDIR(st.st_mode) ? EISDIR : EINVAL) +
+                         "; pass -c FILE or set SWITCHYARD_CONFIG");
   }
+  if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & S_IWOTH)) {
+    ::close(fd);
+    return Status::error(
+        path + ": refused: it is " +
+        ((st.st_mode & S_IWOTH) ? std::string("writable by every user")
+                                : "owned by uid " + std::to_string(st.st_uid) +
+                                      ", not by root or the user running switchyard (uid " +
+                                      std::to_string(geteuid()) + ")") +
+        ", so another user could point switchyard at their own Redis and plugins; run: chown " +
+        std::to_string(geteuid()) + " " + path + " && chmod o-w " + path);
+  }
+  std::string text;
+  int error = 0;
+  char buffer[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) error = errno;
+    if (n <= 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
   if (error)
     return Status::error(path + ": cannot read: " + std::strerror(error) +
                          "; pass -c FILE or set SWITCHYARD_CONFIG");

@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <string>
+#include <vector>
 #include <chrono>
 
 #include "dispatch/dead_letter.h"
@@ -25,7 +27,7 @@ return over
 }  // namespace
 
 Daemon::Daemon(DaemonOptions options, std::shared_ptr<const Pipeline> pipeline)
-    : options_(std::move(options)) {
+    : options_(std::move(options)), started_(pipeline->config) {
   pipelines_.set(std::move(pipeline));
 }
 
@@ -71,6 +73,48 @@ Status Daemon::start() {
   }
   housekeeper_ = std::thread([this] { housekeeping(); });
   return Status::ok();
+}
+
+std::vector<std::string> Daemon::changes_needing_restart(const Config& next) const {
+  const Config& now = *started_;
+  std::vector<std::string> changes;
+  auto note = [&](const std::string& what, const std::string& from, const std::string& to) {
+    if (from != to) changes.push_back(what + " changed from \"" + from + "\" to \"" + to + "\"");
+  };
+  note("redis.url", now.redis.url, next.redis.url);
+  note("redis.password_file", now.redis.password_file, next.redis.password_file);
+  note("metrics.listen", now.metrics.listen, next.metrics.listen);
+  for (const SourceConfig& s : now.sources) {
+    auto it = std::find_if(next.sources.begin(), next.sources.end(),
+                           [&](const SourceConfig& n) { return n.name == s.name; });
+    if (it == next.sources.end()) {
+      changes.push_back("source " + s.name + " was removed");
+      continue;
+    }
+    const SourceConfig& n = *it;
+    const std::string p = "sources." + s.name + ".";
+    note(p + "type", s.type, n.type);
+    note(p + "key", s.key, n.key);
+    note(p + "format", s.format, n.format);
+    note(p + "prefix", s.prefix, n.prefix);
+    note(p + "queue", s.queue, n.queue);
+    note(p + "cluster_hash_tag", s.cluster_hash_tag ? "true" : "false",
+         n.cluster_hash_tag ? "true" : "false");
+    note(p + "group", s.group, n.group);
+    note(p + "start", s.start, n.start);
+    note(p + "batch", std::to_string(s.batch), std::to_string(n.batch));
+    note(p + "workers", std::to_string(s.workers), std::to_string(n.workers));
+    note(p + "max_deliveries", std::to_string(s.max_deliveries), std::to_string(n.max_deliveries));
+    note(p + "reclaim_after", std::to_string(s.reclaim_after.count()) + "ms",
+         std::to_string(n.reclaim_after.count()) + "ms");
+    note(p + "delivery", s.delivery, n.delivery);
+  }
+  for (const SourceConfig& n : next.sources) {
+    if (std::none_of(now.sources.begin(), now.sources.end(),
+                     [&](const SourceConfig& s) { return s.name == n.name; }))
+      changes.push_back("source " + n.name + " was added");
+  }
+  return changes;
 }
 
 bool Daemon::stop() {

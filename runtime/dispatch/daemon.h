@@ -39,6 +39,11 @@ class Daemon {
   // false if workers were still busy after shutdown_timeout (their messages stay in flight and are
   // redelivered after restart).
   bool stop();
+  // What a reload to `next` cannot apply while running (compared with the config the daemon
+  // started with, not the last reload's): one line per changed setting of
+  // `sources:` (workers, lock files and heartbeats are set up at start), or of redis: / metrics:,
+  // naming the setting and its old and new value. Empty when everything in `next` can be applied.
+  std::vector<std::string> changes_needing_restart(const Config& next) const;
   // Swaps in a new pipeline; workers pick it up at their next batch.
   void set_pipeline(std::shared_ptr<const Pipeline> pipeline) { pipelines_.set(std::move(pipeline)); }
   std::shared_ptr<const Pipeline> pipeline() const { return pipelines_.get(); }
@@ -49,6 +54,7 @@ class Daemon {
   void housekeeping();
 
   DaemonOptions options_;
+  std::shared_ptr<const Config> started_;  // the config the workers and sources were set up with
   PipelineHolder pipelines_;
   RedisHealth health_;
   Metrics metrics_;

@@ -92,7 +92,7 @@ std::string Metrics::render() const {
   }
   out << "# HELP switchyard_config_reloads_total Reloads of routes.yaml, by result.\n"
          "# TYPE switchyard_config_reloads_total counter\n";
-  for (const char* result : {"success", "failure"}) {
+  for (const char* result : {"success", "partial", "failure"}) {
     auto it = reloads_.find(result);
     out << "switchyard_config_reloads_total{result=\"" << result << "\"} "
         << (it == reloads_.end() ? 0 : it->second) << "\n";

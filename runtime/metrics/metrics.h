@@ -25,7 +25,8 @@ class Metrics {
   void add_dead_letters_trimmed(const std::string& source, uint64_t count);
   // One handle_batch call's wall time.
   void observe_handler_seconds(const std::string& handler, double seconds);
-  // A reload attempt: result "success" or "failure".
+  // A reload attempt: result "success", "partial" (applied, but some settings need a restart)
+  // or "failure".
   void add_reload(std::string_view result);
 
   // The counters and histograms as Prometheus text exposition (format 0.0.4).

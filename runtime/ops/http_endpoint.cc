@@ -4,12 +4,80 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
+#include <deque>
 #include <sstream>
+#include <vector>
 
 #include "source/queue_depth.h"
 #include "switchyard/plugin.h"
 
 namespace switchyard {
+namespace {
+
+// Limits of the endpoint. A scrape is one small GET; anything else is refused cheaply.
+constexpr size_t kThreads = 4;           // requests served at once
+constexpr size_t kQueued = 16;           // accepted connections waiting for a thread
+constexpr time_t kIoTimeoutSeconds = 5;  // per read or write on a connection
+// One request per connection: cpp-httplib 0.11 keeps a connection open after a response even
+// when the handler said "Connection: close", and would then read an unread body as the next
+// request line, without bound. A scraper reconnects; loopback makes that cheap.
+constexpr size_t kRequestsPerConnection = 1;
+
+// cpp-httplib's ThreadPool queues accepted connections without limit (each holding a
+// descriptor). This one makes the accepting thread wait while kQueued connections wait for a
+// thread, so further clients wait in the kernel's listen backlog: at most kThreads + kQueued
+// connections (plus the backlog) are ever held, whatever clients do.
+class BoundedPool : public httplib::TaskQueue {
+ public:
+  BoundedPool(size_t threads, size_t queued) : queued_(queued) {
+    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+  }
+  ~BoundedPool() override = default;
+
+  void enqueue(std::function<void()> fn) override {
+    std::unique_lock<std::mutex> lock(mutex_);
+    room_.wait(lock, [this] { return jobs_.size() < queued_ || shutdown_; });
+    jobs_.push_back(std::move(fn));
+    work_.notify_one();
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      shutdown_ = true;
+    }
+    work_.notify_all();
+    room_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  void work() {
+    while (true) {
+      std::function<void()> fn;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        work_.wait(lock, [this] { return !jobs_.empty() || shutdown_; });
+        if (jobs_.empty()) return;  // shut down, nothing left
+        fn = std::move(jobs_.front());
+        jobs_.pop_front();
+        room_.notify_one();
+      }
+      fn();
+    }
+  }
+
+  const size_t queued_;
+  std::mutex mutex_;
+  std::condition_variable work_;  // a job or shutdown
+  std::condition_variable room_;  // the queue has room, or shutdown
+  std::deque<std::function<void()>> jobs_;
+  bool shutdown_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace
 
 HttpEndpoint::HttpEndpoint(std::string listen, Metrics* metrics, RedisEndpoint endpoint,
                            std::function<std::shared_ptr<const Pipeline>()> current_pipeline)
@@ -40,6 +108,32 @@ Status HttpEndpoint::start() {
   redis_ = std::make_unique<RedisConnection>(endpoint_, "switchyard:metrics",
                                              std::chrono::milliseconds(2000));
   server_ = std::make_unique<httplib::Server>();
+  server_->new_task_queue = [] { return new BoundedPool(kThreads, kQueued); };
+  server_->set_read_timeout(kIoTimeoutSeconds, 0);
+  server_->set_write_timeout(kIoTimeoutSeconds, 0);
+  server_->set_keep_alive_max_count(kRequestsPerConnection);
+  server_->set_payload_max_length(0);
+  // Runs after the request line and headers, before cpp-httplib would read a body: only GET and
+  // HEAD without a body pass. The connection then closes (one request per connection), so the
+  // unread body is never read.
+  server_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    const bool has_body = req.has_header("Transfer-Encoding") ||
+                          (req.has_header("Content-Length") &&
+                           req.get_header_value("Content-Length") != "0");
+    if (req.method != "GET" && req.method != "HEAD") {
+      res.status = 405;
+      res.set_header("Allow", "GET, HEAD");
+    } else if (has_body) {
+      res.status = 413;
+    } else {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    res.set_header("Connection", "close");
+    res.set_content(res.status == 405 ? "only GET and HEAD are served\n"
+                                      : "a request body is not accepted\n",
+                    "text/plain");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(render_metrics(), "text/plain; version=0.0.4; charset=utf-8");
   });

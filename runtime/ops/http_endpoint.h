@@ -1,6 +1,9 @@
 // http_endpoint.h: the optional HTTP endpoint (metrics.listen): /metrics (Prometheus text),
 // /healthz (the process answers) and /readyz (Redis reachable and a config loaded).
-// Served by cpp-httplib on its own threads.
+// Served by cpp-httplib on its own threads, hardened against abusive clients: GET and HEAD only,
+// any request body refused before it is read, one request per connection, 5 s read and write
+// timeouts, at most 4 requests served at once and 16 connections waiting (then clients wait in
+// the listen backlog).
 // Thread safety: start and stop from one thread; request handlers are internally synchronised.
 #ifndef SWITCHYARD_OPS_HTTP_ENDPOINT_H_
 #define SWITCHYARD_OPS_HTTP_ENDPOINT_H_

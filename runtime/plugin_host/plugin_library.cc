@@ -1,13 +1,17 @@
 // plugin_library.cc: loads a plugin with Boost.DLL; refuses an untrusted file and one built for another ABI.
 #include "plugin_host/plugin_library.h"
 
+#include <dlfcn.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/dll/shared_library.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <system_error>
@@ -15,8 +19,27 @@
 
 namespace switchyard {
 
+// The library, and the descriptor it was loaded from. dlopen knows the library by the name
+// "/proc/self/fd/N" and returns an already loaded library of the same name: the descriptor stays
+// open while the library is loaded, so that N names no other file meanwhile.
 struct PluginLibrary::Impl {
   boost::dll::shared_library library;
+  int fd = -1;
+
+  ~Impl() {
+    if (fd < 0) return;
+    const std::string name = fd_path(fd);
+    library.unload();
+    // A library with unique (STB_GNU_UNIQUE) symbols is never unmapped: then N must stay ours.
+    // (When the same file is still loaded through another descriptor, this one is kept too: at
+    // most one descriptor per such overlap.)
+    if (void* still = dlopen(name.c_str(), RTLD_LAZY | RTLD_NOLOAD)) {
+      dlclose(still);
+      return;
+    }
+    close(fd);
+  }
+  static std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 };
 
 namespace {
@@ -35,13 +58,13 @@ std::string user_name(uid_t uid) {
   return std::to_string(uid) + (pw && pw->pw_name ? std::string(" (") + pw->pw_name + ")" : "");
 }
 
-// Why `what` (the plugin file, or a directory holding it) may not be trusted, or "" when it may:
-// it must be owned by root or by the user running switchyard, and writable by nobody else.
-// Anyone who can write the file, or rename entries in its directory, could make this process
-// run their code.
-std::string untrusted(const std::string& what, bool is_dir, const std::string& plugin) {
-  struct stat st;
-  if (stat(what.c_str(), &st) != 0) return "";  // a missing file is reported by the loader
+// Why `what` (the plugin file, or a directory on the way to it), whose status is st, may not be
+// trusted, or "" when it may: it must be owned by root or by the user running switchyard, and
+// writable by nobody else. Anyone who can write the file, or rename entries in a directory on
+// its path, could make this process run their code. A sticky directory owned by root or this
+// user (/tmp) is fine: others may add entries there but not rename or remove ours.
+std::string untrusted(const std::string& what, const struct stat& st, const std::string& plugin) {
+  const bool is_dir = S_ISDIR(st.st_mode);
   const char* kind = is_dir ? "the directory " : "the file ";
   const uid_t self = geteuid();
   if (st.st_uid != 0 && st.st_uid != self) {
@@ -49,7 +72,7 @@ std::string untrusted(const std::string& what, bool is_dir, const std::string& p
            user_name(st.st_uid) + ", not by root or by the user running switchyard (uid " +
            user_name(self) + "); run: chown root:root " + what;
   }
-  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(is_dir && (st.st_mode & S_ISVTX))) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     return "plugin " + plugin + ": refused: " + kind + what + " is writable by " +
@@ -59,41 +82,81 @@ std::string untrusted(const std::string& what, bool is_dir, const std::string& p
   return "";
 }
 
-// Checks the plugin file and its directory (both as named and, through symlinks, where the file
-// really is). SWITCHYARD_ALLOW_UNSAFE_PLUGINS=1 turns a refusal into a warning (development).
-bool trusted(const std::string& path, std::string* error) {
-  namespace fs = std::filesystem;
-  std::vector<std::pair<std::string, bool>> checks;  // path, is_dir
-  std::error_code ec;
-  const fs::path named = fs::absolute(fs::path(path), ec).lexically_normal();
-  checks.emplace_back(named.parent_path().string(), true);
-  const fs::path real = fs::canonical(named, ec);
-  if (!ec && real != named) checks.emplace_back(real.parent_path().string(), true);
-  checks.emplace_back(ec ? named.string() : real.string(), false);
-  for (const auto& [what, is_dir] : checks) {
-    std::string why = untrusted(what, is_dir, path);
-    if (why.empty()) continue;
-    const char* allow = std::getenv("SWITCHYARD_ALLOW_UNSAFE_PLUGINS");
-    if (allow != nullptr && std::string(allow) == "1") {
-      spdlog::warn("{} (loaded anyway: SWITCHYARD_ALLOW_UNSAFE_PLUGINS=1)", why);
-      continue;
-    }
-    *error = why + " (or, for development only, set SWITCHYARD_ALLOW_UNSAFE_PLUGINS=1)";
-    return false;
+// Reports a refusal (false), or with SWITCHYARD_ALLOW_UNSAFE_PLUGINS=1 a warning (true).
+bool refuse(const std::string& why, std::string* error) {
+  const char* allow = std::getenv("SWITCHYARD_ALLOW_UNSAFE_PLUGINS");
+  if (allow != nullptr && std::string(allow) == "1") {
+    spdlog::warn("{} (loaded anyway: SWITCHYARD_ALLOW_UNSAFE_PLUGINS=1)", why);
+    return true;
+  }
+  *error = why + " (or, for development only, set SWITCHYARD_ALLOW_UNSAFE_PLUGINS=1)";
+  return false;
+}
+
+// Checks every directory from the root down to dir (absolute, without symlinks).
+bool trusted_directories(const std::filesystem::path& dir, const std::string& plugin,
+                         std::string* error) {
+  std::filesystem::path walk;
+  for (const auto& part : dir) {
+    walk /= part;
+    struct stat st;
+    if (lstat(walk.c_str(), &st) != 0) continue;  // gone: the open below fails and says so
+    std::string why = untrusted(walk.string(), st, plugin);
+    if (!why.empty() && !refuse(why, error)) return false;
   }
   return true;
+}
+
+// Opens the plugin once, for the check and the load: the real file (symlinks resolved), with
+// O_NOFOLLOW, checked on the open descriptor and on every directory above it and above the name
+// it was given. Returns the descriptor, or -1 with *error set (a refusal, or why it cannot be
+// opened, in the loader's words: "cannot load").
+int open_trusted(const std::string& path, std::string* error) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path named = fs::absolute(fs::path(path), ec).lexically_normal();
+  const fs::path real = fs::canonical(named, ec);
+  if (ec) {
+    *error = "plugin " + path + ": cannot load: " + ec.message() +
+             " (check that the file exists and is readable)";
+    return -1;
+  }
+  fs::path named_dir = fs::canonical(named.parent_path(), ec);
+  if (ec) named_dir = named.parent_path();
+  if (named_dir != real.parent_path() && !trusted_directories(named_dir, path, error)) return -1;
+  if (!trusted_directories(real.parent_path(), path, error)) return -1;
+  int fd = open(real.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    *error = "plugin " + path + ": cannot load: cannot open " + real.string() + ": " +
+             std::strerror(errno) + " (check that the file exists and is readable)";
+    return -1;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    *error = "plugin " + path + ": cannot load: " + real.string() + " is not a regular file";
+    return -1;
+  }
+  std::string why = untrusted(real.string(), st, path);
+  if (!why.empty() && !refuse(why, error)) {
+    close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 }  // namespace
 
 std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::string& path, std::string* error) {
-  // Refuse before dlopen(): loading runs the plugin's constructors.
-  if (!trusted(path, error)) return nullptr;
+  // Refuse before dlopen(): loading runs the plugin's constructors. The file checked is the
+  // file loaded: dlopen gets the checked descriptor (/proc/self/fd/N), never the path again.
   auto impl = std::make_unique<Impl>();
+  impl->fd = open_trusted(path, error);
+  if (impl->fd < 0) return nullptr;
   try {
     // rtld_now: an undefined symbol fails here, not at the first call. rtld_local: plugins
     // never see each other's symbols.
-    impl->library.load(boost::dll::fs::path(path),
+    impl->library.load(boost::dll::fs::path(Impl::fd_path(impl->fd)),
                        boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::system_error& e) {
     *error = "plugin " + path + ": cannot load: " + e.what() +

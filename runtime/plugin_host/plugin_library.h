@@ -18,10 +18,13 @@ class PluginLibrary {
   // Loads the plugin at path (absolute; RTLD_NOW | RTLD_LOCAL), finds its entry point and checks
   // the descriptor's ABI version and struct size before reading anything else. On failure
   // returns null and sets *error to a message naming path and what to do (both ABI versions on
-  // a mismatch, dlerror's text on a load failure). Before loading, refuses a file or directory
-  // (as named and where symlinks lead) owned by anyone but root or the running user, or writable
-  // by group or others; the message names it and the fix (chmod go-w / chown). Setting
-  // SWITCHYARD_ALLOW_UNSAFE_PLUGINS=1 turns that refusal into a warning (development only).
+  // a mismatch, dlerror's text on a load failure). Before loading, opens the real file (symlinks
+  // resolved) once with O_NOFOLLOW and refuses it, checked on that descriptor, when it or any
+  // directory above it (or above the name given) is owned by anyone but root or the running
+  // user, or writable by group or others (a sticky directory such as /tmp excepted); the message
+  // names it and the fix (chmod go-w / chown). The descriptor checked is the one loaded
+  // (/proc/self/fd/N), so the file cannot be swapped in between. Setting
+  // SWITCHYARD_ALLOW_UNSAFE_PLUGINS=1 turns a refusal into a warning (development only).
   static std::shared_ptr<PluginLibrary> load(const std::string& path, std::string* error);
 
   ~PluginLibrary();

@@ -148,9 +148,10 @@ bool parse_redis_url(const std::string& url, RedisEndpoint* endpoint, std::strin
 }
 
 std::string redact_redis_url(const std::string& url) {
+  // Without "://" (a typo such as redis:/u:pw@host) the text is still read as
+  // [scheme:]user:password@address: everything from the first ':' to the last '@' is hidden.
   size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return url;
-  size_t start = scheme + 3;
+  size_t start = scheme == std::string::npos ? 0 : scheme + 3;
   // As parse_redis_url reads it: the password runs from the first ':' of the user info to the
   // last '@' (even when it holds an unescaped '/'; a redaction too wide beats a leak).
   size_t at = url.rfind('@');

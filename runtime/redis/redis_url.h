@@ -27,7 +27,8 @@ struct RedisEndpoint {
 // show the accepted forms.
 bool parse_redis_url(const std::string& url, RedisEndpoint* endpoint, std::string* error);
 
-// Replaces any password in a redis:// URL with "***" (for echoing user input safely).
+// Replaces any password in a redis:// or unix:// URL with "***" (for echoing user input safely),
+// also in a mistyped URL without "://": from the first ':' to the last '@' is hidden.
 std::string redact_redis_url(const std::string& url);
 
 // redact_redis_url applied to every whitespace-separated word of text (for messages that quote

@@ -28,13 +28,15 @@ Status ConsumerIdentity::acquire(const std::string& scope, const std::string& ex
   std::unique_ptr<ConsumerIdentity> id(new ConsumerIdentity());
   char hash[17];
   snprintf(hash, sizeof(hash), "%016llx", static_cast<unsigned long long>(fnv1a(scope)));
-  std::string dir = runtime_dir();
+  std::string dir;
+  Status dir_status = runtime_dir(&dir);
+  if (!dir_status) return dir_status;
   const std::string host = hostname();
   for (int slot = 0; slot < 1024; ++slot) {
     std::string name = explicit_name.empty() ? host + ":" + std::to_string(slot) : explicit_name;
     std::string path = dir + "/switchyard-" + hash + "-" + std::to_string(fnv1a(name) % 100000000) +
                        ".lock";
-    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
       return Status::error("cannot create lock file " + path + ": " + strerror(errno) +
                            " (set RUNTIME_DIRECTORY to a writable directory)");

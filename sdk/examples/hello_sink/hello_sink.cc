@@ -18,6 +18,9 @@ class HelloSink : public switchyard::Handler {
   HelloSink(const switchyard::Config& config, switchyard::Host& host) : host_(host) {
     switchyard::JsonObject object(config.json(), "config");
     path_ = host.resolve_path(object.required_string("path"));
+    // `switchyard check` only validates: it must not create the file (run as root, it would
+    // leave a file the service cannot write).
+    if (host.check_only()) return;
     out_.open(path_, std::ios::app);
     if (!out_) throw std::runtime_error("config.path: cannot open " + path_ + ": " + std::strerror(errno));
     host_.info("appending to " + path_);

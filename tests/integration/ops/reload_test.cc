@@ -443,5 +443,63 @@ TEST(ReloadTest, KeepsUnchangedInstancesRecreatesChangedOnesAndUnloadsUnusedPlug
   EXPECT_EQ(daemon.stop(), 0) << daemon.log_tail();
 }
 
+// A reload cannot change a running source (its workers, lock files and heartbeats are set up at
+// start): each changed setting is logged by name with its old and new value, the rest of the
+// reload applies, and the reload counts as "partial".
+TEST(ReloadTest, ChangedSourceSettingsAreNamedAndTheReloadCountsAsPartial) {
+  RedisServer redis;
+  redis.start();
+  TempDir dir;
+  const int port = pick_free_tcp_port();
+  RoutesYaml spec = base_spec(redis, dir, SWITCHYARD_PLUGIN_DIR);
+  spec.extra_yaml = "metrics: {listen: \"127.0.0.1:" + std::to_string(port) + "\"}\n";
+  const std::string config = dir.write("routes.yaml", routes_yaml(spec));
+  SwitchyardProcess daemon = SwitchyardProcess::run(config, dir.file("switchyard.log"));
+  ASSERT_TRUE(wait_until([&] { return scrape(port, "switchyard_config_reloads_total",
+                                             {{"result", "success"}}) == 0.0; },
+                         20s, "the metrics endpoint"))
+      << daemon.log_tail();
+
+  RoutesYaml changed = spec;
+  changed.source_extra = "batch: 7\nmax_deliveries: 9";
+  changed.extra_handlers = "audit:\n  plugin: jsonl_sink\n  config: { path: audit.jsonl }";
+  changed.extra_routes = "\"*\": [audit]";
+  ops::write_atomically(config, routes_yaml(changed));
+  ASSERT_TRUE(daemon.reload());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return scrape(port, "switchyard_config_reloads_total", {{"result", "partial"}}) == 1.0;
+      },
+      20s, "switchyard_config_reloads_total{result=\"partial\"} to be 1"))
+      << daemon.log_tail();
+  EXPECT_EQ(scrape(port, "switchyard_config_reloads_total", {{"result", "success"}}), 0.0);
+  const std::string log = daemon.log();
+  EXPECT_EQ(count_of(log, "reload: sources.events.batch changed from \"100\" to \"7\": not "
+                          "applied"),
+            1)
+      << daemon.log_tail();
+  EXPECT_EQ(count_of(log, "reload: sources.events.max_deliveries changed from \"5\" to \"9\""), 1)
+      << daemon.log_tail();
+  EXPECT_EQ(count_of(log, "restart switchyard to apply it"), 2) << daemon.log_tail();
+  // The rest applied: the new handler receives events.
+  RedisClient client = redis.client();
+  const std::vector<std::string> events = mixed_events(10, 1);
+  client.rpush_many("events", events);
+  ASSERT_TRUE(wait_until([&] { return file_has_all(dir.file("audit.jsonl"), events); }, 20s,
+                         "the events in the handler added by the partial reload"))
+      << daemon.log_tail();
+
+  // Reverting the source settings and reloading again is a full success.
+  ops::write_atomically(config, routes_yaml(spec));
+  ASSERT_TRUE(daemon.reload());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return scrape(port, "switchyard_config_reloads_total", {{"result", "success"}}) == 1.0;
+      },
+      20s, "a successful reload after reverting"))
+      << daemon.log_tail();
+  EXPECT_EQ(daemon.stop(), 0) << daemon.log_tail();
+}
+
 }  // namespace
 }  // namespace switchyard::test

@@ -14,6 +14,7 @@ namespace {
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 // Loads yaml as "routes.yaml" from /etc/switchyard.
@@ -297,8 +298,38 @@ TEST(ConfigLoaderTest, BadValues) {
             "redis://[user@]host[:port][/db] or unix:///path/redis.sock");
   EXPECT_EQ(error_of("version: 1\nsources: {analytics: {}}\nredis: {url: "
                      "\"redis://u:secret@h:6379\"}\n"),
-            "routes.yaml:3:14: redis.url: the URL contains a password; put it in a file and set "
-            "password_file: instead");
+            "routes.yaml:3:14: redis.url: the URL \"redis://u:***@h:6379\" contains a password; "
+            "put the password alone in a file readable only by the service user and set "
+            "password_file: to its path instead");
+}
+
+// Every form the connecting parser takes a password from is refused, and the error never shows it.
+TEST(ConfigLoaderTest, PasswordInAnyUrlFormIsRefusedAndNeverShown) {
+  for (const std::string url :
+       {"redis://:hunter2@h:6379", "redis://:pa/hunter2@h", "redis://u:pa/hunter2@h/0",
+        "redis://u:p@hunter2@h", "unix://u:hunter2@/run/redis.sock",
+        "unix://:hunter2@/run/redis.sock?db=1", "redis://u:hunter%32@h"}) {
+    const std::string error =
+        error_of("version: 1\nsources: {analytics: {}}\nredis: {url: \"" + url + "\"}\n");
+    EXPECT_THAT(error, HasSubstr("contains a password")) << url;
+    EXPECT_THAT(error, Not(HasSubstr("hunter"))) << url;
+  }
+  // A user without a password is fine.
+  Config config;
+  EXPECT_TRUE(load("version: 1\nsources: {analytics: {}}\nredis: {url: "
+                   "\"unix://sy@/run/redis.sock\"}\n",
+                   &config)
+                  .is_ok());
+}
+
+// A mistyped scheme is echoed in the error: without its password.
+TEST(ConfigLoaderTest, MistypedUrlIsEchoedWithoutItsPassword) {
+  for (const std::string url : {"redis:/u:hunter2@h", "redis//:hunter2@h", "u:hunter2@h:6379"}) {
+    const std::string error =
+        error_of("version: 1\nsources: {analytics: {}}\nredis: {url: \"" + url + "\"}\n");
+    EXPECT_THAT(error, HasSubstr("is not a Redis URL")) << url;
+    EXPECT_THAT(error, Not(HasSubstr("hunter2"))) << url;
+  }
 }
 
 TEST(ConfigLoaderTest, BadDurations) {

@@ -108,6 +108,53 @@ TEST_F(PluginTrustTest, SymlinkIntoAnUnsafeDirectoryIsRefused) {
   EXPECT_THAT(error, HasSubstr("chmod go-w " + elsewhere));
 }
 
+TEST_F(PluginTrustTest, WritableAncestorDirectoryIsRefused) {
+  // Whoever can write a directory further up can rename the plugins directory away and put
+  // their own in its place.
+  const std::string outer = tmp_.path() + "/outer";
+  const std::string inner = outer + "/lib/plugins";
+  fs::create_directories(inner);
+  chmod(outer.c_str(), 0777);
+  fs::copy_file(path_, inner + "/noop_sink.so");
+  const std::string error = refusal(inner + "/noop_sink.so");
+  EXPECT_THAT(error, HasSubstr("refused: the directory " + outer + " is writable by others"));
+  // Group-writable further up as well; a sticky directory (as /tmp) is fine.
+  chmod(outer.c_str(), 0775);
+  EXPECT_THAT(refusal(inner + "/noop_sink.so"), HasSubstr("the directory " + outer +
+                                                          " is writable by its group"));
+  chmod(outer.c_str(), 01777);
+  expect_loads(inner + "/noop_sink.so");
+}
+
+TEST_F(PluginTrustTest, AncestorOwnedByAnotherUserIsRefused) {
+  skip_unless_root();
+  const std::string outer = tmp_.path() + "/outer";
+  fs::create_directories(outer + "/plugins");
+  fs::copy_file(path_, outer + "/plugins/noop_sink.so");
+  ASSERT_EQ(chown(outer.c_str(), kStranger, kStranger), 0);
+  EXPECT_THAT(refusal(outer + "/plugins/noop_sink.so"),
+              HasSubstr("the directory " + outer + " is owned by uid 54321"));
+}
+
+TEST_F(PluginTrustTest, TheFileLoadedIsTheFileChecked) {
+  // Two different plugins loaded one after the other (the first unloaded in between) are each
+  // what their path holds, although both were loaded through a /proc/self/fd name.
+  std::string error;
+  auto first = PluginLibrary::load(path_, &error);
+  ASSERT_NE(first, nullptr) << error;
+  const std::string first_name = first->name();
+  first.reset();
+  const std::string other = dir_ + "/reject_sink.so";
+  fs::copy_file(test::test_plugin("reject_sink"), other);
+  auto second = PluginLibrary::load(other, &error);
+  ASSERT_NE(second, nullptr) << error;
+  EXPECT_NE(second->name(), first_name);
+  auto again = PluginLibrary::load(path_, &error);
+  ASSERT_NE(again, nullptr) << error;
+  EXPECT_EQ(again->name(), first_name);
+  EXPECT_NE(second->name(), again->name());
+}
+
 TEST_F(PluginTrustTest, OptOutLoadsAnywayForDevelopment) {
   chmod(path_.c_str(), 0777);
   chmod(dir_.c_str(), 0777);

@@ -3,6 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -110,6 +116,50 @@ TEST_F(JsonlSinkTest, WriteErrorIsRetried) {
   EXPECT_EQ(outcome.kind, SY_OUTCOME_RETRY) << describe(outcome);
   EXPECT_THAT(std::string(outcome.reason),
               HasSubstr("/dev/full: write failed: No space left on device"));
+}
+
+TEST_F(JsonlSinkTest, WritesToDevNullWithoutRetrying) {
+  // /dev/null cannot be fsynced (EINVAL): nothing to sync is not a failure.
+  auto handler = sink("/dev/null");
+  ASSERT_NE(handler, nullptr);
+  EventBatch batch;
+  batch.add("user.registered", R"({"user_id":1})");
+  for (const sy_outcome& o : batch.run(*handler)) EXPECT_EQ(describe(o), "OK");
+  const Status flushed = handler->flush();
+  EXPECT_TRUE(flushed.is_ok()) << flushed.message();
+}
+
+TEST_F(JsonlSinkTest, WritesToAFifoWithAReader) {
+  const std::string fifo = dir_.file("audit.fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0) << strerror(errno);
+  // The reader opens first (non-blocking, so no writer is needed yet), as a consumer would.
+  const int reader = open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(reader, 0) << strerror(errno);
+  auto handler = sink(fifo);
+  ASSERT_NE(handler, nullptr);
+  EventBatch batch;
+  batch.add("user.registered", R"({"user_id":1})").add("quote.created", R"({"quote_id":2})");
+  for (const sy_outcome& o : batch.run(*handler)) EXPECT_EQ(describe(o), "OK");
+  const Status flushed = handler->flush();
+  EXPECT_TRUE(flushed.is_ok()) << flushed.message();
+  handler.reset();  // closes the writing end: the reader sees end of file
+  std::string got;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(reader, buffer, sizeof buffer)) > 0) got.append(buffer, static_cast<size_t>(n));
+  close(reader);
+  EXPECT_EQ(got, batch.message(0) + "\n" + batch.message(1) + "\n");
+}
+
+TEST_F(JsonlSinkTest, FifoWithoutAReaderIsRetriedNotBlocking) {
+  // Opening a FIFO for writing blocks until a reader comes; the sink must not hang a worker.
+  const std::string fifo = dir_.file("nobody.fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0) << strerror(errno);
+  auto handler = sink(fifo);
+  ASSERT_NE(handler, nullptr);
+  EventBatch batch;
+  batch.add("user.registered", R"({"user_id":1})");
+  for (const sy_outcome& o : batch.run(*handler)) EXPECT_THAT(describe(o), HasSubstr("RETRY"));
 }
 
 }  // namespace

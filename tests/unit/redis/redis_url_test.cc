@@ -121,6 +121,18 @@ TEST(RedisUrlTest, RedactionNeverShowsThePassword) {
   }
 }
 
+// A URL mistyped without "://" is still echoed without its password.
+TEST(RedisUrlTest, MistypedSchemeIsRedactedToo) {
+  EXPECT_EQ(redact_redis_url("redis:/u:hunter2@h:6379"), "redis:***@h:6379");
+  EXPECT_EQ(redact_redis_url("u:hunter2@h"), "u:***@h");
+  EXPECT_EQ(redact_redis_url("redis//:hunter2@h"), "redis//:***@h");
+  EXPECT_EQ(redact_redis_url("localhost:6379"), "localhost:6379");  // no '@': nothing secret
+  RedisEndpoint ep;
+  std::string error;
+  EXPECT_FALSE(parse_redis_url("redis:/u:hunter2@h", &ep, &error));
+  EXPECT_THAT(error, Not(HasSubstr("hunter2")));
+}
+
 // Found by secrets_test: CLI11 quotes unexpected arguments ("switchyard version --redis URL"),
 // password included; main() redacts its error text with this.
 TEST(RedisUrlTest, UrlsInFreeTextAreRedactedWordByWord) {
