@@ -58,6 +58,7 @@ Worker::Worker(SourceConfig source, int index, std::string consumer, std::string
                WorkerShared shared)
     : source_(std::move(source)), index_(index), consumer_(std::move(consumer)),
       shared_(std::move(shared)) {
+  const std::string run_token = token;
   // The read timeout must exceed the longest blocking command (BLMOVE kIdleBlock).
   connection_ = std::make_unique<RedisConnection>(
       shared_.endpoint, "switchyard:" + consumer_ + ":" + std::to_string(index_),
@@ -77,12 +78,23 @@ Worker::Worker(SourceConfig source, int index, std::string consumer, std::string
     source_kind_ = std::move(list);
   }
   retries_ = std::make_unique<RetrySchedule>(connection_.get(), source_kind_->keys());
+  // A retry run by a live worker (however slow its handler) is not leased again elsewhere.
+  if (source_.type != "stream") {
+    const SourceKeys& keys = source_kind_->keys();
+    if (source_.delivery == "lease") {
+      retries_->set_runner(keys.lease(), consumer_ + "|" + run_token, index_);
+    } else {
+      retries_->set_runner(keys.heartbeat(consumer_), run_token, index_);
+    }
+  }
 }
 
 int64_t Worker::now_ms() const {
+  // Redis's clock (as of the last retry lease): every host schedules retries by the same clock.
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
-      .count();
+             .count() +
+         retries_->clock_offset_ms();
 }
 
 bool Worker::ensure_connected() {
@@ -382,7 +394,8 @@ void Worker::run_due_retries(const Pipeline& pipeline) {
   decoder_.set_limits({config.limits.max_message_bytes, config.limits.max_depth});
   std::vector<LeasedRetry> leased;
   // A lease lasts reclaim_after: if this process dies, another leases the entry after that.
-  Status s = retries_->lease(source_.batch, now_ms(), source_.reclaim_after.count(), &leased);
+  const int64_t host_ms = now_ms() - retries_->clock_offset_ms();
+  Status s = retries_->lease(source_.batch, host_ms, source_.reclaim_after.count(), &leased);
   if (!s) {
     shared_.health->report_down(shared_.endpoint.redacted(), s.message());
     return;

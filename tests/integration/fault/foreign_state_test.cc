@@ -5,6 +5,7 @@
 // laravel, and lease where the state applies to it).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -144,6 +145,35 @@ TEST_P(ForeignStateAnyListTest, DeliveryCountsLeftBehindAreClearedAndTheFastPath
       << rig.client().command({"HGETALL", rig.key() + ":deliveries"}).describe() << "\n"
       << daemon.log_tail();
   rig.expect_drained_state();
+}
+
+TEST_P(ForeignStateTest, SlowRetryRunIsRenewedNotLeasedAgainByAnotherWorker) {
+  Rig rig(GetParam(), {"flaky_sink"});
+  RoutesYaml spec = fault_spec("batch: 10\nworkers: 2\nmax_deliveries: 2\nreclaim_after: 1s");
+  // Fails each job once; its retry then takes 2.5 s, longer than reclaim_after.
+  spec.extra_handlers = "flaky:\n  plugin: flaky_sink\n  config: { path: " +
+                        json_string(rig.file("flaky.out")) + ", fail_times: 1, sleep_ms: 2500 }\n";
+  spec.extra_routes = "flaky.job: [flaky]";
+  rig.write_config(spec);
+  const std::vector<std::string> jobs = numbered("flaky.job", 3);
+  SwitchyardProcess daemon = rig.start();
+  rig.publish(jobs);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return file_lines(rig.file("flaky.out")).size() >= 3 && rig.retrying() == 0 &&
+               rig.pending() == 0 && rig.inflight_total() == 0;
+      },
+      40s, "the slow retries to finish"))
+      << rig.describe() << "\n" << daemon.log_tail();
+  EXPECT_EQ(rig.dead_count(), 0) << "a slow retry was taken for a crash: "
+                                 << (rig.dead_count() ? rig.dead_letters().at(0).reason : "");
+  std::vector<std::string> lines = file_lines(rig.file("flaky.out"));
+  std::sort(lines.begin(), lines.end());
+  std::vector<std::string> expected = jobs;
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(lines, expected) << "each retry ran once, by one worker";
+  rig.expect_drained_state();
+  EXPECT_EQ(rig.client().command({"EXISTS", rig.key() + ":retry:runners"}).integer, 0);
 }
 
 // The two delivery modes on one key: whoever consumes first keeps it, the other stands by and
