@@ -9,6 +9,7 @@
 
 #include "dispatch/dead_letter.h"
 #include "ops/logging.h"
+#include "source/key_types.h"
 #include "source/lease_source.h"
 #include "source/list_source.h"
 #include "source/source_alerts.h"
@@ -135,7 +136,8 @@ void Worker::run() {
     if (!recovered_) {
       Status started = source_kind_->start(source_.max_deliveries, source_.name);
       recovered_ = started.is_ok();
-      if (!recovered_ && connection_->connected()) pause_after_refusal(started.message());
+      if (!recovered_ && connection_->connected() && !heal_wrong_types(started))
+        pause_after_refusal(started.message());
       continue;
     }
     if (take_reply_lost_) {
@@ -155,7 +157,7 @@ void Worker::run() {
       take_reply_lost_ = !connection_->connected();
       if (take_reply_lost_) {
         shared_.health->report_down(shared_.endpoint.redacted(), s.message());
-      } else {
+      } else if (!heal_wrong_types(s)) {
         pause_after_refusal(s.message());
       }
       continue;
@@ -173,6 +175,18 @@ void Worker::run() {
     batch_.clear();
   }
   spdlog::debug("source {}: worker {} stopped", source_.name, index_);
+}
+
+bool Worker::heal_wrong_types(const Status& s) {
+  if (source_.type == "stream" || s.message().find("WRONGTYPE") == std::string::npos) return false;
+  bool pending_unusable = false;
+  const std::string notify = source_.format == "laravel" ? source_.key + ":notify" : "";
+  Status healed = heal_key_types(connection_.get(), source_kind_->keys(), consumer_, index_,
+                                 notify, &pending_unusable);
+  // K itself cannot be moved: stand by (the alert says what to do) instead of asking again.
+  if (healed && !pending_unusable) return true;
+  pause_after_refusal(s.message());
+  return true;
 }
 
 void Worker::pause_after_refusal(const std::string& why) {
@@ -201,6 +215,7 @@ void Worker::ack_batch() {
         }
         break;
       }
+      if (connection_->connected() && heal_wrong_types(s) && !shared_.stopping->load()) continue;
       shared_.health->report_down(shared_.endpoint.redacted(), s.message());
     }
     // Redis is away: the batch was handled; keep it in flight and ack once Redis is back. When
@@ -397,6 +412,7 @@ void Worker::run_due_retries(const Pipeline& pipeline) {
   const int64_t host_ms = now_ms() - retries_->clock_offset_ms();
   Status s = retries_->lease(source_.batch, host_ms, source_.reclaim_after.count(), &leased);
   if (!s) {
+    if (connection_->connected() && heal_wrong_types(s)) return;
     shared_.health->report_down(shared_.endpoint.redacted(), s.message());
     return;
   }

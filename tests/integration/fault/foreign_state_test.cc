@@ -176,6 +176,30 @@ TEST_P(ForeignStateTest, SlowRetryRunIsRenewedNotLeasedAgainByAnotherWorker) {
   EXPECT_EQ(rig.client().command({"EXISTS", rig.key() + ":retry:runners"}).integer, 0);
 }
 
+TEST_P(ForeignStateAnyListTest, KeysOfAnotherTypeAreMovedAsideWithAnAlertAndNothingWedges) {
+  Rig rig(GetParam());
+  rig.write_config(fault_spec("batch: 100\nworkers: 1\nreclaim_after: 1s"));
+  // An operator's commands replaced the dead letters, the delivery counts and the lease with
+  // values of other types.
+  rig.client().command({"SET", rig.dead_key(), "not a list"});
+  rig.client().command({"SET", rig.key() + ":deliveries", "not a hash"});
+  rig.client().command({"HSET", rig.lease_key(), "not", "a string"});
+  SwitchyardProcess daemon = rig.start();
+  std::vector<std::string> messages = mixed_events(100);
+  messages.push_back("{broken");
+  rig.publish(messages);
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(50, 50, 1); }, 20s,
+                         "everything handled, the broken message dead-lettered"))
+      << rig.describe() << "\n" << daemon.log_tail();
+  rig.expect_dead_exactly(std::vector<std::string>{"{broken"});
+  rig.expect_drained_state();
+  // Nothing of what was there is lost: it waits under K:quarantine:..., named by an alert.
+  const std::vector<std::string> aside = rig.client().keys(rig.key() + ":quarantine:*");
+  EXPECT_EQ(aside.size(), 3u) << testing::PrintToString(aside);
+  Reply alerts = rig.client().command({"HGETALL", rig.key() + ":alerts"});
+  EXPECT_NE(alerts.describe().find("wrongtype_dead"), std::string::npos) << alerts.describe();
+}
+
 // The two delivery modes on one key: whoever consumes first keeps it, the other stands by and
 // says so, and nothing waits for ever.
 TEST(ForeignStateModesTest, InflightConsumerStartingWhileALeaseIsHeldStandsByAndTheBacklogDrains) {
