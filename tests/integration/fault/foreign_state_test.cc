@@ -49,6 +49,11 @@ TEST_P(ForeignStateTest, StaleElementInALiveWorkersInflightListIsHandledAndNothi
   SwitchyardProcess daemon;
   const std::string name = start_one(rig, &daemon);
   ASSERT_FALSE(name.empty());
+  // The worker is past its start (which recovers its own list as a crashed run's) once it has
+  // handled something.
+  rig.publish(mixed_events(2, 1000));
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(1, 1); }, 10s, "a first message"))
+      << rig.describe() << "\n" << daemon.log_tail();
   // An element this worker never took appears in its in-flight list (an older in-flight list
   // restored with Redis, or an operator's push) while it waits for work; then a backlog arrives.
   const std::string inflight = rig.key() + ":inflight:" + name + ":0";
@@ -56,7 +61,7 @@ TEST_P(ForeignStateTest, StaleElementInALiveWorkersInflightListIsHandledAndNothi
   const std::vector<std::string> events = mixed_events(50);
   rig.publish(events);
 
-  ASSERT_TRUE(wait_until([&] { return rig.all_handled(25, 25, 1); }, 20s,
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(26, 26, 1); }, 20s,
                          "the backlog and the stale element to be handled"))
       << rig.describe() << "\n" << daemon.log_tail();
   rig.expect_dead_exactly(std::vector<std::string>{"not json"});
