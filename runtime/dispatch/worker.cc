@@ -9,8 +9,10 @@
 #include "dispatch/dead_letter.h"
 #include "envelope/laravel_job.h"
 #include "ops/logging.h"
+#include "source/key_types.h"
 #include "source/lease_source.h"
 #include "source/list_source.h"
+#include "source/source_alerts.h"
 #include "source/stream_source.h"
 
 namespace switchyard {
@@ -57,6 +59,7 @@ Worker::Worker(SourceConfig source, int index, std::string consumer, std::string
                WorkerShared shared)
     : source_(std::move(source)), index_(index), consumer_(std::move(consumer)),
       shared_(std::move(shared)) {
+  const std::string run_token = token;
   // The read timeout must exceed the longest blocking command (BLMOVE kIdleBlock).
   connection_ = std::make_unique<RedisConnection>(
       shared_.endpoint, "switchyard:" + consumer_ + ":" + std::to_string(index_),
@@ -76,12 +79,23 @@ Worker::Worker(SourceConfig source, int index, std::string consumer, std::string
     source_kind_ = std::move(list);
   }
   retries_ = std::make_unique<RetrySchedule>(connection_.get(), source_kind_->keys());
+  // A retry run by a live worker (however slow its handler) is not leased again elsewhere.
+  if (source_.type != "stream") {
+    const SourceKeys& keys = source_kind_->keys();
+    if (source_.delivery == "lease") {
+      retries_->set_runner(keys.lease(), consumer_ + "|" + run_token, index_);
+    } else {
+      retries_->set_runner(keys.heartbeat(consumer_), run_token, index_);
+    }
+  }
 }
 
 int64_t Worker::now_ms() const {
+  // Redis's clock (as of the last retry lease): every host schedules retries by the same clock.
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
-      .count();
+             .count() +
+         retries_->clock_offset_ms();
 }
 
 bool Worker::ensure_connected() {
@@ -124,10 +138,8 @@ void Worker::run() {
     if (!recovered_) {
       Status started = source_kind_->start(source_.max_deliveries, source_.name);
       recovered_ = started.is_ok();
-      if (!recovered_ && connection_->connected()) {
-        spdlog::error("source {}: {}", source_.name, started.message());
-        pause_after_refusal();
-      }
+      if (!recovered_ && connection_->connected() && !heal_wrong_types(started))
+        pause_after_refusal(started.message());
       continue;
     }
     if (take_reply_lost_) {
@@ -142,13 +154,19 @@ void Worker::run() {
     }
     Status s = source_kind_->take(source_.batch, kIdleBlock, &batch_);
     if (!s) {
+      // Redis went away (the reply may be lost), or it answered with a refusal: only the first
+      // is an outage to report.
       take_reply_lost_ = !connection_->connected();
-      shared_.health->report_down(shared_.endpoint.redacted(), s.message());
-      if (!take_reply_lost_) {
-        spdlog::error("source {}: {}", source_.name, s.message());
-        pause_after_refusal();
+      if (take_reply_lost_) {
+        shared_.health->report_down(shared_.endpoint.redacted(), s.message());
+      } else if (!heal_wrong_types(s)) {
+        pause_after_refusal(s.message());
       }
       continue;
+    }
+    if (!last_refusal_.empty()) {
+      forget_logged(last_refusal_);  // should it come back, it is news again
+      last_refusal_.clear();
     }
     if (batch_.messages.empty()) continue;
     shared_.metrics->add_received(source_.name, batch_.messages.size());
@@ -161,8 +179,23 @@ void Worker::run() {
   spdlog::debug("source {}: worker {} stopped", source_.name, index_);
 }
 
-void Worker::pause_after_refusal() {
+bool Worker::heal_wrong_types(const Status& s) {
+  if (source_.type == "stream" || s.message().find("WRONGTYPE") == std::string::npos) return false;
+  bool pending_unusable = false;
+  const std::string notify = source_.format == "laravel" ? source_.key + ":notify" : "";
+  Status healed = heal_key_types(connection_.get(), source_kind_->keys(), consumer_, index_,
+                                 notify, &pending_unusable);
+  // K itself cannot be moved: stand by (the alert says what to do) instead of asking again.
+  if (healed && !pending_unusable) return true;
+  pause_after_refusal(s.message());
+  return true;
+}
+
+void Worker::pause_after_refusal(const std::string& why) {
   // Redis answered, with an error: asking again at once would only repeat it, and the log line.
+  // Logged once while it lasts, by one worker of the process (or as an alert by the source).
+  if (why != last_refusal_ && log_once(why)) spdlog::error("source {}: {}", source_.name, why);
+  last_refusal_ = why;
   const int64_t until = steady_ms() + kRefusalPause.count();
   while (steady_ms() < until && !shared_.stopping->load())
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -184,6 +217,7 @@ void Worker::ack_batch() {
         }
         break;
       }
+      if (connection_->connected() && heal_wrong_types(s) && !shared_.stopping->load()) continue;
       shared_.health->report_down(shared_.endpoint.redacted(), s.message());
     }
     // Redis is away: the batch was handled; keep it in flight and ack once Redis is back. When
@@ -372,8 +406,10 @@ void Worker::run_due_retries(const Pipeline& pipeline) {
   decoder_.set_limits({config.limits.max_message_bytes, config.limits.max_depth});
   std::vector<LeasedRetry> leased;
   // A lease lasts reclaim_after: if this process dies, another leases the entry after that.
-  Status s = retries_->lease(source_.batch, now_ms(), source_.reclaim_after.count(), &leased);
+  const int64_t host_ms = now_ms() - retries_->clock_offset_ms();
+  Status s = retries_->lease(source_.batch, host_ms, source_.reclaim_after.count(), &leased);
   if (!s) {
+    if (connection_->connected() && heal_wrong_types(s)) return;
     shared_.health->report_down(shared_.endpoint.redacted(), s.message());
     return;
   }

@@ -24,6 +24,8 @@ struct SourceKeys {
   std::string pending;                                        // K: producers RPUSH here
   std::string dead() const { return pending + ":dead"; }      // dead letters (list)
   std::string retry() const { return pending + ":retry"; }    // scheduled retries (zset)
+  // Leased retry member -> "<alive key>\n<alive value>\n<worker>" of the worker running it (hash).
+  std::string retry_runners() const { return pending + ":retry:runners"; }
   std::string owners() const { return pending + ":inflight"; }// in-flight list -> consumer (hash)
   std::string deliveries() const { return pending + ":deliveries"; }  // sha1 -> count (hash)
   std::string inflight(const std::string& consumer, int worker) const {
@@ -36,6 +38,9 @@ struct SourceKeys {
   std::string lease() const { return pending + ":lease"; }
   // delivery: lease: the taken window at the head of K (hash: n, by, suspect).
   std::string window() const { return pending + ":window"; }
+  // Alerts about state Switchyard could not heal (hash: code -> "<ISO time> <text>"), see
+  // source/source_alerts.h.
+  std::string alerts() const { return pending + ":alerts"; }
 };
 
 // Messages taken in one round trip. The views point into replies owned by the batch.
