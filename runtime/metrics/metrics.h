@@ -22,6 +22,9 @@ class Metrics {
   void add_dead_lettered(const std::string& source, uint64_t count);
   // One handle_batch call's wall time.
   void observe_handler_seconds(const std::string& handler, double seconds);
+  // Redis state a source found and healed, by what: group_recreated (a stream's consumer group
+  // was gone), entry_deleted (a stream entry deleted before its ack, dead-lettered).
+  void add_source_healed(const std::string& source, std::string_view what, uint64_t count);
   // A reload attempt: result "success" or "failure".
   void add_reload(std::string_view result);
 
@@ -47,6 +50,7 @@ class Metrics {
   std::map<std::string, uint64_t> dead_before_routing_;                 // source
   std::map<std::string, Histogram> durations_;                          // handler
   std::map<std::string, uint64_t> reloads_;                             // result
+  std::map<std::pair<std::string, std::string>, uint64_t> healed_;      // source, what
 };
 
 }  // namespace switchyard
