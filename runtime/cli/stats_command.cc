@@ -33,6 +33,21 @@ std::string json_quote(const std::string& s) {
   return out + "\"";
 }
 
+// `s` for a terminal: control bytes (an alert's text is whatever K:alerts holds) as \xNN.
+std::string printable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f || c == '\\') {
+      char buf[8];
+      snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 struct ConsumerStats {
   long long inflight = 0;
   bool alive = false;
@@ -55,6 +70,7 @@ struct SourceStats {
   std::map<std::string, ConsumerStats> consumers;
   bool stream = false;
   std::vector<GroupStats> groups;
+  std::map<std::string, std::string> alerts;  // K:alerts: code -> "<ISO time> <text>"
 };
 
 // Reads a flat [field, value, ...] reply into a map of owned strings/integers (as text).
@@ -121,6 +137,16 @@ Status collect(RedisConnection& connection, const Config& config, const std::str
     st.key = source.key;
     st.dead = integer({"LLEN", keys.dead()});
     st.retrying = integer({"ZCARD", keys.retry()});
+    Reply alerts;
+    Status a = connection.command({"HGETALL", keys.alerts()}, &alerts);
+    if (!a) return a;
+    if (alerts->type == REDIS_REPLY_ERROR) {
+      st.alerts["alerts_unreadable"] = keys.alerts() + " cannot be read (" +
+                                       std::string(alerts->str, alerts->len) +
+                                       "); DEL it so that Switchyard can record alerts again";
+    } else {
+      st.alerts = fields_of(alerts.get());
+    }
     if (source.type == "stream") {
       Status s = collect_stream(connection, source, &st);
       if (!s) return s;
@@ -170,7 +196,13 @@ void print_json(const std::vector<SourceStats>& stats) {
     const auto& st = stats[i];
     std::cout << (i ? "," : "") << json_quote(st.name) << ":{\"key\":" << json_quote(st.key)
               << ",\"pending\":" << st.pending << ",\"inflight\":" << st.inflight
-              << ",\"retrying\":" << st.retrying << ",\"dead\":" << st.dead;
+              << ",\"retrying\":" << st.retrying << ",\"dead\":" << st.dead << ",\"alerts\":{";
+    bool first_alert = true;
+    for (const auto& [code, text] : st.alerts) {
+      std::cout << (first_alert ? "" : ",") << json_quote(code) << ":" << json_quote(text);
+      first_alert = false;
+    }
+    std::cout << "}";
     if (st.stream) {
       std::cout << ",\"groups\":{";
       for (size_t g = 0; g < st.groups.size(); ++g) {
@@ -198,11 +230,18 @@ void print_json(const std::vector<SourceStats>& stats) {
   std::cout << "}\n";
 }
 
+// One line per alert of the source (see source/source_alerts.h).
+void print_alerts(const SourceStats& st) {
+  for (const auto& [code, text] : st.alerts)
+    std::cout << "  ALERT " << printable(code) << ": " << printable(text) << "\n";
+}
+
 void print_text(const std::vector<SourceStats>& stats) {
   for (const auto& st : stats) {
     if (st.stream) {
       std::cout << st.name << " (stream " << st.key << "): retrying " << st.retrying << ", dead "
                 << st.dead << "\n";
+      print_alerts(st);
       for (const auto& g : st.groups) {
         std::cout << "  group " << g.name << ": pending " << g.pending << ", lag "
                   << (g.lag < 0 ? std::string("unknown") : std::to_string(g.lag)) << "\n";
@@ -214,6 +253,7 @@ void print_text(const std::vector<SourceStats>& stats) {
     }
     std::cout << st.name << " (" << st.key << "): pending " << st.pending << ", in flight "
               << st.inflight << ", retrying " << st.retrying << ", dead " << st.dead << "\n";
+    print_alerts(st);
     for (const auto& [c, cs] : st.consumers) {
       std::cout << "  consumer " << c << ": in flight " << cs.inflight
                 << (cs.alive ? "" : " (silent: reclaimed after reclaim_after)") << "\n";
@@ -276,6 +316,7 @@ int stats_command(const CommonOptions& common, const StatsOptions& options) {
         for (const auto& [c, cs] : st.consumers)
           std::cout << "    " << c << ": in flight " << cs.inflight << (cs.alive ? "" : " (silent)")
                     << "\n";
+        print_alerts(st);
         previous[st.name] = st;
       }
     }

@@ -11,6 +11,7 @@
 #include "ops/logging.h"
 #include "source/lease_source.h"
 #include "source/list_source.h"
+#include "source/source_alerts.h"
 #include "source/stream_source.h"
 
 namespace switchyard {
@@ -123,10 +124,7 @@ void Worker::run() {
     if (!recovered_) {
       Status started = source_kind_->start(source_.max_deliveries, source_.name);
       recovered_ = started.is_ok();
-      if (!recovered_ && connection_->connected()) {
-        spdlog::error("source {}: {}", source_.name, started.message());
-        pause_after_refusal();
-      }
+      if (!recovered_ && connection_->connected()) pause_after_refusal(started.message());
       continue;
     }
     if (take_reply_lost_) {
@@ -141,13 +139,19 @@ void Worker::run() {
     }
     Status s = source_kind_->take(source_.batch, kIdleBlock, &batch_);
     if (!s) {
+      // Redis went away (the reply may be lost), or it answered with a refusal: only the first
+      // is an outage to report.
       take_reply_lost_ = !connection_->connected();
-      shared_.health->report_down(shared_.endpoint.redacted(), s.message());
-      if (!take_reply_lost_) {
-        spdlog::error("source {}: {}", source_.name, s.message());
-        pause_after_refusal();
+      if (take_reply_lost_) {
+        shared_.health->report_down(shared_.endpoint.redacted(), s.message());
+      } else {
+        pause_after_refusal(s.message());
       }
       continue;
+    }
+    if (!last_refusal_.empty()) {
+      forget_logged(last_refusal_);  // should it come back, it is news again
+      last_refusal_.clear();
     }
     if (batch_.messages.empty()) continue;
     shared_.metrics->add_received(source_.name, batch_.messages.size());
@@ -160,8 +164,11 @@ void Worker::run() {
   spdlog::debug("source {}: worker {} stopped", source_.name, index_);
 }
 
-void Worker::pause_after_refusal() {
+void Worker::pause_after_refusal(const std::string& why) {
   // Redis answered, with an error: asking again at once would only repeat it, and the log line.
+  // Logged once while it lasts, by one worker of the process (or as an alert by the source).
+  if (why != last_refusal_ && log_once(why)) spdlog::error("source {}: {}", source_.name, why);
+  last_refusal_ = why;
   const int64_t until = steady_ms() + kRefusalPause.count();
   while (steady_ms() < until && !shared_.stopping->load())
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -77,8 +77,9 @@ class Worker {
   // outcomes_ must have room for events.size() slots.
   Status call_handler(HandlerInstance& handler, const std::vector<sy_event>& events);
   void ack_batch();
-  // Waits (interruptibly) after Redis refused a take or start with an error reply.
-  void pause_after_refusal();
+  // Logs why a take or start was refused (once while the reason stays the same), then waits
+  // (interruptibly) before asking again.
+  void pause_after_refusal(const std::string& why);
   DeadLetter letter(std::string_view message, const std::string* handler, std::string reason,
                     int attempts) const;
   int64_t now_ms() const;
@@ -93,6 +94,7 @@ class Worker {
   ReconnectBackoff backoff_;
   bool recovered_ = false;
   bool take_reply_lost_ = false;
+  std::string last_refusal_;  // the refusal logged last; cleared by a take that works
   std::chrono::steady_clock::time_point next_retry_check_{};
 
   // Reused per batch: no per-message allocation in steady state.

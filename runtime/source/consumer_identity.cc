@@ -2,6 +2,7 @@
 #include "source/consumer_identity.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 
 #include "util/runtime_dir.h"
 
@@ -21,7 +23,27 @@ std::string hostname() {
   return host;
 }
 
+// This boot of this host (Linux boot_id), "" when unknown.
+const std::string& boot_id() {
+  static const std::string id = [] {
+    std::ifstream in("/proc/sys/kernel/random/boot_id");
+    std::string line;
+    std::getline(in, line);
+    return line;
+  }();
+  return id;
+}
+
 }  // namespace
+
+bool ConsumerIdentity::run_token_is_dead(const std::string& token) {
+  const size_t slash = token.find('/');
+  if (boot_id().empty() || slash == std::string::npos || token.substr(0, slash) != boot_id())
+    return false;
+  const long long pid = std::atoll(token.c_str() + slash + 1);
+  if (pid <= 0) return false;
+  return kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
 
 Status ConsumerIdentity::acquire(const std::string& scope, const std::string& explicit_name,
                                  std::unique_ptr<ConsumerIdentity>* out) {
@@ -43,7 +65,8 @@ Status ConsumerIdentity::acquire(const std::string& scope, const std::string& ex
       id->fd_ = fd;
       id->name_ = name;
       auto now = std::chrono::system_clock::now().time_since_epoch();
-      id->token_ = std::to_string(getpid()) + "-" +
+      id->token_ = (boot_id().empty() ? std::string("?") : boot_id()) + "/" +
+                   std::to_string(getpid()) + "/" +
                    std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(now).count());
       *out = std::move(id);
       return Status::ok();

@@ -28,8 +28,13 @@ class ConsumerIdentity {
   ConsumerIdentity& operator=(const ConsumerIdentity&) = delete;
 
   const std::string& name() const { return name_; }
-  // A value unique to this process run (for the heartbeat).
+  // A value unique to this process run (for the heartbeat and the lease):
+  // "<boot id>/<pid>/<start time in us>".
   const std::string& token() const { return token_; }
+  // True when token (another run's token()) names a process of this host's current boot that no
+  // longer exists: that run is dead. False when it may be alive (another host or boot, or not a
+  // token of this form).
+  static bool run_token_is_dead(const std::string& token);
 
  private:
   ConsumerIdentity() = default;

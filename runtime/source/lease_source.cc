@@ -17,7 +17,7 @@ namespace {
 // Returns {n, dead}: the window is the first n messages of K (0: K is empty), dead suspect
 // messages went to K:dead on the way. {-1, 0, holder}: another live consumer holds the lease.
 // {-2, 0}: `delivery: inflight` consumers have in-flight lists on K.
-const RedisScript kLeaseTakeScript(R"lua(
+const RedisScript kLeaseTakeScript(std::string(kLuaDeadLetterHead) + R"lua(
 local me = ARGV[2]
 local holder = redis.call('GET', KEYS[2])
 if holder ~= me then
@@ -26,7 +26,15 @@ if holder ~= me then
     return {-1, 0, holder}
   end
 end
-if redis.call('EXISTS', KEYS[6]) == 1 then return {-2, 0} end
+if redis.call('EXISTS', KEYS[6]) == 1 then
+  -- `delivery: inflight` consumers came first: stand by, and let go of the lease (they refuse to
+  -- take while it is held, and a renewed lease would keep both sides waiting for ever).
+  if holder == me then
+    redis.call('DEL', KEYS[2])
+    if redis.call('HGET', KEYS[3], 'by') == me then redis.call('DEL', KEYS[3]) end
+  end
+  return {-2, 0}
+end
 redis.call('SET', KEYS[2], me, 'PX', ARGV[3])
 local n = tonumber(redis.call('HGET', KEYS[3], 'n') or '0')
 local suspect = tonumber(redis.call('HGET', KEYS[3], 'suspect') or '0')
@@ -48,7 +56,7 @@ while suspect > 0 do
   end
   redis.call('LPOP', KEYS[1])
   redis.call('HDEL', KEYS[4], h)
-  redis.call('RPUSH', KEYS[5], '{"message":' .. cjson.encode(m) .. ARGV[6])
+  redis.call('RPUSH', KEYS[5], dead_letter_head(m) .. ARGV[6])
   dead = dead + 1
   suspect = suspect - 1
 end
@@ -86,12 +94,16 @@ end
 for i = 6 + nd, #ARGV, 1000 do
   redis.call('ZADD', KEYS[6], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
+-- Delivery counts of the window's messages (a suspect message, or counts an earlier
+-- `delivery: inflight` run left) end with the message.
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  for _, m in ipairs(redis.call('LRANGE', KEYS[1], 0, n - 1)) do
+    redis.call('HDEL', KEYS[4], redis.sha1hex(m))
+  end
+end
 redis.call('LTRIM', KEYS[1], n, -1)
 local suspect = tonumber(redis.call('HGET', KEYS[3], 'suspect') or '0')
-if suspect > 0 then
-  redis.call('HDEL', KEYS[4], redis.sha1hex(ARGV[3]))
-  suspect = suspect - n
-end
+if suspect > 0 then suspect = suspect - n end
 if suspect > 0 then
   redis.call('HSET', KEYS[3], 'n', 0, 'by', '', 'suspect', suspect)
 else
@@ -134,7 +146,7 @@ Status LeaseSource::start(int max_deliveries, const std::string& source_name) {
   source_name_ = source_name;
   // In-flight lists of an earlier `delivery: inflight` run of this consumer go back to K first.
   ListSource lists(connection_, keys_.pending, consumer_, 0, "", std::chrono::milliseconds(1));
-  return lists.start(max_deliveries, source_name);
+  return lists.recover_at_start(max_deliveries, source_name);
 }
 
 Status LeaseSource::take(int max, std::chrono::milliseconds block, TakenBatch* batch) {

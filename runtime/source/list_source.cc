@@ -4,21 +4,48 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
+#include <set>
 
 #include "dispatch/dead_letter.h"
+#include "source/consumer_identity.h"
+#include "source/source_alerts.h"
 
 namespace switchyard {
 namespace {
 
+// Lua: pushes the elements of table t, in order, onto the head of list k (ahead of what it holds).
+constexpr char kLuaPushHead[] = R"lua(
+local function push_head(k, t)
+  local rev = {}
+  for i = #t, 1, -1 do rev[#rev + 1] = t[i] end
+  for i = 1, #rev, 1000 do redis.call('LPUSH', k, unpack(rev, i, math.min(i + 999, #rev))) end
+end
+)lua";
+
 // KEYS: K, inflight, owners, heartbeat, deliveries, lease[, notify]. ARGV: max, consumer, ttl_ms,
 // token, tokens already consumed. Moves up to max messages from the head of K to the tail of the
 // in-flight list in one step; with a notify list (Laravel), removes one token per message taken.
-// Returns the messages, or the integer -3 when a `delivery: lease` consumer holds K:lease.
-const RedisScript kTakeScript(R"lua(
+// An in-flight list that is not empty before the take holds what this worker did not take (its
+// own batches are acked or returned before it takes again): an older state restored into Redis,
+// an operator's push, another process under this consumer name. Those elements go back to the
+// head of K first, uncounted (nobody handled them here).
+// Returns {returned, messages}; the integer -3 when a `delivery: lease` consumer holds K:lease;
+// -4 when the heartbeat holds another run's token (another live process uses this name); -5 when
+// the in-flight key is not a list: then nothing was written.
+const RedisScript kTakeScript(std::string(kLuaPushHead) + R"lua(
 if redis.call('EXISTS', KEYS[6]) == 1 then return -3 end
+local hb = redis.call('GET', KEYS[4])
+if hb and hb ~= ARGV[4] then return -4 end
+local t = redis.call('TYPE', KEYS[2]).ok
+if t ~= 'none' and t ~= 'list' then return -5 end
+local stale = redis.call('LRANGE', KEYS[2], 0, -1)
+if #stale > 0 then
+  push_head(KEYS[1], stale)
+  redis.call('DEL', KEYS[2])
+end
 local msgs = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 local n = #msgs
-if n == 0 then return msgs end
+if n == 0 then return {#stale, msgs} end
 if redis.call('EXISTS', KEYS[5]) == 1 then
   -- Redelivered messages (they have a delivery count) travel alone.
   if redis.call('HEXISTS', KEYS[5], redis.sha1hex(msgs[1])) == 1 then
@@ -42,9 +69,9 @@ end
 if n < #msgs then
   local taken = {}
   for i = 1, n do taken[i] = msgs[i] end
-  return taken
+  return {#stale, taken}
 end
-return msgs
+return {#stale, msgs}
 )lua");
 
 // The common case of kTakeScript, same KEYS and ARGV, without copying the messages through Lua
@@ -53,10 +80,14 @@ return msgs
 // list order, into the in-flight list inside Redis; the caller then reads it with LRANGE.
 // Returns how many it took (0: K is empty); -1 when kTakeScript must run instead; -2 when SORT
 // is refused (an ACL without @dangerous): then nothing was written; -3 when a `delivery: lease`
-// consumer holds K:lease (the two modes must not mix: it acknowledges by trimming the head).
+// consumer holds K:lease (the two modes must not mix: it acknowledges by trimming the head),
+// checked even when K is empty so that the worker does not wait on K with BLMOVE meanwhile;
+// -4 as kTakeScript.
 const RedisScript kTakeFastScript(R"lua(
-if redis.call('LLEN', KEYS[1]) == 0 then return 0 end
 if redis.call('EXISTS', KEYS[6]) == 1 then return -3 end
+local hb = redis.call('GET', KEYS[4])
+if hb and hb ~= ARGV[4] then return -4 end
+if redis.call('LLEN', KEYS[1]) == 0 then return 0 end
 if redis.call('EXISTS', KEYS[5]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local n = redis.pcall('SORT', KEYS[1], 'BY', 'nosort', 'LIMIT', 0, tonumber(ARGV[1]), 'STORE',
                       KEYS[2])
@@ -96,11 +127,71 @@ redis.call('DEL', KEYS[1])
 return 1
 )lua");
 
+// KEYS: inflight, dead, retry, deliveries, K. ARGV: n, ndead, nretry, dead letters...,
+// (score, member)..., the batch's n messages. Runs when kAckScript refused a batch because the
+// in-flight list holds other elements too: removes the batch's messages (one occurrence each) and
+// their delivery counts, writes the batch's dead letters and retries if any of its messages was
+// still there, and returns every other element to the head of K, uncounted (nobody handled them
+// here). Returns {found, returned}; {0, 0} (nothing written) when the list is gone (reclaimed by
+// another instance, or an earlier ack went through); {-1, 0} when it is not a list.
+const RedisScript kHealAckScript(std::string(kLuaPushHead) + R"lua(
+local t = redis.call('TYPE', KEYS[1]).ok
+if t == 'none' then return {0, 0} end
+if t ~= 'list' then return {-1, 0} end
+local n, nd, nr = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local first = 4 + nd + 2 * nr
+local counted = redis.call('EXISTS', KEYS[4]) == 1
+local found = 0
+for i = first, first + n - 1 do
+  if redis.call('LREM', KEYS[1], 1, ARGV[i]) == 1 then
+    found = found + 1
+    if counted then redis.call('HDEL', KEYS[4], redis.sha1hex(ARGV[i])) end
+  end
+end
+if found > 0 then
+  for i = 4, 3 + nd, 1000 do
+    redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, 3 + nd)))
+  end
+  for i = 4 + nd, first - 1, 1000 do
+    redis.call('ZADD', KEYS[3], unpack(ARGV, i, math.min(i + 999, first - 1)))
+  end
+end
+local rest = redis.call('LRANGE', KEYS[1], 0, -1)
+push_head(KEYS[5], rest)
+redis.call('DEL', KEYS[1])
+return {found, #rest}
+)lua");
+
+// KEYS: heartbeat. ARGV: token, ttl_ms, a token that may be replaced ('' for none).
+// Sets the heartbeat to token unless another run's token (other than ARGV[3]) holds it: returns
+// 1, or that token.
+const RedisScript kClaimScript(R"lua(
+local hb = redis.call('GET', KEYS[1])
+if hb and hb ~= ARGV[1] and hb ~= ARGV[3] then return hb end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+)lua");
+
+// KEYS: heartbeat, owners, lease. ARGV: token, ttl_ms, consumer, in-flight lists...
+// The housekeeping heartbeat: refreshes the heartbeat only if it is this run's (or expired), and
+// registers the in-flight lists only while no `delivery: lease` consumer holds K:lease (a
+// registration would make it stand by while this worker refuses to take). Returns 1, or the
+// other run's token.
+const RedisScript kHeartbeatScript(R"lua(
+local hb = redis.call('GET', KEYS[1])
+if hb and hb ~= ARGV[1] then return hb end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  for i = 4, #ARGV do redis.call('HSET', KEYS[2], ARGV[i], ARGV[3]) end
+end
+return 1
+)lua");
+
 // KEYS: list, K, deliveries, dead, owners, heartbeat of the list's consumer.
 // ARGV: force, max_deliveries, dead-letter tail (everything after "message"), count ('1' counts a
 // delivery per message; '0' after a lost reply, where the messages were never handled).
 // Returns {returned, dead}, or {-1, 0} when the owner is alive and force is not set.
-const RedisScript kRecoverScript(R"lua(
+const RedisScript kRecoverScript(std::string(kLuaDeadLetterHead) + R"lua(
 if ARGV[1] ~= '1' and redis.call('EXISTS', KEYS[6]) == 1 then return {-1, 0} end
 local msgs = redis.call('LRANGE', KEYS[1], 0, -1)
 local max = tonumber(ARGV[2])
@@ -112,7 +203,7 @@ for i = #msgs, 1, -1 do
   if ARGV[4] == '1' then c = redis.call('HINCRBY', KEYS[3], h, 1) end
   if ARGV[4] == '1' and c >= max then
     redis.call('HDEL', KEYS[3], h)
-    redis.call('RPUSH', KEYS[4], '{"message":' .. cjson.encode(m) .. ARGV[3])
+    redis.call('RPUSH', KEYS[4], dead_letter_head(m) .. ARGV[3])
     dead = dead + 1
   else
     redis.call('LPUSH', KEYS[2], m)
@@ -123,6 +214,50 @@ redis.call('DEL', KEYS[1])
 redis.call('HDEL', KEYS[5], KEYS[1])
 return {returned, dead}
 )lua");
+
+// KEYS: deliveries, owners, K. ARGV: how many messages at the head of K to look at.
+// Removes the delivery counts of messages that are neither in a registered in-flight list nor
+// among the first ARGV[1] messages of K (where recovered messages return): counts left by a mode
+// switch or by an operator removing messages, which would otherwise stay for ever and keep the
+// fast take path off. Returns how many it removed.
+const RedisScript kSweepCountsScript(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local live = {}
+local function mark(list)
+  for _, m in ipairs(list) do live[redis.sha1hex(m)] = true end
+end
+if redis.call('TYPE', KEYS[2]).ok == 'hash' then
+  for _, l in ipairs(redis.call('HKEYS', KEYS[2])) do
+    if redis.call('TYPE', l).ok == 'list' then mark(redis.call('LRANGE', l, 0, -1)) end
+  end
+end
+if redis.call('TYPE', KEYS[3]).ok == 'list' then
+  mark(redis.call('LRANGE', KEYS[3], 0, tonumber(ARGV[1]) - 1))
+end
+local removed = 0
+for _, h in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if not live[h] then
+    redis.call('HDEL', KEYS[1], h)
+    removed = removed + 1
+  end
+end
+return removed
+)lua");
+
+// How many messages at the head of K the count sweep looks at: recovered messages return there.
+constexpr const char* kSweepHead = "10000";
+// The unregistered in-flight list scan runs on every this many reclaim rounds.
+constexpr int kScanEvery = 5;
+
+// `text` as a literal in a SCAN MATCH pattern.
+std::string glob_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -177,6 +312,7 @@ Status ListSource::take_now(int max, int tokens_consumed, TakenBatch* batch) {
     if (!s) return s;
     const redisReply* fast = batch->reply.get();
     if (fast->type == REDIS_REPLY_INTEGER && fast->integer == -3) return lease_held(batch);
+    if (fast->type == REDIS_REPLY_INTEGER && fast->integer == -4) return name_taken(batch);
     if (fast->type == REDIS_REPLY_INTEGER && fast->integer == 0) {
       batch->reply.reset();
       return Status::ok();
@@ -201,9 +337,62 @@ Status ListSource::take_now(int max, int tokens_consumed, TakenBatch* batch) {
   }
   s = connection_->eval(kTakeScript, keys, args, &batch->reply);
   if (!s) return s;
-  if (batch->reply->type == REDIS_REPLY_INTEGER && batch->reply->integer == -3)
-    return lease_held(batch);
-  return collect(batch);
+  const redisReply* r = batch->reply.get();
+  if (r->type == REDIS_REPLY_INTEGER && r->integer == -3) return lease_held(batch);
+  if (r->type == REDIS_REPLY_INTEGER && r->integer == -4) return name_taken(batch);
+  if (r->type == REDIS_REPLY_INTEGER && r->integer == -5) {
+    batch->reply.reset();
+    quarantine_inflight();
+    return Status::ok();  // nothing taken: the next take finds the in-flight key free
+  }
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+      r->element[0]->type != REDIS_REPLY_INTEGER)
+    return Status::error("take script returned an unexpected reply");
+  if (r->element[0]->integer > 0) {
+    spdlog::warn("source {}: in-flight list {} held {} element(s) this worker did not take (an "
+                 "older Redis state restored after a crash or failover, an operator's push, or "
+                 "another process under consumer name {}); returned them uncounted to the head "
+                 "of {}",
+                 keys_.pending, inflight_, r->element[0]->integer, consumer_, keys_.pending);
+  }
+  return collect(batch, r->element[1]);
+}
+
+void ListSource::quarantine_inflight() {
+  Reply type;
+  Status s = connection_->command_ok({"TYPE", inflight_}, &type);
+  const std::string what = s && type->type == REDIS_REPLY_STATUS
+                               ? std::string(type->str, type->len) : std::string("?");
+  const std::string aside = keys_.pending + ":quarantine:" + consumer_ + ":" +
+                            std::to_string(worker_) + ":" + now_iso8601();
+  Reply reply;
+  s = connection_->command_ok({"RENAME", inflight_, aside}, &reply);
+  raise_alert(connection_, keys_, "inflight_wrongtype",
+              "in-flight key " + inflight_ + " held a " + what + ", not a list (written by "
+              "someone else); " + (s ? "renamed it to " + aside + " so that this worker can "
+              "take again; inspect it, replay what it holds if anything, then DEL it"
+              : "could not rename it (" + s.message() + "); DEL it after inspecting it"));
+}
+
+Status ListSource::name_taken(TakenBatch* batch) {
+  batch->reply.reset();
+  Reply reply;
+  const std::string heartbeat = keys_.heartbeat(consumer_);
+  Status s = connection_->command_ok({"GET", heartbeat}, &reply);
+  std::string other = s && reply->type == REDIS_REPLY_STRING
+                          ? std::string(reply->str, reply->len) : std::string("?");
+  return name_taken_error(other);
+}
+
+Status ListSource::name_taken_error(const std::string& other_token) {
+  const std::string text =
+      "consumer name " + consumer_ + " of " + keys_.pending + " is in use by another live "
+      "process (" + keys_.heartbeat(consumer_) + " holds its run token " + other_token +
+      "); this process takes nothing from " + keys_.pending + " and stands by until that "
+      "heartbeat expires; give every process its own name with --instance (cloned hosts share "
+      "a hostname; two addresses of one Redis look like two sources)";
+  raise_alert(connection_, keys_, "consumer_name_taken", text);
+  return Status::error(text);
 }
 
 Status ListSource::lease_held(TakenBatch* batch) {
@@ -213,8 +402,8 @@ Status ListSource::lease_held(TakenBatch* batch) {
                        "the same delivery: on every consumer of this source");
 }
 
-Status ListSource::collect(TakenBatch* batch) {
-  redisReply* r = batch->reply.get();
+Status ListSource::collect(TakenBatch* batch, const redisReply* r) {
+  if (r == nullptr) r = batch->reply.get();
   if (r->type != REDIS_REPLY_ARRAY) return Status::error("take returned a non-array");
   batch->messages.reserve(r->elements);
   for (size_t i = 0; i < r->elements; ++i) {
@@ -224,7 +413,36 @@ Status ListSource::collect(TakenBatch* batch) {
   return Status::ok();
 }
 
+Status ListSource::claim_name() {
+  const std::string heartbeat = keys_.heartbeat(consumer_);
+  std::string replaceable;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Reply reply;
+    Status s = connection_->eval(kClaimScript, {heartbeat}, {token_, ttl_ms_, replaceable},
+                                 &reply);
+    if (!s) return s;
+    if (reply->type == REDIS_REPLY_INTEGER) return Status::ok();
+    std::string other(reply->str, reply->len);
+    // A run of this name on this host's current boot whose process is gone is a crashed
+    // predecessor (the name's lock file proves no live process here holds it under this
+    // address): take its name over at once. Any other run counts as alive until its heartbeat
+    // expires.
+    if (attempt == 0 && ConsumerIdentity::run_token_is_dead(other)) {
+      replaceable = other;
+      continue;
+    }
+    return name_taken_error(other);
+  }
+  return Status::error("cannot claim " + heartbeat);
+}
+
 Status ListSource::start(int max_deliveries, const std::string& source_name) {
+  Status s = claim_name();
+  if (!s) return s;
+  return recover_at_start(max_deliveries, source_name);
+}
+
+Status ListSource::recover_at_start(int max_deliveries, const std::string& source_name) {
   int returned = 0, dead = 0;
   Status s = recover_own(max_deliveries, source_name, &returned, &dead);
   if (!s) return s;
@@ -257,6 +475,31 @@ Status ListSource::ack(const TakenBatch& batch, const AckWrites& writes, bool* o
   Status s = connection_->eval(kAckScript, {inflight_, dead, retry, deliveries}, args_, &reply);
   if (!s) return s;
   *owned = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+  if (*owned) return Status::ok();
+  // Refused: the in-flight list does not hold exactly the batch. Find out why and heal: the
+  // batch's own messages are acked with their writes, anything else goes back to K.
+  const std::string nr = std::to_string(writes.retries.size());
+  args_.insert(args_.begin() + 2, nr);
+  for (const auto& m : batch.messages) args_.push_back(m);
+  s = connection_->eval(kHealAckScript, {inflight_, dead, retry, deliveries, keys_.pending}, args_,
+                        &reply);
+  if (!s) return s;
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
+    return Status::error("ack script returned an unexpected reply");
+  const long long found = reply->element[0]->integer, returned = reply->element[1]->integer;
+  if (found < 0) {
+    quarantine_inflight();
+    return Status::ok();
+  }
+  *owned = found > 0;
+  if (returned > 0) {
+    spdlog::warn("source {}: in-flight list {} held {} element(s) besides this worker's batch of "
+                 "{} (an older Redis state restored after a crash or failover, an operator's "
+                 "push, or another process under consumer name {}); acked the {} of the batch "
+                 "still there and returned the others uncounted to the head of {}",
+                 keys_.pending, inflight_, returned, batch.messages.size(), consumer_, found,
+                 keys_.pending);
+  }
   return Status::ok();
 }
 
@@ -337,6 +580,10 @@ Status ListSource::reclaim_abandoned(int max_deliveries, const std::string& sour
     std::string owner(reply->element[i + 1]->str, reply->element[i + 1]->len);
     if (owner != consumer_) others.emplace_back(std::string(reply->element[i]->str, reply->element[i]->len), owner);
   }
+  if (reclaim_rounds_++ % kScanEvery == 0) {
+    s = register_unlisted(reply.get(), &others);
+    if (!s) return s;
+  }
   for (const auto& [list, owner] : others) {
     int r = 0, d = 0;
     bool skipped = false;
@@ -345,30 +592,65 @@ Status ListSource::reclaim_abandoned(int max_deliveries, const std::string& sour
     *returned += r;
     *dead += d;
   }
+  Reply swept;
+  const std::string deliveries = keys_.deliveries(), owners = keys_.owners();
+  s = connection_->eval(kSweepCountsScript, {deliveries, owners, keys_.pending}, {kSweepHead},
+                        &swept);
+  if (!s) return s;
+  if (swept->type == REDIS_REPLY_INTEGER && swept->integer > 0) {
+    spdlog::info("source {}: removed {} delivery count(s) from {} whose messages are gone",
+                 source_name, swept->integer, deliveries);
+  }
+  return Status::ok();
+}
+
+Status ListSource::register_unlisted(const redisReply* owners,
+                                     std::vector<std::pair<std::string, std::string>>* others) {
+  std::set<std::string> registered;
+  for (size_t i = 0; i + 1 < owners->elements; i += 2)
+    registered.emplace(owners->element[i]->str, owners->element[i]->len);
+  const std::string prefix = keys_.pending + ":inflight:";
+  const std::string pattern = glob_escape(prefix) + "*";
+  std::string cursor = "0";
+  do {
+    Reply reply;
+    Status s = connection_->command_ok(
+        {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000", "TYPE", "list"}, &reply);
+    if (!s) return s;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
+      return Status::error("SCAN returned an unexpected reply");
+    cursor.assign(reply->element[0]->str, reply->element[0]->len);
+    const redisReply* keys = reply->element[1];
+    for (size_t i = 0; i < keys->elements; ++i) {
+      std::string list(keys->element[i]->str, keys->element[i]->len);
+      if (registered.count(list)) continue;
+      // K:inflight:<consumer>:<worker>: the consumer name may itself hold ':'.
+      const size_t colon = list.rfind(':');
+      if (colon <= prefix.size()) continue;
+      const std::string owner = list.substr(prefix.size(), colon - prefix.size());
+      Reply set;
+      s = connection_->command_ok({"HSETNX", keys_.owners(), list, owner}, &set);
+      if (!s) return s;
+      if (set->type != REDIS_REPLY_INTEGER || set->integer != 1) continue;
+      spdlog::warn("source {}: in-flight list {} was not registered in {}; registered it to "
+                   "consumer {} so that it is recovered once that consumer is silent",
+                   keys_.pending, list, keys_.owners(), owner);
+      if (owner != consumer_) others->emplace_back(list, owner);
+    }
+  } while (cursor != "0");
   return Status::ok();
 }
 
 Status ListSource::heartbeat(int workers) {
-  Status s = connection_->append({"SET", keys_.heartbeat(consumer_), token_, "PX", ttl_ms_});
-  if (!s) return s;
   std::vector<std::string> lists;
   for (int w = 0; w < workers; ++w) lists.push_back(keys_.inflight(consumer_, w));
-  const std::string owners = keys_.owners();  // argv only views it: it must outlive argv
-  std::vector<std::string_view> argv = {"HSET", owners};
-  for (const auto& l : lists) {
-    argv.push_back(l);
-    argv.push_back(consumer_);
-  }
-  s = connection_->append(argv);
-  if (!s) return s;
+  const std::string heartbeat = keys_.heartbeat(consumer_), owners = keys_.owners();
+  const std::string lease = keys_.lease();
+  std::vector<std::string_view> argv = {token_, ttl_ms_, consumer_};
+  for (const auto& l : lists) argv.push_back(l);
   Reply reply;
-  for (int i = 0; i < 2; ++i) {
-    s = connection_->read_reply(&reply);
-    if (!s) return s;
-    if (reply->type == REDIS_REPLY_ERROR)
-      return Status::error("heartbeat failed: " + std::string(reply->str, reply->len));
-  }
-  return Status::ok();
+  // Another run's token: the workers refuse to take and raise the alert; nothing to do here.
+  return connection_->eval(kHeartbeatScript, {heartbeat, owners, lease}, argv, &reply);
 }
 
 }  // namespace switchyard

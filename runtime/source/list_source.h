@@ -71,15 +71,27 @@ class ListSource : public Source {
   Status after_lost_take(const std::string& source_name) override {
     return return_uncounted(source_name);
   }
-  // Returns this consumer's in-flight lists (left by a crashed predecessor) to K, logging it.
+  // Claims the consumer name (claim_name), then returns this consumer's in-flight lists (left by
+  // a crashed predecessor) to K, logging it (recover_at_start).
   Status start(int max_deliveries, const std::string& source_name) override;
+  // Sets the heartbeat to this run's token unless another live run holds it: a run on another
+  // host or boot counts as alive until its heartbeat expires (reclaim_after), a run on this boot
+  // as long as its process exists. Otherwise logs once, raises the alert consumer_name_taken and
+  // returns an error (the worker stands by and claims again later).
+  Status claim_name();
+  // The recovery part of start() (LeaseSource uses it: it claims a lease instead).
+  Status recover_at_start(int max_deliveries, const std::string& source_name);
+
   std::string describe_inflight() const override { return inflight_; }
 
-  // Recovers the in-flight lists of every other consumer whose heartbeat has expired.
+  // Recovers the in-flight lists of every other consumer whose heartbeat has expired. Every few
+  // rounds it also registers in-flight lists that hold messages but are missing from K:inflight
+  // (SCAN K:inflight:*), and each round it removes delivery counts whose messages are gone.
   Status reclaim_abandoned(int max_deliveries, const std::string& source_name, int* returned,
                            int* dead);
 
-  // Refreshes this consumer's heartbeat (SET PX ttl) and registers its in-flight lists.
+  // Refreshes this consumer's heartbeat (SET PX ttl) unless another run holds it, and registers
+  // its in-flight lists unless a `delivery: lease` consumer holds K:lease.
   Status heartbeat(int workers);
 
 
@@ -88,8 +100,17 @@ class ListSource : public Source {
   Status take_now(int max, int tokens_consumed, TakenBatch* batch);
   // The error for a take refused because a `delivery: lease` consumer holds the source.
   Status lease_held(TakenBatch* batch);
-  // Points batch->messages at the elements of the array reply in batch->reply.
-  Status collect(TakenBatch* batch);
+  // The error (and alert) for a take refused because another run holds this consumer name.
+  Status name_taken(TakenBatch* batch);
+  Status name_taken_error(const std::string& other_token);
+  // Points batch->messages at the elements of the array r (default: batch->reply).
+  Status collect(TakenBatch* batch, const redisReply* r = nullptr);
+  // Moves an in-flight key of another type than list aside (see the README, "Redis keys").
+  void quarantine_inflight();
+  // Registers (HSETNX K:inflight) the in-flight lists SCAN finds that owners (the HGETALL
+  // reply of K:inflight) lacks; those of other consumers are added to others.
+  Status register_unlisted(const redisReply* owners,
+                           std::vector<std::pair<std::string, std::string>>* others);
   Status recover_lists_of(const std::string& consumer, bool count_delivery, int max_deliveries,
                           const std::string& source_name, int* returned, int* dead);
 
@@ -104,6 +125,7 @@ class ListSource : public Source {
   int workers_ = 1;
   std::vector<std::string_view> args_;  // reused argument buffer
   bool sort_refused_ = false;  // an ACL refused SORT: take with kTakeScript only
+  int reclaim_rounds_ = 0;     // reclaim_abandoned calls (the SCAN runs on some of them)
 };
 
 }  // namespace switchyard

@@ -36,6 +36,9 @@ struct SourceKeys {
   std::string lease() const { return pending + ":lease"; }
   // delivery: lease: the taken window at the head of K (hash: n, by, suspect).
   std::string window() const { return pending + ":window"; }
+  // Alerts about state Switchyard could not heal (hash: code -> "<ISO time> <text>"), see
+  // source/source_alerts.h.
+  std::string alerts() const { return pending + ":alerts"; }
 };
 
 // Messages taken in one round trip. The views point into replies owned by the batch.

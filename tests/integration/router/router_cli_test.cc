@@ -278,6 +278,29 @@ TEST_F(RouterCliTest, StatsJsonStaysJsonWhateverTheNames) {
   EXPECT_EQ(source["pending"].GetInt64(), 3);
 }
 
+TEST_F(RouterCliTest, StatsShowsTheSourceAlertsWithControlBytesEscaped) {
+  const std::string config = write_config(base_spec());
+  client().command({"HSET", std::string(kKey) + ":alerts", "inflight_foreign",
+                    "2026-01-01T00:00:00.000Z list x\x1b[2J held; do y"});
+  const CommandResult text = cli({"stats"}, config);
+  ASSERT_EQ(text.exit_code, 0) << text;
+  EXPECT_NE(text.out.find("ALERT inflight_foreign: 2026-01-01T00:00:00.000Z list x\\x1b[2J "
+                          "held; do y\n"),
+            std::string::npos)
+      << text.out;
+  EXPECT_EQ(text.out.find('\x1b'), std::string::npos) << "a control byte reached the terminal";
+
+  const CommandResult json = cli({"stats", "--json"}, config);
+  ASSERT_EQ(json.exit_code, 0) << json;
+  rapidjson::Document doc;
+  doc.Parse(json.out.data(), json.out.size());
+  ASSERT_FALSE(doc.HasParseError()) << "stats --json is not JSON: " << json.out;
+  const auto& alerts = doc["events"]["alerts"];
+  ASSERT_TRUE(alerts.IsObject() && alerts.HasMember("inflight_foreign")) << json.out;
+  EXPECT_EQ(std::string(alerts["inflight_foreign"].GetString()),
+            "2026-01-01T00:00:00.000Z list x\x1b[2J held; do y");
+}
+
 // --------------------------------------------------------------------------------------- run
 
 TEST_F(RouterCliTest, RunWithAMissingPluginExitsTwoBeforeTakingAnyMessage) {

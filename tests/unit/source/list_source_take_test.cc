@@ -115,17 +115,90 @@ TEST_F(ListSourceTakeTest, RedeliveredMessageIsStillTakenAlone) {
   EXPECT_EQ(strings(batch), (std::vector<std::string>{"second", "third"}));
 }
 
-TEST_F(ListSourceTakeTest, NonEmptyInflightListIsAppendedToNotReplaced) {
+TEST_F(ListSourceTakeTest, ElementsLeftInTheInflightListGoBackToKBeforeATake) {
   auto connection = connect(server_.url());
   ListSource source(connection.get(), kKey, "c", 0, "token", 30s);
   test::RedisClient client = server_.client();
-  client.rpush(source.inflight_key(), "left over");
+  // What this worker did not take (a restored older list, an operator's push) sits there.
+  client.rpush_many(source.inflight_key(), {"left 1", "left 2"});
   client.rpush_many(kKey, {"a", "b"});
   TakenBatch batch;
-  ASSERT_TRUE(source.take(100, 0ms, &batch).is_ok());
-  EXPECT_EQ(strings(batch), (std::vector<std::string>{"a", "b"}));
-  EXPECT_EQ(client.lrange(source.inflight_key()),
-            (std::vector<std::string>{"left over", "a", "b"}));
+  ASSERT_TRUE(source.take(3, 0ms, &batch).is_ok());
+  EXPECT_EQ(strings(batch), (std::vector<std::string>{"left 1", "left 2", "a"}));
+  EXPECT_EQ(client.lrange(source.inflight_key()), strings(batch));
+  EXPECT_EQ(client.lrange(kKey), std::vector<std::string>{"b"});
+  EXPECT_EQ(client.command({"EXISTS", std::string(kKey) + ":deliveries"}).integer, 0)
+      << "returned uncounted";
+  bool owned = false;
+  ASSERT_TRUE(source.ack(batch, AckWrites{}, &owned).is_ok());
+  EXPECT_TRUE(owned);
+}
+
+TEST_F(ListSourceTakeTest, AckOfABatchWhoseInflightListGainedElementsKeepsItsWrites) {
+  auto connection = connect(server_.url());
+  ListSource source(connection.get(), kKey, "c", 0, "token", 30s);
+  test::RedisClient client = server_.client();
+  client.rpush_many(kKey, {"a", "b", "c", "later"});
+  TakenBatch batch;
+  ASSERT_TRUE(source.take(3, 0ms, &batch).is_ok());
+  ASSERT_EQ(strings(batch), (std::vector<std::string>{"a", "b", "c"}));
+  // While the handlers run, a foreign element lands in the in-flight list (at either end).
+  client.command({"LPUSH", source.inflight_key(), "foreign 1"});
+  client.rpush(source.inflight_key(), "foreign 2");
+  AckWrites writes;
+  writes.dead_letters.push_back("dead b");
+  writes.retries.emplace_back(12345, "retry c");
+  bool owned = false;
+  ASSERT_TRUE(source.ack(batch, writes, &owned).is_ok());
+  EXPECT_TRUE(owned) << "the batch was still there: it is acked";
+  EXPECT_EQ(client.lrange(std::string(kKey) + ":dead"), std::vector<std::string>{"dead b"});
+  EXPECT_EQ(client.zcard(std::string(kKey) + ":retry"), 1);
+  EXPECT_EQ(client.llen(source.inflight_key()), 0);
+  EXPECT_EQ(client.lrange(kKey), (std::vector<std::string>{"foreign 1", "foreign 2", "later"}))
+      << "the foreign elements go back to the head of K, in order";
+  // A batch whose list is gone (reclaimed meanwhile) writes nothing.
+  ASSERT_TRUE(source.take(1, 0ms, &batch).is_ok());
+  client.command({"DEL", source.inflight_key()});
+  ASSERT_TRUE(source.ack(batch, writes, &owned).is_ok());
+  EXPECT_FALSE(owned);
+  EXPECT_EQ(client.llen(std::string(kKey) + ":dead"), 1);
+}
+
+TEST_F(ListSourceTakeTest, InflightKeyOfAnotherTypeIsMovedAsideWithAnAlert) {
+  auto connection = connect(server_.url());
+  ListSource source(connection.get(), kKey, "c", 0, "token", 30s);
+  test::RedisClient client = server_.client();
+  client.command({"SET", source.inflight_key(), "oops"});
+  client.rpush_many(kKey, {"a"});
+  TakenBatch batch;
+  ASSERT_TRUE(source.take(10, 0ms, &batch).is_ok());
+  EXPECT_TRUE(batch.messages.empty());
+  ASSERT_TRUE(source.take(10, 0ms, &batch).is_ok());
+  EXPECT_EQ(strings(batch), std::vector<std::string>{"a"});
+  EXPECT_EQ(client.keys(std::string(kKey) + ":quarantine:*").size(), 1u);
+  const std::string alert =
+      client.command({"HGET", std::string(kKey) + ":alerts", "inflight_wrongtype"}).str;
+  EXPECT_NE(alert.find(source.inflight_key()), std::string::npos) << alert;
+}
+
+TEST_F(ListSourceTakeTest, TakeRefusesWhileAnotherRunHoldsTheConsumerName) {
+  auto connection = connect(server_.url());
+  ListSource source(connection.get(), kKey, "c", 0, "token", 30s);
+  test::RedisClient client = server_.client();
+  client.command({"SET", std::string(kKey) + ":heartbeat:c", "another-host/1/2", "PX", "30000"});
+  client.rpush_many(kKey, {"a"});
+  EXPECT_FALSE(source.start(5, "events").is_ok());
+  TakenBatch batch;
+  Status s = source.take(10, 0ms, &batch);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("is in use by another live process"), std::string::npos)
+      << s.message();
+  EXPECT_EQ(client.llen(kKey), 1) << "nothing taken";
+  // Once that heartbeat expires, the name is this run's.
+  client.command({"DEL", std::string(kKey) + ":heartbeat:c"});
+  ASSERT_TRUE(source.start(5, "events").is_ok());
+  ASSERT_TRUE(source.take(10, 0ms, &batch).is_ok());
+  EXPECT_EQ(strings(batch), std::vector<std::string>{"a"});
 }
 
 TEST_F(ListSourceTakeTest, AclWithoutSortFallsBackToTheLuaCopy) {

@@ -1,0 +1,229 @@
+// foreign_state_test.cc: Redis state that Switchyard finds but did not write itself (an older
+// state restored after a crash or failover, an operator's command, a second process under one
+// consumer name, the other delivery mode) is healed, dead-lettered with a reason, or refused
+// with one alert; it never wedges a worker or loses a message. Runs for the list kinds (list,
+// laravel, and lease where the state applies to it).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "dispatch/dead_letter.h"
+#include "fault_support.h"
+
+namespace switchyard::test::fault {
+namespace {
+
+class ForeignStateTest : public testing::TestWithParam<SourceKind> {};
+class ForeignStateAnyListTest : public testing::TestWithParam<SourceKind> {};
+
+INSTANTIATE_TEST_SUITE_P(, ForeignStateTest,
+                         testing::Values(SourceKind::kList, SourceKind::kLaravel),
+                         kind_param_name);
+INSTANTIATE_TEST_SUITE_P(, ForeignStateAnyListTest,
+                         testing::Values(SourceKind::kList, SourceKind::kLaravel,
+                                         SourceKind::kLease),
+                         kind_param_name);
+
+// Starts one daemon and returns its consumer name once its heartbeat shows.
+std::string start_one(Rig& rig, SwitchyardProcess* daemon) {
+  *daemon = rig.start();
+  std::string name;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto c = rig.consumers();
+        if (c.size() != 1) return false;
+        name = c[0];
+        return true;
+      },
+      10s, "the daemon to show up as a consumer"))
+      << daemon->log_tail();
+  return name;
+}
+
+TEST_P(ForeignStateTest, StaleElementInALiveWorkersInflightListIsHandledAndNothingWedges) {
+  Rig rig(GetParam());
+  rig.write_config(fault_spec("batch: 100\nworkers: 1\nreclaim_after: 2s"));
+  SwitchyardProcess daemon;
+  const std::string name = start_one(rig, &daemon);
+  ASSERT_FALSE(name.empty());
+  // An element this worker never took appears in its in-flight list (an older in-flight list
+  // restored with Redis, or an operator's push) while it waits for work; then a backlog arrives.
+  const std::string inflight = rig.key() + ":inflight:" + name + ":0";
+  rig.client().rpush(inflight, "not json");
+  const std::vector<std::string> events = mixed_events(50);
+  rig.publish(events);
+
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(25, 25, 1); }, 20s,
+                         "the backlog and the stale element to be handled"))
+      << rig.describe() << "\n" << daemon.log_tail();
+  rig.expect_dead_exactly(std::vector<std::string>{"not json"});
+  rig.expect_drained_state();
+  const std::string log = daemon.log();
+  EXPECT_EQ(occurrences(log, kLateAckRefused), 0u) << "an ack was refused:\n" << log;
+  EXPECT_NE(log.find("in-flight list " + inflight + " held "), std::string::npos)
+      << "the healing was not logged:\n" << log;
+}
+
+TEST_P(ForeignStateTest, SecondLiveProcessUnderOneConsumerNameStandsByWithAnAlert) {
+  Rig rig(GetParam());
+  rig.write_config(fault_spec("batch: 100\nworkers: 2\nreclaim_after: 1s"));
+  SwitchyardProcess first;
+  const std::string name = start_one(rig, &first);
+  ASSERT_FALSE(name.empty());
+  // A clone: same hostname, its own lock directory (another VM), so the same consumer name.
+  SwitchyardProcess second = SwitchyardProcess::run(
+      rig.config_path(), rig.file("second.log"), {}, {{"RUNTIME_DIRECTORY", rig.file("clone")}});
+  std::filesystem::create_directories(rig.file("clone"));
+  ASSERT_TRUE(wait_until(
+      [&] { return second.log().find("is in use by another live process") != std::string::npos; },
+      10s, "the second process to refuse the name"))
+      << second.log_tail();
+  EXPECT_EQ(occurrences(second.log(), "is in use by another live process"), 1u)
+      << "the refusal is logged once:\n" << second.log();
+  Reply alert = rig.client().command({"HGET", rig.key() + ":alerts", "consumer_name_taken"});
+  ASSERT_FALSE(alert.is_nil()) << "no alert in " << rig.key() << ":alerts";
+  EXPECT_NE(alert.str.find(rig.key() + ":heartbeat:" + name), std::string::npos) << alert.str;
+  const CommandResult stats = rig.cli({"stats"});
+  EXPECT_NE(stats.out.find("ALERT consumer_name_taken"), std::string::npos) << stats;
+
+  const std::vector<std::string> events = mixed_events(2000);
+  rig.publish(events);
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(1000, 1000); }, 30s,
+                         "the first process to handle everything"))
+      << rig.describe() << "\n" << first.log_tail() << second.log_tail();
+  EXPECT_EQ(occurrences(first.log() + second.log(), kLateAckRefused), 0u);
+
+  // The first dies: the second takes the name over once its heartbeat expires, and consumes.
+  first.kill9();
+  rig.publish(mixed_events(200, 5000));
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(1100, 1100); }, 30s,
+                         "the second process to take over"))
+      << rig.describe() << "\n" << second.log_tail();
+  rig.expect_drained_state();
+}
+
+TEST_P(ForeignStateTest, MessageInAnUnregisteredInflightListIsRecovered) {
+  Rig rig(GetParam());
+  rig.write_config(fault_spec("batch: 100\nworkers: 1\nreclaim_after: 1s"));
+  SwitchyardProcess daemon;
+  ASSERT_FALSE(start_one(rig, &daemon).empty());
+  // A consumer moved a message into its in-flight list after another instance had reclaimed
+  // (and unregistered) that list, then died for good: nothing in K:inflight names the list.
+  const std::string orphan = rig.key() + ":inflight:gone:7:0";
+  rig.client().rpush(orphan, user_registered(1));
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(1, 0); }, 20s,
+                         "the orphaned message to be recovered and handled"))
+      << rig.describe() << "\n" << daemon.log_tail();
+  rig.expect_drained_state();
+  EXPECT_NE(daemon.log().find(orphan + " was not registered"), std::string::npos)
+      << daemon.log_tail();
+}
+
+TEST_P(ForeignStateAnyListTest, DeliveryCountsLeftBehindAreClearedAndTheFastPathReturns) {
+  Rig rig(GetParam());
+  rig.write_config(fault_spec("batch: 100\nworkers: 1\nreclaim_after: 1s"));
+  const std::vector<std::string> events = mixed_events(100);
+  auto sha = [&](const std::string& m) {
+    return rig.client().command({"EVAL", "return redis.sha1hex(ARGV[1])", "0", m}).str;
+  };
+  // Counts an earlier run of the other delivery mode left: one for a message still queued (not
+  // first: it is no redelivery of a crash), one for a message an operator removed since.
+  rig.client().command({"HSET", rig.key() + ":deliveries", sha(events[50]), "1",
+                        sha("removed by an operator"), "2"});
+  rig.publish(events);
+  SwitchyardProcess daemon = rig.start();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return rig.all_handled(50, 50) &&
+               rig.client().command({"EXISTS", rig.key() + ":deliveries"}).integer == 0;
+      },
+      20s, "everything handled and no delivery count left"))
+      << rig.describe() << "\n"
+      << rig.client().command({"HGETALL", rig.key() + ":deliveries"}).describe() << "\n"
+      << daemon.log_tail();
+  rig.expect_drained_state();
+}
+
+// The two delivery modes on one key: whoever consumes first keeps it, the other stands by and
+// says so, and nothing waits for ever.
+TEST(ForeignStateModesTest, InflightConsumerStartingWhileALeaseIsHeldStandsByAndTheBacklogDrains) {
+  Rig rig(SourceKind::kList);
+  const std::string inflight_config =
+      rig.write_config(fault_spec("batch: 100\nworkers: 2\nreclaim_after: 1s"));
+  std::filesystem::copy_file(inflight_config, rig.file("inflight.yaml"));
+  rig.write_config(fault_spec("delivery: lease\nbatch: 100\nworkers: 1\nreclaim_after: 1s"));
+  SwitchyardProcess lease = rig.start("lease.log");
+  ASSERT_TRUE(wait_until([&] { return !rig.lease_holder().empty(); }, 10s, "the lease"))
+      << lease.log_tail();
+  SwitchyardProcess inflight = SwitchyardProcess::run(
+      rig.file("inflight.yaml"), rig.file("inflight.log"), {},
+      {{"RUNTIME_DIRECTORY", rig.file("run")}});
+  ASSERT_TRUE(wait_until(
+      [&] { return inflight.log().find("delivery: lease holds") != std::string::npos; }, 10s,
+      "the inflight consumer to stand by"))
+      << inflight.log_tail();
+  rig.publish(mixed_events(2000));
+  ASSERT_TRUE(wait_until([&] { return rig.users() == 1000 && rig.quotes() == 1000 &&
+                                      rig.client().llen(rig.key()) == 0; },
+                         30s, "the backlog to drain"))
+      << rig.describe() << "\n" << lease.log_tail() << inflight.log_tail();
+  EXPECT_EQ(rig.client().keys(rig.key() + ":inflight*"), std::vector<std::string>())
+      << "the standing-by inflight consumer registered in-flight lists";
+  EXPECT_EQ(occurrences(inflight.log(), "delivery: lease holds"), 1u)
+      << "the refusal is logged once:\n" << inflight.log();
+
+  // The lease holder goes away: the inflight consumer takes over once the lease expires.
+  lease.kill9();
+  rig.publish(mixed_events(200, 5000));
+  ASSERT_TRUE(wait_until([&] { return rig.users() == 1100 && rig.quotes() == 1100 &&
+                                      rig.client().llen(rig.key()) == 0 &&
+                                      rig.inflight_total() == 0; },
+                         30s, "the inflight consumer to take over"))
+      << rig.describe() << "\n" << inflight.log_tail();
+}
+
+TEST_P(ForeignStateAnyListTest, NonUtf8MessageOverMaxDeliveriesByCrashRecoveryKeepsItsBytes) {
+  Rig rig(GetParam());
+  rig.write_config(fault_spec("batch: 100\nworkers: 1\nmax_deliveries: 3\nreclaim_after: 1s"));
+  const std::string message = std::string("{\"event\":\"user.registered\",\"x\":\"\xff\xfe", 34) +
+                              "\xc3\x28 caf\xc3\xa9\"}";
+  const std::string sha =
+      rig.client().command({"EVAL", "return redis.sha1hex(ARGV[1])", "0", message}).str;
+  // It was delivered twice already and crashed its consumer each time; a dead consumer holds it.
+  rig.client().command({"HSET", rig.key() + ":deliveries", sha, "2"});
+  if (rig.is_lease()) {
+    rig.client().rpush(rig.key(), message);
+    rig.client().command({"HSET", rig.window_key(), "n", "1", "by", "dead:0|x", "suspect", "1"});
+  } else {
+    const std::string list = rig.key() + ":inflight:dead:0:0";
+    rig.client().rpush(list, message);
+    rig.client().command({"HSET", rig.key() + ":inflight", list, "dead:0"});
+  }
+  SwitchyardProcess daemon = rig.start();
+  ASSERT_TRUE(wait_until([&] { return rig.dead_count() == 1; }, 15s, "the dead letter"))
+      << rig.describe() << "\n" << daemon.log_tail();
+  const std::string raw = rig.client().lrange(rig.dead_key()).at(0);
+  rapidjson::Document doc;
+  doc.Parse(raw.data(), raw.size());
+  ASSERT_FALSE(doc.HasParseError()) << raw;
+  ASSERT_TRUE(doc.HasMember("message_base64") && doc["message_base64"].IsString())
+      << "a non-UTF-8 message needs message_base64: " << raw;
+  ASSERT_TRUE(doc["message"].IsString()) << raw;
+  EXPECT_EQ(std::string(doc["message"].GetString()),
+            "{\"event\":\"user.registered\",\"x\":\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd( "
+            "caf\xc3\xa9\"}")
+      << "each invalid byte reads as U+FFFD in \"message\"";
+  // Decoded as Switchyard decodes K:dead (dlq replay), the exact bytes come back.
+  DeadLetter letter;
+  std::string error;
+  ASSERT_TRUE(decode_dead_letter(raw, &letter, &error)) << error << ": " << raw;
+  EXPECT_EQ(letter.message, message);
+  EXPECT_EQ(letter.reason, "exceeded max deliveries (3)");
+  EXPECT_EQ(letter.attempts, 3);
+  rig.expect_drained_state();
+}
+
+}  // namespace
+}  // namespace switchyard::test::fault
