@@ -9,6 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include "source/source_alerts.h"
+
 namespace switchyard {
 namespace {
 
@@ -193,12 +195,17 @@ Status StreamSource::recreate_group(const std::string& why) {
                          group_ + " 0: " + std::string(reply->str, reply->len));
   }
   if (reply->type != REDIS_REPLY_ERROR) {
-    spdlog::error("source {}: consumer group {} on stream {} was gone ({}): the group was "
-                  "destroyed, or the stream deleted, flushed or restored without it; recreated "
-                  "consumer group {} at the stream's first entry: entries still in the stream are "
-                  "handled again (at-least-once), entries trimmed away meanwhile are lost",
-                  source_name_, group_, keys_.pending, why, group_);
+    spdlog::debug("source {}: group {} was gone: {}", source_name_, group_, why);
     if (metrics_) metrics_->add_source_healed(source_name_, "group_recreated", 1);
+    Status alerted = raise_alert(
+        connection_, keys_, "group_lost",
+        "source " + source_name_ + ": recreated consumer group " + group_ + " on stream " +
+            keys_.pending + " at its first entry after it was gone (destroyed, or the stream "
+            "deleted, flushed or restored without it): entries still in the stream are handled "
+            "again, entries trimmed away meanwhile are lost; find out what removed the group, "
+            "check the producers for missing messages, then HDEL " + keys_.alerts() +
+            " group_lost");
+    if (!alerted) return alerted;
   }
   reading_own_pending_ = true;
   next_claim_ = std::chrono::steady_clock::now();

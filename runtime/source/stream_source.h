@@ -40,7 +40,8 @@ class StreamSource : public Source {
   // at a time too, for the same reason), then new entries (XREADGROUP ... BLOCK). The entry's
   // "message" field is the message; an entry deleted before its ack, or without that field, comes
   // with a refusal (TakenBatch::refusals). When the group is gone (NOGROUP), it is recreated at
-  // the stream's first entry, logged as an error and counted; the batch is then empty.
+  // the stream's first entry, counted, and alerted (group_lost in K:alerts, logged once); the
+  // batch is then empty.
   // The batch's entries are kept this consumer's (XCLAIM JUSTID every reclaim_after / 3) until
   // ack() succeeds, so a slow batch is not claimed by another consumer while it is handled.
   Status take(int max, std::chrono::milliseconds block, TakenBatch* batch) override;
@@ -66,7 +67,7 @@ class StreamSource : public Source {
   // Logs "claimed N pending entries" for the claims since the last such line (one per pass over
   // the pending list, not one per entry).
   void log_claimed();
-  // XGROUP CREATE at "0" after NOGROUP; logs it and counts it.
+  // XGROUP CREATE at "0" after NOGROUP; counts it and raises the alert group_lost (K:alerts).
   Status recreate_group(const std::string& why);
 
   RedisConnection* connection_;

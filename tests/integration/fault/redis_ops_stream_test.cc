@@ -65,6 +65,12 @@ TEST(RedisOpsStreamTest, GroupDestroyedMidDrainIsRecreatedAndEverythingIsHandled
   const std::string log = daemon.log();
   EXPECT_NE(log.find("recreated consumer group " + std::string(kStreamGroup)), std::string::npos)
       << log;
+  // An operator sees it in K:alerts (switchyard stats) until they clear it.
+  Reply alert = rig.client().command({"HGET", rig.key() + ":alerts", "group_lost"});
+  EXPECT_NE(alert.str.find("recreated consumer group " + std::string(kStreamGroup) +
+                           " on stream " + rig.key()),
+            std::string::npos)
+      << alert.describe();
   rig.expect_drained_state();
   EXPECT_EQ(rig.dead_count(), 0);
 }
