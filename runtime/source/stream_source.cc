@@ -19,12 +19,26 @@ namespace {
 // every id of the batch is still pending for this consumer: otherwise (another consumer claimed
 // an entry while this one was silent, an earlier ack of this batch went through and its reply
 // was lost, or the group or the stream is gone) it writes nothing and returns -1, so no dead
-// letter or retry is written twice and a lost group cannot wedge the ack.
+// letter or retry is written twice and a lost group cannot wedge the ack. One exception: ids
+// pending for nobody while this consumer no longer exists in the group (XGROUP DELCONSUMER
+// dropped its pending entries) are still this batch's, and it is written. Returns {acked,
+// 1 if this consumer had been deleted else 0}.
 const RedisScript kStreamAckScript(R"lua(
 local nids = tonumber(ARGV[3])
+local deleted = nil
+local function consumer_deleted()
+  for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+    if c[2] == ARGV[2] then return false end
+  end
+  return true
+end
 for i = 4, 3 + nids do
-  local p = redis.pcall('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
-  if type(p) ~= 'table' or p.err or #p == 0 then
+  local p = redis.pcall('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if type(p) ~= 'table' or p.err then return -1 end
+  if #p == 0 then
+    if deleted == nil then deleted = consumer_deleted() end
+    if not deleted then return -1 end
+  elseif p[1][2] ~= ARGV[2] then
     return -1
   end
 end
@@ -40,7 +54,7 @@ end
 for i = first + nd, #ARGV, 1000 do
   redis.call('ZADD', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
-return acked
+return {acked, deleted and 1 or 0}
 )lua");
 
 // KEYS: stream. ARGV: group, consumer, ids... Makes each id that is still pending for this
@@ -387,6 +401,18 @@ Status StreamSource::ack(const TakenBatch& batch, const AckWrites& writes, bool*
   if (!s) return s;
   *owned = !(reply->type == REDIS_REPLY_INTEGER && reply->integer < 0);
   keeper_->hold({});
+  if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+      reply->element[1]->type == REDIS_REPLY_INTEGER && reply->element[1]->integer == 1) {
+    // The batch in hand is written; what else this consumer held is gone from the group.
+    (void)raise_alert(
+        connection_, keys_, "consumer_deleted",
+        "source " + source_name_ + ": consumer " + consumer_ + " was deleted from group " +
+            group_ + " on stream " + keys_.pending + " while it held entries (XGROUP "
+            "DELCONSUMER): entries it held beyond the batch in hand left the pending list and "
+            "are not delivered again; never delete a consumer with pending entries (XINFO "
+            "CONSUMERS shows them), re-read lost ones with XGROUP SETID if needed, then HDEL " +
+            keys_.alerts() + " consumer_deleted");
+  }
   return Status::ok();
 }
 

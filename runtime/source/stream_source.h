@@ -48,7 +48,9 @@ class StreamSource : public Source {
   // XACK of the batch's ids with RPUSH of dead letters and ZADD of retries, in one script, only
   // while every id still pending is pending for this consumer; else nothing is written and
   // *owned is false (an entry was claimed by another consumer meanwhile, this ack already went
-  // through, or the group is gone).
+  // through, or the group is gone). If this consumer was deleted from the group (XGROUP
+  // DELCONSUMER) while the batch was in hand, the batch is written all the same and the alert
+  // consumer_deleted is raised: the other entries it held are gone from the pending list.
   Status ack(const TakenBatch& batch, const AckWrites& writes, bool* owned) override;
   // Nothing to do: an entry whose read reply was lost stays pending for this consumer, and is
   // read again from the pending list.

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -238,6 +239,45 @@ TEST(RedisOpsStreamTest, BatchSlowerThanReclaimAfterIsNotClaimedWhileBeingHandle
             std::set<std::string>(events.begin(), events.end()));
   EXPECT_EQ(rig.reclaimed_in(daemon.log()), 0) << daemon.log();
   EXPECT_EQ(occurrences(daemon.log(), kLateAckRefused), 0u) << daemon.log();
+  rig.expect_drained_state();
+}
+
+TEST(RedisOpsStreamTest, ConsumerDeletedWhileHandlingStillWritesItsBatchAndAlerts) {
+  Rig rig(SourceKind::kStream, {"slow_sink"});
+  RoutesYaml spec = fault_spec("batch: 20\nworkers: 1\nreclaim_after: 10s");
+  spec.extra_handlers = "slow:\n  plugin: slow_sink\n  config: { path: \"" +
+                        rig.file("slow.out") + "\", sleep_ms: 1500 }";
+  spec.extra_routes = "\"user.*\": [slow]\n\"quote.*\": [slow]";
+  rig.write_config(spec);
+  const std::vector<std::string> bad = {"{not json #1", "{not json #2", "{not json #3"};
+  std::vector<std::string> messages = mixed_events(6);
+  messages.insert(messages.end(), bad.begin(), bad.end());
+  rig.publish(messages);
+  SwitchyardProcess daemon = rig.start();
+  // While the batch is in the slow handler, an operator deletes the consumer holding it.
+  std::string consumer;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        Reply r = rig.client().try_command({"XINFO", "CONSUMERS", rig.key(), kStreamGroup});
+        for (const Reply& c : r.elements) {
+          std::map<std::string, Reply> m = flat_map(c);
+          if (m["pending"].integer == static_cast<int64_t>(messages.size()))
+            consumer = m["name"].str;
+        }
+        return !consumer.empty();
+      },
+      10s, "the daemon to hold the batch"))
+      << daemon.log_tail();
+  rig.client().command({"XGROUP", "DELCONSUMER", rig.key(), kStreamGroup, consumer});
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(3, 3, bad.size()); }, 30s,
+                         "the batch acked with its dead letters"))
+      << rig.describe() << "\n"
+      << daemon.log_tail();
+  EXPECT_EQ(daemon.stop(10s), 0) << daemon.log_tail();
+  rig.expect_dead_exactly(bad);
+  Reply alert = rig.client().command({"HGET", rig.key() + ":alerts", "consumer_deleted"});
+  EXPECT_NE(alert.str.find("consumer " + consumer + " was deleted from group"), std::string::npos)
+      << alert.describe();
   rig.expect_drained_state();
 }
 
