@@ -243,7 +243,6 @@ void StreamSource::append_entries(const redisReply* entries, TakenBatch* batch) 
       // Pending, but gone from the stream (XDEL, MAXLEN/MINID trimming).
       refusal = "entry deleted before it was acknowledged (stream " + keys_.pending + ", entry " +
                 std::string(id) + ")";
-      spdlog::warn("source {}: {}: dead-lettered", source_name_, refusal);
       if (metrics_) metrics_->add_source_healed(source_name_, "entry_deleted", 1);
     } else {
       bool found = false;
@@ -348,7 +347,6 @@ Status StreamSource::take_once(int max, std::chrono::milliseconds block, TakenBa
           if (id->type != REDIS_REPLY_STRING) continue;
           std::string refusal = "entry deleted before it was acknowledged (stream " +
                                 keys_.pending + ", entry " + std::string(view(id)) + ")";
-          spdlog::warn("source {}: {}: dead-lettered", source_name_, refusal);
           if (metrics_) metrics_->add_source_healed(source_name_, "entry_deleted", 1);
           batch->refusals.resize(batch->messages.size());
           batch->refusals.push_back(std::move(refusal));
