@@ -406,9 +406,10 @@ Status StreamSource::ack(const TakenBatch& batch, const AckWrites& writes, bool*
         connection_, keys_, "consumer_deleted",
         "source " + source_name_ + ": consumer " + consumer_ + " was deleted from group " +
             group_ + " on stream " + keys_.pending + " while it held entries (XGROUP "
-            "DELCONSUMER): entries it held beyond the batch in hand left the pending list and "
-            "are not delivered again; never delete a consumer with pending entries (XINFO "
-            "CONSUMERS shows them), re-read lost ones with XGROUP SETID if needed, then HDEL " +
+            "DELCONSUMER, or the group destroyed and created again, e.g. at $): entries it "
+            "held beyond the batch in hand left the pending list and are not delivered again; "
+            "never delete a consumer or a group with pending entries (XINFO CONSUMERS shows "
+            "them), re-read lost ones with XGROUP SETID if needed, then HDEL " +
             keys_.alerts() + " consumer_deleted");
   }
   return Status::ok();
