@@ -9,6 +9,7 @@
 
 #include "dispatch/dead_letter.h"
 #include "ops/logging.h"
+#include "source/key_types.h"
 #include "source/lease_source.h"
 #include "source/list_source.h"
 #include "source/source_alerts.h"
@@ -58,6 +59,7 @@ Worker::Worker(SourceConfig source, int index, std::string consumer, std::string
                WorkerShared shared)
     : source_(std::move(source)), index_(index), consumer_(std::move(consumer)),
       shared_(std::move(shared)) {
+  const std::string run_token = token;
   // The read timeout must exceed the longest blocking command (BLMOVE kIdleBlock).
   connection_ = std::make_unique<RedisConnection>(
       shared_.endpoint, "switchyard:" + consumer_ + ":" + std::to_string(index_),
@@ -78,12 +80,23 @@ Worker::Worker(SourceConfig source, int index, std::string consumer, std::string
     source_kind_ = std::move(list);
   }
   retries_ = std::make_unique<RetrySchedule>(connection_.get(), source_kind_->keys());
+  // A retry run by a live worker (however slow its handler) is not leased again elsewhere.
+  if (source_.type != "stream") {
+    const SourceKeys& keys = source_kind_->keys();
+    if (source_.delivery == "lease") {
+      retries_->set_runner(keys.lease(), consumer_ + "|" + run_token, index_);
+    } else {
+      retries_->set_runner(keys.heartbeat(consumer_), run_token, index_);
+    }
+  }
 }
 
 int64_t Worker::now_ms() const {
+  // Redis's clock (as of the last retry lease): every host schedules retries by the same clock.
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
-      .count();
+             .count() +
+         retries_->clock_offset_ms();
 }
 
 bool Worker::ensure_connected() {
@@ -124,7 +137,8 @@ void Worker::run() {
     if (!recovered_) {
       Status started = source_kind_->start(source_.max_deliveries, source_.name);
       recovered_ = started.is_ok();
-      if (!recovered_ && connection_->connected()) pause_after_refusal(started.message());
+      if (!recovered_ && connection_->connected() && !heal_wrong_types(started))
+        pause_after_refusal(started.message());
       continue;
     }
     if (take_reply_lost_) {
@@ -144,7 +158,7 @@ void Worker::run() {
       take_reply_lost_ = !connection_->connected();
       if (take_reply_lost_) {
         shared_.health->report_down(shared_.endpoint.redacted(), s.message());
-      } else {
+      } else if (!heal_wrong_types(s)) {
         pause_after_refusal(s.message());
       }
       continue;
@@ -162,6 +176,18 @@ void Worker::run() {
     batch_.clear();
   }
   spdlog::debug("source {}: worker {} stopped", source_.name, index_);
+}
+
+bool Worker::heal_wrong_types(const Status& s) {
+  if (source_.type == "stream" || s.message().find("WRONGTYPE") == std::string::npos) return false;
+  bool pending_unusable = false;
+  const std::string notify = source_.format == "laravel" ? source_.key + ":notify" : "";
+  Status healed = heal_key_types(connection_.get(), source_kind_->keys(), consumer_, index_,
+                                 notify, &pending_unusable);
+  // K itself cannot be moved: stand by (the alert says what to do) instead of asking again.
+  if (healed && !pending_unusable) return true;
+  pause_after_refusal(s.message());
+  return true;
 }
 
 void Worker::pause_after_refusal(const std::string& why) {
@@ -190,6 +216,7 @@ void Worker::ack_batch() {
         }
         break;
       }
+      if (connection_->connected() && heal_wrong_types(s) && !shared_.stopping->load()) continue;
       shared_.health->report_down(shared_.endpoint.redacted(), s.message());
     }
     // Redis is away: the batch was handled; keep it in flight and ack once Redis is back. When
@@ -393,8 +420,10 @@ void Worker::run_due_retries(const Pipeline& pipeline) {
   decoder_.set_limits({config.limits.max_message_bytes, config.limits.max_depth});
   std::vector<LeasedRetry> leased;
   // A lease lasts reclaim_after: if this process dies, another leases the entry after that.
-  Status s = retries_->lease(source_.batch, now_ms(), source_.reclaim_after.count(), &leased);
+  const int64_t host_ms = now_ms() - retries_->clock_offset_ms();
+  Status s = retries_->lease(source_.batch, host_ms, source_.reclaim_after.count(), &leased);
   if (!s) {
+    if (connection_->connected() && heal_wrong_types(s)) return;
     shared_.health->report_down(shared_.endpoint.redacted(), s.message());
     return;
   }

@@ -77,6 +77,9 @@ class Worker {
   // outcomes_ must have room for events.size() slots.
   Status call_handler(HandlerInstance& handler, const std::vector<sy_event>& events);
   void ack_batch();
+  // After a command failed with s: when Redis said WRONGTYPE on a list source, moves the keys
+  // someone replaced with another type aside (heal_key_types). True when it ran.
+  bool heal_wrong_types(const Status& s);
   // Logs why a take or start was refused (once while the reason stays the same), then waits
   // (interruptibly) before asking again.
   void pause_after_refusal(const std::string& why);

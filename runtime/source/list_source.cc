@@ -33,7 +33,7 @@ end
 // -4 when the heartbeat holds another run's token (another live process uses this name); -5 when
 // the in-flight key is not a list: then nothing was written.
 const RedisScript kTakeScript(std::string(kLuaPushHead) + R"lua(
-if redis.call('EXISTS', KEYS[6]) == 1 then return -3 end
+if redis.call('TYPE', KEYS[6]).ok == 'string' then return -3 end
 local hb = redis.call('GET', KEYS[4])
 if hb and hb ~= ARGV[4] then return -4 end
 local t = redis.call('TYPE', KEYS[2]).ok
@@ -84,7 +84,7 @@ return {#stale, msgs}
 // checked even when K is empty so that the worker does not wait on K with BLMOVE meanwhile;
 // -4 as kTakeScript.
 const RedisScript kTakeFastScript(R"lua(
-if redis.call('EXISTS', KEYS[6]) == 1 then return -3 end
+if redis.call('TYPE', KEYS[6]).ok == 'string' then return -3 end
 local hb = redis.call('GET', KEYS[4])
 if hb and hb ~= ARGV[4] then return -4 end
 if redis.call('LLEN', KEYS[1]) == 0 then return 0 end
@@ -181,7 +181,7 @@ const RedisScript kHeartbeatScript(R"lua(
 local hb = redis.call('GET', KEYS[1])
 if hb and hb ~= ARGV[1] then return hb end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if redis.call('EXISTS', KEYS[3]) == 0 then
+if redis.call('TYPE', KEYS[3]).ok ~= 'string' then
   for i = 4, #ARGV do redis.call('HSET', KEYS[2], ARGV[i], ARGV[3]) end
 end
 return 1
@@ -363,7 +363,7 @@ void ListSource::quarantine_inflight() {
   Status s = connection_->command_ok({"TYPE", inflight_}, &type);
   const std::string what = s && type->type == REDIS_REPLY_STATUS
                                ? std::string(type->str, type->len) : std::string("?");
-  const std::string aside = keys_.pending + ":quarantine:" + consumer_ + ":" +
+  const std::string aside = keys_.pending + ":quarantine:inflight:" + consumer_ + ":" +
                             std::to_string(worker_) + ":" + now_iso8601();
   Reply reply;
   s = connection_->command_ok({"RENAME", inflight_, aside}, &reply);

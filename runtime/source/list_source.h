@@ -36,14 +36,18 @@ class ListSource : public Source {
   // Takes up to max messages from the head of K into this worker's in-flight list, atomically,
   // and refreshes the heartbeat. Messages that were already redelivered after a crash (they have
   // a delivery count) are taken alone, so that only a poison message accumulates deliveries.
-  // If K is empty and block > 0, waits up to block for one message (BLMOVE). An empty batch means
-  // nothing arrived.
+  // Whatever the in-flight list held before (not taken by this worker) goes back to the head of
+  // K first, uncounted. If K is empty and block > 0, waits up to block for one message (BLMOVE).
+  // An empty batch means nothing arrived. Errors: K:lease held by a `delivery: lease` consumer;
+  // this consumer name's heartbeat held by another live run (the alert consumer_name_taken).
   Status take(int max, std::chrono::milliseconds block, TakenBatch* batch) override;
 
   // Acknowledges the batch (all of this worker's in-flight list): writes the dead
-  // letters and retries and removes the messages, all in one script. *owned is false when the
-  // in-flight list no longer holds the batch (it was reclaimed by another instance after this
-  // one went silent): then nothing is written, and the messages are someone else's.
+  // letters and retries and removes the messages, all in one script. When the list holds other
+  // elements too (written by someone else), a second script acks the batch's own messages with
+  // the writes and returns the others to the head of K, uncounted, logging a warning. *owned is
+  // false when the in-flight list holds none of the batch (it was reclaimed by another instance
+  // after this one went silent, or an earlier ack went through): then nothing is written.
   Status ack(const TakenBatch& batch, const AckWrites& writes, bool* owned) override;
 
   // Moves every message of in-flight list `list` (owned by `consumer`) back to the head of K in

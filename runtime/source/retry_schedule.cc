@@ -4,31 +4,48 @@
 namespace switchyard {
 namespace {
 
-// KEYS: retry. ARGV: now_ms, lease_ms, max.
-// Leases due retries: each member is re-added with its lease count plus one, due at now+lease.
+// KEYS: retry, runners. ARGV: lease_ms, max, me ("<alive key>\n<alive value>\n<worker>", or ''
+// when this source has no liveness key).
+// Leases due retries by Redis's clock (TIME, the same for every host): each member is re-added
+// with its lease count plus one, due at now+lease, and recorded in runners as run by me. A due
+// member whose runner is another worker that is still alive (GET <alive key> is still
+// <alive value>: its process's heartbeat, or its lease) is a slow handler, not a crash: its
+// lease is renewed instead, without counting. Returns {now_ms, leased members...}.
 const RedisScript kLeaseScript(R"lua(
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-local out = {}
-local until_ms = tonumber(ARGV[1]) + tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {now}
+local until_ms = now + tonumber(ARGV[1])
 for _, m in ipairs(due) do
-  local leases, rest = string.match(m, '^v1|(%d+)|(.*)$')
-  if leases then
-    redis.call('ZREM', KEYS[1], m)
-    local m2 = 'v1|' .. (tonumber(leases) + 1) .. '|' .. rest
-    redis.call('ZADD', KEYS[1], until_ms, m2)
-    out[#out + 1] = m2
-  else
+  local runner = redis.call('HGET', KEYS[2], m)
+  local alive = false
+  if runner and runner ~= ARGV[3] then
+    local k, v = string.match(runner, '^(.-)\n(.-)\n')
+    if k then alive = redis.pcall('GET', k) == v end
+  end
+  if alive then
     redis.call('ZADD', KEYS[1], until_ms, m)
-    out[#out + 1] = m
+  else
+    if runner then redis.call('HDEL', KEYS[2], m) end
+    local leases, rest = string.match(m, '^v1|(%d+)|(.*)$')
+    local m2 = m
+    redis.call('ZREM', KEYS[1], m)
+    if leases then m2 = 'v1|' .. (tonumber(leases) + 1) .. '|' .. rest end
+    redis.call('ZADD', KEYS[1], until_ms, m2)
+    if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], m2, ARGV[3]) end
+    out[#out + 1] = m2
   end
 end
 return out
 )lua");
 
-// KEYS: retry, dead. ARGV: quadruples (member, action, score, data); action done|retry|dead.
+// KEYS: retry, dead, runners. ARGV: quadruples (member, action, score, data); action
+// done|retry|dead.
 const RedisScript kSettleScript(R"lua(
 local settled = 0
 for i = 1, #ARGV, 4 do
+  redis.call('HDEL', KEYS[3], ARGV[i])
   if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
     if ARGV[i + 1] == 'retry' then
       redis.call('ZADD', KEYS[1], ARGV[i + 2], ARGV[i + 3])
@@ -46,13 +63,17 @@ return settled
 Status RetrySchedule::lease(int max, int64_t now_ms, int64_t lease_ms,
                                  std::vector<LeasedRetry>* out) {
   out->clear();
-  std::string now = std::to_string(now_ms), lease = std::to_string(lease_ms);
+  std::string lease = std::to_string(lease_ms);
   std::string max_text = std::to_string(max);
-  std::string retry = keys_.retry();
+  std::string retry = keys_.retry(), runners = keys_.retry_runners();
   Reply reply;
-  Status s = connection_->eval(kLeaseScript, {retry}, {now, lease, max_text}, &reply);
+  Status s = connection_->eval(kLeaseScript, {retry, runners}, {lease, max_text, me_}, &reply);
   if (!s) return s;
-  for (size_t i = 0; i < reply->elements; ++i) {
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+      reply->element[0]->type != REDIS_REPLY_INTEGER)
+    return Status::error("retry lease script returned an unexpected reply");
+  clock_offset_ms_ = reply->element[0]->integer - now_ms;
+  for (size_t i = 1; i < reply->elements; ++i) {
     LeasedRetry leased;
     leased.member.assign(reply->element[i]->str, reply->element[i]->len);
     leased.malformed = !decode_retry_entry(leased.member, &leased.entry);
@@ -76,9 +97,9 @@ Status RetrySchedule::settle(const std::vector<RetrySettlement>& settlements) {
     args_.push_back(scores[i]);
     args_.push_back(st.data);
   }
-  std::string retry = keys_.retry(), dead = keys_.dead();
+  std::string retry = keys_.retry(), dead = keys_.dead(), runners = keys_.retry_runners();
   Reply reply;
-  return connection_->eval(kSettleScript, {retry, dead}, args_, &reply);
+  return connection_->eval(kSettleScript, {retry, dead, runners}, args_, &reply);
 }
 
 }  // namespace switchyard

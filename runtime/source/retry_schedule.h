@@ -36,9 +36,20 @@ class RetrySchedule {
   RetrySchedule(RedisConnection* connection, SourceKeys keys)
       : connection_(connection), keys_(std::move(keys)) {}
 
-  // Leases up to max retries due at now_ms for lease_ms (moving their score forward and counting
-  // the lease in the member), so a crash leaves them to be leased again later.
+  // Names who runs what this schedule leases: the worker `worker` of a run that is alive while
+  // GET alive_key returns alive_value (a list consumer's heartbeat and token; a lease holder's
+  // K:lease and holder). Without it (streams), every due lease is taken as a crash.
+  void set_runner(const std::string& alive_key, const std::string& alive_value, int worker) {
+    me_ = alive_key + "\n" + alive_value + "\n" + std::to_string(worker);
+  }
+  // Leases up to max retries due by Redis's clock for lease_ms (moving their score forward and
+  // counting the lease in the member), so a crash leaves them to be leased again later. A due
+  // retry whose runner is another live worker (a slow handler) has its lease renewed instead.
+  // now_ms is this host's clock: clock_offset_ms() then tells how far Redis's clock is ahead.
   Status lease(int max, int64_t now_ms, int64_t lease_ms, std::vector<LeasedRetry>* out);
+  // Redis's clock minus this host's, as of the last lease() (0 before): add it to due times so
+  // that every host schedules by the same clock.
+  int64_t clock_offset_ms() const { return clock_offset_ms_; }
   // Applies settlements atomically per entry; an entry whose lease was lost (re-leased by someone
   // else) is skipped.
   Status settle(const std::vector<RetrySettlement>& settlements);
@@ -47,6 +58,8 @@ class RetrySchedule {
   RedisConnection* connection_;
   SourceKeys keys_;
   std::vector<std::string_view> args_;
+  std::string me_;  // see set_runner; "" for none
+  int64_t clock_offset_ms_ = 0;
 };
 
 }  // namespace switchyard

@@ -24,6 +24,8 @@ struct SourceKeys {
   std::string pending;                                        // K: producers RPUSH here
   std::string dead() const { return pending + ":dead"; }      // dead letters (list)
   std::string retry() const { return pending + ":retry"; }    // scheduled retries (zset)
+  // Leased retry member -> "<alive key>\n<alive value>\n<worker>" of the worker running it (hash).
+  std::string retry_runners() const { return pending + ":retry:runners"; }
   std::string owners() const { return pending + ":inflight"; }// in-flight list -> consumer (hash)
   std::string deliveries() const { return pending + ":deliveries"; }  // sha1 -> count (hash)
   std::string inflight(const std::string& consumer, int worker) const {

@@ -1,10 +1,14 @@
 // flaky_sink.cc: test plugin that answers RETRY "transient failure k of N" the first N
 // (config.fail_times, default 1) times it sees each distinct message, then appends it as a line
 // to config.path. Counts live in PATH.attempts.db (SQLite) so they survive process restarts.
+// config.sleep_ms (default 0) makes it slow on retries: it sleeps that long before answering a
+// batch holding an event on attempt 2 or later.
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/sqlite_db.h"
@@ -22,6 +26,7 @@ class FlakySink : public switchyard::Handler {
     switchyard::JsonObject options(config.json(), "config");
     path_ = host.resolve_path(options.required_string("path"));
     fail_times_ = options.optional_int("fail_times").value_or(1);
+    sleep_ms_ = options.optional_int("sleep_ms").value_or(0);
     db_ = std::make_unique<SqliteDb>(path_ + ".attempts.db");
     db_->exec("CREATE TABLE IF NOT EXISTS attempts (message TEXT PRIMARY KEY, failures INTEGER)");
     select_ = std::make_unique<Statement>(*db_, "SELECT failures FROM attempts WHERE message = ?");
@@ -40,6 +45,13 @@ class FlakySink : public switchyard::Handler {
   void handle_batch(const std::vector<switchyard::Event>& events,
                     std::vector<switchyard::Result>& results) override {
     std::string lines;
+    // sleep_ms: a slow handler on retries (attempt > 1), e.g. longer than reclaim_after.
+    for (const auto& event : events) {
+      if (sleep_ms_ > 0 && event.attempt() > 1) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms_));
+        break;
+      }
+    }
     try {
       db_->exec("BEGIN IMMEDIATE");
       for (size_t i = 0; i < events.size(); ++i) {
@@ -72,6 +84,7 @@ class FlakySink : public switchyard::Handler {
  private:
   std::string path_;
   int64_t fail_times_ = 1;
+  int64_t sleep_ms_ = 0;
   std::unique_ptr<SqliteDb> db_;
   std::unique_ptr<Statement> select_;
   std::unique_ptr<Statement> upsert_;
@@ -79,4 +92,4 @@ class FlakySink : public switchyard::Handler {
 
 }  // namespace
 
-SWITCHYARD_PLUGIN(FlakySink, "flaky_sink", "1.0.0", "path", "fail_times")
+SWITCHYARD_PLUGIN(FlakySink, "flaky_sink", "1.0.0", "path", "fail_times", "sleep_ms")

@@ -5,6 +5,7 @@
 // laravel, and lease where the state applies to it).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -48,6 +49,11 @@ TEST_P(ForeignStateTest, StaleElementInALiveWorkersInflightListIsHandledAndNothi
   SwitchyardProcess daemon;
   const std::string name = start_one(rig, &daemon);
   ASSERT_FALSE(name.empty());
+  // The worker is past its start (which recovers its own list as a crashed run's) once it has
+  // handled something.
+  rig.publish(mixed_events(2, 1000));
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(1, 1); }, 10s, "a first message"))
+      << rig.describe() << "\n" << daemon.log_tail();
   // An element this worker never took appears in its in-flight list (an older in-flight list
   // restored with Redis, or an operator's push) while it waits for work; then a backlog arrives.
   const std::string inflight = rig.key() + ":inflight:" + name + ":0";
@@ -55,7 +61,7 @@ TEST_P(ForeignStateTest, StaleElementInALiveWorkersInflightListIsHandledAndNothi
   const std::vector<std::string> events = mixed_events(50);
   rig.publish(events);
 
-  ASSERT_TRUE(wait_until([&] { return rig.all_handled(25, 25, 1); }, 20s,
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(26, 26, 1); }, 20s,
                          "the backlog and the stale element to be handled"))
       << rig.describe() << "\n" << daemon.log_tail();
   rig.expect_dead_exactly(std::vector<std::string>{"not json"});
@@ -144,6 +150,59 @@ TEST_P(ForeignStateAnyListTest, DeliveryCountsLeftBehindAreClearedAndTheFastPath
       << rig.client().command({"HGETALL", rig.key() + ":deliveries"}).describe() << "\n"
       << daemon.log_tail();
   rig.expect_drained_state();
+}
+
+TEST_P(ForeignStateTest, SlowRetryRunIsRenewedNotLeasedAgainByAnotherWorker) {
+  Rig rig(GetParam(), {"flaky_sink"});
+  RoutesYaml spec = fault_spec("batch: 10\nworkers: 2\nmax_deliveries: 2\nreclaim_after: 1s");
+  // Fails each job once; its retry then takes 2.5 s, longer than reclaim_after.
+  spec.extra_handlers = "flaky:\n  plugin: flaky_sink\n  config: { path: " +
+                        json_string(rig.file("flaky.out")) + ", fail_times: 1, sleep_ms: 2500 }\n";
+  spec.extra_routes = "flaky.job: [flaky]";
+  rig.write_config(spec);
+  const std::vector<std::string> jobs = numbered("flaky.job", 3);
+  SwitchyardProcess daemon = rig.start();
+  rig.publish(jobs);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return file_lines(rig.file("flaky.out")).size() >= 3 && rig.retrying() == 0 &&
+               rig.pending() == 0 && rig.inflight_total() == 0;
+      },
+      40s, "the slow retries to finish"))
+      << rig.describe() << "\n" << daemon.log_tail();
+  EXPECT_EQ(rig.dead_count(), 0) << "a slow retry was taken for a crash: "
+                                 << (rig.dead_count() ? rig.dead_letters().at(0).reason : "");
+  std::vector<std::string> lines = file_lines(rig.file("flaky.out"));
+  std::sort(lines.begin(), lines.end());
+  std::vector<std::string> expected = jobs;
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(lines, expected) << "each retry ran once, by one worker";
+  rig.expect_drained_state();
+  EXPECT_EQ(rig.client().command({"EXISTS", rig.key() + ":retry:runners"}).integer, 0);
+}
+
+TEST_P(ForeignStateAnyListTest, KeysOfAnotherTypeAreMovedAsideWithAnAlertAndNothingWedges) {
+  Rig rig(GetParam());
+  rig.write_config(fault_spec("batch: 100\nworkers: 1\nreclaim_after: 1s"));
+  // An operator's commands replaced the dead letters, the delivery counts and the lease with
+  // values of other types.
+  rig.client().command({"SET", rig.dead_key(), "not a list"});
+  rig.client().command({"SET", rig.key() + ":deliveries", "not a hash"});
+  rig.client().command({"HSET", rig.lease_key(), "not", "a string"});
+  SwitchyardProcess daemon = rig.start();
+  std::vector<std::string> messages = mixed_events(100);
+  messages.push_back("{broken");
+  rig.publish(messages);
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(50, 50, 1); }, 20s,
+                         "everything handled, the broken message dead-lettered"))
+      << rig.describe() << "\n" << daemon.log_tail();
+  rig.expect_dead_exactly(std::vector<std::string>{"{broken"});
+  rig.expect_drained_state();
+  // Nothing of what was there is lost: it waits under K:quarantine:..., named by an alert.
+  const std::vector<std::string> aside = rig.client().keys(rig.key() + ":quarantine:*");
+  EXPECT_EQ(aside.size(), 3u) << testing::PrintToString(aside);
+  Reply alerts = rig.client().command({"HGETALL", rig.key() + ":alerts"});
+  EXPECT_NE(alerts.describe().find("wrongtype_dead"), std::string::npos) << alerts.describe();
 }
 
 // The two delivery modes on one key: whoever consumes first keeps it, the other stands by and

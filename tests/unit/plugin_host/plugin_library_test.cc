@@ -53,7 +53,7 @@ TEST(PluginLibraryTest, ExposesDeclaredConfigKeys) {
 
   auto flaky = PluginLibrary::load(test_plugin("flaky_sink"), &error);
   ASSERT_NE(flaky, nullptr) << error;
-  EXPECT_EQ(flaky->config_keys(), (std::vector<std::string>{"path", "fail_times"}));
+  EXPECT_EQ(flaky->config_keys(), (std::vector<std::string>{"path", "fail_times", "sleep_ms"}));
 }
 
 TEST(PluginLibraryTest, PluginWithoutKeyListAcceptsAnyKey) {
