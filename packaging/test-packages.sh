@@ -144,6 +144,7 @@ dev_contents=$(dpkg-deb -c "$DEV" | awk '{print $6}')
 has_binary=1
 for f in ./usr/bin/switchyard ./usr/lib/switchyard/plugins/user_registered_sink.so \
          ./usr/lib/switchyard/plugins/quote_created_sink.so ./usr/lib/switchyard/plugins/jsonl_sink.so \
+         ./usr/lib/switchyard/plugins/sql_sink.so \
          ./etc/switchyard/routes.yaml ./lib/systemd/system/switchyard.service \
          ./usr/share/man/man1/switchyard.1.gz ./usr/share/doc/switchyard/copyright \
          ./usr/share/doc/switchyard/changelog.gz; do

@@ -65,7 +65,8 @@ Worker::Worker(SourceConfig source, int index, std::string consumer, std::string
       shared_.endpoint, "switchyard:" + consumer_ + ":" + std::to_string(index_),
       std::chrono::milliseconds(15000));
   if (source_.type == "stream") {
-    source_kind_ = std::make_unique<StreamSource>(connection_.get(), source_, consumer_, index_);
+    source_kind_ = std::make_unique<StreamSource>(connection_.get(), source_, consumer_, index_,
+                                                  shared_.endpoint, shared_.metrics);
   } else if (source_.delivery == "lease") {
     auto lease = std::make_unique<LeaseSource>(connection_.get(), source_.key, consumer_,
                                                std::move(token), source_.reclaim_after);
@@ -294,6 +295,16 @@ void Worker::dispatch(const Pipeline& pipeline, const std::vector<std::string_vi
   decoder_.set_limits({config.limits.max_message_bytes, config.limits.max_depth});
   for (size_t i = 0; i < messages.size(); ++i) {
     std::string_view message = messages[i];
+    // Streams: an entry deleted before its ack, or without a "message" field.
+    if (!batch_.refusals.empty() && !batch_.refusals[i].empty()) {
+      log_with(spdlog::level::warn, {.source = source_.name, .outcome = kDeadLetter},
+               "dead-lettered a message: {}", batch_.refusals[i]);
+      const int attempts = batch_.deliveries.empty() ? 1 : static_cast<int>(batch_.deliveries[i]);
+      writes_.dead_letters.push_back(
+          encode_dead_letter(letter(message, nullptr, batch_.refusals[i], attempts)));
+      shared_.metrics->add_dead_lettered(source_.name, 1);
+      continue;
+    }
     // Streams count deliveries in the pending list: a message delivered max_deliveries times
     // without an ack (it crashed the process each time) is not handed out again.
     if (!batch_.deliveries.empty() && batch_.deliveries[i] > source_.max_deliveries) {

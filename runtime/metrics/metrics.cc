@@ -34,6 +34,12 @@ void Metrics::observe_handler_seconds(const std::string& handler, double seconds
   h.sum += seconds;
 }
 
+void Metrics::add_source_healed(const std::string& source, std::string_view what,
+                                uint64_t count) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  healed_[{source, std::string(what)}] += count;
+}
+
 void Metrics::add_reload(std::string_view result) {
   std::lock_guard<std::mutex> lock(mutex_);
   reloads_[std::string(result)] += 1;
@@ -97,6 +103,12 @@ std::string Metrics::render() const {
     out << "switchyard_config_reloads_total{result=\"" << result << "\"} "
         << (it == reloads_.end() ? 0 : it->second) << "\n";
   }
+  out << "# HELP switchyard_source_healed_total Redis state a source found and healed "
+         "(group_recreated, entry_deleted).\n"
+         "# TYPE switchyard_source_healed_total counter\n";
+  for (const auto& [key, n] : healed_)
+    out << "switchyard_source_healed_total{source=\"" << escape_label(key.first) << "\",what=\""
+        << escape_label(key.second) << "\"} " << n << "\n";
   return out.str();
 }
 

@@ -25,6 +25,9 @@ class Metrics {
   void add_dead_letters_trimmed(const std::string& source, uint64_t count);
   // One handle_batch call's wall time.
   void observe_handler_seconds(const std::string& handler, double seconds);
+  // Redis state a source found and healed, by what: group_recreated (a stream's consumer group
+  // was gone), entry_deleted (a stream entry deleted before its ack, dead-lettered).
+  void add_source_healed(const std::string& source, std::string_view what, uint64_t count);
   // A reload attempt: result "success", "partial" (applied, but some settings need a restart)
   // or "failure".
   void add_reload(std::string_view result);
@@ -52,6 +55,7 @@ class Metrics {
   std::map<std::string, uint64_t> dead_trimmed_;                        // source
   std::map<std::string, Histogram> durations_;                          // handler
   std::map<std::string, uint64_t> reloads_;                             // result
+  std::map<std::pair<std::string, std::string>, uint64_t> healed_;      // source, what
 };
 
 }  // namespace switchyard

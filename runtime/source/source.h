@@ -50,12 +50,17 @@ struct TakenBatch {
   // first delivery). Empty for lists, whose redeliveries are counted in K:deliveries instead.
   std::vector<std::string_view> ids;
   std::vector<int64_t> deliveries;
+  // Streams: per message, why it cannot be handed to handlers ("" when it can): its entry was
+  // deleted before it was acknowledged, or has no "message" field. The worker dead-letters such a
+  // message with this reason. Empty when every message can be handed over.
+  std::vector<std::string> refusals;
   Reply reply;
   std::vector<Reply> more_replies;  // further replies the views point into
   void clear() {
     messages.clear();
     ids.clear();
     deliveries.clear();
+    refusals.clear();
     reply.reset();
     more_replies.clear();
   }
