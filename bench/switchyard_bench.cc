@@ -819,7 +819,7 @@ class Bench {
   }
 
   // Bound: what an acknowledgement scheme that does not copy messages would cost Redis (the
-  // exclusive-lease / offset-ack idea of issue 7, not implemented): read a window from the head
+  // exclusive-lease / offset-ack idea, not implemented): read a window from the head
   // with LRANGE, then trim it with LTRIM once "handled". Count only, no decoding.
   Result window_trim(bool tcp) {
     flush();

@@ -1,4 +1,4 @@
-// commands.h: the `switchyard` subcommands (SPEC section 2), each a function returning the exit
+// commands.h: the `switchyard` subcommands (README "Command line"), each a function returning the exit
 // code: 0 success, 1 runtime failure, 2 usage or configuration error.
 // Thread safety: called once from main.
 #ifndef SWITCHYARD_CLI_COMMANDS_H_

@@ -1,4 +1,4 @@
-// config.h: the validated contents of routes.yaml (SPEC section 3) as plain values.
+// config.h: the validated contents of routes.yaml (README "routes.yaml") as plain values.
 // Thread safety: immutable once loaded; share freely across threads.
 #ifndef SWITCHYARD_CONFIG_CONFIG_H_
 #define SWITCHYARD_CONFIG_CONFIG_H_

@@ -1,4 +1,4 @@
-// config_loader.cc: parses routes.yaml with yaml-cpp and validates it against SPEC section 3.
+// config_loader.cc: parses routes.yaml with yaml-cpp and validates it (README "routes.yaml").
 // Thread safety: stateless; each call works only on its own locals.
 //
 // Inside this file a validation failure throws ConfigError; load_config_from_string catches it
@@ -439,7 +439,7 @@ SourceConfig Parser::parse_source(const Field& f, Mark* key_mark) const {
            "prefix: \"\" when there is none)");
     if (s.type == "stream")
       fail(*type, "format: laravel reads a Laravel queue, which is a list; use type: list");
-    // From here on `key` is the Redis list itself (SPEC section 4); `queue` keeps the name.
+    // From here on `key` is the Redis list itself (README "Redis keys"); `queue` keeps the name.
     s.queue = s.key;
     s.key = s.prefix + "queues:" + (s.cluster_hash_tag ? "{" + s.queue + "}" : s.queue);
   } else if (laravel_only) {

@@ -1,4 +1,4 @@
-// config_loader.h: reads routes.yaml into a Config, rejecting anything not in SPEC section 3.
+// config_loader.h: reads routes.yaml into a Config, rejecting anything README "routes.yaml" does not describe.
 // Thread safety: stateless functions; safe from any thread.
 #ifndef SWITCHYARD_CONFIG_CONFIG_LOADER_H_
 #define SWITCHYARD_CONFIG_CONFIG_LOADER_H_

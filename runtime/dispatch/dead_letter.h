@@ -1,4 +1,4 @@
-// dead_letter.h: the dead-letter record of SPEC section 4 (one JSON object per K:dead element).
+// dead_letter.h: the dead-letter record (README "Redis keys") (one JSON object per K:dead element).
 // Thread safety: value types and pure functions.
 #ifndef SWITCHYARD_DISPATCH_DEAD_LETTER_H_
 #define SWITCHYARD_DISPATCH_DEAD_LETTER_H_

@@ -1,4 +1,4 @@
-// envelope.h: decodes and validates one message (SPEC section 1) without copying it.
+// envelope.h: decodes and validates one message (README "How a message flows") without copying it.
 // Thread safety: EnvelopeDecoder is not thread-safe (it reuses buffers); use one per thread.
 #ifndef SWITCHYARD_ENVELOPE_ENVELOPE_H_
 #define SWITCHYARD_ENVELOPE_ENVELOPE_H_

@@ -1,4 +1,4 @@
-// list_source.h: the reliable Redis list source (SPEC sections 4 and 5): takes batches from K into
+// list_source.h: the reliable Redis list source (README "Redis keys", "Delivery guarantee"): takes batches from K into
 // a per-worker in-flight list atomically, acks them together with their dead letters and retries,
 // recovers in-flight lists of crashed consumers, and runs the durable retry schedule K:retry.
 // Thread safety: a ListSource is used by one thread (it holds that thread's connection).

@@ -56,7 +56,7 @@ struct RoutesYaml {
   std::string stream_start;
 };
 
-// A version-1 routes.yaml (SPEC section 3):
+// A version-1 routes.yaml (README "routes.yaml"):
 //   version: 1
 //   redis: {url: URL}
 //   plugins_dir: DIR

@@ -149,7 +149,7 @@ inline void publish(SourceKind kind, const std::string& key, RedisClient& client
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-// One element of K:dead, decoded (SPEC section 4).
+// One element of K:dead, decoded (README "Redis keys").
 struct DeadLetterView {
   std::string raw;
   std::string message;

@@ -1,4 +1,4 @@
-// router_dead_letter_test.cc: every kind of bad message lands in K:dead in the SPEC's format with
+// router_dead_letter_test.cc: every kind of bad message lands in K:dead in the README's format with
 // a specific reason while the good messages around it are handled; unrouted: drop drops.
 #include <csignal>
 #include <map>

@@ -147,7 +147,7 @@ void expect_dead_letter(const rapidjson::Value& letter, const std::string& messa
                         pid_t daemon_pid) {
   ASSERT_TRUE(letter.IsObject());
   SCOPED_TRACE("dead letter of message " + json_string(message));
-  // Exactly the SPEC's fields.
+  // Exactly the README's fields.
   for (const char* field :
        {"message", "source", "handler", "reason", "attempts", "failed_at", "instance"}) {
     EXPECT_TRUE(letter.HasMember(field)) << "missing field " << field;

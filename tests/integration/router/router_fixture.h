@@ -62,7 +62,7 @@ class RouterTest : public ::testing::Test {
   SwitchyardProcess daemon_;
 };
 
-// Where SPEC fields of a dead letter are checked: message (verbatim), source, handler (nullptr:
+// Where the README fields of a dead letter are checked: message (verbatim), source, handler (nullptr:
 // JSON null), reason contains every one of `reason_parts`, attempts, failed_at (ISO 8601 UTC),
 // instance (host:pid of `daemon_pid`).
 void expect_dead_letter(const rapidjson::Value& letter, const std::string& message,

@@ -1,4 +1,4 @@
-// dead_letter_test.cc: the K:dead record format (SPEC section 4) round-trips exactly, including
+// dead_letter_test.cc: the K:dead record format (README "Redis keys") round-trips exactly, including
 // messages that are not valid UTF-8, and the script tail matches the full encoding.
 #include "dispatch/dead_letter.h"
 

@@ -1,4 +1,4 @@
-// envelope_test.cc: EnvelopeDecoder on good and bad messages (SPEC section 1), exact reasons.
+// envelope_test.cc: EnvelopeDecoder on good and bad messages (README "How a message flows"), exact reasons.
 #include "envelope/envelope.h"
 
 #include <gtest/gtest.h>
