@@ -7,24 +7,27 @@
 #include <thread>
 
 #include "dispatch/dead_letter.h"
+#include "source/consumer_identity.h"
 #include "source/list_source.h"
+#include "source/source_alerts.h"
 
 namespace switchyard {
 namespace {
 
 // KEYS: K, lease, window, deliveries, dead, owners[, notify].
-// ARGV: consumer, holder, ttl_ms, max, max_deliveries, dead-letter tail, tokens already consumed.
+// ARGV: consumer, holder, ttl_ms, max, max_deliveries, dead-letter tail, tokens already consumed,
+// replaceable (the value of K:lease left by a dead run of this consumer name, or "").
 // Returns {n, dead}: the window is the first n messages of K (0: K is empty), dead suspect
-// messages went to K:dead on the way. {-1, 0, holder}: another live consumer holds the lease.
+// messages went to K:dead on the way. {-1, 0, holder}: another consumer, or another run of this
+// consumer name that may be alive, holds the lease.
 // {-2, 0}: `delivery: inflight` consumers have in-flight lists on K.
 const RedisScript kLeaseTakeScript(std::string(kLuaDeadLetterHead) + R"lua(
 local me = ARGV[2]
 local holder = redis.call('GET', KEYS[2])
-if holder ~= me then
-  -- Free, or held by an earlier run of this consumer name, which is dead: this process owns it.
-  if holder and string.sub(holder, 1, #ARGV[1] + 1) ~= ARGV[1] .. '|' then
-    return {-1, 0, holder}
-  end
+if holder and holder ~= me and holder ~= ARGV[8] then
+  -- Held by another consumer, or by another run of this consumer name that the caller has not
+  -- seen dead: stand by. Free, or left by a dead run (ARGV[8]): this process owns it.
+  return {-1, 0, holder}
 end
 if redis.call('EXISTS', KEYS[6]) == 1 then
   -- `delivery: inflight` consumers came first: stand by, and let go of the lease (they refuse to
@@ -192,9 +195,10 @@ Status LeaseSource::take_now(int max, int max_deliveries, int tokens_consumed, T
   const std::string deliveries = keys_.deliveries(), dead = keys_.dead(), owners = keys_.owners();
   std::vector<std::string_view> keys = {keys_.pending, lease, window, deliveries, dead, owners};
   if (!notify_key_.empty()) keys.push_back(notify_key_);
-  Status s = connection_->eval(kLeaseTakeScript, keys,
-                               {consumer_, holder_, ttl_ms_, max_text, max_del, tail, consumed},
-                               &batch->reply);
+  Status s = connection_->eval(
+      kLeaseTakeScript, keys,
+      {consumer_, holder_, ttl_ms_, max_text, max_del, tail, consumed, replaceable_},
+      &batch->reply);
   if (!s) return s;
   const redisReply* r = batch->reply.get();
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
@@ -211,11 +215,30 @@ Status LeaseSource::take_now(int max, int max_deliveries, int tokens_consumed, T
     std::string other = r->elements > 2 && r->element[2]->type == REDIS_REPLY_STRING
                             ? std::string(r->element[2]->str, r->element[2]->len)
                             : std::string("?");
-    other = other.substr(0, other.find('|'));  // the consumer name, not its token
-    report_standby("consumer " + other + " holds the lease " + lease +
-                   "; this instance takes over when that lease expires (reclaim_after)");
-    *standby = true;
     batch->reply.reset();
+    const std::string prefix = consumer_ + "|";
+    if (other.compare(0, prefix.size(), prefix) == 0) {
+      // Another run under this consumer name. On this host's current boot with its process gone,
+      // it is a crashed predecessor: take the lease over at once. Any other run counts as alive
+      // until its lease expires.
+      if (other != replaceable_ &&
+          ConsumerIdentity::run_token_is_dead(other.substr(prefix.size()))) {
+        replaceable_ = other;
+        return take_now(max, max_deliveries, tokens_consumed, batch, standby);
+      }
+      const std::string text =
+          "consumer name " + consumer_ + " of " + keys_.pending + " is in use by another live "
+          "process (" + lease + " holds its run token " + other.substr(prefix.size()) + "); this "
+          "process takes nothing from " + keys_.pending + " and stands by until that lease "
+          "expires; give every process its own name with --instance (cloned hosts share a "
+          "hostname; two addresses of one Redis look like two sources)";
+      if (text != standby_reason_) raise_alert(connection_, keys_, "consumer_name_taken", text);
+      report_standby(text);
+    } else {
+      report_standby("consumer " + other.substr(0, other.find('|')) + " holds the lease " +
+                     lease + "; this instance takes over when that lease expires (reclaim_after)");
+    }
+    *standby = true;
     return Status::ok();
   }
   if (n == -2) {

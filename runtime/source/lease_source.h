@@ -80,6 +80,9 @@ class LeaseSource : public Source {
   std::string source_name_;
   int max_deliveries_ = 5;
   std::string standby_reason_;  // what the last standby was about (logged on change only)
+  // The value of K:lease left by a run of this consumer name that is known dead (its process is
+  // gone from this host's current boot): the take script may replace it. "" until one is seen.
+  std::string replaceable_;
 };
 
 }  // namespace switchyard

@@ -110,6 +110,53 @@ TEST_P(ForeignStateTest, SecondLiveProcessUnderOneConsumerNameStandsByWithAnAler
   rig.expect_drained_state();
 }
 
+// delivery: lease: the same for the lease. A second live process under the holder's name does not
+// take the lease over (both would take windows in turn, each ack refused, everything handled
+// again); it stands by with the alert until the holder is gone.
+TEST(ForeignStateLeaseTest, SecondLiveProcessUnderOneConsumerNameLeavesTheLeaseToTheFirst) {
+  Rig rig(SourceKind::kLease);
+  rig.write_config(fault_spec("batch: 100\nworkers: 1\nreclaim_after: 1s"));
+  SwitchyardProcess first = rig.start();
+  std::string holder;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        Reply r = rig.client().command({"GET", rig.key() + ":lease"});
+        if (r.is_nil()) return false;
+        holder = r.str;
+        return true;
+      },
+      10s, "the first process to hold the lease"))
+      << first.log_tail();
+  std::filesystem::create_directories(rig.file("clone"));
+  // A clone: same hostname, its own lock directory (another VM), so the same consumer name.
+  SwitchyardProcess second = SwitchyardProcess::run(
+      rig.config_path(), rig.file("second.log"), {}, {{"RUNTIME_DIRECTORY", rig.file("clone")}});
+  ASSERT_TRUE(wait_until(
+      [&] { return second.log().find("is in use by another live process") != std::string::npos; },
+      10s, "the second process to refuse the name"))
+      << second.log_tail();
+  Reply alert = rig.client().command({"HGET", rig.key() + ":alerts", "consumer_name_taken"});
+  ASSERT_FALSE(alert.is_nil()) << "no alert in " << rig.key() << ":alerts";
+  EXPECT_NE(alert.str.find(rig.key() + ":lease"), std::string::npos) << alert.str;
+
+  const std::vector<std::string> events = mixed_events(2000);
+  rig.publish(events);
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(1000, 1000); }, 30s,
+                         "the first process to handle everything"))
+      << rig.describe() << "\n" << first.log_tail() << second.log_tail();
+  EXPECT_EQ(rig.client().command({"GET", rig.key() + ":lease"}).str, holder)
+      << "the lease changed hands while its holder was alive\n" << second.log_tail();
+  EXPECT_EQ(occurrences(second.log(), "now holds the lease"), 0u) << second.log();
+
+  // The first dies: the second, on this host's boot, sees its process gone and takes over.
+  first.kill9();
+  rig.publish(mixed_events(200, 5000));
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(1100, 1100); }, 30s,
+                         "the second process to take over"))
+      << rig.describe() << "\n" << second.log_tail();
+  rig.expect_drained_state();
+}
+
 TEST_P(ForeignStateTest, MessageInAnUnregisteredInflightListIsRecovered) {
   Rig rig(GetParam());
   rig.write_config(fault_spec("batch: 100\nworkers: 1\nreclaim_after: 1s"));

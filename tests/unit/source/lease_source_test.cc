@@ -3,8 +3,11 @@
 // consumer left taken one message at a time with delivery counts, lost replies, a head that
 // changed under the window, and the refusal to mix with delivery: inflight consumers.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <string>
 #include <optional>
 #include <thread>
@@ -21,6 +24,29 @@ namespace switchyard {
 namespace {
 
 using namespace std::chrono_literals;
+
+// This host's current boot id, as run tokens carry it.
+std::string boot_id() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// A run token ("<boot id>/<pid>/<start>") of a process of this boot that has exited: what a
+// crashed run of a consumer name leaves in K:lease.
+std::string dead_run_token(const std::string& start) {
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  int status = 0;
+  waitpid(child, &status, 0);
+  return boot_id() + "/" + std::to_string(child) + "/" + start;
+}
+
+// A run token of a live process (this test's own) with its own start time.
+std::string live_run_token(const std::string& start) {
+  return boot_id() + "/" + std::to_string(getpid()) + "/" + start;
+}
 
 constexpr const char* kKey = "events";
 
@@ -151,14 +177,14 @@ TEST_F(LeaseSourceTest, AnotherConsumerStandsByUntilTheLeaseExpiresAndThePausedO
 TEST_F(LeaseSourceTest, ARestartedConsumerTakesTheDeadWindowOneByOneThenFullWindows) {
   client().rpush_many(kKey, messages(10), 1000);
   {
-    auto dead = source("host:0", "run1");
+    auto dead = source("host:0", dead_run_token("1"));
     TakenBatch batch;
     take(*dead, 4, &batch);
     ASSERT_EQ(batch.messages.size(), 4u);
     // Killed here: no ack.
   }
   // Same consumer name, new run: takes over at once (no wait for the lease to expire).
-  auto s = source("host:0", "run2");
+  auto s = source("host:0", dead_run_token("2"));
   TakenBatch batch;
   std::vector<std::string> taken;
   for (int i = 0; i < 4; ++i) {
@@ -177,11 +203,36 @@ TEST_F(LeaseSourceTest, ARestartedConsumerTakesTheDeadWindowOneByOneThenFullWind
   EXPECT_EQ(client().llen(kKey), 2);
 }
 
+TEST_F(LeaseSourceTest, AnotherLiveRunUnderTheSameNameStandsByUntilTheLeaseExpires) {
+  client().rpush_many(kKey, messages(10), 1000);
+  auto first = source("host:0", live_run_token("1"), 300ms);
+  TakenBatch batch;
+  take(*first, 4, &batch);
+  ASSERT_EQ(batch.messages.size(), 4u);
+  // A second process under the same name (a cloned host) whose first run is alive: nothing.
+  auto second = source("host:0", live_run_token("2"), 300ms);
+  TakenBatch other;
+  take(*second, 4, &other);
+  EXPECT_TRUE(other.messages.empty()) << "took the live run's lease";
+  EXPECT_TRUE(ack(*first, batch)) << "the live holder's ack was refused";
+  const auto alert =
+      client().command({"HGET", std::string(kKey) + ":alerts", "consumer_name_taken"});
+  EXPECT_FALSE(alert.is_nil());
+  // The first run goes silent: its lease expires and the second takes over.
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        take(*second, 4, &other);
+        return !other.messages.empty();
+      },
+      5s, "the second run to take over once the lease expired"));
+  EXPECT_EQ(strings(other), messages(4, 4));
+}
+
 TEST_F(LeaseSourceTest, APoisonMessageGoesToTheDeadLettersAfterMaxDeliveries) {
   client().rpush_many(kKey, messages(3), 1000);
   // Each run takes the head and dies on it; max_deliveries 3.
   for (int run = 0; run < 3; ++run) {
-    auto s = source("host:0", "run" + std::to_string(run), 30s, 3);
+    auto s = source("host:0", dead_run_token(std::to_string(run)), 30s, 3);
     TakenBatch batch;
     take(*s, 10, &batch);
     ASSERT_FALSE(batch.messages.empty());
