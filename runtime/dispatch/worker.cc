@@ -64,9 +64,12 @@ Worker::Worker(SourceConfig source, int index, std::string consumer, std::string
   connection_ = std::make_unique<RedisConnection>(
       shared_.endpoint, "switchyard:" + consumer_ + ":" + std::to_string(index_),
       std::chrono::milliseconds(15000));
+  StreamSource* stream = nullptr;
   if (source_.type == "stream") {
-    source_kind_ = std::make_unique<StreamSource>(connection_.get(), source_, consumer_, index_,
-                                                  shared_.endpoint, shared_.metrics);
+    auto s = std::make_unique<StreamSource>(connection_.get(), source_, consumer_, index_,
+                                            shared_.endpoint, shared_.metrics);
+    stream = s.get();
+    source_kind_ = std::move(s);
   } else if (source_.delivery == "lease") {
     auto lease = std::make_unique<LeaseSource>(connection_.get(), source_.key, consumer_,
                                                std::move(token), source_.reclaim_after);
@@ -81,7 +84,10 @@ Worker::Worker(SourceConfig source, int index, std::string consumer, std::string
   }
   retries_ = std::make_unique<RetrySchedule>(connection_.get(), source_kind_->keys());
   // A retry run by a live worker (however slow its handler) is not leased again elsewhere.
-  if (source_.type != "stream") {
+  if (stream) {
+    stream->keep_alive(run_token);
+    retries_->set_runner(stream->alive_key(), run_token, index_);
+  } else {
     const SourceKeys& keys = source_kind_->keys();
     if (source_.delivery == "lease") {
       retries_->set_runner(keys.lease(), consumer_ + "|" + run_token, index_);

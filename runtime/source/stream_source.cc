@@ -101,24 +101,42 @@ class StreamSource::Keeper {
     std::lock_guard<std::mutex> lock(mutex_);
     ids_ = std::move(ids);
   }
+  // From now on, also SET alive_key alive_value PX ttl on every round, the first one at once.
+  void keep_alive(std::string alive_key, std::string alive_value, std::chrono::milliseconds ttl) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      alive_key_ = std::move(alive_key);
+      alive_value_ = std::move(alive_value);
+      alive_ttl_ms_ = std::to_string(ttl.count());
+    }
+    wake_.notify_all();
+  }
 
  private:
   void run() {
     std::unique_lock<std::mutex> lock(mutex_);
     while (!stopping_) {
-      wake_.wait_for(lock, every_);
-      if (stopping_ || ids_.empty()) continue;
-      std::vector<std::string> ids = ids_;
-      lock.unlock();
-      keep(ids);
-      lock.lock();
+      if (!ids_.empty() || !alive_key_.empty()) {
+        std::vector<std::string> ids = ids_;
+        const std::string key = alive_key_, value = alive_value_, ttl = alive_ttl_ms_;
+        lock.unlock();
+        keep(ids, key, value, ttl);
+        lock.lock();
+      }
+      if (!stopping_) wake_.wait_for(lock, every_);
     }
   }
-  void keep(const std::vector<std::string>& ids) {
+  void keep(const std::vector<std::string>& ids, const std::string& alive_key,
+            const std::string& alive_value, const std::string& ttl_ms) {
     if (!connection_.connected() && !connection_.connect()) return;  // the worker reports outages
+    Reply reply;
+    if (!alive_key.empty()) {
+      Status s = connection_.command({"SET", alive_key, alive_value, "PX", ttl_ms}, &reply);
+      if (!s) spdlog::debug("stream {}: refreshing {}: {}", stream_, alive_key, s.message());
+    }
+    if (ids.empty()) return;
     std::vector<std::string_view> args = {group_, consumer_};
     args.insert(args.end(), ids.begin(), ids.end());
-    Reply reply;
     Status s = connection_.eval(kStreamKeepScript, {stream_}, args, &reply);
     if (!s) spdlog::debug("stream {}: keeping the batch in hand of {}: {}", stream_, consumer_,
                           s.message());
@@ -131,6 +149,7 @@ class StreamSource::Keeper {
   std::condition_variable wake_;
   bool stopping_ = false;
   std::vector<std::string> ids_;
+  std::string alive_key_, alive_value_, alive_ttl_ms_;  // see keep_alive; "" until then
   std::thread thread_;  // last: starts once everything above is initialised
 };
 
@@ -151,6 +170,10 @@ StreamSource::StreamSource(RedisConnection* connection, const SourceConfig& conf
 }
 
 StreamSource::~StreamSource() { log_claimed(); }
+
+void StreamSource::keep_alive(const std::string& value) {
+  keeper_->keep_alive(alive_key(), value, reclaim_after_);
+}
 
 void StreamSource::log_claimed() {
   if (claimed_in_pass_ == 0) return;

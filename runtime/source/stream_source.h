@@ -58,6 +58,14 @@ class StreamSource : public Source {
   const SourceKeys& keys() const override { return keys_; }
   std::string describe_inflight() const override;
 
+  // The key that shows this worker alive: K:heartbeat:<group>:<consumer>:<worker>, set to
+  // `value` with a TTL of reclaim_after by the helper thread, at once and then every
+  // reclaim_after / 3, for as long as this source exists (and its process runs). A retry this
+  // worker runs names it, so that another worker renews the retry's lease instead of taking a
+  // slow run for a crash. Call once, before the first take.
+  void keep_alive(const std::string& value);
+  std::string alive_key() const { return keys_.heartbeat(group_ + ":" + consumer_); }
+
   class Keeper;  // the helper thread (stream_source.cc)
 
  private:

@@ -2,7 +2,7 @@
 // state restored after a crash or failover, an operator's command, a second process under one
 // consumer name, the other delivery mode) is healed, dead-lettered with a reason, or refused
 // with one alert; it never wedges a worker or loses a message. Runs for the list kinds (list,
-// laravel, and lease where the state applies to it).
+// laravel, and lease or stream where the state applies to it).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,6 +18,7 @@ namespace {
 
 class ForeignStateTest : public testing::TestWithParam<SourceKind> {};
 class ForeignStateAnyListTest : public testing::TestWithParam<SourceKind> {};
+class ForeignStateRetryTest : public testing::TestWithParam<SourceKind> {};
 
 INSTANTIATE_TEST_SUITE_P(, ForeignStateTest,
                          testing::Values(SourceKind::kList, SourceKind::kLaravel),
@@ -25,6 +26,10 @@ INSTANTIATE_TEST_SUITE_P(, ForeignStateTest,
 INSTANTIATE_TEST_SUITE_P(, ForeignStateAnyListTest,
                          testing::Values(SourceKind::kList, SourceKind::kLaravel,
                                          SourceKind::kLease),
+                         kind_param_name);
+INSTANTIATE_TEST_SUITE_P(, ForeignStateRetryTest,
+                         testing::Values(SourceKind::kList, SourceKind::kLaravel,
+                                         SourceKind::kStream),
                          kind_param_name);
 
 // Starts one daemon and returns its consumer name once its heartbeat shows.
@@ -199,7 +204,7 @@ TEST_P(ForeignStateAnyListTest, DeliveryCountsLeftBehindAreClearedAndTheFastPath
   rig.expect_drained_state();
 }
 
-TEST_P(ForeignStateTest, SlowRetryRunIsRenewedNotLeasedAgainByAnotherWorker) {
+TEST_P(ForeignStateRetryTest, SlowRetryRunIsRenewedNotLeasedAgainByAnotherWorker) {
   Rig rig(GetParam(), {"flaky_sink"});
   RoutesYaml spec = fault_spec("batch: 10\nworkers: 2\nmax_deliveries: 2\nreclaim_after: 1s");
   // Fails each job once; its retry then takes 2.5 s, longer than reclaim_after.
