@@ -6,8 +6,10 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <vector>
 
 #include "cli/commands.h"
 #include "config/config_loader.h"
@@ -29,8 +31,22 @@ std::string find_config_path(const CommonOptions& options) {
   return "/etc/switchyard/routes.yaml";
 }
 
+// True when gid is the effective group of this process or one of its supplementary groups.
+bool is_my_group(gid_t gid) {
+  if (gid == getegid()) return true;
+  const int n = getgroups(0, nullptr);
+  if (n <= 0) return false;
+  std::vector<gid_t> groups(static_cast<size_t>(n));
+  const int got = getgroups(n, groups.data());
+  for (int i = 0; i < got; ++i)
+    if (groups[static_cast<size_t>(i)] == gid) return true;
+  return false;
+}
+
 // Reads the password from password_file, checked on the descriptor that is read: a regular
-// file owned by root or the user running switchyard, not readable by other users.
+// file owned by root or the user running switchyard, not readable by other users, and readable
+// by its group only when that group is one of the caller's (so root:shadow 0640 /etc/shadow is
+// refused, root:switchyard 0640 is accepted for the service user).
 bool read_password_file(const RedisConfig& redis, std::string* password, std::string* error) {
   const std::string& path = redis.password_file;
   const std::string where = redis.mark.str() + ": redis.password_file " + path;
@@ -50,6 +66,12 @@ bool read_password_file(const RedisConfig& redis, std::string* password, std::st
           std::to_string(geteuid()) + " " + path;
   } else if (st.st_mode & S_IROTH) {
     why = " is readable by other users; run: chmod o-rwx " + path;
+  } else if ((st.st_mode & S_IRGRP) && !is_my_group(st.st_gid)) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    why = " is readable by group " + std::to_string(st.st_gid) + " (mode " + mode +
+          "), which is not a group of the user running switchyard, so it may not be a password "
+          "meant for this Redis; run: chmod 0600 " + path + ", or chgrp it to the service's group";
   }
   std::string text;
   if (why.empty()) {

@@ -14,6 +14,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <climits>
@@ -52,6 +53,17 @@ struct Field {
 
 std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
+// True for short identifier-like text ([A-Za-z0-9_.-]{1,64}), the only file text messages echo:
+// anything else may be a line of a file that is not a routes.yaml (a password file, a symlink
+// to /etc/passwd) and stays out of the logs.
+bool plausible(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-')
+      return false;
+  return true;
+}
+
 // "a, b or c".
 std::string join_or(std::initializer_list<const char*> words) {
   std::string out;
@@ -77,6 +89,8 @@ std::string describe(const YAML::Node& node) {
     case YAML::NodeType::Sequence:
       return "a list";
     case YAML::NodeType::Scalar:
+      if (!plausible(node.Scalar()))
+        return is_quoted(node) ? "a quoted string (not shown)" : "a scalar (not shown)";
       return is_quoted(node) ? "the quoted string " + quote(node.Scalar()) : quote(node.Scalar());
     default:
       return "nothing";
@@ -249,7 +263,9 @@ std::vector<Field> Parser::entries(const Field& map) const {
     for (const Field& seen : out) {
       if (seen.key.Scalar() == key.Scalar()) {
         const Mark first = mark_of(seen.key);
-        fail(mark_of(key), "duplicate key " + quote(key.Scalar()) + " " + where(map) +
+        fail(mark_of(key), "duplicate key " + (plausible(key.Scalar()) ? quote(key.Scalar()) + " "
+                                                                         : std::string()) +
+                               where(map) +
                                " (first at line " + std::to_string(first.line) + ", column " +
                                std::to_string(first.column) + "); remove one of them");
       }
@@ -269,9 +285,13 @@ void Parser::reject_unknown(const std::vector<Field>& fields, const Field& map,
     if (known) continue;
     std::string list;
     for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-    fail(mark_of(f.key),
-         "unknown key " + quote(name) + " " + where(map) + " (expected one of: " + list + ")" +
-             did_you_mean(name, std::vector<std::string>(allowed.begin(), allowed.end())));
+    const Mark at = mark_of(f.key);
+    if (!plausible(name))
+      fail(at, "unknown key at line " + std::to_string(at.line) + ", column " +
+                   std::to_string(at.column) + " " + where(map) + " (expected one of: " + list +
+                   ")");
+    fail(at, "unknown key " + quote(name) + " " + where(map) + " (expected one of: " + list + ")" +
+                 did_you_mean(name, std::vector<std::string>(allowed.begin(), allowed.end())));
   }
 }
 
@@ -290,7 +310,8 @@ std::string Parser::read_enum(const Field& f, std::initializer_list<const char*>
   std::string s = read_string(f);
   for (const char* o : options)
     if (s == o) return s;
-  fail(f, quote(s) + " is not valid; use " + join_or(options) +
+  fail(f, (plausible(s) ? quote(s) : "the value given") + " is not valid; use " +
+              join_or(options) +
               did_you_mean(s, std::vector<std::string>(options.begin(), options.end())));
 }
 
@@ -677,7 +698,9 @@ Config Parser::parse(const YAML::Node& root) const {
     fail(mark_of(root), "the file is empty; start with version: 1 and a sources: map");
   if (!root.IsMap())
     fail(mark_of(root),
-         "expected a map at the top level (version: 1, sources: ...), got " + describe(root));
+         "expected a map at the top level (version: 1, sources: ...), got " +
+             (root.IsScalar() ? "a scalar (its text is not shown); is this the right file?"
+                              : describe(root)));
   std::vector<Field> fields = entries(top);
 
   // The version first: a file for another version gets that message, not a list of unknown keys.

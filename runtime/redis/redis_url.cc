@@ -41,6 +41,36 @@ bool percent_decode(const std::string& in, std::string* out) {
   return true;
 }
 
+// How an error names a URL that did not parse: by its scheme at most, since the text may be a
+// pasted password or hold one where it is not expected (a query parameter).
+std::string shown_in_errors(const std::string& url) {
+  const size_t end = url.find("://");
+  bool scheme = end != std::string::npos && end > 0 && end <= 16;
+  for (size_t i = 0; scheme && i < end; ++i) {
+    const unsigned char c = static_cast<unsigned char>(url[i]);
+    scheme = std::islower(c) || std::isdigit(c) || c == '+' || c == '.' || c == '-';
+  }
+  return "Redis URL " + (scheme ? "\"" + url.substr(0, end) + "://...\" " : std::string()) +
+         "(the URL given, redacted)";
+}
+
+// url with the value of every password= query parameter replaced by ***.
+std::string redact_password_parameters(const std::string& url) {
+  const size_t q = url.find('?');
+  if (q == std::string::npos) return url;
+  std::string out = url.substr(0, q + 1);
+  size_t i = q + 1;
+  while (true) {
+    const size_t amp = url.find('&', i);
+    const std::string param = url.substr(i, amp == std::string::npos ? std::string::npos : amp - i);
+    out += param.rfind("password=", 0) == 0 ? "password=***" : param;
+    if (amp == std::string::npos) break;
+    out += '&';
+    i = amp + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string RedisEndpoint::redacted() const {
@@ -54,7 +84,7 @@ std::string RedisEndpoint::redacted() const {
 
 bool parse_redis_url(const std::string& url, RedisEndpoint* endpoint, std::string* error) {
   RedisEndpoint ep;
-  const std::string shown = redact_redis_url(url);
+  const std::string shown = shown_in_errors(url);
   if (url.rfind("unix://", 0) == 0) {
     ep.is_unix = true;
     std::string rest = url.substr(7);
@@ -66,7 +96,7 @@ bool parse_redis_url(const std::string& url, RedisEndpoint* endpoint, std::strin
       if (!percent_decode(userinfo.substr(0, colon), &ep.user) ||
           !percent_decode(colon == std::string::npos ? "" : userinfo.substr(colon + 1),
                           &ep.password)) {
-        *error = "Redis URL \"" + shown + "\": bad %-escape in the user or password";
+        *error = shown + ": bad %-escape in the user or password";
         return false;
       }
       rest = rest.substr(at + 1);
@@ -74,13 +104,13 @@ bool parse_redis_url(const std::string& url, RedisEndpoint* endpoint, std::strin
     size_t q = rest.find('?');
     ep.socket_path = rest.substr(0, q);
     if (ep.socket_path.empty() || ep.socket_path[0] != '/') {
-      *error = "Redis URL \"" + shown + "\": the socket path must be absolute; " + kForms;
+      *error = shown + ": the socket path must be absolute; " + kForms;
       return false;
     }
     if (q != std::string::npos) {
       std::string query = rest.substr(q + 1);
       if (query.rfind("db=", 0) != 0 || !parse_int(query.substr(3), 0, 1000000, &ep.db)) {
-        *error = "Redis URL \"" + shown + "\": only ?db=N is accepted after the path; " + kForms;
+        *error = shown + ": only ?db=N is accepted after the path; " + kForms;
         return false;
       }
     }
@@ -88,7 +118,7 @@ bool parse_redis_url(const std::string& url, RedisEndpoint* endpoint, std::strin
     return true;
   }
   if (url.rfind("redis://", 0) != 0) {
-    *error = "Redis URL \"" + shown + "\": unsupported scheme (rediss:// needs TLS, which this "
+    *error = shown + ": unsupported scheme (rediss:// needs TLS, which this "
              "build does not have); " + kForms;
     return false;
   }
@@ -106,7 +136,7 @@ bool parse_redis_url(const std::string& url, RedisEndpoint* endpoint, std::strin
     std::string user = userinfo.substr(0, colon);
     std::string pass = colon == std::string::npos ? "" : userinfo.substr(colon + 1);
     if (!percent_decode(user, &ep.user) || !percent_decode(pass, &ep.password)) {
-      *error = "Redis URL \"" + shown + "\": bad %-escape in the user or password";
+      *error = shown + ": bad %-escape in the user or password";
       return false;
     }
   }
@@ -114,14 +144,14 @@ bool parse_redis_url(const std::string& url, RedisEndpoint* endpoint, std::strin
   if (!authority.empty() && authority[0] == '[') {
     size_t close = authority.find(']');
     if (close == std::string::npos) {
-      *error = "Redis URL \"" + shown + "\": unclosed [ in an IPv6 host; " + kForms;
+      *error = shown + ": unclosed [ in an IPv6 host; " + kForms;
       return false;
     }
     ep.host = authority.substr(1, close - 1);
     std::string after = authority.substr(close + 1);
     if (!after.empty()) {
       if (after[0] != ':') {
-        *error = "Redis URL \"" + shown + "\": unexpected text after the host; " + kForms;
+        *error = shown + ": unexpected text after the host; " + kForms;
         return false;
       }
       port_text = after.substr(1);
@@ -132,15 +162,15 @@ bool parse_redis_url(const std::string& url, RedisEndpoint* endpoint, std::strin
     if (colon != std::string::npos) port_text = authority.substr(colon + 1);
   }
   if (ep.host.empty()) {
-    *error = "Redis URL \"" + shown + "\": the host is missing; " + kForms;
+    *error = shown + ": the host is missing; " + kForms;
     return false;
   }
   if (!port_text.empty() && !parse_int(port_text, 1, 65535, &ep.port)) {
-    *error = "Redis URL \"" + shown + "\": the port must be a number from 1 to 65535";
+    *error = shown + ": the port must be a number from 1 to 65535";
     return false;
   }
   if (!path.empty() && !parse_int(path, 0, 1000000, &ep.db)) {
-    *error = "Redis URL \"" + shown + "\": the database after / must be a number";
+    *error = shown + ": the database after / must be a number";
     return false;
   }
   *endpoint = ep;
@@ -155,10 +185,10 @@ std::string redact_redis_url(const std::string& url) {
   // As parse_redis_url reads it: the password runs from the first ':' of the user info to the
   // last '@' (even when it holds an unescaped '/'; a redaction too wide beats a leak).
   size_t at = url.rfind('@');
-  if (at == std::string::npos || at < start) return url;
+  if (at == std::string::npos || at < start) return redact_password_parameters(url);
   size_t colon = url.find(':', start);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
+  if (colon == std::string::npos || colon > at) return redact_password_parameters(url);
+  return redact_password_parameters(url.substr(0, colon + 1) + "***" + url.substr(at));
 }
 
 std::string redact_redis_urls_in(const std::string& text) {

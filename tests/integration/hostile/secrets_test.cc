@@ -267,7 +267,7 @@ TEST_F(SecretsTest, NoCommandEverPrintsAPassword) {
   EXPECT_THAT(all, HasSubstr("WRONGPASS"));
   EXPECT_THAT(all, HasSubstr("cannot connect"));
   EXPECT_THAT(all, HasSubstr("redis://:***@"));
-  EXPECT_THAT(all, HasSubstr("redis://alice:***@"));
+  EXPECT_THAT(all, HasSubstr("Redis URL \"redis://...\" (the URL given, redacted)"));
   EXPECT_THAT(all, HasSubstr("redis://alice@127.0.0.1"));
   EXPECT_THAT(all, HasSubstr("unix://alice@/"));
   EXPECT_THAT(all, HasSubstr("switchyard_"));  // the /metrics page was scraped
@@ -297,6 +297,35 @@ TEST_F(SecretsTest, PasswordFileReadableByOthersIsRefused) {
   CommandResult missing = cli("missing file", {"check"}, config("absent.yaml", redis_.url(), dir_.file("absent.password")));
   EXPECT_EQ(missing.exit_code, 2) << missing;
   EXPECT_THAT(missing.err, HasSubstr(dir_.file("absent.password")));
+  expect_no_secret_anywhere();
+}
+
+// /etc/shadow is root:shadow 0640: a file its group may read is a password meant for this
+// switchyard only when that group is one of the caller's.
+TEST_F(SecretsTest, PasswordFileReadableByAnotherGroupIsRefused) {
+  std::vector<gid_t> groups(static_cast<size_t>(std::max(getgroups(0, nullptr), 0)));
+  const int n = getgroups(static_cast<int>(groups.size()), groups.data());
+  groups.resize(static_cast<size_t>(std::max(n, 0)));
+  gid_t other = 4242;
+  while (other == getegid() || std::find(groups.begin(), groups.end(), other) != groups.end())
+    ++other;
+  const std::string file = password_file("shadow.password", kPass, 0640);
+  ASSERT_EQ(chown(file.c_str(), 0, other), 0) << strerror(errno);
+  ASSERT_EQ(chmod(file.c_str(), 0640), 0) << strerror(errno);
+  const std::string cfg = config("shadow.yaml", redis_.url(), file);
+  CommandResult r = cli("other group check", {"check"}, cfg);
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_THAT(r.err, HasSubstr("redis.password_file " + file + " is readable by group " +
+                               std::to_string(other) + " (mode 0640)"));
+  EXPECT_THAT(r.err, HasSubstr("chmod 0600 " + file));
+  // Without group read it is fine whatever the group.
+  ASSERT_EQ(chmod(file.c_str(), 0600), 0) << strerror(errno);
+  EXPECT_EQ(cli("other group 0600 check", {"check"}, cfg).exit_code, 0);
+  // The caller's own group may read it.
+  ASSERT_EQ(chmod(file.c_str(), 0640), 0) << strerror(errno);
+  ASSERT_EQ(chown(file.c_str(), 0, getegid()), 0) << strerror(errno);
+  CommandResult ok = cli("own group check", {"check"}, cfg);
+  EXPECT_EQ(ok.exit_code, 0) << ok;
   expect_no_secret_anywhere();
 }
 

@@ -332,6 +332,36 @@ TEST(ConfigLoaderTest, MistypedUrlIsEchoedWithoutItsPassword) {
   }
 }
 
+// `check -c` given a password file, or a routes.yaml swapped for a symlink to /etc/passwd:
+// the error names the kind of node and its position, never the file's text.
+TEST(ConfigLoaderTest, ErrorsNeverEchoTheFilesText) {
+  EXPECT_EQ(error_of("S3cr3tPW\n"),
+            "routes.yaml:1:1: expected a map at the top level (version: 1, sources: ...), got a "
+            "scalar (its text is not shown); is this the right file?");
+  const std::string passwd =
+      "root:x:0:0:root:/root:/bin/bash\n"
+      "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+      "svc:x:999:999:Secret Service Account:/home/svc:/bin/sh\n";
+  for (const std::string& text : {passwd, std::string("hunter2 correct horse\n")}) {
+    const std::string error = error_of(text);
+    EXPECT_THAT(error, HasSubstr("got a scalar")) << error;
+    for (const char* secret : {"root", "nologin", "Secret", "hunter2", "horse"})
+      EXPECT_THAT(error, Not(HasSubstr(secret))) << error;
+  }
+  // A top-level key that does not look like a key (a line of a secret file) is not echoed.
+  EXPECT_EQ(error_of("version: 1\nsources: {a: {}}\npass word=S3cr3t!PW: x\n"),
+            "routes.yaml:3:1: unknown key at line 3, column 1 at the top level (expected one of: "
+            "version, redis, plugins_dir, sources, handlers, routes, unrouted, retry, "
+            "shutdown_timeout, limits, contracts, metrics, logging)");
+  // Values of the wrong kind deeper down: only short identifier-like text is echoed.
+  EXPECT_THAT(error_of("version: 1\nsources: {analytics: {batch: \"S3cr3t PW!\"}}\n"),
+              AllOf(HasSubstr("expected an integer, got a quoted string (not shown)"),
+                    Not(HasSubstr("S3cr3t"))));
+  EXPECT_THAT(error_of("version: 1\nsources: {analytics: {type: \"S3cr3t PW!\"}}\n"),
+              AllOf(HasSubstr("sources.analytics.type: the value given is not valid"),
+                    Not(HasSubstr("S3cr3t"))));
+}
+
 TEST(ConfigLoaderTest, BadDurations) {
   EXPECT_EQ(error_of(R"(version: 1
 sources:
@@ -339,8 +369,8 @@ sources:
 retry:
   initial_backoff: 10 sec
 )"),
-            "routes.yaml:5:20: retry.initial_backoff: expected a duration, got \"10 sec\"; write "
-            "e.g. 250ms, 30s, 5m, 1h, or a whole number of milliseconds");
+            "routes.yaml:5:20: retry.initial_backoff: expected a duration, got a scalar (not "
+            "shown); write e.g. 250ms, 30s, 5m, 1h, or a whole number of milliseconds");
   EXPECT_THAT(error_of("version: 1\nsources: {analytics: {}}\nshutdown_timeout: -5s\n"),
               StartsWith("routes.yaml:3:19: shutdown_timeout: expected a duration, got \"-5s\""));
   EXPECT_EQ(error_of("version: 1\nsources: {analytics: {reclaim_after: 500ms}}\n"),

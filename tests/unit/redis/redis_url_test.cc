@@ -94,7 +94,7 @@ TEST(RedisUrlTest, PasswordWithSlashIsTakenWholeAndNeverShown) {
 
   const std::string error = error_of("redis://u:Zq7/Secret@h:0/0");
   EXPECT_THAT(error, Not(HasSubstr("Secret")));
-  EXPECT_THAT(error, HasSubstr("redis://u:***@h:0/0"));
+  EXPECT_THAT(error, HasSubstr("\"redis://...\" (the URL given, redacted)"));
   EXPECT_THAT(error_of("redis://u:Zq7/Secret@/0"), Not(HasSubstr("Secret")));
 }
 
@@ -142,6 +142,29 @@ TEST(RedisUrlTest, UrlsInFreeTextAreRedactedWordByWord) {
             "--redis=redis://u:***@h/0 unix:///s.sock\nRun with --help");
   EXPECT_EQ(redact_redis_urls_in("  two  spaces\t"), "  two  spaces\t");
   EXPECT_EQ(redact_redis_urls_in(""), "");
+}
+
+// A URL that does not parse may be a pasted password, or hold one where it is not expected
+// (a query parameter): its error shows no more than the scheme.
+TEST(RedisUrlTest, UnparsedUrlIsShownOnlyUpToItsScheme) {
+  for (const std::string url :
+       {"S3cr3tPW", "unix:///x.sock?db=1&password=S3cr3tPW", "redis://h:S3cr3tPW/0",
+        "redis://S3cr3tPW:1/x", "rediss://u:S3cr3tPW@h/0", "unix://S3cr3tPW"}) {
+    const std::string error = error_of(url);
+    EXPECT_THAT(error, Not(HasSubstr("S3cr3tPW"))) << url;
+    EXPECT_THAT(error, HasSubstr("(the URL given, redacted)")) << url;
+  }
+  EXPECT_THAT(error_of("unix:///x.sock?db=1&password=S3cr3tPW"), HasSubstr("\"unix://...\""));
+  EXPECT_THAT(error_of("S3cr3tPW"), HasSubstr("unsupported scheme"));
+}
+
+TEST(RedisUrlTest, PasswordQueryParameterIsRedacted) {
+  EXPECT_EQ(redact_redis_url("unix:///x.sock?db=1&password=S3cr3tPW"),
+            "unix:///x.sock?db=1&password=***");
+  EXPECT_EQ(redact_redis_url("redis://h/0?password=S3cr3tPW&db=2"),
+            "redis://h/0?password=***&db=2");
+  EXPECT_EQ(redact_redis_urls_in("not expected: unix:///s?password=S3cr3tPW"),
+            "not expected: unix:///s?password=***");
 }
 
 TEST(RedisUrlTest, PercentEscapesMustBeTwoHexDigits) {
