@@ -108,6 +108,17 @@ end
 return n
 )lua");
 
+// KEYS: a key Switchyard always writes with a TTL (K:lease). ARGV: ttl_ms. A key without one was
+// written by someone else (an operator, a restore) and would never expire: gives it ttl_ms (a
+// live holder renews it). Returns 1 if it did, else 0.
+const RedisScript kExpireForeignScript(R"lua(
+if redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+)lua");
+
 // KEYS: inflight, dead, retry, deliveries. ARGV: n, ndead, dead letters..., (score, member)...
 // Acks a whole batch with its dead letters and retries, only if the in-flight list is still ours.
 const RedisScript kAckScript(R"lua(
@@ -397,6 +408,16 @@ Status ListSource::name_taken_error(const std::string& other_token) {
 
 Status ListSource::lease_held(TakenBatch* batch) {
   batch->reply.reset();
+  const std::string lease = keys_.lease();
+  Reply reply;
+  Status s = connection_->eval(kExpireForeignScript, {lease}, {ttl_ms_}, &reply);
+  if (s && reply->type == REDIS_REPLY_INTEGER && reply->integer == 1) {
+    raise_alert(connection_, keys_, "lease_without_ttl",
+                lease + " had no TTL (Switchyard always sets one: someone else wrote it) and "
+                "kept delivery: inflight consumers of " + keys_.pending + " from taking; gave it "
+                "a TTL of reclaim_after (" + ttl_ms_ + " ms), so it expires unless a live "
+                "delivery: lease consumer renews it; find out who wrote it");
+  }
   return Status::error("a consumer with delivery: lease holds " + keys_.lease() + " on " +
                        keys_.pending + "; the two delivery modes must not mix on one key: set "
                        "the same delivery: on every consumer of this source");

@@ -295,6 +295,26 @@ TEST(ForeignStateModesTest, InflightConsumerStartingWhileALeaseIsHeldStandsByAnd
       << rig.describe() << "\n" << inflight.log_tail();
 }
 
+// Switchyard writes K:lease with a TTL: one without (an operator's SET, a restore) would stop
+// delivery: inflight consumers for good. It gets reclaim_after (a live holder renews it), with an
+// alert, and the consumers take once it expires.
+TEST_P(ForeignStateTest, LeaseWithoutTtlExpiresWithAnAlertAndTheBacklogDrains) {
+  Rig rig(GetParam());
+  rig.write_config(fault_spec("batch: 100\nworkers: 1\nreclaim_after: 1s"));
+  SwitchyardProcess daemon;
+  ASSERT_FALSE(start_one(rig, &daemon).empty());
+  rig.client().command({"SET", rig.lease_key(), "foo|bar"});
+  rig.publish(mixed_events(200));
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(100, 100); }, 20s,
+                         "the backlog to drain once the foreign lease expires"))
+      << rig.describe() << "\n" << daemon.log_tail();
+  rig.expect_drained_state();
+  EXPECT_EQ(rig.client().command({"EXISTS", rig.lease_key()}).integer, 0);
+  Reply alert = rig.client().command({"HGET", rig.key() + ":alerts", "lease_without_ttl"});
+  ASSERT_FALSE(alert.is_nil()) << "no alert in " << rig.key() << ":alerts";
+  EXPECT_NE(alert.str.find(rig.lease_key()), std::string::npos) << alert.str;
+}
+
 TEST_P(ForeignStateAnyListTest, NonUtf8MessageOverMaxDeliveriesByCrashRecoveryKeepsItsBytes) {
   Rig rig(GetParam());
   rig.write_config(fault_spec("batch: 100\nworkers: 1\nmax_deliveries: 3\nreclaim_after: 1s"));
