@@ -315,6 +315,28 @@ TEST_P(ForeignStateTest, LeaseWithoutTtlExpiresWithAnAlertAndTheBacklogDrains) {
   EXPECT_NE(alert.str.find(rig.lease_key()), std::string::npos) << alert.str;
 }
 
+// A heartbeat without a TTL never expires: the in-flight list of that (dead) consumer would never
+// be reclaimed, and a delivery: lease consumer would stand by for ever. It gets reclaim_after.
+TEST_P(ForeignStateAnyListTest, HeartbeatWithoutTtlExpiresWithAnAlertAndItsListIsReclaimed) {
+  Rig rig(GetParam());
+  rig.write_config(fault_spec("batch: 100\nworkers: 1\nreclaim_after: 1s"));
+  const std::string heartbeat = rig.key() + ":heartbeat:ghost2";
+  const std::string list = rig.key() + ":inflight:ghost2:0";
+  rig.client().command({"SET", heartbeat, "x"});
+  rig.client().command({"HSET", rig.key() + ":inflight", list, "ghost2"});
+  rig.client().rpush(list, user_registered(1));
+  SwitchyardProcess daemon = rig.start();
+  rig.publish(mixed_events(100, 1000));
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(51, 50); }, 20s,
+                         "the ghost's message and the backlog to be handled"))
+      << rig.describe() << "\n" << daemon.log_tail();
+  rig.expect_drained_state();
+  EXPECT_EQ(rig.client().command({"EXISTS", heartbeat}).integer, 0);
+  Reply alert = rig.client().command({"HGET", rig.key() + ":alerts", "heartbeat_without_ttl"});
+  ASSERT_FALSE(alert.is_nil()) << "no alert in " << rig.key() << ":alerts";
+  EXPECT_NE(alert.str.find(heartbeat), std::string::npos) << alert.str;
+}
+
 TEST_P(ForeignStateAnyListTest, NonUtf8MessageOverMaxDeliveriesByCrashRecoveryKeepsItsBytes) {
   Rig rig(GetParam());
   rig.write_config(fault_spec("batch: 100\nworkers: 1\nmax_deliveries: 3\nreclaim_after: 1s"));
