@@ -337,6 +337,26 @@ TEST_P(ForeignStateAnyListTest, HeartbeatWithoutTtlExpiresWithAnAlertAndItsListI
   EXPECT_NE(alert.str.find(heartbeat), std::string::npos) << alert.str;
 }
 
+// A K:window with values out of range (n beyond K, a negative suspect count) is clamped to K:
+// it must not keep the lease taking one message at a time for ever.
+TEST(ForeignStateLeaseTest, CorruptWindowIsClampedWithAnAlertAndBatchesReturn) {
+  Rig rig(SourceKind::kLease);
+  rig.write_config(fault_spec("batch: 100\nworkers: 1\nreclaim_after: 1s"));
+  rig.client().command(
+      {"HSET", rig.window_key(), "n", "999999999", "by", "ghost|tok", "suspect", "-7"});
+  rig.publish(mixed_events(20));
+  SwitchyardProcess daemon = rig.start();
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(10, 10); }, 20s, "the first messages"))
+      << rig.describe() << "\n" << daemon.log_tail();
+  rig.publish(mixed_events(200, 1000));
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(110, 110); }, 20s, "the backlog"))
+      << rig.describe() << "\n" << daemon.log_tail();
+  rig.expect_drained_state();
+  Reply alert = rig.client().command({"HGET", rig.key() + ":alerts", "window_corrupt"});
+  ASSERT_FALSE(alert.is_nil()) << "no alert in " << rig.key() << ":alerts";
+  EXPECT_NE(alert.str.find(rig.window_key()), std::string::npos) << alert.str;
+}
+
 TEST_P(ForeignStateAnyListTest, NonUtf8MessageOverMaxDeliveriesByCrashRecoveryKeepsItsBytes) {
   Rig rig(GetParam());
   rig.write_config(fault_spec("batch: 100\nworkers: 1\nmax_deliveries: 3\nreclaim_after: 1s"));
