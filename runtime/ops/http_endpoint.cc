@@ -117,6 +117,14 @@ Status HttpEndpoint::start() {
   // HEAD without a body pass. The connection then closes (one request per connection), so the
   // unread body is never read.
   server_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    // Ranges are not served: cpp-httplib would repeat the body once per range of a multi-range
+    // request (thousands fit in one header). The answer has no body, so there is nothing to
+    // repeat (cpp-httplib applies the ranges to any response it writes).
+    if (req.has_header("Range")) {
+      res.status = 416;
+      res.set_header("Connection", "close");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     const bool has_body = req.has_header("Transfer-Encoding") ||
                           (req.has_header("Content-Length") &&
                            req.get_header_value("Content-Length") != "0");

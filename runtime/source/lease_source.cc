@@ -18,7 +18,8 @@ namespace {
 // ARGV: consumer, holder, ttl_ms, max, max_deliveries, dead-letter tail, tokens already consumed,
 // replaceable (the value of K:lease left by a dead run of this consumer name, or "").
 // Returns {n, dead}: the window is the first n messages of K (0: K is empty), dead suspect
-// messages went to K:dead on the way. {-1, 0, holder}: another consumer, or another run of this
+// messages went to K:dead on the way; {n, dead, n found, suspect found} when K:window held values
+// out of range (clamped). {-1, 0, holder}: another consumer, or another run of this
 // consumer name that may be alive, holds the lease.
 // {-2, 0}: `delivery: inflight` consumers have in-flight lists on K.
 const RedisScript kLeaseTakeScript(std::string(kLuaDeadLetterHead) + R"lua(
@@ -39,11 +40,27 @@ if redis.call('EXISTS', KEYS[6]) == 1 then
   return {-2, 0}
 end
 redis.call('SET', KEYS[2], me, 'PX', ARGV[3])
-local n = tonumber(redis.call('HGET', KEYS[3], 'n') or '0')
-local suspect = tonumber(redis.call('HGET', KEYS[3], 'suspect') or '0')
+-- n and suspect never exceed K's length: values out of [0, LLEN K] (or not numbers) were written
+-- by someone else and are clamped; the reply then carries the values found.
+local len = redis.call('LLEN', KEYS[1])
+local raw_n, raw_suspect = redis.call('HGET', KEYS[3], 'n'), redis.call('HGET', KEYS[3], 'suspect')
+local corrupt = false
+local function clamp(v)
+  if not v then return 0 end
+  local x = tonumber(v)
+  if not x or x ~= x or x < 0 then corrupt = true; return 0 end
+  if x > len then corrupt = true; return len end
+  return math.floor(x)
+end
+local n = clamp(raw_n)
+local suspect = clamp(raw_suspect)
+local function reply(a, b)
+  if corrupt then return {a, b, raw_n or '', raw_suspect or ''} end
+  return {a, b}
+end
 if n > 0 then
   -- Our own window whose take reply was lost: read it again, it was never handled.
-  if redis.call('HGET', KEYS[3], 'by') == me then return {n, 0} end
+  if redis.call('HGET', KEYS[3], 'by') == me then return reply(n, 0) end
   -- A consumer died holding this window: each of its messages is now suspect.
   if suspect < n then suspect = n end
 end
@@ -55,7 +72,7 @@ while suspect > 0 do
   local c = redis.call('HINCRBY', KEYS[4], h, 1)
   if c < tonumber(ARGV[5]) then
     redis.call('HSET', KEYS[3], 'n', 1, 'by', me, 'suspect', suspect)
-    return {1, dead}
+    return reply(1, dead)
   end
   redis.call('LPOP', KEYS[1])
   redis.call('HDEL', KEYS[4], h)
@@ -63,10 +80,10 @@ while suspect > 0 do
   dead = dead + 1
   suspect = suspect - 1
 end
-local len = redis.call('LLEN', KEYS[1])
+len = redis.call('LLEN', KEYS[1])
 if len == 0 then
   redis.call('DEL', KEYS[3])
-  return {0, dead}
+  return reply(0, dead)
 end
 n = math.min(len, tonumber(ARGV[4]))
 redis.call('HSET', KEYS[3], 'n', n, 'by', me, 'suspect', 0)
@@ -74,7 +91,7 @@ if KEYS[7] then
   local trim = n - tonumber(ARGV[7])
   if trim > 0 then redis.call('LTRIM', KEYS[7], trim, -1) end
 end
-return {n, dead}
+return reply(n, dead)
 )lua");
 
 // KEYS: K, lease, window, deliveries, dead, retry.
@@ -210,6 +227,16 @@ Status LeaseSource::take_now(int max, int max_deliveries, int tokens_consumed, T
     spdlog::warn("source {}: {} message(s) left by a consumer that died holding them went to {} "
                  "after {} deliveries",
                  source_name_, dead_now, dead, max_deliveries);
+  }
+  if (n >= 0 && r->elements == 4) {
+    auto text = [](const redisReply* e) {
+      return e->type == REDIS_REPLY_STRING ? std::string(e->str, e->len) : std::string();
+    };
+    raise_alert(connection_, keys_, "window_corrupt",
+                window + " held n '" + text(r->element[2]) + "' and suspect '" +
+                    text(r->element[3]) + "', outside 0 to the length of " + keys_.pending +
+                    " (someone else wrote them); clamped them to that range and went on; find "
+                    "out who wrote them");
   }
   if (n == -1) {
     std::string other = r->elements > 2 && r->element[2]->type == REDIS_REPLY_STRING

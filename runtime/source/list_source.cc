@@ -108,6 +108,17 @@ end
 return n
 )lua");
 
+// KEYS: a key Switchyard always writes with a TTL (K:lease). ARGV: ttl_ms. A key without one was
+// written by someone else (an operator, a restore) and would never expire: gives it ttl_ms (a
+// live holder renews it). Returns 1 if it did, else 0.
+const RedisScript kExpireForeignScript(R"lua(
+if redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+)lua");
+
 // KEYS: inflight, dead, retry, deliveries. ARGV: n, ndead, dead letters..., (score, member)...
 // Acks a whole batch with its dead letters and retries, only if the in-flight list is still ours.
 const RedisScript kAckScript(R"lua(
@@ -189,10 +200,18 @@ return 1
 
 // KEYS: list, K, deliveries, dead, owners, heartbeat of the list's consumer.
 // ARGV: force, max_deliveries, dead-letter tail (everything after "message"), count ('1' counts a
-// delivery per message; '0' after a lost reply, where the messages were never handled).
-// Returns {returned, dead}, or {-1, 0} when the owner is alive and force is not set.
+// delivery per message; '0' after a lost reply, where the messages were never handled), ttl_ms.
+// Returns {returned, dead}, or {-1, 0} when the owner is alive and force is not set. A heartbeat
+// without a TTL (Switchyard always sets one: someone else wrote it) would keep its list for ever:
+// it gets ttl_ms, and the reply is {-2, 0}.
 const RedisScript kRecoverScript(std::string(kLuaDeadLetterHead) + R"lua(
-if ARGV[1] ~= '1' and redis.call('EXISTS', KEYS[6]) == 1 then return {-1, 0} end
+if ARGV[1] ~= '1' and redis.call('EXISTS', KEYS[6]) == 1 then
+  if redis.call('PTTL', KEYS[6]) == -1 then
+    redis.call('PEXPIRE', KEYS[6], ARGV[5])
+    return {-2, 0}
+  end
+  return {-1, 0}
+end
 local msgs = redis.call('LRANGE', KEYS[1], 0, -1)
 local max = tonumber(ARGV[2])
 local returned, dead = 0, 0
@@ -397,6 +416,16 @@ Status ListSource::name_taken_error(const std::string& other_token) {
 
 Status ListSource::lease_held(TakenBatch* batch) {
   batch->reply.reset();
+  const std::string lease = keys_.lease();
+  Reply reply;
+  Status s = connection_->eval(kExpireForeignScript, {lease}, {ttl_ms_}, &reply);
+  if (s && reply->type == REDIS_REPLY_INTEGER && reply->integer == 1) {
+    raise_alert(connection_, keys_, "lease_without_ttl",
+                lease + " had no TTL (Switchyard always sets one: someone else wrote it) and "
+                "kept delivery: inflight consumers of " + keys_.pending + " from taking; gave it "
+                "a TTL of reclaim_after (" + ttl_ms_ + " ms), so it expires unless a live "
+                "delivery: lease consumer renews it; find out who wrote it");
+  }
   return Status::error("a consumer with delivery: lease holds " + keys_.lease() + " on " +
                        keys_.pending + "; the two delivery modes must not mix on one key: set "
                        "the same delivery: on every consumer of this source");
@@ -519,11 +548,20 @@ Status ListSource::recover(const std::string& list, const std::string& consumer,
   Reply reply;
   Status s = connection_->eval(kRecoverScript,
                                {list, keys_.pending, deliveries, dead_key, owners, heartbeat},
-                               {force ? "1" : "0", max, tail, count_delivery ? "1" : "0"}, &reply);
+                               {force ? "1" : "0", max, tail, count_delivery ? "1" : "0",
+                                ttl_ms_},
+                               &reply);
   if (!s) return s;
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
     return Status::error("recover script returned an unexpected reply");
   long long r0 = reply->element[0]->integer, r1 = reply->element[1]->integer;
+  if (r0 == -2) {
+    raise_alert(connection_, keys_, "heartbeat_without_ttl",
+                heartbeat + " had no TTL (Switchyard always sets one: someone else wrote it) and "
+                "kept in-flight list " + list + " of consumer " + consumer + " from being "
+                "reclaimed; gave it a TTL of reclaim_after (" + ttl_ms_ + " ms), so the list is "
+                "reclaimed once it expires unless a live consumer renews it; find out who wrote it");
+  }
   *skipped = r0 < 0;
   *returned = r0 < 0 ? 0 : static_cast<int>(r0);
   *dead = static_cast<int>(r1);

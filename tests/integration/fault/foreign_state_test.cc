@@ -295,6 +295,68 @@ TEST(ForeignStateModesTest, InflightConsumerStartingWhileALeaseIsHeldStandsByAnd
       << rig.describe() << "\n" << inflight.log_tail();
 }
 
+// Switchyard writes K:lease with a TTL: one without (an operator's SET, a restore) would stop
+// delivery: inflight consumers for good. It gets reclaim_after (a live holder renews it), with an
+// alert, and the consumers take once it expires.
+TEST_P(ForeignStateTest, LeaseWithoutTtlExpiresWithAnAlertAndTheBacklogDrains) {
+  Rig rig(GetParam());
+  rig.write_config(fault_spec("batch: 100\nworkers: 1\nreclaim_after: 1s"));
+  SwitchyardProcess daemon;
+  ASSERT_FALSE(start_one(rig, &daemon).empty());
+  rig.client().command({"SET", rig.lease_key(), "foo|bar"});
+  rig.publish(mixed_events(200));
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(100, 100); }, 20s,
+                         "the backlog to drain once the foreign lease expires"))
+      << rig.describe() << "\n" << daemon.log_tail();
+  rig.expect_drained_state();
+  EXPECT_EQ(rig.client().command({"EXISTS", rig.lease_key()}).integer, 0);
+  Reply alert = rig.client().command({"HGET", rig.key() + ":alerts", "lease_without_ttl"});
+  ASSERT_FALSE(alert.is_nil()) << "no alert in " << rig.key() << ":alerts";
+  EXPECT_NE(alert.str.find(rig.lease_key()), std::string::npos) << alert.str;
+}
+
+// A heartbeat without a TTL never expires: the in-flight list of that (dead) consumer would never
+// be reclaimed, and a delivery: lease consumer would stand by for ever. It gets reclaim_after.
+TEST_P(ForeignStateAnyListTest, HeartbeatWithoutTtlExpiresWithAnAlertAndItsListIsReclaimed) {
+  Rig rig(GetParam());
+  rig.write_config(fault_spec("batch: 100\nworkers: 1\nreclaim_after: 1s"));
+  const std::string heartbeat = rig.key() + ":heartbeat:ghost2";
+  const std::string list = rig.key() + ":inflight:ghost2:0";
+  rig.client().command({"SET", heartbeat, "x"});
+  rig.client().command({"HSET", rig.key() + ":inflight", list, "ghost2"});
+  rig.client().rpush(list, user_registered(1));
+  SwitchyardProcess daemon = rig.start();
+  rig.publish(mixed_events(100, 1000));
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(51, 50); }, 20s,
+                         "the ghost's message and the backlog to be handled"))
+      << rig.describe() << "\n" << daemon.log_tail();
+  rig.expect_drained_state();
+  EXPECT_EQ(rig.client().command({"EXISTS", heartbeat}).integer, 0);
+  Reply alert = rig.client().command({"HGET", rig.key() + ":alerts", "heartbeat_without_ttl"});
+  ASSERT_FALSE(alert.is_nil()) << "no alert in " << rig.key() << ":alerts";
+  EXPECT_NE(alert.str.find(heartbeat), std::string::npos) << alert.str;
+}
+
+// A K:window with values out of range (n beyond K, a negative suspect count) is clamped to K:
+// it must not keep the lease taking one message at a time for ever.
+TEST(ForeignStateLeaseTest, CorruptWindowIsClampedWithAnAlertAndBatchesReturn) {
+  Rig rig(SourceKind::kLease);
+  rig.write_config(fault_spec("batch: 100\nworkers: 1\nreclaim_after: 1s"));
+  rig.client().command(
+      {"HSET", rig.window_key(), "n", "999999999", "by", "ghost|tok", "suspect", "-7"});
+  rig.publish(mixed_events(20));
+  SwitchyardProcess daemon = rig.start();
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(10, 10); }, 20s, "the first messages"))
+      << rig.describe() << "\n" << daemon.log_tail();
+  rig.publish(mixed_events(200, 1000));
+  ASSERT_TRUE(wait_until([&] { return rig.all_handled(110, 110); }, 20s, "the backlog"))
+      << rig.describe() << "\n" << daemon.log_tail();
+  rig.expect_drained_state();
+  Reply alert = rig.client().command({"HGET", rig.key() + ":alerts", "window_corrupt"});
+  ASSERT_FALSE(alert.is_nil()) << "no alert in " << rig.key() << ":alerts";
+  EXPECT_NE(alert.str.find(rig.window_key()), std::string::npos) << alert.str;
+}
+
 TEST_P(ForeignStateAnyListTest, NonUtf8MessageOverMaxDeliveriesByCrashRecoveryKeepsItsBytes) {
   Rig rig(GetParam());
   rig.write_config(fault_spec("batch: 100\nworkers: 1\nmax_deliveries: 3\nreclaim_after: 1s"));

@@ -79,6 +79,20 @@ std::string send_request(int port, const std::string& head, size_t body_bytes) {
   return response.substr(0, response.find("\r\n"));
 }
 
+// Sends head and returns everything the server answers until it closes the connection.
+std::string exchange(int port, const std::string& head) {
+  int fd = connect_to(port);
+  if (fd < 0) return "";
+  std::string response;
+  if (::send(fd, head.data(), head.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head.size())) {
+    char buffer[4096];
+    ssize_t n;
+    while ((n = ::recv(fd, buffer, sizeof buffer, 0)) > 0) response.append(buffer, n);
+  }
+  ::close(fd);
+  return response;
+}
+
 long rss_kib(pid_t pid) {
   for (const std::string& line : file_lines("/proc/" + std::to_string(pid) + "/status")) {
     if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
@@ -174,6 +188,24 @@ TEST_F(HttpAbuseTest, BodiesMethodsAndHalfSentRequestsCostNothingElse) {
                          "/healthz to answer again after the abuse"))
       << daemon_.log_tail();
   expect_rss_bounded("after the abuse");
+  EXPECT_EQ(daemon_.stop(), 0) << daemon_.log_tail();
+}
+
+// A Range header with thousands of ranges would repeat the whole body once per range: a 3 KB
+// request must not buy a response many times its size.
+TEST_F(HttpAbuseTest, MultiRangeRequestIsNotAmplified) {
+  publish_and_expect_handled(1, 10, 10);
+  std::string ranges = "bytes=0-";
+  while (ranges.size() < 8000) ranges += ",0-";
+  const std::string head = "GET /metrics HTTP/1.1\r\nHost: x\r\nRange: " + ranges + "\r\n\r\n";
+  const std::string response = exchange(port_, head);
+  ASSERT_FALSE(response.empty());
+  EXPECT_LT(response.size(), head.size()) << response.substr(0, response.find("\r\n"));
+  EXPECT_THAT(response.substr(0, response.find("\r\n")), HasSubstr("416"));
+  // A single range is refused too: the endpoint serves whole documents only.
+  EXPECT_THAT(exchange(port_, "GET /metrics HTTP/1.1\r\nHost: x\r\nRange: bytes=0-10\r\n\r\n"),
+              HasSubstr("416"));
+  EXPECT_EQ(http_get("127.0.0.1", port_, "/healthz"), "ok\n");
   EXPECT_EQ(daemon_.stop(), 0) << daemon_.log_tail();
 }
 
