@@ -76,6 +76,18 @@ bool base64_decode(std::string_view in, std::string* out) {
   return true;
 }
 
+// Writes text as a JSON string: as it is when valid UTF-8, else with U+FFFD for each invalid byte
+// (a plugin's reason, or a name read from Redis, may hold any bytes; the letter must stay JSON
+// that decode_dead_letter reads back).
+void write_text(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view text) {
+  if (valid_utf8(text)) {
+    w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+    return;
+  }
+  const std::string readable = replace_invalid_utf8(text);
+  w.String(readable.data(), static_cast<rapidjson::SizeType>(readable.size()));
+}
+
 void write_tail_fields(rapidjson::Writer<rapidjson::StringBuffer>& w, const DeadLetter& letter) {
   if (letter.truncated()) {
     w.Key("message_bytes");
@@ -85,21 +97,21 @@ void write_tail_fields(rapidjson::Writer<rapidjson::StringBuffer>& w, const Dead
              static_cast<rapidjson::SizeType>(letter.message_sha256.size()));
   }
   w.Key("source");
-  w.String(letter.source.data(), static_cast<rapidjson::SizeType>(letter.source.size()));
+  write_text(w, letter.source);
   w.Key("handler");
   if (letter.handler) {
-    w.String(letter.handler->data(), static_cast<rapidjson::SizeType>(letter.handler->size()));
+    write_text(w, *letter.handler);
   } else {
     w.Null();
   }
   w.Key("reason");
-  w.String(letter.reason.data(), static_cast<rapidjson::SizeType>(letter.reason.size()));
+  write_text(w, letter.reason);
   w.Key("attempts");
   w.Int(letter.attempts);
   w.Key("failed_at");
-  w.String(letter.failed_at.data(), static_cast<rapidjson::SizeType>(letter.failed_at.size()));
+  write_text(w, letter.failed_at);
   w.Key("instance");
-  w.String(letter.instance.data(), static_cast<rapidjson::SizeType>(letter.instance.size()));
+  write_text(w, letter.instance);
 }
 
 // The SHA-256 of data, in lowercase hex. OpenSSL's one-shot EVP_Digest: the library every

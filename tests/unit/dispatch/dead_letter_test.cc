@@ -78,6 +78,30 @@ TEST(DeadLetter, EveryInvalidLeadByteGoesToBase64) {
   }
 }
 
+// A handler's reason (a plugin's text), a source, handler or instance name may hold any bytes:
+// the letter stays valid JSON that decodes, with U+FFFD for each invalid byte (only "message"
+// keeps exact bytes, in message_base64). A lone surrogate escape decoded from a letter is such
+// a byte sequence too.
+TEST(DeadLetter, InvalidUtf8InTheOtherFieldsStillDecodes) {
+  DeadLetter letter;
+  letter.message = "{}";
+  letter.source = "ev\xff";
+  letter.handler = std::string("h\xc3");
+  letter.reason = std::string("bad \xed\xb0\x80 bytes \xfe");
+  letter.failed_at = "2026-11-27T05:34:10.123Z";
+  letter.instance = "host:\x80";
+  const std::string encoded = encode_dead_letter(letter);
+  DeadLetter back;
+  std::string error;
+  ASSERT_TRUE(decode_dead_letter(encoded, &back, &error)) << error << "\n" << encoded;
+  EXPECT_EQ(back.source, "ev\xef\xbf\xbd");
+  EXPECT_EQ(*back.handler, "h\xef\xbf\xbd");
+  EXPECT_EQ(back.reason.find("\xed"), std::string::npos) << back.reason;
+  EXPECT_EQ(back.instance, "host:\xef\xbf\xbd");
+  // And the tail a Redis script appends is the same valid JSON.
+  EXPECT_NE(encode_dead_letter_tail(letter).find("\xef\xbf\xbd"), std::string::npos);
+}
+
 TEST(DeadLetter, TailMatchesTheFullEncoding) {
   DeadLetter d = sample("");
   std::string whole = encode_dead_letter(d);
