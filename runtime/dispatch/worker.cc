@@ -248,6 +248,14 @@ void Worker::ack_batch() {
   writes_.clear();
 }
 
+void Worker::dead_letter_unrouted(std::string_view message, std::string_view event,
+                                  const std::string& reason, int attempts) {
+  log_with(spdlog::level::warn, {.source = source_.name, .event = event, .outcome = kDeadLetter},
+           "dead-lettered a message: {}", reason);
+  writes_.dead_letters.push_back(encode_dead_letter(letter(message, nullptr, reason, attempts)));
+  shared_.metrics->add_dead_lettered(source_.name, 1);
+}
+
 void Worker::explain_laravel_job(std::string_view message, std::string* reason) {
   // A Laravel *job* (dispatch()/push()) rather than a raw event (pushRaw()): say so by name.
   std::string display;
@@ -303,55 +311,39 @@ void Worker::dispatch(const Pipeline& pipeline, const std::vector<std::string_vi
     std::string_view message = messages[i];
     // Streams: an entry deleted before its ack, or without a "message" field.
     if (!batch_.refusals.empty() && !batch_.refusals[i].empty()) {
-      log_with(spdlog::level::warn, {.source = source_.name, .outcome = kDeadLetter},
-               "dead-lettered a message: {}", batch_.refusals[i]);
       const int attempts = batch_.deliveries.empty() ? 1 : static_cast<int>(batch_.deliveries[i]);
-      writes_.dead_letters.push_back(
-          encode_dead_letter(letter(message, nullptr, batch_.refusals[i], attempts)));
-      shared_.metrics->add_dead_lettered(source_.name, 1);
+      dead_letter_unrouted(message, {}, batch_.refusals[i], attempts);
       continue;
     }
     // Streams count deliveries in the pending list: a message delivered max_deliveries times
     // without an ack (it crashed the process each time) is not handed out again.
     if (!batch_.deliveries.empty() && batch_.deliveries[i] > source_.max_deliveries) {
-      std::string why = "exceeded max deliveries (" + std::to_string(source_.max_deliveries) + ")";
-      log_with(spdlog::level::warn, {.source = source_.name, .outcome = kDeadLetter},
-               "dead-lettered a message: {}", why);
-      writes_.dead_letters.push_back(
-          encode_dead_letter(letter(message, nullptr, why, source_.max_deliveries)));
-      shared_.metrics->add_dead_lettered(source_.name, 1);
+      dead_letter_unrouted(
+          message, {},
+          "exceeded max deliveries (" + std::to_string(source_.max_deliveries) + ")",
+          source_.max_deliveries);
       continue;
     }
     Envelope envelope;
     std::string reason;
     if (!decoder_.decode(message, &envelope, &reason)) {
       if (source_.format == "laravel") explain_laravel_job(message, &reason);
-      log_with(spdlog::level::warn, {.source = source_.name, .outcome = kDeadLetter},
-               "dead-lettered a message: {}", reason);
-      writes_.dead_letters.push_back(encode_dead_letter(letter(message, nullptr, reason, 1)));
-      shared_.metrics->add_dead_lettered(source_.name, 1);
+      dead_letter_unrouted(message, {}, reason, 1);
       continue;
     }
     // A message that breaks its event's contract (contracts:) never reaches a handler.
     if (!pipeline.contracts.check(envelope.event, envelope.payload, &reason)) {
-      log_with(spdlog::level::warn,
-               {.source = source_.name, .event = envelope.event, .outcome = kDeadLetter},
-               "dead-lettered a message: {}", reason);
-      writes_.dead_letters.push_back(encode_dead_letter(letter(message, nullptr, reason, 1)));
-      shared_.metrics->add_dead_lettered(source_.name, 1);
+      dead_letter_unrouted(message, envelope.event, reason, 1);
       continue;
     }
     pipeline.routes.match(envelope.event, &matched_);
     if (matched_.empty()) {
       if (config.unrouted == Unrouted::kDeadLetter) {
-        std::string why = "no route for event \"" + std::string(envelope.event) +
-                          "\" (add it to routes: in " + config.path +
-                          ", or set unrouted: drop)";
-        log_with(spdlog::level::warn,
-                 {.source = source_.name, .event = envelope.event, .outcome = kDeadLetter},
-                 "dead-lettered a message: {}", why);
-        writes_.dead_letters.push_back(encode_dead_letter(letter(message, nullptr, why, 1)));
-        shared_.metrics->add_dead_lettered(source_.name, 1);
+        dead_letter_unrouted(message, envelope.event,
+                             "no route for event \"" + std::string(envelope.event) +
+                                 "\" (add it to routes: in " + config.path +
+                                 ", or set unrouted: drop)",
+                             1);
       }
       continue;
     }

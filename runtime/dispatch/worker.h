@@ -83,6 +83,11 @@ class Worker {
   // Logs why a take or start was refused (once while the reason stays the same), then waits
   // (interruptibly) before asking again.
   void pause_after_refusal(const std::string& why);
+  // Dead-letters a message that reaches no handler (refused by its source, over max_deliveries,
+  // undecodable, against its contract, unrouted) with this batch's ack: logs it (with its event
+  // when known), adds the record to writes_ and counts it.
+  void dead_letter_unrouted(std::string_view message, std::string_view event,
+                            const std::string& reason, int attempts);
   DeadLetter letter(std::string_view message, const std::string* handler, std::string reason,
                     int attempts) const;
   int64_t now_ms() const;
