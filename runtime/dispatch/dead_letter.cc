@@ -93,8 +93,7 @@ void write_tail_fields(rapidjson::Writer<rapidjson::StringBuffer>& w, const Dead
     w.Key("message_bytes");
     w.Uint64(letter.message_bytes);
     w.Key("message_sha256");
-    w.String(letter.message_sha256.data(),
-             static_cast<rapidjson::SizeType>(letter.message_sha256.size()));
+    write_text(w, letter.message_sha256);  // ours is hex; one read back from Redis may be anything
   }
   w.Key("source");
   write_text(w, letter.source);
@@ -181,10 +180,17 @@ bool decode_dead_letter(std::string_view json, DeadLetter* letter, std::string* 
     *error = "not a JSON object";
     return false;
   }
+  // A string escape such as a lone surrogate (\udc00) decodes to bytes that are not UTF-8: the
+  // text fields are read as encode_dead_letter writes them (U+FFFD for each invalid byte), so a
+  // letter read back from Redis and written again is the same letter.
   auto str = [&](const char* key, std::string* out) {
     auto it = doc.FindMember(key);
     if (it == doc.MemberEnd() || !it->value.IsString()) return false;
-    out->assign(it->value.GetString(), it->value.GetStringLength());
+    const std::string_view text(it->value.GetString(), it->value.GetStringLength());
+    if (valid_utf8(text) || std::strcmp(key, "message") == 0)
+      out->assign(text);
+    else
+      *out = replace_invalid_utf8(text);
     return true;
   };
   DeadLetter d;
@@ -202,8 +208,10 @@ bool decode_dead_letter(std::string_view json, DeadLetter* letter, std::string* 
   str("failed_at", &d.failed_at);
   str("instance", &d.instance);
   auto h = doc.FindMember("handler");
-  if (h != doc.MemberEnd() && h->value.IsString())
-    d.handler = std::string(h->value.GetString(), h->value.GetStringLength());
+  if (h != doc.MemberEnd() && h->value.IsString()) {
+    d.handler.emplace();
+    str("handler", &*d.handler);
+  }
   auto a = doc.FindMember("attempts");
   if (a != doc.MemberEnd() && a->value.IsInt()) d.attempts = a->value.GetInt();
   if (str("message_sha256", &d.message_sha256)) {

@@ -102,6 +102,32 @@ TEST(DeadLetter, InvalidUtf8InTheOtherFieldsStillDecodes) {
   EXPECT_NE(encode_dead_letter_tail(letter).find("\xef\xbf\xbd"), std::string::npos);
 }
 
+// A letter read back from Redis may hold a lone surrogate escape in any text field, the oversize
+// message's digest included: its three bytes (ED B0 80) read as three U+FFFD, and writing it again gives the same letter
+// (fuzz_dead_letter found the digest written raw, which made the rewritten letter unreadable).
+TEST(DeadLetter, LoneSurrogateInAnyTextFieldReadsBackAsReplacementAndRoundTrips) {
+  const std::string stored =
+      R"({"message":"{}","message_bytes":9000,"message_sha256":"ab\udc00cd",)"
+      R"("source":"s\udc00","handler":"h\udc00","reason":"r\udc00","attempts":1,)"
+      R"("failed_at":"t\udc00","instance":"i\udc00"})";
+  const std::string r = "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd";
+  DeadLetter letter;
+  std::string error;
+  ASSERT_TRUE(decode_dead_letter(stored, &letter, &error)) << error;
+  EXPECT_EQ(letter.message_sha256, "ab" + r + "cd");
+  EXPECT_EQ(letter.source, "s" + r);
+  EXPECT_EQ(*letter.handler, "h" + r);
+  EXPECT_EQ(letter.reason, "r" + r);
+  EXPECT_EQ(letter.failed_at, "t" + r);
+  EXPECT_EQ(letter.instance, "i" + r);
+  const std::string again = encode_dead_letter(letter);
+  DeadLetter back;
+  ASSERT_TRUE(decode_dead_letter(again, &back, &error)) << error << "\n" << again;
+  EXPECT_EQ(back.message_sha256, letter.message_sha256);
+  EXPECT_EQ(back.message_bytes, 9000u);
+  EXPECT_EQ(encode_dead_letter(back), again);
+}
+
 TEST(DeadLetter, TailMatchesTheFullEncoding) {
   DeadLetter d = sample("");
   std::string whole = encode_dead_letter(d);
