@@ -11,7 +11,11 @@
 namespace switchyard {
 namespace {
 
-constexpr unsigned kFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+// Full precision: a number is read correctly rounded (RapidJSON's default may be off by one unit in
+// the last place for long or extreme numbers), so a document written back with a Writer and read
+// again holds the same numbers (what `dlq show` prints is what K:dead holds).
+constexpr unsigned kFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
+                            rapidjson::kParseFullPrecisionFlag;
 
 // Forwards every SAX event to the Document and refuses to open level max_depth + 1.
 class DepthGate {
