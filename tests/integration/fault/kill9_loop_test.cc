@@ -33,9 +33,10 @@ TEST_P(Kill9LoopTest, EveryEventSurvivesRepeatedSigkill) {
   // that never kills mid-batch; it is set low so as not to be flaky).
   // A worker drains a chunk in a few tens of ms (lease: one worker, holding its window less often
   // than two workers do), so a random moment after progress can find it idle every time. Every
-  // other kill after progress is therefore aimed, for every kind: at the first moment a batch is
-  // held while messages are pending (waiting at most kAimFor; a kill that finds nothing pending is
-  // not aimed). Lease: typically 12 to 25 of them land mid-batch.
+  // other kill after progress is therefore aimed, for every kind, and every one until
+  // kMinKillsMidBatch landed: at the first moment a batch is held while messages are pending
+  // (waiting at most kAimFor; a kill that finds nothing pending is not aimed). Lease: typically
+  // 12 to 25 of them land mid-batch.
   const int kMinKillsMidBatch = kind() == SourceKind::kLease ? 5 : 2;
   constexpr auto kAimFor = 200ms;
 
@@ -117,7 +118,7 @@ TEST_P(Kill9LoopTest, EveryEventSurvivesRepeatedSigkill) {
           },
           30s, "progress after restart #" + std::to_string(kills.load())))
           << daemon.log_tail();
-      if (kills % 2 == 1) {
+      if (kills % 2 == 1 || kills_mid_batch < kMinKillsMidBatch) {
         const auto until = std::chrono::steady_clock::now() + kAimFor;
         while (rig.inflight_total() == 0 && rig.pending() > 0 &&
                std::chrono::steady_clock::now() < until) {
