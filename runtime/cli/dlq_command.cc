@@ -1,6 +1,4 @@
 // dlq_command.cc: `switchyard dlq list|show|replay|purge`: inspect and replay dead letters.
-#include <rapidjson/prettywriter.h>
-#include <rapidjson/stringbuffer.h>
 
 #include <algorithm>
 #include <chrono>
@@ -140,15 +138,12 @@ int dlq_command(const CommonOptions& common, const DlqOptions& options) {
   }
   if (options.action == "show") {
     for (const auto& s : selected) {
-      rapidjson::Document doc;
       std::string error;
       std::string out = "#" + std::to_string(s.index) + " ";
-      if (parse_bounded_json(s.raw, JsonBounds{}, &doc, &error)) {
-        rapidjson::StringBuffer buffer;
-        rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buffer);
-        doc.Accept(w);
+      std::string pretty;
+      if (pretty_print_bounded_json(s.raw, JsonBounds{}, &pretty, &error)) {
         // The writer escapes C0 controls only: DEL and C1 controls too, still as JSON.
-        append_escaped({buffer.GetString(), buffer.GetSize()}, EscapeStyle::kJsonDocument, &out);
+        append_escaped(pretty, EscapeStyle::kJsonDocument, &out);
       } else {
         out += "(unreadable: " + error + ") ";
         append_escaped(s.raw, EscapeStyle::kText, &out);

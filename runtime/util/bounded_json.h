@@ -33,6 +33,13 @@ struct JsonBounds {
 bool parse_bounded_json(std::string_view text, const JsonBounds& bounds, rapidjson::Document* doc,
                         std::string* error);
 
+// Pretty-prints `text` (RapidJSON's PrettyWriter: 4-space indent, strings re-escaped) with every
+// number exactly as written, not read and printed again: what `dlq show` prints of a dead letter.
+// The same bounds, refusals and error texts as parse_bounded_json; on failure *out is empty.
+// The output escapes C0 controls only (pass it through util/escape.h for a terminal).
+bool pretty_print_bounded_json(std::string_view text, const JsonBounds& bounds, std::string* out,
+                               std::string* error);
+
 }  // namespace switchyard
 
 #endif  // SWITCHYARD_UTIL_BOUNDED_JSON_H_

@@ -16,6 +16,7 @@
 #include "envelope/laravel_job.h"
 #include "fuzz_target.h"
 #include "util/bounded_json.h"
+#include "util/utf8.h"
 
 namespace {
 
@@ -71,6 +72,20 @@ SWITCHYARD_FUZZ_TARGET(bounded_json) {
       FUZZ_CHECK(!error.empty() && doc.IsNull(), "a refusal says why and leaves null");
       FUZZ_CHECK(reference.HasParseError() || has_nul || depth_of(reference) > max_depth,
                  "refuses only what is invalid, has a NUL or is too deep");
+    }
+    // The pretty printer accepts and refuses the same texts, and prints the same document.
+    std::string pretty, print_error;
+    FUZZ_CHECK(switchyard::pretty_print_bounded_json(input, {size, max_depth}, &pretty,
+                                                     &print_error) == ok &&
+                   print_error == error,
+               "pretty-print accepts what parse accepts, with the same error");
+    // (A string escape such as a lone surrogate decodes to bytes that are not UTF-8, which the
+    // printer writes as they are: `dlq show` escapes them for the terminal.)
+    if (ok && switchyard::is_valid_utf8(pretty.data(), pretty.size())) {
+      rapidjson::Document again;
+      FUZZ_CHECK(switchyard::parse_bounded_json(pretty, {}, &again, &error) &&
+                     to_json(again) == to_json(doc),
+                 "the pretty text reads as the same document");
     }
   }
   rapidjson::Document doc;

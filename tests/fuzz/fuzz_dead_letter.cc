@@ -2,7 +2,6 @@
 // from Redis: decode_dead_letter, the round trip, keep_prefix_only, and the terminal escaping of
 // every field.
 #include <rapidjson/document.h>
-#include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -73,12 +72,11 @@ SWITCHYARD_FUZZ_TARGET(dead_letter) {
     // `dlq show`: the pretty JSON, escaped for the terminal, is still the same JSON.
     rapidjson::Document doc;
     FUZZ_CHECK(switchyard::parse_bounded_json(input, {}, &doc, &error), "it parsed once");
-    rapidjson::StringBuffer buffer;
-    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buffer);
-    doc.Accept(w);
+    std::string pretty;
+    FUZZ_CHECK(switchyard::pretty_print_bounded_json(input, {}, &pretty, &error),
+               "what parses pretty-prints");
     std::string shown;
-    switchyard::append_escaped({buffer.GetString(), buffer.GetSize()},
-                               switchyard::EscapeStyle::kJsonDocument, &shown);
+    switchyard::append_escaped(pretty, switchyard::EscapeStyle::kJsonDocument, &shown);
     FUZZ_CHECK(!holds_terminal_control(shown, true), "dlq show prints nothing a terminal runs");
     // The same JSON, unless a string escape in the input decodes to bytes that are not UTF-8 (a
     // lone surrogate such as \udc00): those are shown as U+FFFD, still valid JSON.
