@@ -3,8 +3,6 @@
 #ifndef SWITCHYARD_TESTS_INTEGRATION_OPS_OPS_SUPPORT_H_
 #define SWITCHYARD_TESTS_INTEGRATION_OPS_OPS_SUPPORT_H_
 
-#include <httplib.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -19,18 +17,17 @@
 #include <vector>
 
 #include "support/child_process.h"
+#include "support/http_get.h"
+#include "support/plugin_paths.h"
 #include "support/temp_dir.h"
 
 namespace switchyard::test::ops {
 
 // ------------------------------------------------------------------------------ plugins
 
-inline std::string bundled_plugin(const std::string& name) {
-  return std::string(SWITCHYARD_PLUGIN_DIR) + "/" + name + ".so";
-}
-inline std::string test_plugin(const std::string& name) {
-  return std::string(SWITCHYARD_TEST_PLUGIN_DIR) + "/" + name + ".so";
-}
+// The built plugins (support/plugin_paths.h).
+using test::bundled_plugin;
+using test::test_plugin;
 
 // Deploys `so_path` into `plugins_dir` under its own file name the way an operator should: copy
 // to a hidden temporary name in the same directory, then rename over (a daemon never sees a
@@ -97,30 +94,9 @@ inline int line_number_of(const std::string& text, const std::string& needle) {
 
 // ------------------------------------------------------------------------------ HTTP
 
-struct HttpResult {
-  int status = -1;  // -1: no HTTP answer (connection refused, timeout)
-  std::string body;
-  std::string content_type;
-  std::string error;  // httplib's error when status is -1
-};
-
-// GET http://127.0.0.1:port/path with a real HTTP client (cpp-httplib), bounded by 5 s.
-inline HttpResult http_get(int port, const std::string& path) {
-  httplib::Client client("127.0.0.1", port);
-  client.set_connection_timeout(5, 0);
-  client.set_read_timeout(5, 0);
-  client.set_write_timeout(5, 0);
-  HttpResult result;
-  auto res = client.Get(path);
-  if (!res) {
-    result.error = httplib::to_string(res.error());
-    return result;
-  }
-  result.status = res->status;
-  result.body = res->body;
-  result.content_type = res->get_header_value("Content-Type");
-  return result;
-}
+// GET http://127.0.0.1:port/path: the test kit's http_get (support/http_get.h).
+using test::HttpResult;
+using test::http_get;
 
 // ------------------------------------------------------------------------------ Prometheus
 
