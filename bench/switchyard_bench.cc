@@ -27,17 +27,10 @@
 // Each drain runs --repeat times (default 3) and the median is reported. CPU time of the daemon
 // and of redis-server per event is reported too: on a shared machine it is steadier than the
 // wall-clock rate.
-#include <fcntl.h>
 #include <hiredis/hiredis.h>
-#include <signal.h>
-#include <sqlite3.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <netinet/in.h>
-#include <time.h>
 #include <poll.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -65,11 +58,20 @@
 #include "redis/redis_connection.h"
 #include "redis/redis_url.h"
 #include "source/list_source.h"
+#include "support/child_process.h"
+#include "support/redis_server.h"
+#include "support/sql_server.h"
+#include "support/sqlite_db.h"
+#include "support/temp_dir.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
+using switchyard::test::ChildProcess;
+using switchyard::test::read_file;
+using switchyard::test::tail_file;
+using switchyard::test::TempDir;
 
 constexpr const char* kKey = "bench";
 constexpr const char* kStaging = "bench:staging";
@@ -110,7 +112,8 @@ const char* kUsage =
     "  --only LIST         run only these measurements\n"
     "  --wrap CMD          run the daemon under CMD (e.g. \"valgrind --tool=callgrind\")\n"
     "  --switchyard PATH   the switchyard binary to run (default: this build's bin/switchyard)\n"
-    "  --keep              keep the temporary directory (logs, routes.yaml) and print its path\n";
+    "  --keep              keep the temporary directories (logs, routes.yaml, redis.log) and print\n"
+    "                      their paths\n";
 
 bool wanted(const Options& o, const char* what) {
   if (o.only.empty()) return true;
@@ -134,24 +137,6 @@ int64_t realtime_ns() {
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string tail(const std::string& path, size_t lines) {
-  std::string text = read_file(path);
-  size_t at = text.size();
-  for (size_t n = 0; n <= lines && at > 0; ++n) {
-    size_t nl = text.rfind('\n', at - 1);
-    if (nl == std::string::npos) return text;
-    at = nl;
-  }
-  return text.substr(at);
 }
 
 // CPU time of a process, all its live threads (sum of /proc/PID/task/*/schedstat run time, ns
@@ -192,214 +177,6 @@ std::string loadavg() {
   in >> a >> b >> c;
   return a + " " + b + " " + c;
 }
-
-int free_tcp_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) fail("cannot bind a port");
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
-}
-
-class TempDir {
- public:
-  TempDir() {
-    char templ[] = "/tmp/switchyard-bench-XXXXXX";
-    if (!mkdtemp(templ)) fail("mkdtemp failed");
-    path_ = templ;
-  }
-  ~TempDir() {
-    if (!keep_) {
-      std::error_code ec;
-      fs::remove_all(path_, ec);
-    }
-  }
-  const std::string& path() const { return path_; }
-  void keep() { keep_ = true; }
-
- private:
-  std::string path_;
-  bool keep_ = false;
-};
-
-// One child process; SIGKILLed and reaped by the destructor. Dies with the bench (PDEATHSIG).
-class Child {
- public:
-  Child() = default;
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  ~Child() { kill9(); }
-
-  void spawn(const std::vector<std::string>& argv, const std::string& log_path,
-             const std::map<std::string, std::string>& env = {}) {
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) fail("fork failed");
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(127);
-      int in = open("/dev/null", O_RDONLY);
-      int out = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (in >= 0) dup2(in, 0);
-      if (out >= 0) {
-        dup2(out, 1);
-        dup2(out, 2);
-      }
-      for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      execvp(args[0], args.data());
-      std::fprintf(stderr, "exec %s: %s\n", args[0], strerror(errno));
-      _exit(127);
-    }
-    pid_ = pid;
-    reaped_ = false;
-  }
-
-  pid_t pid() const { return pid_; }
-
-  bool running() {
-    if (pid_ <= 0 || reaped_) return false;
-    int status = 0;
-    pid_t r = waitpid(pid_, &status, WNOHANG);
-    if (r == pid_) {
-      reaped_ = true;
-      status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      return false;
-    }
-    return true;
-  }
-
-  // Waits for the exit; returns the exit code (128+signal), or nullopt on timeout.
-  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
-    auto until = Clock::now() + timeout;
-    while (running()) {
-      if (Clock::now() >= until) return std::nullopt;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return status_;
-  }
-
-  void signal(int sig) {
-    if (running()) ::kill(pid_, sig);
-  }
-
-  void kill9() {
-    if (!running()) return;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    reaped_ = true;
-    status_ = 137;
-  }
-
- private:
-  pid_t pid_ = -1;
-  bool reaped_ = true;
-  int status_ = -1;
-};
-
-// ---------------------------------------------------------------------------------------------
-// A private PostgreSQL or MariaDB server for the sql_sink rows (Debian's packages, default
-// durability: fsync on, one commit per batch), on a unix socket in the bench's directory.
-
-// Runs a shell command; returns its stdout, or fails with its output.
-std::string shell(const std::string& command) {
-  std::string out;
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  if (!p) fail("popen failed: " + command);
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  if (pclose(p) != 0) fail(command + " failed:\n" + out);
-  return out;
-}
-
-class DbServer {
- public:
-  // kind: "postgres" or "mariadb". Initialises and starts the server, waits until it answers.
-  DbServer(const std::string& kind, const std::string& dir) : kind_(kind), dir_(dir) {
-    fs::create_directories(dir_);
-    const bool root = geteuid() == 0;
-    if (kind_ == "postgres") {
-      std::string bindir = shell("ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1");
-      bindir.erase(bindir.find_last_not_of("\n") + 1);
-      as_ = root ? "setpriv --reuid=postgres --regid=postgres --init-groups -- " : "";
-      if (root) {  // postgres runs as the postgres user: let it through the bench's directory
-        fs::permissions(fs::path(dir_).parent_path(), fs::perms::others_exec, fs::perm_options::add);
-        shell("chown -R postgres:postgres " + dir_);
-      }
-      shell(as_ + bindir + "/initdb -D " + dir_ + "/data -U postgres -A trust -E UTF8 --no-locale -N");
-      std::vector<std::string> argv;
-      if (root)
-        argv = {"setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups",
-                "--pdeathsig", "SIGKILL", "--"};
-      for (std::string a : {bindir + "/postgres", std::string("-D"), dir_ + "/data",
-                            std::string("-k"), dir_, std::string("-c"),
-                            std::string("listen_addresses="), std::string("-c"),
-                            std::string("shared_buffers=256MB")})
-        argv.push_back(a);
-      process_.spawn(argv, dir_ + "/server.log");
-      wait_ready("pg_isready -q -h " + dir_);
-      client("postgres", "CREATE DATABASE analytics");
-      url_ = "postgresql://postgres@/analytics?host=" + dir_;
-    } else {
-      const std::string user = root ? " --user=root" : "";
-      shell("mariadb-install-db --no-defaults --datadir=" + dir_ + "/data" + user +
-            " --auth-root-authentication-method=normal --skip-test-db");
-      std::vector<std::string> argv = {"mariadbd", "--no-defaults", "--datadir=" + dir_ + "/data",
-                                       "--socket=" + dir_ + "/mysqld.sock", "--skip-networking",
-                                       "--skip-log-bin", "--innodb-buffer-pool-size=256M",
-                                       "--log-error=" + dir_ + "/mariadbd.log"};
-      if (root) argv.push_back("--user=root");
-      process_.spawn(argv, dir_ + "/server.log");
-      wait_ready("mariadb-admin --no-defaults --socket=" + dir_ + "/mysqld.sock -uroot ping");
-      client("", "CREATE DATABASE analytics");
-      url_ = "mysql://root@localhost/analytics?socket=" + dir_ + "/mysqld.sock";
-    }
-  }
-  ~DbServer() {
-    process_.signal(kind_ == "postgres" ? SIGINT : SIGTERM);
-    if (!process_.wait_exit(std::chrono::seconds(30))) process_.kill9();
-  }
-  const std::string& url() const { return url_; }
-  const std::string& kind() const { return kind_; }
-
-  // Runs sql in database `db` ("" for none) with the command-line client; returns its output.
-  std::string client(const std::string& db, const std::string& sql) {
-    if (kind_ == "postgres")
-      return shell(as_ + "psql -X -q -tA -h " + dir_ + " -U postgres -d " + (db.empty() ? "analytics" : db) +
-                   " -c \"" + sql + "\"");
-    return shell("mariadb --no-defaults -N -B --socket=" + dir_ + "/mysqld.sock -uroot " + db +
-                 " -e \"" + sql + "\"");
-  }
-  long long count_rows(const std::string& table) {
-    try {
-      return std::stoll(client("analytics", "SELECT count(*) FROM " + table));
-    } catch (const std::exception&) {
-      return -1;
-    }
-  }
-
- private:
-  void wait_ready(const std::string& probe) {
-    auto until = Clock::now() + std::chrono::seconds(60);
-    while (std::system((probe + " >/dev/null 2>&1").c_str()) != 0) {
-      if (!process_.running() || Clock::now() > until)
-        fail(kind_ + " did not start:\n" + tail(dir_ + "/server.log", 30));
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-
-  std::string kind_, dir_, url_, as_;
-  Child process_;
-};
 
 // ---------------------------------------------------------------------------------------------
 // A minimal hiredis client for the bench's own traffic.
@@ -476,38 +253,17 @@ class Client {
 };
 
 // ---------------------------------------------------------------------------------------------
-// The private redis-server.
+// The private redis-server (the test kit's), on a unix socket and on TCP loopback.
 
 class Redis {
  public:
-  explicit Redis(const std::string& dir) : dir_(dir), port_(free_tcp_port()) {
-    socket_ = dir_ + "/redis.sock";
-    process_.spawn({"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                    "--unixsocket", socket_, "--unixsocketperm", "700", "--dir", dir_, "--save",
-                    "", "--appendonly", "no", "--daemonize", "no", "--logfile",
-                    dir_ + "/redis.log"},
-                   dir_ + "/redis.out");
-    auto until = Clock::now() + std::chrono::seconds(10);
-    while (true) {
-      if (!process_.running()) fail("redis-server exited:\n" + tail(dir_ + "/redis.log", 20));
-      redisContext* c = redisConnectUnix(socket_.c_str());
-      bool up = false;
-      if (c && !c->err) {
-        auto* r = static_cast<redisReply*>(redisCommand(c, "PING"));
-        up = r && r->type == REDIS_REPLY_STATUS && std::string_view(r->str, r->len) == "PONG";
-        if (r) freeReplyObject(r);
-      }
-      if (c) redisFree(c);
-      if (up) break;
-      if (Clock::now() > until) fail("redis-server did not answer PING within 10 s");
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+  Redis() : server_(tcp_options()) { server_.start(); }
+  std::string url(bool tcp) const { return tcp ? server_.tcp_url() : server_.url(); }
+  Client client(bool tcp) const {
+    return tcp ? Client::tcp(server_.port()) : Client::unix_socket(server_.socket_path());
   }
-  std::string unix_url() const { return "unix://" + socket_; }
-  std::string tcp_url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
-  std::string url(bool tcp) const { return tcp ? tcp_url() : unix_url(); }
-  Client client(bool tcp) const { return tcp ? Client::tcp(port_) : Client::unix_socket(socket_); }
-  pid_t pid() const { return process_.pid(); }
+  pid_t pid() const { return server_.pid(); }
+  const std::string& dir() const { return server_.dir(); }
   std::string version() {
     Client c = client(false);
     ReplyPtr r = c.cmd({"INFO", "server"});
@@ -519,11 +275,36 @@ class Redis {
   }
 
  private:
-  std::string dir_;
-  int port_;
-  std::string socket_;
-  Child process_;
+  static switchyard::test::RedisServerOptions tcp_options() {
+    switchyard::test::RedisServerOptions options;
+    options.tcp = true;
+    return options;
+  }
+  switchyard::test::RedisServer server_;
 };
+
+// A private PostgreSQL or MariaDB server for the sql_sink rows (the test kit's), run with the
+// durability of a production install: fsync on, one commit per batch, 256 MB of buffers.
+std::unique_ptr<switchyard::test::SqlServer> start_sql_server(const std::string& kind) {
+  const std::vector<std::string> durable =
+      kind == "postgres"
+          ? std::vector<std::string>{"-c", "fsync=on", "-c", "full_page_writes=on", "-c",
+                                     "shared_buffers=256MB"}
+          : std::vector<std::string>{"--innodb-buffer-pool-size=256M",
+                                     "--innodb-flush-log-at-trx-commit=1"};
+  auto server = switchyard::test::make_sql_server(kind, durable);
+  server->start();
+  return server;
+}
+
+// SELECT count(*) FROM table on the server; -1 when the table does not exist.
+long long count_sql_rows(switchyard::test::SqlServer& db, const std::string& table) {
+  try {
+    return db.count_rows(table);
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Envelopes
@@ -619,7 +400,8 @@ Result median_of(int repeat, const std::function<Result()>& run) {
 
 class Bench {
  public:
-  explicit Bench(Options o) : o_(std::move(o)), redis_(dir_.path()), control_(redis_.client(false)) {
+  explicit Bench(Options o)
+      : o_(std::move(o)), dir_("switchyard-bench"), control_(redis_.client(false)) {
     if (o_.keep) dir_.keep();
     if (o_.sqlite_events < 0) o_.sqlite_events = o_.events;
     plugins_ = dir_.path() + "/plugins";
@@ -665,8 +447,8 @@ class Bench {
     }
     for (const char* kind : {"postgres", "mariadb"}) {
       if (!wanted(o_, kind)) continue;
-      DbServer db(kind, dir_.path() + "/" + kind);
-      db_ = &db;
+      std::unique_ptr<switchyard::test::SqlServer> db = start_sql_server(kind);
+      db_ = db.get();
       const std::string name = std::string("switchyard end to end, 2 sql_sink tables, ") +
                                (std::string(kind) == "postgres" ? "PostgreSQL" : "MariaDB");
       add(median_of(o_.repeat, [&] { return drain(std::string(kind) == "postgres" ? "3P" : "3M", name, false, 1, Handlers::kSql, o_.sqlite_events); }));
@@ -700,12 +482,12 @@ class Bench {
     load_end_ = loadavg();
     if (o_.json) print_json();
     else print_table();
-    if (o_.keep) std::cerr << "kept " << dir_.path() << "\n";
+    if (o_.keep) std::cerr << "kept " << dir_.path() << " and " << redis_.dir() << "\n";
   }
 
  private:
   enum class Handlers { kNoop, kSqlite, kLatency, kSql };
-  DbServer* db_ = nullptr;  // the server of the running kSql row
+  switchyard::test::SqlServer* db_ = nullptr;  // the server of the running kSql row
 
   void add(Result r) {
     if (r.ratio < 0 && r.rate > 0 && (r.transport == "unix" || r.transport == "tcp")) {
@@ -925,7 +707,7 @@ class Bench {
   }
 
   struct Daemon {
-    Child process;
+    ChildProcess process;
     std::string log;
     std::vector<std::string> inflight;  // the workers' in-flight lists
   };
@@ -950,13 +732,15 @@ class Bench {
     argv.push_back(dir + "/switchyard.pid");
     argv.push_back("--instance");
     argv.push_back("bench" + std::to_string(n));
-    d->process.spawn(argv, d->log, {{"RUNTIME_DIRECTORY", dir}});
+    d->process.spawn(argv, {{"RUNTIME_DIRECTORY", dir}}, d->log);
     const auto limit = std::chrono::seconds(o_.wrap.empty() ? 30 : 300);
     auto until = Clock::now() + limit;
     std::string owners = std::string(kKey) + ":inflight";
     while (true) {
-      if (!d->process.running()) fail("switchyard exited during start-up:\n" + tail(d->log, 30));
-      if (Clock::now() > until) fail("switchyard not idle in BLMOVE after start-up:\n" + tail(d->log, 30));
+      if (!d->process.is_running())
+        fail("switchyard exited during start-up:\n" + tail_file(d->log, 30));
+      if (Clock::now() > until)
+        fail("switchyard not idle in BLMOVE after start-up:\n" + tail_file(d->log, 30));
       ReplyPtr list = control_.cmd({"CLIENT", "LIST"});
       std::istringstream lines(std::string(list->str, list->len));
       int blocked = 0;
@@ -995,7 +779,7 @@ class Bench {
       } else if (Clock::now() - last_change > stall_limit) {
         return false;
       }
-      if (!d.process.running()) return false;
+      if (!d.process.is_running()) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
@@ -1019,8 +803,8 @@ class Bench {
     flush();
     std::string db = dir_.path() + "/run" + std::to_string(daemon_runs_ + 1) + "-analytics.db";
     if (handlers == Handlers::kSql) {
-      db_->client("analytics", "DROP TABLE IF EXISTS user_registrations");
-      db_->client("analytics", "DROP TABLE IF EXISTS quotes");
+      db_->exec("DROP TABLE IF EXISTS user_registrations");
+      db_->exec("DROP TABLE IF EXISTS quotes");
     }
     prefill(control_, kStaging, 0, events, static_cast<size_t>(o_.envelope_bytes));
     Daemon d;
@@ -1048,7 +832,8 @@ class Bench {
     check << "drained, " << dead << " dead, " << retry << " retrying";
     stop_daemon(d, &res);
     if (handlers == Handlers::kSqlite) {
-      long long users = count_rows(db, "user_registrations"), quotes = count_rows(db, "quotes");
+      long long users = switchyard::test::count_rows(db, "user_registrations"),
+                quotes = switchyard::test::count_rows(db, "quotes");
       long expect_users = (events + 1) / 2, expect_quotes = events / 2;
       check << "; rows " << users << " + " << quotes
             << (users == expect_users && quotes == expect_quotes ? " verified" : " MISMATCH");
@@ -1056,7 +841,8 @@ class Bench {
       res.extra["rows_quotes"] = static_cast<double>(quotes);
     }
     if (handlers == Handlers::kSql) {
-      long long users = db_->count_rows("user_registrations"), quotes = db_->count_rows("quotes");
+      long long users = count_sql_rows(*db_, "user_registrations"),
+                quotes = count_sql_rows(*db_, "quotes");
       long expect_users = (events + 1) / 2, expect_quotes = events / 2;
       check << "; rows " << users << " + " << quotes
             << (users == expect_users && quotes == expect_quotes ? " verified" : " MISMATCH");
@@ -1066,21 +852,6 @@ class Bench {
     res.check = check.str() + (res.check.empty() ? "" : "; " + res.check);
     if (!drained || dead != 0 || retry != 0) res.check += " [FAILED]";
     return res;
-  }
-
-  static long long count_rows(const std::string& db, const std::string& table) {
-    sqlite3* h = nullptr;
-    long long n = -1;
-    if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-      sqlite3_stmt* st = nullptr;
-      std::string sql = "SELECT COUNT(*) FROM " + table;
-      if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
-          sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-      sqlite3_finalize(st);
-    }
-    sqlite3_close(h);
-    return n;
   }
 
   // (4) publish-to-handled latency at a fixed offered rate, one RPUSH per event.
@@ -1290,7 +1061,7 @@ class Bench {
   }
 
   Options o_;
-  TempDir dir_;
+  TempDir dir_;  // routes.yaml, logs, SQLite files and latencies of every run
   Redis redis_;
   Client control_;
   std::string plugins_;
@@ -1348,6 +1119,8 @@ int main(int argc, char** argv) {
       }
     }
     if (o.batch > 10000) fail("--batch: at most 10000 (routes.yaml limit)");
+    // The kit's redis-server keeps its directory (redis.log) too.
+    if (o.keep) setenv("SWITCHYARD_KEEP_TEST_DIRS", "1", 1);
     Bench bench(o);
     bench.run();
     return 0;

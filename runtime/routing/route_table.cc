@@ -5,6 +5,8 @@
 #include <cctype>
 #include <utility>
 
+#include "util/utf8.h"
+
 namespace switchyard {
 namespace {
 
@@ -13,35 +15,11 @@ constexpr char32_t kNotUtf8 = 0x110000;  // + byte: a byte that does not start a
 // Decodes the character at s[*i] and advances *i past it. A byte that does not begin a
 // well-formed UTF-8 sequence is one character of its own, distinct from every code point.
 char32_t next_char(std::string_view s, size_t* i) {
-  const auto b0 = static_cast<unsigned char>(s[*i]);
-  if (b0 < 0x80) {
-    ++*i;
-    return b0;
-  }
-  size_t len = 0;
-  char32_t cp = 0;
-  char32_t min = 0;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    len = 2, cp = b0 & 0x1F, min = 0x80;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    len = 3, cp = b0 & 0x0F, min = 0x800;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    len = 4, cp = b0 & 0x07, min = 0x10000;
-  }
-  if (len != 0 && *i + len <= s.size()) {
-    size_t k = 1;
-    for (; k < len; ++k) {
-      const auto b = static_cast<unsigned char>(s[*i + k]);
-      if ((b & 0xC0) != 0x80) break;
-      cp = (cp << 6) | (b & 0x3F);
-    }
-    if (k == len && cp >= min && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF)) {
-      *i += len;
-      return cp;
-    }
-  }
-  ++*i;
-  return kNotUtf8 + b0;
+  const size_t length = utf8_sequence_length(s.data() + *i, s.size() - *i);
+  if (length == 0) return kNotUtf8 + static_cast<unsigned char>(s[(*i)++]);
+  const char32_t c = utf8_code_point(s.data() + *i, length);
+  *i += length;
+  return c;
 }
 
 // A POSIX class name inside a bracket ("alpha" in "[[:alpha:]]"), tested in the C locale.

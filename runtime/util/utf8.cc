@@ -1,4 +1,4 @@
-// utf8.cc: strict UTF-8 validation with an eight-bytes-at-a-time ASCII fast path.
+// utf8.cc: strict UTF-8 validation (eight-bytes-at-a-time ASCII fast path) and decoding.
 #include "util/utf8.h"
 
 #include <cstdint>
@@ -39,6 +39,14 @@ size_t utf8_sequence_length(const char* data, size_t available) {
   for (size_t k = 2; k < length; ++k)
     if ((p[k] & 0xC0) != 0x80) return 0;
   return length;
+}
+
+char32_t utf8_code_point(const char* data, size_t length) {
+  const auto* p = reinterpret_cast<const unsigned char*>(data);
+  static constexpr unsigned char kLeadBits[] = {0, 0x7F, 0x1F, 0x0F, 0x07};
+  char32_t cp = p[0] & kLeadBits[length];
+  for (size_t k = 1; k < length; ++k) cp = (cp << 6) | (p[k] & 0x3F);
+  return cp;
 }
 
 bool is_valid_utf8(const char* data, size_t size, size_t* error_offset) {

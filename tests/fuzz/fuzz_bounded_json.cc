@@ -3,8 +3,6 @@
 // as the reference.
 #include <rapidjson/document.h>
 #include <rapidjson/memorystream.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <cstring>
@@ -14,6 +12,7 @@
 #include <vector>
 
 #include "envelope/laravel_job.h"
+#include "fuzz_json.h"
 #include "fuzz_target.h"
 #include "util/bounded_json.h"
 #include "util/utf8.h"
@@ -41,14 +40,7 @@ int depth_of(const rapidjson::Value& root) {
   return deepest;
 }
 
-// The compact JSON text of value. Compared instead of operator==, which looks members up by name
-// and so calls two equal documents with a duplicate key different.
-std::string to_json(const rapidjson::Value& value) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  value.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
+using switchyard::fuzz::to_json;
 
 }  // namespace
 

@@ -10,22 +10,18 @@
 #include <string_view>
 
 #include "dispatch/dead_letter.h"
+#include "fuzz_json.h"
 #include "fuzz_target.h"
+#include "support/terminal_text.h"
 #include "util/bounded_json.h"
 #include "util/escape.h"
 #include "util/utf8.h"
 
 namespace {
 
-// Whether s holds a byte a terminal acts on: C0 (but '\n' when allowed), DEL, or a C1 control
-// encoded in UTF-8 (C2 80..9F). (A raw byte 80..9F outside a sequence is escaped as bad UTF-8.)
+// Whether s holds a byte a terminal acts on (support/terminal_text.h).
 bool holds_terminal_control(std::string_view s, bool newline_ok) {
-  for (size_t i = 0; i < s.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if ((c < 0x20 && !(newline_ok && c == '\n')) || c == 0x7f) return true;
-    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9F) return true;
-  }
-  return false;
+  return switchyard::test::terminal_control_at(s, newline_ok) != std::string_view::npos;
 }
 
 void check_printable(std::string_view s) {
@@ -37,13 +33,7 @@ void check_printable(std::string_view s) {
   }
 }
 
-// The compact JSON text of value (compared instead of operator==, which a duplicate key fools).
-std::string to_json(const rapidjson::Value& value) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  value.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
+using switchyard::fuzz::to_json;
 
 }  // namespace
 

@@ -8,18 +8,22 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "support/child_process.h"
+#include "support/dead_letters.h"
 #include "support/events.h"
+#include "support/http_get.h"
 #include "support/redis_client.h"
 #include "support/redis_server.h"
 #include "support/sqlite_db.h"
 #include "support/switchyard_process.h"
 #include "support/temp_dir.h"
+#include "support/terminal_text.h"
 #include "support/wait.h"
 
 namespace switchyard::test {
@@ -308,6 +312,79 @@ TEST(SupportWaitTest, WaitUntilReturnsOnceTheConditionHolds) {
   std::thread t([&] { flag = true; });
   EXPECT_TRUE(wait_until([&] { return flag.load(); }, 5s, "the flag"));
   t.join();
+}
+
+TEST(SupportWaitTest, WaitForReturnsAStatusAndWaitOrThrowThrowsIt) {
+  int calls = 0;
+  WaitStatus held = wait_for([&] { return ++calls >= 2; }, 5s, "two calls");
+  EXPECT_TRUE(held.ok);
+  EXPECT_EQ(held.message, "");
+  WaitStatus timed_out = wait_for(
+      [] () -> bool { throw std::runtime_error("redis is down"); }, 20ms, "the impossible");
+  EXPECT_FALSE(timed_out);
+  EXPECT_EQ(timed_out.message,
+            "timed out after 20 ms waiting for the impossible (last error: redis is down)");
+  EXPECT_NO_THROW(wait_or_throw([] { return true; }, 1s, "at once"));
+  try {
+    wait_or_throw([] { return false; }, 10ms, "never");
+    ADD_FAILURE() << "wait_or_throw did not throw";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()), "timed out after 10 ms waiting for never");
+  }
+}
+
+// ---------------------------------------------------------------- dead letters, HTTP, terminal
+
+TEST(SupportDeadLettersTest, ReadsExactBytesWithTheRuntimesDecoderAndNamesABadElement) {
+  RedisServer redis;
+  redis.start();
+  RedisClient client = redis.client();
+  DeadLetter letter;
+  letter.message = "not UTF-8: \xff\xfe";
+  letter.source = "events";
+  letter.handler = "quotes_db";
+  letter.reason = "handler answered fail";
+  letter.attempts = 3;
+  client.rpush("events:dead", encode_dead_letter(letter));
+  letter.handler.reset();
+  letter.message = "{}";
+  client.rpush("events:dead", encode_dead_letter(letter));
+  std::vector<DeadLetterView> letters = read_dead_letters(client, "events:dead");
+  ASSERT_EQ(letters.size(), 2u);
+  EXPECT_EQ(letters[0].message, "not UTF-8: \xff\xfe");  // from message_base64
+  EXPECT_EQ(letters[0].handler, std::optional<std::string>("quotes_db"));
+  EXPECT_EQ(letters[0].attempts, 3);
+  EXPECT_NE(letters[0].raw.find("message_base64"), std::string::npos) << letters[0].raw;
+  EXPECT_FALSE(letters[1].handler.has_value());
+
+  client.rpush("events:dead", "[\"not a dead letter\"]");
+  try {
+    read_dead_letters(client, "events:dead");
+    ADD_FAILURE() << "a bad element was read";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("events:dead[2]: not a dead letter (", 0), 0u) << e.what();
+  }
+}
+
+TEST(SupportHttpGetTest, NoServerIsAStatusNotAnException) {
+  const HttpResult r = http_get(pick_free_tcp_port(), "/healthz");
+  EXPECT_EQ(r.status, -1);
+  EXPECT_EQ(r.body, "");
+  EXPECT_NE(r.error, "");
+}
+
+TEST(SupportTerminalTextTest, FindsEveryKindOfControlAndOnlyThose) {
+  using namespace std::string_literals;
+  const size_t none = std::string::npos;
+  EXPECT_EQ(terminal_control_at("plain caf\xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80\n", true), none);
+  EXPECT_EQ(terminal_control_at("line\n", false), 4u);
+  EXPECT_EQ(terminal_control_at("a\x1b[2J", true), 1u);
+  EXPECT_EQ(terminal_control_at("ab\x7f", true), 2u);
+  EXPECT_EQ(terminal_control_at("nul "s + '\0', true), 4u);
+  EXPECT_EQ(terminal_control_at("csi \xc2\x9b", true), 4u);        // U+009B as UTF-8
+  EXPECT_EQ(terminal_control_at("raw \x9b", true), 4u);             // 8-bit CSI, not UTF-8
+  EXPECT_EQ(terminal_control_at("\xe2\x82\xac \xff \xc0\xaf", true), none);  // bad UTF-8, no C1
+  EXPECT_EQ(terminal_control_at("\xc2\xa0 nbsp", true), none);     // U+00A0 is not a control
 }
 
 // ---------------------------------------------------------------- SQLite

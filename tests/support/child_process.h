@@ -1,4 +1,5 @@
-// child_process.h: spawn, signal, wait for and reap one child process (fork/exec, dies with the test).
+// child_process.h: spawn, signal, wait for and reap one child process (fork/exec, dies with its
+// parent); part of the test kit (no GTest), used by the tests and the bench.
 #ifndef SWITCHYARD_TESTS_SUPPORT_CHILD_PROCESS_H_
 #define SWITCHYARD_TESTS_SUPPORT_CHILD_PROCESS_H_
 
@@ -8,7 +9,6 @@
 #include <map>
 #include <optional>
 #include <ostream>
-#include <source_location>
 #include <string>
 #include <vector>
 
@@ -62,8 +62,9 @@ class ChildProcess {
   pid_t pid() const { return pid_; }
   // Sends `sig` to a child that has not been reaped yet; false if there is none or kill() failed.
   bool signal(int sig);
-  // SIGKILL, then reap (bounded: 10 s, ADD_FAILUREs if the kernel never delivers the exit).
-  // Returns the exit status as wait_exit() does (137 normally), nullopt if nothing was spawned.
+  // SIGKILL, then reap (bounded: 10 s; if the kernel never delivers the exit, says so on stderr
+  // and returns nullopt). Returns the exit status as wait_exit() does (137 normally), nullopt if
+  // nothing was spawned.
   std::optional<int> kill9();
   // Waits up to `timeout` for the child to exit and reaps it. Returns the exit code, 128+signal
   // when killed by a signal, or nullopt on timeout (the child keeps running) or when nothing was
@@ -99,12 +100,14 @@ std::ostream& operator<<(std::ostream& os, const CommandResult& result);
 
 // Runs argv to completion with stdout and stderr captured separately (through files in a private
 // temporary directory; options.output_path/stderr_path/stdin_path are ignored). stdin_data, when
-// not empty, is fed as stdin. On timeout the child is SIGKILLed, the result has timed_out = true,
-// and a non-fatal failure naming argv[0] and the timeout is added at the caller's location.
+// not empty, is fed as stdin. On timeout the child is SIGKILLed and the result has timed_out =
+// true (exit_code 137): check it, or print the result, which says so.
 // Throws std::runtime_error when the program cannot be started. Thread safety: reentrant.
 CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
-                          const SpawnOptions& options = {}, const std::string& stdin_data = "",
-                          std::source_location where = std::source_location::current());
+                          const SpawnOptions& options = {}, const std::string& stdin_data = "");
+
+// "argv[0] argv[1] ...", for messages.
+std::string join_argv(const std::vector<std::string>& argv);
 
 // Reads a whole file (binary-safe); empty string if it does not exist. Thread safety: reentrant.
 std::string read_file(const std::string& path);

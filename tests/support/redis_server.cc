@@ -8,8 +8,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -131,10 +129,10 @@ void RedisServer::stop() {
   if (!process_.is_running()) return;
   process_.signal(SIGTERM);
   if (!process_.wait_exit(kStopTimeout)) {
-    ADD_FAILURE() << "redis-server (pid " << process_.pid()
-                  << ") did not exit within 10 s of SIGTERM; killing it\n"
-                  << log_tail();
+    const std::string message = "redis-server (pid " + std::to_string(process_.pid()) +
+                                ") did not exit within 10 s of SIGTERM; killed it\n" + log_tail();
     process_.kill9();
+    throw std::runtime_error(message);
   }
 }
 

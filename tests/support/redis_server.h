@@ -29,7 +29,9 @@ struct RedisServerOptions {
 // with the test process (PR_SET_PDEATHSIG). Not copyable or movable.
 // Thread safety: not thread-safe; drive it from the test's main thread (see ChildProcess).
 // Errors: start()/restart() throw std::runtime_error with the tail of redis.log (gtest reports it
-// and ends the test); stop() ADD_FAILUREs when the server ignores SIGTERM for 10 s.
+// and ends the test); stop() kills the server and throws std::runtime_error when it ignores
+// SIGTERM for 10 s.
+// Part of the test kit (no GTest), used by the tests and the bench.
 class RedisServer {
  public:
   // Creates the directory; does not start the server.
@@ -42,7 +44,7 @@ class RedisServer {
   // (not LOADING). Throws std::logic_error if already running; std::runtime_error (with the log
   // tail) if it exits or does not answer in time, in which case it is killed.
   void start();
-  // SIGTERM, then waits (bounded: 10 s, else ADD_FAILURE + SIGKILL) and reaps. No-op if stopped.
+  // SIGTERM, then waits (bounded: 10 s, else SIGKILL and throw) and reaps. No-op if stopped.
   // With appendonly, the AOF is flushed, so restart() finds the data.
   void stop();
   // SIGKILL and reap: a crash. No-op if stopped.
@@ -62,6 +64,8 @@ class RedisServer {
   std::string tcp_url() const;
   // The TCP port, or 0 unless options.tcp.
   int port() const { return port_; }
+  // The server's pid (e.g. to read its CPU time in /proc), -1 before start().
+  pid_t pid() const { return process_.pid(); }
   // DIR/redis.log.
   std::string log_path() const;
   // The last `lines` lines of redis.log and of the process' stdout/stderr, for messages.

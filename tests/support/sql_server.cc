@@ -9,8 +9,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <functional>
 #include <sstream>
 
@@ -62,9 +60,10 @@ void stop_process(ChildProcess& process, int sig, const std::string& name, const
   if (!process.is_running()) return;
   process.signal(sig);
   if (!process.wait_exit(kStopTimeout)) {
-    ADD_FAILURE() << name << " (pid " << process.pid() << ") did not stop within 30 s; killing it\n"
-                  << log;
+    const std::string message = name + " (pid " + std::to_string(process.pid()) +
+                                ") did not stop within 30 s; killed it\n" + log;
     process.kill9();
+    throw std::runtime_error(message);
   }
 }
 
@@ -100,7 +99,7 @@ void chown_postgres(const std::string& path) {
 
 class PostgresServer : public SqlServer {
  public:
-  PostgresServer() {
+  explicit PostgresServer(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args)) {
     run_or_throw({"cp", "-a", template_dir(), dir_.file("data")}, "copying the PostgreSQL template");
     chown_postgres(dir_.path());
   }
@@ -112,11 +111,12 @@ class PostgresServer : public SqlServer {
     if (process_.is_running()) throw std::logic_error("PostgresServer::start: already running");
     ::unlink((dir_.path() + "/.s.PGSQL.5432").c_str());
     ::unlink(dir_.file("data/postmaster.pid").c_str());
-    process_.spawn(as_postgres({postgres_bindir() + "/postgres", "-D", dir_.file("data"), "-k",
-                                dir_.path(), "-p", "5432", "-c", "listen_addresses=", "-c",
-                                "fsync=off", "-c", "full_page_writes=off", "-c",
-                                "max_connections=60", "-c", "logging_collector=off"}),
-                   {}, log_path());
+    std::vector<std::string> argv = {postgres_bindir() + "/postgres", "-D", dir_.file("data"), "-k",
+                                     dir_.path(), "-p", "5432", "-c", "listen_addresses=", "-c",
+                                     "fsync=off", "-c", "full_page_writes=off", "-c",
+                                     "max_connections=60", "-c", "logging_collector=off"};
+    argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+    process_.spawn(as_postgres(argv), {}, log_path());
     const std::string conninfo = admin_conninfo("postgres");
     wait_ready(process_, [&] { return PQping(conninfo.c_str()) == PQPING_OK; }, "postgres",
                [&] { return log_tail(40); });
@@ -190,6 +190,7 @@ class PostgresServer : public SqlServer {
     return out;
   }
 
+  std::vector<std::string> extra_args_;
   TempDir dir_;
   ChildProcess process_;
 };
@@ -204,7 +205,7 @@ std::vector<std::string> mariadb_user_args() {
 
 class MariaDbServer : public SqlServer {
  public:
-  MariaDbServer() {
+  explicit MariaDbServer(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args)) {
     run_or_throw({"cp", "-a", template_dir(), dir_.file("data")}, "copying the MariaDB template");
     if (socket_path().size() >= sizeof(sockaddr_un{}.sun_path))
       throw std::runtime_error("unix socket path too long (set TMPDIR shorter): " + socket_path());
@@ -223,6 +224,7 @@ class MariaDbServer : public SqlServer {
                                      "--innodb-buffer-pool-size=64M",
                                      "--innodb-flush-log-at-trx-commit=2", "--max-connections=100"};
     for (const std::string& a : mariadb_user_args()) argv.push_back(a);
+    argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
     process_.spawn(argv, {}, dir_.file("mariadbd.out"));
     wait_ready(process_, [&] { return ping(); }, "mariadbd", [&] { return log_tail(40); });
     exec("CREATE DATABASE IF NOT EXISTS analytics");
@@ -302,15 +304,17 @@ class MariaDbServer : public SqlServer {
     return out;
   }
 
+  std::vector<std::string> extra_args_;
   TempDir dir_;
   ChildProcess process_;
 };
 
 }  // namespace
 
-std::unique_ptr<SqlServer> make_sql_server(const std::string& kind) {
-  if (kind == "postgres") return std::make_unique<PostgresServer>();
-  if (kind == "mariadb") return std::make_unique<MariaDbServer>();
+std::unique_ptr<SqlServer> make_sql_server(const std::string& kind,
+                                           const std::vector<std::string>& extra_args) {
+  if (kind == "postgres") return std::make_unique<PostgresServer>(extra_args);
+  if (kind == "mariadb") return std::make_unique<MariaDbServer>(extra_args);
   throw std::invalid_argument("make_sql_server: unknown kind " + kind);
 }
 

@@ -1,11 +1,12 @@
 // sql_server.h: a real PostgreSQL or MariaDB server private to one test, in its own TempDir,
-// listening on a unix socket only, plus a tiny client for assertions.
+// listening on a unix socket only, plus a tiny client for assertions (test kit, no GTest).
 #ifndef SWITCHYARD_TESTS_SUPPORT_SQL_SERVER_H_
 #define SWITCHYARD_TESTS_SUPPORT_SQL_SERVER_H_
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "support/child_process.h"
 #include "support/temp_dir.h"
@@ -29,7 +30,8 @@ class SqlServer {
   virtual std::string kind() const = 0;
   // Starts the server and waits (bounded: 60 s) until it accepts a connection.
   virtual void start() = 0;
-  // Graceful stop (PostgreSQL: fast shutdown; MariaDB: SIGTERM), bounded; no-op if stopped.
+  // Graceful stop (PostgreSQL: fast shutdown; MariaDB: SIGTERM), bounded: after 30 s kills the
+  // server and throws std::runtime_error with the log's tail. No-op if stopped.
   virtual void stop() = 0;
   // SIGKILL and reap.
   virtual void kill9() = 0;
@@ -55,8 +57,13 @@ class SqlServer {
   virtual std::string log_tail(std::size_t lines) const = 0;
 };
 
-// A new, not yet started server of the given kind ("postgres" or "mariadb").
-std::unique_ptr<SqlServer> make_sql_server(const std::string& kind);
+// A new, not yet started server of the given kind ("postgres" or "mariadb"). Tests run it
+// without durability (PostgreSQL fsync=off, MariaDB flushes the log once a second);
+// `extra_args` are appended to the server's command line and override that, e.g.
+// {"-c", "fsync=on"} or {"--innodb-flush-log-at-trx-commit=1"}.
+// Throws std::invalid_argument for another kind.
+std::unique_ptr<SqlServer> make_sql_server(const std::string& kind,
+                                           const std::vector<std::string>& extra_args = {});
 
 }  // namespace switchyard::test
 

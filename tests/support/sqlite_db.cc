@@ -1,4 +1,4 @@
-// sqlite_db.cc: count_rows and query_int over a read-only SQLite connection.
+// sqlite_db.cc: count_rows, query_int and query_row over a read-only SQLite connection.
 #include "support/sqlite_db.h"
 
 #include <sqlite3.h>
@@ -89,6 +89,22 @@ int64_t query_int(const std::string& db_path, const std::string& sql) {
     throw std::runtime_error("sqlite " + db_path + ": " + sql + ": NULL");
   }
   return sqlite3_column_int64(row.get(), 0);
+}
+
+std::vector<std::string> query_row(const std::string& db_path, const std::string& sql) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(db_path, ec)) {
+    throw std::runtime_error("sqlite " + db_path + ": no such file (query: " + sql + ")");
+  }
+  Db db = open_read_only(db_path);
+  Stmt row = first_row(db.get(), db_path, sql);
+  std::vector<std::string> out;
+  if (!row) return out;
+  for (int i = 0; i < sqlite3_column_count(row.get()); ++i) {
+    const unsigned char* text = sqlite3_column_text(row.get(), i);
+    out.push_back(text ? reinterpret_cast<const char*>(text) : "NULL");
+  }
+  return out;
 }
 
 }  // namespace switchyard::test

@@ -1,4 +1,5 @@
-// switchyard_process.cc: launches the daemon binary under test and runs its one-shot commands.
+// switchyard_process.cc: (GTest layer) launches the daemon binary under test and runs its
+// one-shot commands.
 #include "support/switchyard_process.h"
 
 #include <gtest/gtest.h>
@@ -40,7 +41,14 @@ CommandResult SwitchyardProcess::exec(const std::vector<std::string>& args,
                                       const std::string& stdin_data, std::source_location where) {
   std::vector<std::string> argv = {binary()};
   argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv, timeout, clean_options(env), stdin_data, where);
+  CommandResult result = run_command(argv, timeout, clean_options(env), stdin_data);
+  if (result.timed_out) {
+    ADD_FAILURE_AT(where.file_name(), static_cast<int>(where.line()))
+        << "command `" << join_argv(argv) << "` did not finish within " << timeout.count()
+        << " ms; killed\n"
+        << result;
+  }
+  return result;
 }
 
 std::optional<int> SwitchyardProcess::stop(std::chrono::milliseconds timeout,

@@ -1,4 +1,5 @@
-// switchyard_process.h: runs the real switchyard binary (SWITCHYARD_BINARY): the daemon or one command.
+// switchyard_process.h: runs the real switchyard binary (SWITCHYARD_BINARY): the daemon or one
+// command. GTest layer: a timeout is a gtest failure at the caller's line.
 #ifndef SWITCHYARD_TESTS_SUPPORT_SWITCHYARD_PROCESS_H_
 #define SWITCHYARD_TESTS_SUPPORT_SWITCHYARD_PROCESS_H_
 

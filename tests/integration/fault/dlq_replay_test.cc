@@ -77,7 +77,7 @@ TEST_P(DlqReplayTest, ReplayOfAFanOutFailureRunsOnlyTheFailedHandler) {
   CommandResult show = rig.cli({"dlq", "show", "0"});
   ASSERT_EQ(show.exit_code, 0) << show;
   EXPECT_EQ(show.out.rfind("#0 ", 0), 0u) << show;
-  const DeadLetterView shown = decode_dead_letter_json(show.out.substr(3));
+  const DeadLetterView shown = read_dead_letter(show.out.substr(3));
   EXPECT_EQ(shown.message, first.message) << show;
   EXPECT_EQ(shown.handler, first.handler) << show;
   EXPECT_EQ(shown.reason, first.reason) << show;

@@ -4,6 +4,7 @@
 // with one alert; it never wedges a worker or loses a message. Runs for the list kinds (list,
 // laravel, and lease or stream where the state applies to it).
 #include <gtest/gtest.h>
+#include <rapidjson/document.h>
 
 #include <algorithm>
 #include <filesystem>

@@ -1,6 +1,7 @@
 // handler_outcomes_test.cc: retry, reject, throw and crash outcomes end exactly as specified.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <functional>

@@ -16,6 +16,7 @@
 #include "support/redis_server.h"
 #include "support/switchyard_process.h"
 #include "support/temp_dir.h"
+#include "support/terminal_text.h"
 
 namespace switchyard::test {
 namespace {
@@ -28,20 +29,8 @@ constexpr const char* kDead = "events:dead";
 // Sets the window title, rings the bell, clears the screen.
 const std::string kTitleAndClear = "\x1b]0;pwned\x07\x1b[2J";
 
-// The offset of the first byte a terminal acts on (C0 but '\n', DEL, a C1 control as UTF-8 or
-// as a raw byte), or npos.
-size_t terminal_control_at(const std::string& s) {
-  for (size_t i = 0; i < s.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if ((c < 0x20 && c != '\n') || c == 0x7f) return i;
-    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9F) return i;
-    if (c >= 0x80 && c <= 0x9F && (i == 0 || static_cast<unsigned char>(s[i - 1]) < 0xC0)) return i;
-  }
-  return std::string::npos;
-}
-
 ::testing::AssertionResult safe_for_a_terminal(const std::string& out) {
-  const size_t at = terminal_control_at(out);
+  const size_t at = terminal_control_at(out, true);
   if (at == std::string::npos) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure()
          << "byte 0x" << std::hex << static_cast<int>(static_cast<unsigned char>(out[at]))

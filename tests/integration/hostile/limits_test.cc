@@ -55,7 +55,7 @@ class LimitsTest : public ::testing::Test {
         30s, std::to_string(users) + " users stored and " + std::to_string(dead) + " dead letters");
   }
   DeadLetterView letter(size_t index) {
-    return parse_dead_letter(client_->lrange(std::string(kKey) + ":dead").at(index));
+    return read_dead_letter(client_->lrange(std::string(kKey) + ":dead").at(index));
   }
 
   RedisServer redis_;
@@ -83,7 +83,7 @@ TEST_F(LimitsTest, ConfiguredLimitsAndContractsApplyAndReloadChangesThem) {
                                           " bytes, over the limit of 2048 (limits.max_message_bytes)"));
   EXPECT_EQ(letter(1).reason, "nesting deeper than 8 levels (limits.max_depth)");
   EXPECT_EQ(letter(2).reason, "contract quote.created: #/qty: expected type integer, found string");
-  EXPECT_TRUE(letter(2).handler_null) << "a contract violation never reaches the handler";
+  EXPECT_FALSE(letter(2).handler.has_value()) << "a contract violation never reaches the handler";
 
   // Reload with the default limits and no contract: the same kinds of message now go through.
   write_config("limits: {max_message_bytes: 1048576, max_depth: 64}\n");
@@ -96,7 +96,7 @@ TEST_F(LimitsTest, ConfiguredLimitsAndContractsApplyAndReloadChangesThem) {
   client_->rpush_many(kKey, {big_again, deep_again, bad_quote});
   ASSERT_TRUE(settle(5, 4)) << daemon_.log_tail();
   // Without its contract the bad quote reaches the handler, which rejects it itself.
-  EXPECT_EQ(letter(3).handler, "quotes_db");
+  EXPECT_EQ(letter(3).handler, std::optional<std::string>("quotes_db"));
   EXPECT_THAT(letter(3).reason, HasSubstr("payload.qty: expected integer"));
 
   const auto stopped = daemon_.stop(20s);

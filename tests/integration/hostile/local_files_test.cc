@@ -72,6 +72,7 @@ TEST_F(LocalFilesTest, RoutesYamlInTheCurrentDirectoryIsNeverRead) {
   options.working_dir = planted;
   options.unset_env = {"SWITCHYARD_CONFIG", "SWITCHYARD_REDIS_URL"};
   CommandResult r = run_command({SwitchyardProcess::binary(), "stats"}, 30s, options);
+  EXPECT_FALSE(r.timed_out) << r;
   EXPECT_NE(r.exit_code, 0) << r;
   EXPECT_THAT(r.out + r.err, Not(HasSubstr("planted_key"))) << r;
   EXPECT_THAT(r.err, HasSubstr("/etc/switchyard/routes.yaml")) << r;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "support/events.h"
+#include "support/plugin_paths.h"
 #include "support/redis_server.h"
 #include "support/switchyard_process.h"
 #include "support/temp_dir.h"
@@ -30,7 +31,7 @@ class PluginTrustCliTest : public ::testing::Test {
     chmod(plugins_.c_str(), 0755);
     for (const char* name : {"user_registered_sink", "quote_created_sink"}) {
       const std::string to = plugins_ + "/" + name + ".so";
-      fs::copy_file(std::string(SWITCHYARD_PLUGIN_DIR) + "/" + name + ".so", to);
+      fs::copy_file(bundled_plugin(name), to);
       chmod(to.c_str(), 0755);
     }
     config_ = dir_.write("routes.yaml", routes_yaml(redis_.url(), plugins_, dir_.file("a.db")));

@@ -100,10 +100,10 @@ class SecretsTest : public ::testing::Test {
       std::this_thread::sleep_for(2s);
     }
     if (metrics_port) {
-      wait_until([&] { return !http_get("127.0.0.1", metrics_port, "/healthz").empty(); }, 10s,
+      wait_until([&] { return !http_get(metrics_port, "/healthz").body.empty(); }, 10s,
                  label + ": /healthz answers");
       for (const char* page : {"/metrics", "/healthz", "/readyz"})
-        record(label + " GET " + page, http_get("127.0.0.1", metrics_port, page));
+        record(label + " GET " + page, http_get(metrics_port, page).body);
     }
     d.stop(20s);
     record(label + " log", d.log());

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "ops/logging.h"
+#include "support/terminal_text.h"
+#include "util/utf8.h"
 
 namespace switchyard {
 namespace {
@@ -65,19 +67,11 @@ std::string str(const rapidjson::Value& doc, const char* key) {
 const std::string kHostile =
     "evil\nFAKE LINE\r\t\x1b[31m\x7f"s + '\0' + "\x01 \xc2\x9b \xff \xe2\x82 \xc0\xaf \xe2\x80\xa8 caf\xc3\xa9";
 
-// True when `line` holds no control byte (< 0x20, 0x7f), no C1 control encoded as UTF-8, and
-// only well-formed UTF-8.
+// True when `line` holds no byte a terminal acts on (support/terminal_text.h; not even '\n') and
+// is well-formed UTF-8.
 bool clean(const std::string& line) {
-  rapidjson::Document probe;  // RapidJSON's UTF-8 validation, through a JSON string
-  for (unsigned char c : line)
-    if (c < 0x20 || c == 0x7f) return false;
-  if (line.find("\xc2\x80") != std::string::npos || line.find("\xc2\x9b") != std::string::npos)
-    return false;
-  std::string quoted = "\"";
-  for (char c : line) quoted += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
-  quoted += "\"";
-  probe.Parse<rapidjson::kParseValidateEncodingFlag>(quoted.data(), quoted.size());
-  return !probe.HasParseError();
+  return test::terminal_control_at(line, false) == std::string::npos &&
+         is_valid_utf8(line.data(), line.size());
 }
 
 TEST(LogFormatTest, JsonCarriesTheFieldsThatArePresentAndEscapesEverything) {

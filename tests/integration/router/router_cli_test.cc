@@ -8,6 +8,7 @@
 
 #include "router_fixture.h"
 #include "support/child_process.h"
+#include "support/plugin_paths.h"
 #include "support/wait.h"
 #include "switchyard/plugin.h"
 #include "switchyard/version.h"
@@ -38,10 +39,10 @@ TEST_F(RouterCliTest, CheckPrintsTheRoutingTableOfAValidConfig) {
   EXPECT_NE(r.out.find("OK"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("user.registered -> users_db"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("quote.created -> quotes_db"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find(std::string(SWITCHYARD_PLUGIN_DIR) + "/user_registered_sink.so"),
+  EXPECT_NE(r.out.find(bundled_plugin("user_registered_sink")),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find(std::string(SWITCHYARD_PLUGIN_DIR) + "/quote_created_sink.so"),
+  EXPECT_NE(r.out.find(bundled_plugin("quote_created_sink")),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("events:dead"), std::string::npos) << "the keys it uses: " << r.out;
@@ -92,7 +93,7 @@ TEST_F(RouterCliTest, CheckRejectsEachKindOfBrokenConfigWithFileLineColumn) {
   fs::create_directories(plugins);
   for (const auto& entry : fs::directory_iterator(SWITCHYARD_PLUGIN_DIR))
     fs::copy_file(entry.path(), plugins + "/" + entry.path().filename().string());
-  fs::copy_file(std::string(SWITCHYARD_TEST_PLUGIN_DIR) + "/wrong_abi_plugin.so",
+  fs::copy_file(test_plugin("wrong_abi_plugin"),
                 plugins + "/wrong_abi_plugin.so");
 
   std::vector<BrokenConfig> cases;
@@ -109,7 +110,7 @@ TEST_F(RouterCliTest, CheckRejectsEachKindOfBrokenConfigWithFileLineColumn) {
   }
   {
     BrokenConfig c{"missing plugin .so", base_spec(), "no_such_sink",
-                   {std::string(SWITCHYARD_PLUGIN_DIR) + "/no_such_sink.so", "not found"}};
+                   {bundled_plugin("no_such_sink"), "not found"}};
     c.spec.extra_handlers = "ghost_db:\n  plugin: no_such_sink\n  config: {}\n";
     cases.push_back(c);
   }
@@ -316,7 +317,7 @@ TEST_F(RouterCliTest, RunWithAMissingPluginExitsTwoBeforeTakingAnyMessage) {
   ASSERT_TRUE(status.has_value()) << "run should refuse to start: " << daemon_.log_tail();
   EXPECT_EQ(*status, 2) << daemon_.log_tail();
   const std::string log = daemon_.log();
-  EXPECT_NE(log.find(std::string(SWITCHYARD_PLUGIN_DIR) + "/no_such_sink.so"), std::string::npos)
+  EXPECT_NE(log.find(bundled_plugin("no_such_sink")), std::string::npos)
       << log;
   EXPECT_TRUE(std::regex_search(log, std::regex(R"(routes\.yaml:\d+:\d+: )"))) << log;
   // K untouched, nothing else created.

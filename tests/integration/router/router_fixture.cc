@@ -1,6 +1,8 @@
 // router_fixture.cc: the shared fixture and dead-letter assertions of the router tests.
 #include "router_fixture.h"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "support/dead_letters.h"
 #include "support/sqlite_db.h"
 #include "support/wait.h"
 
@@ -110,29 +113,12 @@ std::string RouterTest::diagnostics() {
 }
 
 std::string dead_message(const rapidjson::Value& letter) {
-  // A message that is not valid UTF-8 keeps its exact bytes in "message_base64".
-  auto exact = letter.FindMember("message_base64");
-  if (exact != letter.MemberEnd() && exact->value.IsString()) {
-    static const std::string kAlphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    uint32_t v = 0;
-    int bits = 0;
-    for (char c : std::string_view(exact->value.GetString(), exact->value.GetStringLength())) {
-      size_t k = kAlphabet.find(c);
-      if (c == '=' || k == std::string::npos) break;
-      v = (v << 6) | static_cast<uint32_t>(k);
-      bits += 6;
-      if (bits >= 8) {
-        bits -= 8;
-        out.push_back(static_cast<char>((v >> bits) & 0xFF));
-      }
-    }
-    return out;
-  }
-  auto it = letter.FindMember("message");
-  if (it == letter.MemberEnd() || !it->value.IsString()) return "";
-  return std::string(it->value.GetString(), it->value.GetStringLength());
+  // Decoded as Switchyard decodes K:dead: the exact bytes, from "message_base64" when the
+  // message was not UTF-8.
+  rapidjson::StringBuffer json;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(json);
+  letter.Accept(writer);
+  return read_dead_letter(std::string(json.GetString(), json.GetSize())).message;
 }
 
 std::string dead_reason(const rapidjson::Value& letter) {

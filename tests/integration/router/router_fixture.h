@@ -70,7 +70,8 @@ void expect_dead_letter(const rapidjson::Value& letter, const std::string& messa
                         const std::vector<std::string>& reason_parts, int attempts,
                         pid_t daemon_pid);
 
-// The "message" field of a dead letter as raw bytes ("" when absent).
+// The message of a dead letter as raw bytes, decoded as Switchyard decodes K:dead (from
+// "message_base64" when it was not UTF-8); throws std::runtime_error when it is not a dead letter.
 std::string dead_message(const rapidjson::Value& letter);
 // The "reason" field ("" when absent).
 std::string dead_reason(const rapidjson::Value& letter);

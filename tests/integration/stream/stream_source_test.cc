@@ -11,6 +11,7 @@
 
 #include "support/child_process.h"
 #include "support/events.h"
+#include "support/plugin_paths.h"
 #include "support/redis_server.h"
 #include "support/sqlite_db.h"
 #include "support/switchyard_process.h"
@@ -147,9 +148,9 @@ TEST(StreamSource, DeadConsumersEntriesAreClaimedAfterReclaimAfter) {
   const std::string plugins = dir.file("plugins");
   std::filesystem::create_directory(plugins);
   for (const char* p : {"user_registered_sink", "quote_created_sink"})
-    std::filesystem::copy_file(std::string(SWITCHYARD_PLUGIN_DIR) + "/" + p + ".so",
+    std::filesystem::copy_file(bundled_plugin(p),
                                plugins + "/" + p + ".so");
-  std::filesystem::copy_file(std::string(SWITCHYARD_TEST_PLUGIN_DIR) + "/crash_sink.so",
+  std::filesystem::copy_file(test_plugin("crash_sink"),
                              plugins + "/crash_sink.so");
   const std::string db = dir.file("analytics.db");
   // Instance A routes everything to crash_sink, which dies on the marked message with the whole

@@ -3,27 +3,13 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <cstdio>
 #include <string>
 #include <string_view>
 
+#include "support/allocation_counter.h"
+
 using namespace std::string_literals;
-
-// Counts heap allocations while g_counting is set, to prove decode() does not allocate.
-static std::atomic<bool> g_counting{false};
-static std::atomic<long> g_allocations{0};
-
-// Out of line, so that GCC does not pair an inlined free() with operator new and warn.
-[[gnu::noinline]] void* operator new(std::size_t size) {
-  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace switchyard {
 namespace {
@@ -210,13 +196,12 @@ TEST(EnvelopeTest, SteadyStateDecodeDoesNotAllocate) {
     Envelope envelope;
     std::string why;
     ASSERT_TRUE(decoder.decode(message, &envelope, &why)) << why;  // warm-up
-    g_allocations = 0;
-    g_counting = true;
+    test::AllocationCounter allocations;
     bool ok = true;
     for (int i = 0; i < 1000; ++i) ok = decoder.decode(message, &envelope, &why) && ok;
-    g_counting = false;
+    const long allocated = allocations.stop();
     EXPECT_TRUE(ok);
-    EXPECT_EQ(g_allocations.load(), 0) << "max_depth " << max_depth;
+    EXPECT_EQ(allocated, 0) << "max_depth " << max_depth;
     EXPECT_EQ(envelope.event, "quote.created");
   }
 }

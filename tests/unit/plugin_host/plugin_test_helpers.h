@@ -12,17 +12,10 @@
 #include <vector>
 
 #include "plugin_host/handler_instance.h"
+#include "support/plugin_paths.h"
 #include "switchyard/plugin.h"
 
 namespace switchyard::test {
-
-// The path of a bundled plugin (plugins/NAME) or of a test plugin (tests/plugins/NAME.cc).
-inline std::string bundled_plugin(const std::string& name) {
-  return std::string(SWITCHYARD_PLUGIN_DIR) + "/" + name + ".so";
-}
-inline std::string test_plugin(const std::string& name) {
-  return std::string(SWITCHYARD_TEST_PLUGIN_DIR) + "/" + name + ".so";
-}
 
 // Loads the plugin at path and creates handler `handler` from config_json (relative paths in
 // it resolve against config_dir). Records a test failure and returns null on any error.

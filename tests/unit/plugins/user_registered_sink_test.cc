@@ -10,7 +10,6 @@
 #include "support/sqlite_db.h"
 #include "support/temp_dir.h"
 #include "unit/plugin_host/plugin_test_helpers.h"
-#include "unit/plugins/sqlite_test_helpers.h"
 
 namespace switchyard {
 namespace {

@@ -4,25 +4,11 @@
 #include <fnmatch.h>
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <random>
 #include <string>
 #include <vector>
 
-// Counts heap allocations while g_counting is set, to prove match() does not allocate.
-static std::atomic<bool> g_counting{false};
-static std::atomic<long> g_allocations{0};
-
-// Out of line, so that GCC does not pair an inlined free() with operator new and warn.
-[[gnu::noinline]] void* operator new(std::size_t size) {
-  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "support/allocation_counter.h"
 
 namespace switchyard {
 namespace {
@@ -246,15 +232,13 @@ TEST(RouteTableTest, SteadyStateMatchDoesNotAllocate) {
   out.reserve(16);
   const std::string exact = "quote.created";
   const std::string globbed = "order.created";
-  g_allocations = 0;
-  g_counting = true;
+  test::AllocationCounter allocations;
   for (int i = 0; i < 1000; ++i) {
     table.match(exact, &out);
     table.match(globbed, &out);
     table.match("nothing", &out);
   }
-  g_counting = false;
-  EXPECT_EQ(g_allocations.load(), 0);
+  EXPECT_EQ(allocations.stop(), 0);
   EXPECT_EQ(out, Handlers{3});
 }
 

@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include "support/terminal_text.h"
+
 namespace switchyard {
 namespace {
 
@@ -18,15 +20,9 @@ std::string escaped(std::string_view s, EscapeStyle style) {
   return out;
 }
 
-// Whether s holds a byte a terminal may act on: C0 but '\n' (when allowed), DEL, a C1 control
-// encoded in UTF-8 (C2 80..9F), or a raw 8-bit C1 byte not part of valid UTF-8.
+// Whether s holds a byte a terminal may act on (support/terminal_text.h).
 bool holds_terminal_control(const std::string& s, bool newline_ok) {
-  for (size_t i = 0; i < s.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if ((c < 0x20 && !(newline_ok && c == '\n')) || c == 0x7f) return true;
-    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9F) return true;
-  }
-  return false;
+  return test::terminal_control_at(s, newline_ok) != std::string::npos;
 }
 
 const std::string kHostile =

@@ -69,6 +69,26 @@ TEST(Utf8Test, RefusesOverlongsSurrogatesOutOfRangeAndTruncationWithTheOffset) {
   }
 }
 
+TEST(Utf8Test, CodePointDecodesEveryBoundaryOfEachLength) {
+  struct Case {
+    std::string bytes;
+    char32_t code_point;
+  };
+  for (const Case& c : std::initializer_list<Case>{
+           {std::string(1, '\0'), 0x0}, {"A", 0x41}, {"\x7F", 0x7F},
+           {"\xC2\x80", 0x80}, {"\xDF\xBF", 0x7FF},
+           {"\xE0\xA0\x80", 0x800}, {"\xED\x9F\xBF", 0xD7FF}, {"\xEE\x80\x80", 0xE000},
+           {"\xEF\xBF\xBF", 0xFFFF}, {"\xE2\x82\xAC", 0x20AC},
+           {"\xF0\x90\x80\x80", 0x10000}, {"\xF0\x9F\x98\x80", 0x1F600},
+           {"\xF4\x8F\xBF\xBF", 0x10FFFF},
+       }) {
+    const size_t length = utf8_sequence_length(c.bytes.data(), c.bytes.size());
+    ASSERT_EQ(length, c.bytes.size()) << testing::PrintToString(c.bytes);
+    EXPECT_EQ(utf8_code_point(c.bytes.data(), length), c.code_point)
+        << testing::PrintToString(c.bytes);
+  }
+}
+
 TEST(Utf8Test, AgreesWithAReferenceDecoderOnRandomBytes) {
   std::mt19937 rng(12345);
   // Bytes biased towards the interesting ranges, so that valid multibyte strings occur often.
