@@ -26,27 +26,27 @@ int64_t realtime_ns() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-class LatencySink : public switchyard::Handler {
+class LatencySink : public switchyard::sdk::Handler {
  public:
-  LatencySink(const switchyard::Config& config, switchyard::Host& host) {
-    switchyard::JsonObject options(config.json(), "config");
+  LatencySink(const switchyard::sdk::PluginConfig& config, switchyard::sdk::Host& host) {
+    switchyard::sdk::JsonObject options(config.json(), "config");
     output_ = host.resolve_path(options.required_string("output"));
     latencies_.reserve(1 << 16);
   }
   ~LatencySink() override { write_out(); }
 
-  switchyard::Result handle(const switchyard::Event& event) override {
+  switchyard::sdk::Result handle(const switchyard::sdk::Event& event) override {
     record(event, realtime_ns());
-    return switchyard::Result::ok();
+    return switchyard::sdk::Result::ok();
   }
-  void handle_batch(const std::vector<switchyard::Event>& events,
-                    std::vector<switchyard::Result>&) override {
+  void handle_batch(const std::vector<switchyard::sdk::Event>& events,
+                    std::vector<switchyard::sdk::Result>&) override {
     for (const auto& event : events) record(event, realtime_ns());
     if (latencies_.size() >= (1u << 20)) write_out();
   }
 
  private:
-  void record(const switchyard::Event& event, int64_t now) {
+  void record(const switchyard::sdk::Event& event, int64_t now) {
     static constexpr std::string_view kField = "\"sent_ns\":";
     std::string_view payload = event.payload_json();
     size_t at = payload.find(kField);

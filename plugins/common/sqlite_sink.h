@@ -57,13 +57,14 @@ inline std::string utc_now_iso8601() {
 //   - When the database itself fails (cannot open, busy beyond the timeout, I/O error), the
 //     batch's valid events get RETRY with SQLite's text, and the connection is reopened on the
 //     next batch.
-class SqliteSink : public Handler {
+class SqliteSink : public sdk::BatchHandler {
  public:
   // create_table_sql: CREATE TABLE IF NOT EXISTS ...; insert_sql: an INSERT ... ON CONFLICT DO
   // NOTHING whose parameters are row()'s values followed by received_at. Throws on bad config.
-  SqliteSink(const Config& config, Host& host, const char* create_table_sql, const char* insert_sql)
+  SqliteSink(const sdk::PluginConfig& config, sdk::Host& host, const char* create_table_sql,
+             const char* insert_sql)
       : host_(host), create_table_sql_(create_table_sql), insert_sql_(insert_sql) {
-    JsonObject options(config.json(), "config");
+    sdk::JsonObject options(config.json(), "config");
     const std::string database = options.required_string("database");
     if (database.empty()) throw std::runtime_error("config.database: must not be empty");
     path_ = host.resolve_path(database);
@@ -77,29 +78,23 @@ class SqliteSink : public Handler {
   }
 
   // Maps a payload to the row values bound before received_at. Throws RejectError.
-  virtual SqlRow row(const JsonObject& payload) const = 0;
+  virtual SqlRow row(const sdk::JsonObject& payload) const = 0;
 
-  Result handle(const Event& event) override {
-    std::vector<Event> events{event};
-    std::vector<Result> results(1, Result::ok());
-    handle_batch(events, results);
-    return results[0];
-  }
-
-  void handle_batch(const std::vector<Event>& events, std::vector<Result>& results) override {
+  void handle_batch(const std::vector<sdk::Event>& events,
+                    std::vector<sdk::Result>& results) override {
     std::vector<size_t> indexes;  // events with a valid row, in order
     std::vector<SqlRow> rows;
     indexes.reserve(events.size());
     rows.reserve(events.size());
     for (size_t i = 0; i < events.size(); ++i) {
       try {
-        JsonObject payload(events[i].payload_json(), "payload");
+        sdk::JsonObject payload(events[i].payload_json(), "payload");
         rows.push_back(row(payload));
         indexes.push_back(i);
-      } catch (const RetryError& e) {
-        results[i] = Result::retry(e.what());
+      } catch (const sdk::RetryError& e) {
+        results[i] = sdk::Result::retry(e.what());
       } catch (const std::exception& e) {
-        results[i] = Result::reject(e.what());
+        results[i] = sdk::Result::reject(e.what());
       }
     }
     if (rows.empty()) return;
@@ -109,7 +104,7 @@ class SqliteSink : public Handler {
       insert_.reset();
       db_.reset();  // closing rolls back an open transaction; reopened on the next batch
       for (size_t i : indexes) {
-        if (results[i].kind() == SY_OUTCOME_OK) results[i] = Result::retry(e.what());
+        if (results[i].kind() == SY_OUTCOME_OK) results[i] = sdk::Result::retry(e.what());
       }
     }
   }
@@ -124,7 +119,7 @@ class SqliteSink : public Handler {
   }
 
   void write(const std::vector<SqlRow>& rows, const std::vector<size_t>& indexes,
-             std::vector<Result>& results) {
+             std::vector<sdk::Result>& results) {
     if (!db_) open();
     const std::string received_at = utc_now_iso8601();
     db_->exec("BEGIN IMMEDIATE");
@@ -146,13 +141,13 @@ class SqliteSink : public Handler {
       } catch (const SqliteError& e) {
         // A constraint failure undoes only this statement; the transaction goes on.
         if (!e.is_constraint()) throw;
-        results[indexes[k]] = Result::reject(e.what());
+        results[indexes[k]] = sdk::Result::reject(e.what());
       }
     }
     db_->exec("COMMIT");
   }
 
-  Host& host_;
+  sdk::Host& host_;
   const char* create_table_sql_;
   const char* insert_sql_;
   std::string path_;

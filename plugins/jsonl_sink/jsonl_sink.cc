@@ -19,10 +19,10 @@ namespace {
 
 std::string errno_text(int err) { return std::system_category().message(err); }
 
-class JsonlSink : public switchyard::Handler {
+class JsonlSink : public switchyard::sdk::BatchHandler {
  public:
-  JsonlSink(const switchyard::Config& config, switchyard::Host& host) {
-    switchyard::JsonObject options(config.json(), "config");
+  JsonlSink(const switchyard::sdk::PluginConfig& config, switchyard::sdk::Host& host) {
+    switchyard::sdk::JsonObject options(config.json(), "config");
     const std::string path = options.required_string("path");
     if (path.empty()) throw std::runtime_error("config.path: must not be empty");
     path_ = host.resolve_path(path);
@@ -36,17 +36,10 @@ class JsonlSink : public switchyard::Handler {
   JsonlSink(const JsonlSink&) = delete;
   JsonlSink& operator=(const JsonlSink&) = delete;
 
-  switchyard::Result handle(const switchyard::Event& event) override {
-    std::vector<switchyard::Event> events{event};
-    std::vector<switchyard::Result> results(1, switchyard::Result::ok());
-    handle_batch(events, results);
-    return results[0];
-  }
-
   // Appends the batch's lines with one write() at the end of the file (O_APPEND). On failure
   // every event of the batch gets RETRY.
-  void handle_batch(const std::vector<switchyard::Event>& events,
-                    std::vector<switchyard::Result>& results) override {
+  void handle_batch(const std::vector<switchyard::sdk::Event>& events,
+                    std::vector<switchyard::sdk::Result>& results) override {
     if (events.empty()) return;
     size_t total = 1;
     for (const auto& event : events) total += event.message().size() + 1;
@@ -67,7 +60,7 @@ class JsonlSink : public switchyard::Handler {
       ::close(fd_);  // reopen on the next batch (the file may have been replaced)
       fd_ = -1;
     }
-    for (auto& result : results) result = switchyard::Result::retry(error);
+    for (auto& result : results) result = switchyard::sdk::Result::retry(error);
   }
 
   // Makes the lines durable: fsync for a regular file. A character device (/dev/null,

@@ -15,12 +15,12 @@ constexpr const char* kInsert =
 
 class QuoteCreatedSink : public switchyard::sinks::SqliteSink {
  public:
-  QuoteCreatedSink(const switchyard::Config& config, switchyard::Host& host)
+  QuoteCreatedSink(const switchyard::sdk::PluginConfig& config, switchyard::sdk::Host& host)
       : SqliteSink(config, host, kCreateTable, kInsert) {}
 
   // payload.quote_id, user_id, product_id, qty (integers) are required; created_at is an
   // optional string.
-  switchyard::sinks::SqlRow row(const switchyard::JsonObject& payload) const override {
+  switchyard::sinks::SqlRow row(const switchyard::sdk::JsonObject& payload) const override {
     return {payload.required_int("quote_id"), payload.required_int("user_id"),
             payload.required_int("product_id"), payload.required_int("qty"),
             switchyard::sinks::text_or_null(payload.optional_string("created_at"))};

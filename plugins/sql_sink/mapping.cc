@@ -101,8 +101,8 @@ bool is_uuid(std::string_view s) {
 // The text for one present (non-null) JSON value, or throws RejectError.
 std::string convert(const Column& c, const rapidjson::Value& v, Dialect dialect) {
   auto reject = [&](const std::string& expected) -> std::string {
-    throw RejectError("column " + c.name + " (from \"" + c.from + "\"): expected " + expected +
-                      ", got " + json_kind(v));
+    throw sdk::RejectError("column " + c.name + " (from \"" + c.from + "\"): expected " + expected +
+                           ", got " + json_kind(v));
   };
   switch (c.type) {
     case ColumnType::kSmallint:
@@ -114,8 +114,8 @@ std::string convert(const Column& c, const rapidjson::Value& v, Dialect dialect)
                             : c.type == ColumnType::kInt    ? 2147483647
                                                             : INT64_MAX;
       if (i > limit || i < -limit - 1) {
-        throw RejectError("column " + c.name + " (from \"" + c.from + "\"): " +
-                          std::to_string(i) + " is out of range for " + type_name(c.type));
+        throw sdk::RejectError("column " + c.name + " (from \"" + c.from + "\"): " +
+                               std::to_string(i) + " is out of range for " + type_name(c.type));
       }
       return std::to_string(i);
     }
@@ -132,8 +132,8 @@ std::string convert(const Column& c, const rapidjson::Value& v, Dialect dialect)
       if (!v.IsString()) reject("a string");
       if (dialect == Dialect::kPostgres &&
           std::string_view(v.GetString(), v.GetStringLength()).find('\0') != std::string_view::npos)
-        throw RejectError("column " + c.name + " (from \"" + c.from +
-                          "\"): PostgreSQL text cannot hold the character \\u0000");
+        throw sdk::RejectError("column " + c.name + " (from \"" + c.from +
+                               "\"): PostgreSQL text cannot hold the character \\u0000");
       return std::string(v.GetString(), v.GetStringLength());
     case ColumnType::kUuid:
       if (!v.IsString() || !is_uuid({v.GetString(), v.GetStringLength()}))
@@ -346,15 +346,15 @@ Mapping::Mapping(std::string_view config_json) {
 Row make_row(const Mapping& mapping, std::string_view payload_json) {
   rapidjson::Document doc;
   doc.Parse(payload_json.data(), payload_json.size());
-  if (doc.HasParseError()) throw RejectError("payload: invalid JSON");
+  if (doc.HasParseError()) throw sdk::RejectError("payload: invalid JSON");
   Row row;
   row.reserve(mapping.columns.size());
   for (const Column& c : mapping.columns) {
     const rapidjson::Value* v = c.pointer.Get(doc);
     if (!v || v->IsNull()) {
       if (!c.optional)
-        throw RejectError("column " + c.name + " (from \"" + c.from +
-                          "\"): required value is missing");
+        throw sdk::RejectError("column " + c.name + " (from \"" + c.from +
+                               "\"): required value is missing");
       row.emplace_back(std::nullopt);
       continue;
     }

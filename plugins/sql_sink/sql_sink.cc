@@ -63,9 +63,9 @@ struct SchemaError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-class SqlSink : public Handler {
+class SqlSink : public sdk::BatchHandler {
  public:
-  SqlSink(const Config& config, Host& host) : host_(host), mapping_(config.json()) {
+  SqlSink(const sdk::PluginConfig& config, sdk::Host& host) : host_(host), mapping_(config.json()) {
     const std::string password = read_password();
     backend_ = mapping_.dialect == Dialect::kPostgres ? make_postgres_backend(mapping_, password)
                                                       : make_mysql_backend(mapping_, password);
@@ -80,14 +80,8 @@ class SqlSink : public Handler {
     }
   }
 
-  Result handle(const Event& event) override {
-    std::vector<Event> events{event};
-    std::vector<Result> results(1, Result::ok());
-    handle_batch(events, results);
-    return results[0];
-  }
-
-  void handle_batch(const std::vector<Event>& events, std::vector<Result>& results) override {
+  void handle_batch(const std::vector<sdk::Event>& events,
+                    std::vector<sdk::Result>& results) override {
     rows_.clear();
     indexes_.clear();
     rows_.reserve(events.size());
@@ -96,7 +90,7 @@ class SqlSink : public Handler {
         rows_.push_back(make_row(mapping_, events[i].payload_json()));
         indexes_.push_back(i);
       } catch (const std::exception& e) {
-        results[i] = Result::reject(e.what());
+        results[i] = sdk::Result::reject(e.what());
       }
     }
     if (rows_.empty()) return;
@@ -106,7 +100,7 @@ class SqlSink : public Handler {
     } catch (const std::exception& e) {  // DbError (not the rows' fault) or SchemaError
       backend_->disconnect();            // the server rolls the open transaction back
       for (size_t i : indexes_)
-        if (results[i].kind() == SY_OUTCOME_OK) results[i] = Result::retry(e.what());
+        if (results[i].kind() == SY_OUTCOME_OK) results[i] = sdk::Result::retry(e.what());
     }
   }
 
@@ -190,7 +184,7 @@ class SqlSink : public Handler {
   // All valid rows in one transaction. When the database refuses some row (a data error or a
   // constraint other than the key), the batch is retried and split in halves inside savepoints
   // until the refused rows are found: they are rejected, every other row commits.
-  void write(std::vector<Result>& results) {
+  void write(std::vector<sdk::Result>& results) {
     pointers_.clear();
     for (const Row& r : rows_) pointers_.push_back(&r);
     backend_->exec("BEGIN");
@@ -208,9 +202,9 @@ class SqlSink : public Handler {
   }
 
   // [lo, hi) holds at least one row the database refuses with `error`.
-  void isolate(size_t lo, size_t hi, const std::string& error, std::vector<Result>& results) {
+  void isolate(size_t lo, size_t hi, const std::string& error, std::vector<sdk::Result>& results) {
     if (hi - lo == 1) {
-      results[indexes_[lo]] = Result::reject(error);
+      results[indexes_[lo]] = sdk::Result::reject(error);
       return;
     }
     const size_t mid = lo + (hi - lo) / 2;
@@ -218,7 +212,7 @@ class SqlSink : public Handler {
     try_range(mid, hi, results);
   }
 
-  void try_range(size_t lo, size_t hi, std::vector<Result>& results) {
+  void try_range(size_t lo, size_t hi, std::vector<sdk::Result>& results) {
     backend_->exec("SAVEPOINT sy_rows");
     try {
       backend_->insert(pointers_.data() + lo, hi - lo);
@@ -232,7 +226,7 @@ class SqlSink : public Handler {
     backend_->exec("RELEASE SAVEPOINT sy_rows");
   }
 
-  Host& host_;
+  sdk::Host& host_;
   const Mapping mapping_;
   std::unique_ptr<Backend> backend_;
   bool failing_ = false;

@@ -15,11 +15,11 @@ constexpr const char* kInsert =
 
 class UserRegisteredSink : public switchyard::sinks::SqliteSink {
  public:
-  UserRegisteredSink(const switchyard::Config& config, switchyard::Host& host)
+  UserRegisteredSink(const switchyard::sdk::PluginConfig& config, switchyard::sdk::Host& host)
       : SqliteSink(config, host, kCreateTable, kInsert) {}
 
   // payload.user_id (integer) is required; email, name, created_at are optional strings.
-  switchyard::sinks::SqlRow row(const switchyard::JsonObject& payload) const override {
+  switchyard::sinks::SqlRow row(const switchyard::sdk::JsonObject& payload) const override {
     using switchyard::sinks::text_or_null;
     return {payload.required_int("user_id"), text_or_null(payload.optional_string("email")),
             text_or_null(payload.optional_string("name")),

@@ -66,12 +66,13 @@ void HandlerInstance::handle_batch(const sy_event* events, size_t count, sy_outc
 }
 
 Status HandlerInstance::flush() {
-  if (library_->descriptor().flush == nullptr) return Status::ok();
+  const sy_plugin_descriptor* descriptor = &library_->descriptor();
+  if (!SY_PLUGIN_HAS(descriptor, flush)) return Status::ok();
   char message[1024] = {0};
   int32_t rc;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    rc = library_->descriptor().flush(instance_, message, sizeof(message));
+    rc = descriptor->flush(instance_, message, sizeof(message));
   }
   if (rc == 0) return Status::ok();
   message[sizeof(message) - 1] = '\0';

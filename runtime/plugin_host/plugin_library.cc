@@ -188,10 +188,12 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::string& path, std:
              "; rebuild it against the installed Switchyard SDK";
     return nullptr;
   }
-  if (d->struct_size < sizeof(sy_plugin_descriptor)) {
+  // Any size from the ABI's minimum up is accepted: an older plugin lacks the fields added
+  // since (SY_PLUGIN_HAS reads them as absent), a newer one has fields this host ignores.
+  if (d->struct_size < SY_PLUGIN_DESCRIPTOR_MIN_SIZE) {
     *error = "plugin " + path + ": descriptor is " + std::to_string(d->struct_size) +
-             " bytes, ABI version " + std::to_string(SWITCHYARD_ABI_VERSION) + " needs " +
-             std::to_string(sizeof(sy_plugin_descriptor)) +
+             " bytes, ABI version " + std::to_string(SWITCHYARD_ABI_VERSION) + " needs at least " +
+             std::to_string(SY_PLUGIN_DESCRIPTOR_MIN_SIZE) +
              "; rebuild it against the installed Switchyard SDK";
     return nullptr;
   }
@@ -210,7 +212,7 @@ PluginLibrary::PluginLibrary(std::string path, std::unique_ptr<Impl> impl,
 PluginLibrary::~PluginLibrary() = default;
 
 bool PluginLibrary::accepts_config_key(const std::string& key) const {
-  if (descriptor_->config_keys == nullptr) return true;
+  if (!SY_PLUGIN_HAS(descriptor_, config_keys)) return true;
   for (const char* const* k = descriptor_->config_keys; *k != nullptr; ++k)
     if (key == *k) return true;
   return false;
@@ -218,7 +220,7 @@ bool PluginLibrary::accepts_config_key(const std::string& key) const {
 
 std::vector<std::string> PluginLibrary::config_keys() const {
   std::vector<std::string> keys;
-  if (descriptor_->config_keys == nullptr) return keys;
+  if (!SY_PLUGIN_HAS(descriptor_, config_keys)) return keys;
   for (const char* const* k = descriptor_->config_keys; *k != nullptr; ++k) keys.emplace_back(*k);
   return keys;
 }

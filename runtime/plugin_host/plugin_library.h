@@ -16,7 +16,8 @@ namespace switchyard {
 class PluginLibrary {
  public:
   // Loads the plugin at path (absolute; RTLD_NOW | RTLD_LOCAL), finds its entry point and checks
-  // the descriptor's ABI version and struct size before reading anything else. On failure
+  // the descriptor's ABI version, then its struct size (at least SY_PLUGIN_DESCRIPTOR_MIN_SIZE;
+  // larger is accepted, see plugin.h), before reading anything else. On failure
   // returns null and sets *error to a message naming path and what to do (both ABI versions on
   // a mismatch, dlerror's text on a load failure). Before loading, opens the real file (symlinks
   // resolved) once with O_NOFOLLOW and refuses it, checked on that descriptor, when it or any

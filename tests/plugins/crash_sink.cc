@@ -12,23 +12,23 @@
 
 namespace {
 
-class CrashSink : public switchyard::Handler {
+class CrashSink : public switchyard::sdk::Handler {
  public:
-  CrashSink(const switchyard::Config& config, switchyard::Host& host) {
-    switchyard::JsonObject options(config.json(), "config");
+  CrashSink(const switchyard::sdk::PluginConfig& config, switchyard::sdk::Host& host) {
+    switchyard::sdk::JsonObject options(config.json(), "config");
     if (auto path = options.optional_string("path")) path_ = host.resolve_path(*path);
   }
 
-  switchyard::Result handle(const switchyard::Event& event) override {
-    std::vector<switchyard::Event> events{event};
-    std::vector<switchyard::Result> results(1, switchyard::Result::ok());
+  switchyard::sdk::Result handle(const switchyard::sdk::Event& event) override {
+    std::vector<switchyard::sdk::Event> events{event};
+    std::vector<switchyard::sdk::Result> results(1, switchyard::sdk::Result::ok());
     handle_batch(events, results);
     return results[0];
   }
 
   // Crashes before writing anything when any event of the batch carries the marker.
-  void handle_batch(const std::vector<switchyard::Event>& events,
-                    std::vector<switchyard::Result>&) override {
+  void handle_batch(const std::vector<switchyard::sdk::Event>& events,
+                    std::vector<switchyard::sdk::Result>&) override {
     for (const auto& event : events) {
       if (event.message().find("\"crash\":true") != std::string_view::npos) std::abort();
     }
@@ -36,10 +36,10 @@ class CrashSink : public switchyard::Handler {
     std::string lines;
     for (const auto& event : events) lines.append(event.message()).append("\n");
     std::FILE* file = std::fopen(path_.c_str(), "ab");
-    if (!file) throw switchyard::RetryError("crash_sink: cannot open " + path_);
+    if (!file) throw switchyard::sdk::RetryError("crash_sink: cannot open " + path_);
     bool ok = std::fwrite(lines.data(), 1, lines.size(), file) == lines.size();
     ok = std::fclose(file) == 0 && ok;
-    if (!ok) throw switchyard::RetryError("crash_sink: cannot write " + path_);
+    if (!ok) throw switchyard::sdk::RetryError("crash_sink: cannot write " + path_);
   }
 
  private:

@@ -20,10 +20,10 @@ namespace {
 using switchyard::sinks::SqliteDb;
 using switchyard::sinks::Statement;
 
-class FlakySink : public switchyard::Handler {
+class FlakySink : public switchyard::sdk::Handler {
  public:
-  FlakySink(const switchyard::Config& config, switchyard::Host& host) {
-    switchyard::JsonObject options(config.json(), "config");
+  FlakySink(const switchyard::sdk::PluginConfig& config, switchyard::sdk::Host& host) {
+    switchyard::sdk::JsonObject options(config.json(), "config");
     path_ = host.resolve_path(options.required_string("path"));
     fail_times_ = options.optional_int("fail_times").value_or(1);
     sleep_ms_ = options.optional_int("sleep_ms").value_or(0);
@@ -35,15 +35,15 @@ class FlakySink : public switchyard::Handler {
                                           "(message) DO UPDATE SET failures = failures + 1");
   }
 
-  switchyard::Result handle(const switchyard::Event& event) override {
-    std::vector<switchyard::Event> events{event};
-    std::vector<switchyard::Result> results(1, switchyard::Result::ok());
+  switchyard::sdk::Result handle(const switchyard::sdk::Event& event) override {
+    std::vector<switchyard::sdk::Event> events{event};
+    std::vector<switchyard::sdk::Result> results(1, switchyard::sdk::Result::ok());
     handle_batch(events, results);
     return results[0];
   }
 
-  void handle_batch(const std::vector<switchyard::Event>& events,
-                    std::vector<switchyard::Result>& results) override {
+  void handle_batch(const std::vector<switchyard::sdk::Event>& events,
+                    std::vector<switchyard::sdk::Result>& results) override {
     std::string lines;
     // sleep_ms: a slow handler on retries (attempt > 1), e.g. longer than reclaim_after.
     for (const auto& event : events) {
@@ -62,8 +62,8 @@ class FlakySink : public switchyard::Handler {
           upsert_->bind_text(1, events[i].message());
           upsert_->step();
           results[i] =
-              switchyard::Result::retry("transient failure " + std::to_string(failures + 1) +
-                                        " of " + std::to_string(fail_times_));
+              switchyard::sdk::Result::retry("transient failure " + std::to_string(failures + 1) +
+                                             " of " + std::to_string(fail_times_));
         } else {
           lines.append(events[i].message()).append("\n");
         }
@@ -71,14 +71,14 @@ class FlakySink : public switchyard::Handler {
       db_->exec("COMMIT");
     } catch (const switchyard::sinks::SqliteError& e) {
       sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-      throw switchyard::RetryError(std::string("flaky_sink: ") + e.what());
+      throw switchyard::sdk::RetryError(std::string("flaky_sink: ") + e.what());
     }
     if (lines.empty()) return;
     std::FILE* file = std::fopen(path_.c_str(), "ab");
-    if (!file) throw switchyard::RetryError("flaky_sink: cannot open " + path_);
+    if (!file) throw switchyard::sdk::RetryError("flaky_sink: cannot open " + path_);
     bool ok = std::fwrite(lines.data(), 1, lines.size(), file) == lines.size();
     ok = std::fclose(file) == 0 && ok;
-    if (!ok) throw switchyard::RetryError("flaky_sink: cannot write " + path_);
+    if (!ok) throw switchyard::sdk::RetryError("flaky_sink: cannot write " + path_);
   }
 
  private:

@@ -7,22 +7,22 @@
 
 namespace {
 
-class NoopSink : public switchyard::Handler {
+class NoopSink : public switchyard::sdk::Handler {
  public:
-  NoopSink(const switchyard::Config&, switchyard::Host& host) : host_(host) {}
+  NoopSink(const switchyard::sdk::PluginConfig&, switchyard::sdk::Host& host) : host_(host) {}
   ~NoopSink() override { host_.debug("noop_sink handled " + std::to_string(count_) + " events"); }
 
-  switchyard::Result handle(const switchyard::Event&) override {
+  switchyard::sdk::Result handle(const switchyard::sdk::Event&) override {
     ++count_;
-    return switchyard::Result::ok();
+    return switchyard::sdk::Result::ok();
   }
-  void handle_batch(const std::vector<switchyard::Event>& events,
-                    std::vector<switchyard::Result>&) override {
+  void handle_batch(const std::vector<switchyard::sdk::Event>& events,
+                    std::vector<switchyard::sdk::Result>&) override {
     count_ += events.size();  // results are preset to ok
   }
 
  private:
-  switchyard::Host& host_;
+  switchyard::sdk::Host& host_;
   uint64_t count_ = 0;
 };
 

@@ -3,11 +3,11 @@
 
 namespace {
 
-class RejectSink : public switchyard::Handler {
+class RejectSink : public switchyard::sdk::Handler {
  public:
-  RejectSink(const switchyard::Config&, switchyard::Host&) {}
-  switchyard::Result handle(const switchyard::Event&) override {
-    return switchyard::Result::reject("rejected by reject_sink");
+  RejectSink(const switchyard::sdk::PluginConfig&, switchyard::sdk::Host&) {}
+  switchyard::sdk::Result handle(const switchyard::sdk::Event&) override {
+    return switchyard::sdk::Result::reject("rejected by reject_sink");
   }
 };
 

@@ -5,10 +5,10 @@
 
 namespace {
 
-class ThrowingSink : public switchyard::Handler {
+class ThrowingSink : public switchyard::sdk::Handler {
  public:
-  ThrowingSink(const switchyard::Config&, switchyard::Host&) {}
-  switchyard::Result handle(const switchyard::Event&) override {
+  ThrowingSink(const switchyard::sdk::PluginConfig&, switchyard::sdk::Host&) {}
+  switchyard::sdk::Result handle(const switchyard::sdk::Event&) override {
     throw std::runtime_error("boom from throwing_sink");
   }
 };

@@ -11,12 +11,13 @@
 
 namespace {
 
-class HelloSink : public switchyard::Handler {
+class HelloSink : public switchyard::sdk::Handler {
  public:
   // config: {"path": "hello.log"}; a relative path is resolved against routes.yaml's folder.
   // Throwing here makes `switchyard check` and `run` fail with this message and the plugin path.
-  HelloSink(const switchyard::Config& config, switchyard::Host& host) : host_(host) {
-    switchyard::JsonObject object(config.json(), "config");
+  HelloSink(const switchyard::sdk::PluginConfig& config, switchyard::sdk::Host& host)
+      : host_(host) {
+    switchyard::sdk::JsonObject object(config.json(), "config");
     path_ = host.resolve_path(object.required_string("path"));
     // `switchyard check` only validates: it must not create the file (run as root, it would
     // leave a file the service cannot write).
@@ -28,13 +29,13 @@ class HelloSink : public switchyard::Handler {
 
   // One line per event. A payload without an integer user_id is rejected (dead-lettered) with
   // a reason naming the field; a failed write is transient, so the host retries it.
-  switchyard::Result handle(const switchyard::Event& event) override {
-    switchyard::JsonObject payload(event.payload_json(), "payload");
+  switchyard::sdk::Result handle(const switchyard::sdk::Event& event) override {
+    switchyard::sdk::JsonObject payload(event.payload_json(), "payload");
     const long long user_id = payload.required_int("user_id");
     out_.clear();  // a write that failed before may succeed now
     out_ << event.name() << ' ' << user_id << '\n';
-    if (!out_) return switchyard::Result::retry("cannot write " + path_);
-    return switchyard::Result::ok();
+    if (!out_) return switchyard::sdk::Result::retry("cannot write " + path_);
+    return switchyard::sdk::Result::ok();
   }
 
   // Called before the host acknowledges the batch: make the lines reach the file.
@@ -44,7 +45,7 @@ class HelloSink : public switchyard::Handler {
   }
 
  private:
-  switchyard::Host& host_;
+  switchyard::sdk::Host& host_;
   std::string path_;
   std::ofstream out_;
 };

@@ -1,15 +1,27 @@
 // handler.hpp: the C++ layer over plugin.h, so that a handler plugin is one class and one macro.
 //
-//   class MySink : public switchyard::Handler {
+//   class MySink : public switchyard::sdk::Handler {
 //    public:
-//     MySink(const switchyard::Config& config, switchyard::Host& host);
-//     switchyard::Result handle(const switchyard::Event& event) override;
+//     MySink(const switchyard::sdk::PluginConfig& config, switchyard::sdk::Host& host);
+//     switchyard::sdk::Result handle(const switchyard::sdk::Event& event) override;
 //   };
-//   SWITCHYARD_PLUGIN(MySink, "my_sink", "1.0.0", {"database", "table"})
+//   SWITCHYARD_PLUGIN(MySink, "my_sink", "1.0.0", "database", "table")
+//
+// A handler that only ever writes whole batches derives from sdk::BatchHandler instead and
+// overrides handle_batch() alone.
 //
 // Every exception thrown by a constructor, handle(), handle_batch() or flush() is caught at the
 // ABI boundary: from the constructor it becomes a creation error, from handling it becomes a
 // REJECT carrying the exception's text. Nothing ever propagates into the host.
+//
+// Threads and lifecycle are those of plugin.h: one object per handler instance, constructed by
+// create() and destroyed by destroy(); its methods are never called from two threads at once,
+// but successive calls may come from different threads; across a reload an old and a new
+// object of one handler may exist, and run, at the same time.
+//
+// The 0.1 names (switchyard::Handler, switchyard::Config, ...) remain as aliases of the
+// switchyard::sdk types so that existing plugins build unchanged; define
+// SWITCHYARD_SDK_NO_LEGACY_NAMES to leave them out.
 #ifndef SWITCHYARD_HANDLER_HPP_
 #define SWITCHYARD_HANDLER_HPP_
 
@@ -20,12 +32,13 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "switchyard/plugin.h"
 
-namespace switchyard {
+namespace switchyard::sdk {
 
 // One message as a handler sees it. A borrowed view: valid only during the handle call.
 class Event {
@@ -74,9 +87,9 @@ struct RetryError : std::runtime_error {
 
 // The handler's `config:` map from routes.yaml, as JSON object text. Keys were already checked
 // against the plugin's declared list by the host; values are the plugin's to validate.
-class Config {
+class PluginConfig {
  public:
-  explicit Config(std::string json) : json_(std::move(json)) {}
+  explicit PluginConfig(std::string json) : json_(std::move(json)) {}
   // The whole config object as JSON text, e.g. {"database":"analytics.db"}.
   const std::string& json() const { return json_; }
 
@@ -84,44 +97,61 @@ class Config {
   std::string json_;
 };
 
-// Services of the host to one handler instance. Thread-safe.
+// Services of the host to one handler instance. Thread-safe. Every sy_host_api field is read
+// through SY_HOST_HAS, so a host older than this SDK (a smaller sy_host_api) works: what it
+// lacks is absent (no logging, no config dir, empty handler name, not check-only).
 class Host {
  public:
+  // api: the host's, valid until the instance is destroyed (plugin.h); null means no host.
   explicit Host(const sy_host_api* api) : api_(api) {}
   void debug(const std::string& message) const { log(SY_LOG_DEBUG, message); }
   void info(const std::string& message) const { log(SY_LOG_INFO, message); }
   void warn(const std::string& message) const { log(SY_LOG_WARN, message); }
   void error(const std::string& message) const { log(SY_LOG_ERROR, message); }
   // True when created only to validate the config (`switchyard check`): open nothing.
-  bool check_only() const { return api_ && api_->check_only != 0; }
-  // The handler's name in routes.yaml.
-  std::string handler_name() const { return api_->handler_name ? api_->handler_name : ""; }
+  bool check_only() const { return SY_HOST_HAS(api_, check_only); }
+  // The handler's name in routes.yaml ("" when the host does not say).
+  std::string handler_name() const {
+    return SY_HOST_HAS(api_, handler_name) ? api_->handler_name : "";
+  }
   // Resolves a path from the config the way the user reads it: relative to routes.yaml's dir.
   std::string resolve_path(const std::string& path) const {
-    if (path.empty() || path[0] == '/' || !api_->config_dir || !*api_->config_dir) return path;
+    if (path.empty() || path[0] == '/' || !SY_HOST_HAS(api_, config_dir) || !*api_->config_dir)
+      return path;
     return std::string(api_->config_dir) + "/" + path;
   }
 
  private:
   void log(sy_log_level level, const std::string& message) const {
-    if (api_ && api_->log) api_->log(api_->context, level, message.c_str());
+    if (SY_HOST_HAS(api_, log)) api_->log(api_->context, level, message.c_str());
   }
   const sy_host_api* api_;
 };
 
-// Base class of a C++ handler. One instance is never called from two threads at once.
-class Handler {
+// Base class of a handler that writes whole batches (one transaction, one request). The object
+// is never called from two threads at once.
+class BatchHandler {
  public:
-  virtual ~Handler() = default;
+  virtual ~BatchHandler() = default;
+  // Handles a batch: results has one slot per event, preset to ok(). An exception applies to
+  // every event of the batch: RetryError makes them all RETRY, anything else REJECT.
+  virtual void handle_batch(const std::vector<Event>& events, std::vector<Result>& results) = 0;
+  // Makes everything handled so far durable; throw to report a failure (the batch's successes
+  // are then retried). Called after every batch and before destruction.
+  virtual void flush() {}
+};
+
+// Base class of a handler that handles one event at a time. The object is never called from
+// two threads at once.
+class Handler : public BatchHandler {
+ public:
   // Handles one event. Exceptions become REJECT (RetryError becomes RETRY).
   virtual Result handle(const Event& event) = 0;
   // Handles a batch; the default calls handle() for each event. Override to write a whole
   // batch in one transaction. results has one slot per event, preset to ok().
-  virtual void handle_batch(const std::vector<Event>& events, std::vector<Result>& results) {
+  void handle_batch(const std::vector<Event>& events, std::vector<Result>& results) override {
     for (size_t i = 0; i < events.size(); ++i) results[i] = handle_one(events[i]);
   }
-  // Makes everything handled so far durable; throw to report a failure.
-  virtual void flush() {}
 
  protected:
   // Calls handle() and turns its exceptions into results (for handle_batch overrides).
@@ -153,20 +183,24 @@ inline void set_outcome(sy_outcome& out, sy_outcome_kind kind, std::string_view 
 }
 
 // The C functions of the descriptor for handler class T, each a try/catch around T.
+// The host api is not copied: a copy of sizeof(sy_host_api) bytes would read past the end of an
+// older host's smaller struct. plugin.h keeps it valid until destroy() returns.
 template <typename T>
 struct Adapter {
+  static_assert(std::is_base_of_v<BatchHandler, T>,
+                "SWITCHYARD_PLUGIN: the class must derive from switchyard::sdk::Handler or "
+                "switchyard::sdk::BatchHandler");
   struct Instance {
-    sy_host_api host_api;
     Host host;
     T handler;
-    Instance(const Config& config, const sy_host_api* api)
-        : host_api(*api), host(&host_api), handler(config, host) {}
+    Instance(const PluginConfig& config, const sy_host_api* api)
+        : host(api), handler(config, host) {}
   };
 
   static int32_t create(const char* config_json, const sy_host_api* host, void** instance,
                         char* error, size_t error_size) {
     try {
-      Config config(config_json ? config_json : "{}");
+      PluginConfig config(config_json ? config_json : "{}");
       *instance = new Instance(config, host);
       return 0;
     } catch (const std::exception& e) {
@@ -217,26 +251,40 @@ struct Adapter {
 };
 
 }  // namespace detail
+}  // namespace switchyard::sdk
+
+#ifndef SWITCHYARD_SDK_NO_LEGACY_NAMES
+namespace switchyard {
+// The 0.1 names, kept so that existing plugins build unchanged. New code uses switchyard::sdk.
+using Config = sdk::PluginConfig;
+using sdk::BatchHandler;
+using sdk::Event;
+using sdk::Handler;
+using sdk::Host;
+using sdk::RejectError;
+using sdk::Result;
+using sdk::RetryError;
 }  // namespace switchyard
+#endif
 
 // Declares the plugin: CLASS is the handler, NAME its name in routes.yaml (a string literal),
 // VERSION its version string, and the remaining arguments the accepted config keys (string
 // literals; none means any key is accepted). Use once per plugin, at namespace scope.
-#define SWITCHYARD_PLUGIN(CLASS, NAME, VERSION, ...)                                        \
-  extern "C" __attribute__((visibility("default"))) const sy_plugin_descriptor*             \
-  SWITCHYARD_PLUGIN_ENTRY(void) {                                                           \
-    static const char* const keys[] = {__VA_ARGS__ __VA_OPT__(, ) nullptr};                 \
-    static const sy_plugin_descriptor descriptor = {                                        \
-        SWITCHYARD_ABI_VERSION,                                                             \
-        sizeof(sy_plugin_descriptor),                                                       \
-        NAME,                                                                               \
-        VERSION,                                                                            \
-        (sizeof(keys) / sizeof(keys[0]) > 1) ? keys : nullptr,                              \
-        &::switchyard::detail::Adapter<CLASS>::create,                                      \
-        &::switchyard::detail::Adapter<CLASS>::handle_batch,                                \
-        &::switchyard::detail::Adapter<CLASS>::flush,                                       \
-        &::switchyard::detail::Adapter<CLASS>::destroy};                                    \
-    return &descriptor;                                                                     \
+#define SWITCHYARD_PLUGIN(CLASS, NAME, VERSION, ...)                            \
+  extern "C" __attribute__((visibility("default"))) const sy_plugin_descriptor* \
+  SWITCHYARD_PLUGIN_ENTRY(void) {                                               \
+    static const char* const keys[] = {__VA_ARGS__ __VA_OPT__(, ) nullptr};     \
+    static const sy_plugin_descriptor descriptor = {                            \
+        SWITCHYARD_ABI_VERSION,                                                 \
+        sizeof(sy_plugin_descriptor),                                           \
+        NAME,                                                                   \
+        VERSION,                                                                \
+        (sizeof(keys) / sizeof(keys[0]) > 1) ? keys : nullptr,                  \
+        &::switchyard::sdk::detail::Adapter<CLASS>::create,                     \
+        &::switchyard::sdk::detail::Adapter<CLASS>::handle_batch,               \
+        &::switchyard::sdk::detail::Adapter<CLASS>::flush,                      \
+        &::switchyard::sdk::detail::Adapter<CLASS>::destroy};                   \
+    return &descriptor;                                                         \
   }
 
 #endif  // SWITCHYARD_HANDLER_HPP_

@@ -13,7 +13,7 @@
 
 #include "switchyard/handler.hpp"
 
-namespace switchyard {
+namespace switchyard::sdk {
 
 // A parsed JSON object with typed getters. Getters throw RejectError naming "<scope>.<key>"
 // when a required field is missing or has the wrong type. Not thread-safe; cheap to create.
@@ -73,6 +73,12 @@ class JsonObject {
   std::string scope_;
 };
 
+}  // namespace switchyard::sdk
+
+#ifndef SWITCHYARD_SDK_NO_LEGACY_NAMES
+namespace switchyard {
+using sdk::JsonObject;  // the 0.1 name, as in handler.hpp
 }  // namespace switchyard
+#endif
 
 #endif  // SWITCHYARD_PAYLOAD_HPP_
