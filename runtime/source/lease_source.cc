@@ -1,4 +1,4 @@
-// lease_source.cc: the lease source's Redis scripts (take, ack, renew) and their callers.
+// lease_source.cc: the lease source: runs its Redis scripts (source/lua/lease_*.lua).
 #include "source/lease_source.h"
 
 #include <spdlog/spdlog.h>
@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "dispatch/dead_letter.h"
+#include "source/ack_writes.h"
 #include "source/consumer_identity.h"
 #include "source/list_source.h"
 #include "source/lua/scripts.h"
@@ -190,17 +191,9 @@ Status LeaseSource::ack(const TakenBatch& batch, const AckWrites& writes, bool* 
   *owned = false;
   if (batch.messages.empty()) return Status::ok();
   const std::string n = std::to_string(batch.messages.size());
-  const std::string nd = std::to_string(writes.dead_letters.size());
-  std::vector<std::string> scores;
-  scores.reserve(writes.retries.size());
-  for (const auto& r : writes.retries) scores.push_back(std::to_string(r.first));
-  std::vector<std::string_view> args = {holder_, n, batch.messages.front(), batch.messages.back(),
-                                        nd};
-  for (const auto& d : writes.dead_letters) args.push_back(d);
-  for (size_t i = 0; i < writes.retries.size(); ++i) {
-    args.push_back(scores[i]);
-    args.push_back(writes.retries[i].second);
-  }
+  std::vector<std::string_view> args = {holder_, n, batch.messages.front(), batch.messages.back()};
+  std::vector<std::string> numbers;
+  append_ack_writes(writes, &numbers, &args);
   const std::string lease = keys_.lease(), window = keys_.window();
   const std::string deliveries = keys_.deliveries(), dead = keys_.dead(), retry = keys_.retry();
   Reply reply;

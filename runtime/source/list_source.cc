@@ -1,4 +1,4 @@
-// list_source.cc: the reliable list source's Redis scripts and their callers.
+// list_source.cc: the reliable list source: runs its Redis scripts (source/lua/list_*.lua).
 #include "source/list_source.h"
 
 #include <spdlog/spdlog.h>
@@ -7,6 +7,7 @@
 #include <set>
 
 #include "dispatch/dead_letter.h"
+#include "source/ack_writes.h"
 #include "source/consumer_identity.h"
 #include "source/lua/scripts.h"
 #include "source/source_alerts.h"
@@ -248,19 +249,11 @@ Status ListSource::recover_at_start(int max_deliveries, const std::string& sourc
 }
 
 Status ListSource::ack(const TakenBatch& batch, const AckWrites& writes, bool* owned) {
-  std::string n = std::to_string(batch.messages.size());
-  std::string nd = std::to_string(writes.dead_letters.size());
-  std::vector<std::string> scores;
-  scores.reserve(writes.retries.size());
-  for (const auto& r : writes.retries) scores.push_back(std::to_string(r.first));
+  const std::string n = std::to_string(batch.messages.size());
+  std::vector<std::string> numbers;
   args_.clear();
   args_.push_back(n);
-  args_.push_back(nd);
-  for (const auto& d : writes.dead_letters) args_.push_back(d);
-  for (size_t i = 0; i < writes.retries.size(); ++i) {
-    args_.push_back(scores[i]);
-    args_.push_back(writes.retries[i].second);
-  }
+  append_ack_writes(writes, &numbers, &args_);
   std::string dead = keys_.dead(), retry = keys_.retry(), deliveries = keys_.deliveries();
   Reply reply;
   Status s = connection_->eval(kAckScript, {inflight_, dead, retry, deliveries}, args_, &reply);
@@ -269,9 +262,9 @@ Status ListSource::ack(const TakenBatch& batch, const AckWrites& writes, bool* o
   if (*owned) return Status::ok();
   // Refused: the in-flight list does not hold exactly the batch. Find out why and heal: the
   // batch's own messages are acked with their writes, anything else goes back to K.
-  const std::string nr = std::to_string(writes.retries.size());
-  args_.insert(args_.begin() + 2, nr);
-  for (const auto& m : batch.messages) args_.push_back(m);
+  args_.resize(1);  // n
+  args_.insert(args_.end(), batch.messages.begin(), batch.messages.end());
+  append_ack_writes(writes, &numbers, &args_);
   s = connection_->eval(kHealAckScript, {inflight_, dead, retry, deliveries, keys_.pending}, args_,
                         &reply);
   if (!s) return s;

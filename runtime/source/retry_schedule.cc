@@ -1,4 +1,4 @@
-// retry_schedule.cc: the K:retry scripts (lease due entries, settle them).
+// retry_schedule.cc: leases and settles K:retry entries with source/lua/retry_*.lua.
 #include "source/retry_schedule.h"
 #include "source/lua/scripts.h"
 

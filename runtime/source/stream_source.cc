@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "source/ack_writes.h"
 #include "source/lua/scripts.h"
 #include "source/source_alerts.h"
 
@@ -350,18 +351,11 @@ Status StreamSource::ack(const TakenBatch& batch, const AckWrites& writes, bool*
   std::vector<std::string_view> ids;
   for (size_t i = 0; i < batch.ids.size(); ++i)
     if (std::find(gone_.begin(), gone_.end(), i) == gone_.end()) ids.push_back(batch.ids[i]);
-  std::vector<std::string> numbers = {std::to_string(ids.size()),
-                                      std::to_string(writes.dead_letters.size())};
-  std::vector<std::string> scores;
-  for (const auto& r : writes.retries) scores.push_back(std::to_string(r.first));
-  std::vector<std::string_view> args = {group_, consumer_, numbers[0]};
+  const std::string nids = std::to_string(ids.size());
+  std::vector<std::string_view> args = {group_, consumer_, nids};
   args.insert(args.end(), ids.begin(), ids.end());
-  args.push_back(numbers[1]);
-  for (const auto& d : writes.dead_letters) args.push_back(d);
-  for (size_t i = 0; i < writes.retries.size(); ++i) {
-    args.push_back(scores[i]);
-    args.push_back(writes.retries[i].second);
-  }
+  std::vector<std::string> numbers;
+  append_ack_writes(writes, &numbers, &args);
   std::string dead = keys_.dead(), retry = keys_.retry();
   Reply reply;
   Status s = connection_->eval(kStreamAckScript, {keys_.pending, dead, retry}, args, &reply);

@@ -1,9 +1,11 @@
 -- lease_ack.lua: acks the window of a `delivery: lease` source by trimming it off the head of
 -- K, with the batch's dead letters and retries.
 -- KEYS: K, lease, window, deliveries, dead, retry.
--- ARGV: holder, n, first message, last message, ndead, dead letters..., (score, member)...
+-- ARGV: holder, n, first message, last message, then the ack writes (ack_writes.lua): ndead,
+-- dead letters..., (score, member)...
 -- Reply: 1 (trimmed), 0 (lease or window no longer ours: nothing written), -1 (the head of K
 -- changed: window dropped, nothing trimmed or written).
+--@include ack_writes.lua
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 if redis.call('HGET', KEYS[3], 'by') ~= ARGV[1] then return 0 end
 local n = tonumber(ARGV[2])
@@ -12,13 +14,7 @@ if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[3] or redis.call('LINDEX', KEYS[1], 
   redis.call('DEL', KEYS[3])
   return -1
 end
-local nd = tonumber(ARGV[5])
-for i = 6, 5 + nd, 1000 do
-  redis.call('RPUSH', KEYS[5], unpack(ARGV, i, math.min(i + 999, 5 + nd)))
-end
-for i = 6 + nd, #ARGV, 1000 do
-  redis.call('ZADD', KEYS[6], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-end
+write_ack_writes(5, KEYS[5], KEYS[6])
 -- Delivery counts of the window's messages (a suspect message, or counts an earlier
 -- `delivery: inflight` run left) end with the message.
 if redis.call('EXISTS', KEYS[4]) == 1 then

@@ -6,8 +6,10 @@
 -- nobody while this consumer no longer exists in the group (XGROUP DELCONSUMER dropped its
 -- pending entries) are still this batch's, and it is written.
 -- KEYS: stream, dead, retry.
--- ARGV: group, consumer, nids, ids..., ndead, dead letters..., (score, member)...
+-- ARGV: group, consumer, nids, ids..., then the ack writes (ack_writes.lua): ndead, dead
+-- letters..., (score, member)...
 -- Reply: {acked, 1 if this consumer had been deleted else 0}; -1 when it wrote nothing.
+--@include ack_writes.lua
 local nids = tonumber(ARGV[3])
 local deleted = nil
 local function consumer_deleted()
@@ -30,12 +32,5 @@ local acked = 0
 for i = 4, 3 + nids, 1000 do
   acked = acked + redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, i, math.min(i + 999, 3 + nids)))
 end
-local nd = tonumber(ARGV[4 + nids])
-local first = 5 + nids
-for i = first, first + nd - 1, 1000 do
-  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, first + nd - 1)))
-end
-for i = first + nd, #ARGV, 1000 do
-  redis.call('ZADD', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-end
+write_ack_writes(4 + nids, KEYS[2], KEYS[3])
 return {acked, deleted and 1 or 0}
