@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/lua/scripts.h"
 #include "dispatch/dead_letter.h"
 #include "redis/redis_connection.h"
 #include "source/list_source.h"
@@ -15,31 +16,9 @@
 namespace switchyard {
 namespace {
 
-// KEYS: dead, target (K or K:retry). ARGV: the exact dead letter, mode ('list'|'stream'|'retry'),
-// score, value. Queues the value and removes the dead letter in one step; 0 if it was gone.
-const RedisScript kReplayScript(R"lua(
-if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
-if ARGV[2] == 'retry' then
-  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-elseif ARGV[2] == 'stream' then
-  redis.call('XADD', KEYS[2], '*', 'message', ARGV[4])
-else
-  redis.call('RPUSH', KEYS[2], ARGV[4])
-end
-return 1
-)lua");
-
-// KEYS: dead. ARGV: n, the first and the n-th element as listed. Removes exactly the n elements
-// listed when they are still the first n (1); -1 when K:dead changed at its head meanwhile (the
-// daemon trimmed it), so that the caller removes them one by one instead. Letters the daemon
-// pushed after the listing are at the tail and stay.
-const RedisScript kPurgeListedScript(R"lua(
-local n = tonumber(ARGV[1])
-if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[2] or redis.call('LINDEX', KEYS[1], n - 1) ~= ARGV[3]
-then return -1 end
-redis.call('LTRIM', KEYS[1], n, -1)
-return n
-)lua");
+// Its Redis scripts: cli/lua/<name>.lua says what each does, its KEYS, ARGV and reply.
+const RedisScript kReplayScript(lua::kDlqReplay);
+const RedisScript kPurgeListedScript(lua::kDlqPurgeListed);
 
 // The event name of a dead-lettered message, as it is (the caller escapes it), or "?".
 std::string event_of(const std::string& message) {

@@ -9,20 +9,15 @@
 #include <chrono>
 
 #include "dispatch/dead_letter.h"
+#include "dispatch/lua/scripts.h"
 #include "source/lease_source.h"
 #include "source/list_source.h"
 
 namespace switchyard {
 namespace {
 
-// KEYS: dead. ARGV: the most elements to keep. Drops the oldest (the head; the daemon appends)
-// beyond that, atomically, and returns how many it dropped.
-const RedisScript kTrimDeadScript(R"lua(
-local over = redis.call('LLEN', KEYS[1]) - tonumber(ARGV[1])
-if over <= 0 then return 0 end
-redis.call('LTRIM', KEYS[1], over, -1)
-return over
-)lua");
+// Its Redis scripts: dispatch/lua/<name>.lua says what each does, its KEYS, ARGV and reply.
+const RedisScript kTrimDeadScript(lua::kTrimDead);
 
 }  // namespace
 

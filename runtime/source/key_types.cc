@@ -2,30 +2,14 @@
 #include "source/key_types.h"
 
 #include "dispatch/dead_letter.h"
+#include "source/lua/scripts.h"
 #include "source/source_alerts.h"
 
 namespace switchyard {
 namespace {
 
-// KEYS: K, then the other keys. ARGV: the type each key must have (same order), the quarantine
-// prefix, a time suffix. Renames every key but K whose type differs; returns
-// {key, type, expected, new name ('' for K)} for each mismatch.
-const RedisScript kHealTypesScript(R"lua(
-local out = {}
-for i, k in ipairs(KEYS) do
-  local t = redis.call('TYPE', k).ok
-  local want = ARGV[i]
-  if t ~= 'none' and t ~= want then
-    local aside = ''
-    if i > 1 then
-      aside = ARGV[#KEYS + 1] .. string.sub(k, #KEYS[1] + 2) .. ':' .. ARGV[#KEYS + 2]
-      redis.call('RENAME', k, aside)
-    end
-    out[#out + 1] = {k, t, want, aside}
-  end
-end
-return out
-)lua");
+// Its Redis scripts: source/lua/<name>.lua says what each does, its KEYS, ARGV and reply.
+const RedisScript kHealTypesScript(lua::kHealKeyTypes);
 
 }  // namespace
 

@@ -1,4 +1,4 @@
-// lease_source.cc: the lease source's Redis scripts (take, ack, renew) and their callers.
+// lease_source.cc: the lease source: runs its Redis scripts (source/lua/lease_*.lua).
 #include "source/lease_source.h"
 
 #include <spdlog/spdlog.h>
@@ -7,145 +7,20 @@
 #include <thread>
 
 #include "dispatch/dead_letter.h"
+#include "source/ack_writes.h"
 #include "source/consumer_identity.h"
 #include "source/list_source.h"
+#include "source/lua/scripts.h"
 #include "source/source_alerts.h"
 
 namespace switchyard {
 namespace {
 
-// KEYS: K, lease, window, deliveries, dead, owners[, notify].
-// ARGV: consumer, holder, ttl_ms, max, max_deliveries, dead-letter tail, tokens already consumed,
-// replaceable (the value of K:lease left by a dead run of this consumer name, or "").
-// Returns {n, dead}: the window is the first n messages of K (0: K is empty), dead suspect
-// messages went to K:dead on the way; {n, dead, n found, suspect found} when K:window held values
-// out of range (clamped). {-1, 0, holder}: another consumer, or another run of this
-// consumer name that may be alive, holds the lease.
-// {-2, 0}: `delivery: inflight` consumers have in-flight lists on K.
-const RedisScript kLeaseTakeScript(std::string(kLuaDeadLetterHead) + R"lua(
-local me = ARGV[2]
-local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= me and holder ~= ARGV[8] then
-  -- Held by another consumer, or by another run of this consumer name that the caller has not
-  -- seen dead: stand by. Free, or left by a dead run (ARGV[8]): this process owns it.
-  return {-1, 0, holder}
-end
-if redis.call('EXISTS', KEYS[6]) == 1 then
-  -- `delivery: inflight` consumers came first: stand by, and let go of the lease (they refuse to
-  -- take while it is held, and a renewed lease would keep both sides waiting for ever).
-  if holder == me then
-    redis.call('DEL', KEYS[2])
-    if redis.call('HGET', KEYS[3], 'by') == me then redis.call('DEL', KEYS[3]) end
-  end
-  return {-2, 0}
-end
-redis.call('SET', KEYS[2], me, 'PX', ARGV[3])
--- n and suspect never exceed K's length: values out of [0, LLEN K] (or not numbers) were written
--- by someone else and are clamped; the reply then carries the values found.
-local len = redis.call('LLEN', KEYS[1])
-local raw_n, raw_suspect = redis.call('HGET', KEYS[3], 'n'), redis.call('HGET', KEYS[3], 'suspect')
-local corrupt = false
-local function clamp(v)
-  if not v then return 0 end
-  local x = tonumber(v)
-  if not x or x ~= x or x < 0 then corrupt = true; return 0 end
-  if x > len then corrupt = true; return len end
-  return math.floor(x)
-end
-local n = clamp(raw_n)
-local suspect = clamp(raw_suspect)
-local function reply(a, b)
-  if corrupt then return {a, b, raw_n or '', raw_suspect or ''} end
-  return {a, b}
-end
-if n > 0 then
-  -- Our own window whose take reply was lost: read it again, it was never handled.
-  if redis.call('HGET', KEYS[3], 'by') == me then return reply(n, 0) end
-  -- A consumer died holding this window: each of its messages is now suspect.
-  if suspect < n then suspect = n end
-end
-local dead = 0
-while suspect > 0 do
-  local m = redis.call('LINDEX', KEYS[1], 0)
-  if not m then suspect = 0 break end
-  local h = redis.sha1hex(m)
-  local c = redis.call('HINCRBY', KEYS[4], h, 1)
-  if c < tonumber(ARGV[5]) then
-    redis.call('HSET', KEYS[3], 'n', 1, 'by', me, 'suspect', suspect)
-    return reply(1, dead)
-  end
-  redis.call('LPOP', KEYS[1])
-  redis.call('HDEL', KEYS[4], h)
-  redis.call('RPUSH', KEYS[5], dead_letter_head(m) .. ARGV[6])
-  dead = dead + 1
-  suspect = suspect - 1
-end
-len = redis.call('LLEN', KEYS[1])
-if len == 0 then
-  redis.call('DEL', KEYS[3])
-  return reply(0, dead)
-end
-n = math.min(len, tonumber(ARGV[4]))
-redis.call('HSET', KEYS[3], 'n', n, 'by', me, 'suspect', 0)
-if KEYS[7] then
-  local trim = n - tonumber(ARGV[7])
-  if trim > 0 then redis.call('LTRIM', KEYS[7], trim, -1) end
-end
-return reply(n, dead)
-)lua");
-
-// KEYS: K, lease, window, deliveries, dead, retry.
-// ARGV: holder, n, first message, last message, ndead, dead letters..., (score, member)...
-// Returns 1 (trimmed), 0 (lease or window no longer ours), -1 (the head of K changed: window
-// dropped, nothing trimmed).
-const RedisScript kLeaseAckScript(R"lua(
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-if redis.call('HGET', KEYS[3], 'by') ~= ARGV[1] then return 0 end
-local n = tonumber(ARGV[2])
-if tonumber(redis.call('HGET', KEYS[3], 'n')) ~= n then return 0 end
-if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[3] or redis.call('LINDEX', KEYS[1], n - 1) ~= ARGV[4] then
-  redis.call('DEL', KEYS[3])
-  return -1
-end
-local nd = tonumber(ARGV[5])
-for i = 6, 5 + nd, 1000 do
-  redis.call('RPUSH', KEYS[5], unpack(ARGV, i, math.min(i + 999, 5 + nd)))
-end
-for i = 6 + nd, #ARGV, 1000 do
-  redis.call('ZADD', KEYS[6], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-end
--- Delivery counts of the window's messages (a suspect message, or counts an earlier
--- `delivery: inflight` run left) end with the message.
-if redis.call('EXISTS', KEYS[4]) == 1 then
-  for _, m in ipairs(redis.call('LRANGE', KEYS[1], 0, n - 1)) do
-    redis.call('HDEL', KEYS[4], redis.sha1hex(m))
-  end
-end
-redis.call('LTRIM', KEYS[1], n, -1)
-local suspect = tonumber(redis.call('HGET', KEYS[3], 'suspect') or '0')
-if suspect > 0 then suspect = suspect - n end
-if suspect > 0 then
-  redis.call('HSET', KEYS[3], 'n', 0, 'by', '', 'suspect', suspect)
-else
-  redis.call('DEL', KEYS[3])
-end
-return 1
-)lua");
-
-// KEYS: window. ARGV: holder. Drops the window only if it is still ours: a former holder that
-// paused between its take and its LRANGE must not drop the window of the consumer that took over.
-const RedisScript kLeaseDropWindowScript(R"lua(
-if redis.call('HGET', KEYS[1], 'by') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-)lua");
-
-// KEYS: lease. ARGV: holder, ttl_ms. Extends the lease only if we hold it.
-const RedisScript kLeaseRenewScript(R"lua(
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-)lua");
+// Its Redis scripts: source/lua/<name>.lua says what each does, its KEYS, ARGV and reply.
+const RedisScript kLeaseTakeScript(lua::kLeaseTake);
+const RedisScript kLeaseAckScript(lua::kLeaseAck);
+const RedisScript kLeaseDropWindowScript(lua::kLeaseDropWindow);
+const RedisScript kLeaseRenewScript(lua::kLeaseRenew);
 
 }  // namespace
 
@@ -316,17 +191,9 @@ Status LeaseSource::ack(const TakenBatch& batch, const AckWrites& writes, bool* 
   *owned = false;
   if (batch.messages.empty()) return Status::ok();
   const std::string n = std::to_string(batch.messages.size());
-  const std::string nd = std::to_string(writes.dead_letters.size());
-  std::vector<std::string> scores;
-  scores.reserve(writes.retries.size());
-  for (const auto& r : writes.retries) scores.push_back(std::to_string(r.first));
-  std::vector<std::string_view> args = {holder_, n, batch.messages.front(), batch.messages.back(),
-                                        nd};
-  for (const auto& d : writes.dead_letters) args.push_back(d);
-  for (size_t i = 0; i < writes.retries.size(); ++i) {
-    args.push_back(scores[i]);
-    args.push_back(writes.retries[i].second);
-  }
+  std::vector<std::string_view> args = {holder_, n, batch.messages.front(), batch.messages.back()};
+  std::vector<std::string> numbers;
+  append_ack_writes(writes, &numbers, &args);
   const std::string lease = keys_.lease(), window = keys_.window();
   const std::string deliveries = keys_.deliveries(), dead = keys_.dead(), retry = keys_.retry();
   Reply reply;

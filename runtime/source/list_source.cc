@@ -1,4 +1,4 @@
-// list_source.cc: the reliable list source's Redis scripts and their callers.
+// list_source.cc: the reliable list source: runs its Redis scripts (source/lua/list_*.lua).
 #include "source/list_source.h"
 
 #include <spdlog/spdlog.h>
@@ -7,261 +7,24 @@
 #include <set>
 
 #include "dispatch/dead_letter.h"
+#include "source/ack_writes.h"
 #include "source/consumer_identity.h"
+#include "source/lua/scripts.h"
 #include "source/source_alerts.h"
 
 namespace switchyard {
 namespace {
 
-// Lua: pushes the elements of table t, in order, onto the head of list k (ahead of what it holds).
-constexpr char kLuaPushHead[] = R"lua(
-local function push_head(k, t)
-  local rev = {}
-  for i = #t, 1, -1 do rev[#rev + 1] = t[i] end
-  for i = 1, #rev, 1000 do redis.call('LPUSH', k, unpack(rev, i, math.min(i + 999, #rev))) end
-end
-)lua";
-
-// KEYS: K, inflight, owners, heartbeat, deliveries, lease[, notify]. ARGV: max, consumer, ttl_ms,
-// token, tokens already consumed. Moves up to max messages from the head of K to the tail of the
-// in-flight list in one step; with a notify list (Laravel), removes one token per message taken.
-// An in-flight list that is not empty before the take holds what this worker did not take (its
-// own batches are acked or returned before it takes again): an older state restored into Redis,
-// an operator's push, another process under this consumer name. Those elements go back to the
-// head of K first, uncounted (nobody handled them here).
-// Returns {returned, messages}; the integer -3 when a `delivery: lease` consumer holds K:lease;
-// -4 when the heartbeat holds another run's token (another live process uses this name); -5 when
-// the in-flight key is not a list: then nothing was written.
-const RedisScript kTakeScript(std::string(kLuaPushHead) + R"lua(
-if redis.call('TYPE', KEYS[6]).ok == 'string' then return -3 end
-local hb = redis.call('GET', KEYS[4])
-if hb and hb ~= ARGV[4] then return -4 end
-local t = redis.call('TYPE', KEYS[2]).ok
-if t ~= 'none' and t ~= 'list' then return -5 end
-local stale = redis.call('LRANGE', KEYS[2], 0, -1)
-if #stale > 0 then
-  push_head(KEYS[1], stale)
-  redis.call('DEL', KEYS[2])
-end
-local msgs = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-local n = #msgs
-if n == 0 then return {#stale, msgs} end
-if redis.call('EXISTS', KEYS[5]) == 1 then
-  -- Redelivered messages (they have a delivery count) travel alone.
-  if redis.call('HEXISTS', KEYS[5], redis.sha1hex(msgs[1])) == 1 then
-    n = 1
-  else
-    for i = 2, n do
-      if redis.call('HEXISTS', KEYS[5], redis.sha1hex(msgs[i])) == 1 then n = i - 1; break end
-    end
-  end
-end
-redis.call('HSET', KEYS[3], KEYS[2], ARGV[2])
-redis.call('SET', KEYS[4], ARGV[4], 'PX', ARGV[3])
-redis.call('LTRIM', KEYS[1], n, -1)
-if KEYS[7] then
-  local trim = n - tonumber(ARGV[5])
-  if trim > 0 then redis.call('LTRIM', KEYS[7], trim, -1) end
-end
-for i = 1, n, 1000 do
-  redis.call('RPUSH', KEYS[2], unpack(msgs, i, math.min(i + 999, n)))
-end
-if n < #msgs then
-  local taken = {}
-  for i = 1, n do taken[i] = msgs[i] end
-  return {#stale, taken}
-end
-return {#stale, msgs}
-)lua");
-
-// The common case of kTakeScript, same KEYS and ARGV, without copying the messages through Lua
-// (which costs Redis about 1 us per message): when no message has a delivery count and the
-// in-flight list is empty, SORT K BY nosort LIMIT 0 max STORE inflight copies the head of K, in
-// list order, into the in-flight list inside Redis; the caller then reads it with LRANGE.
-// Returns how many it took (0: K is empty); -1 when kTakeScript must run instead; -2 when SORT
-// is refused (an ACL without @dangerous): then nothing was written; -3 when a `delivery: lease`
-// consumer holds K:lease (the two modes must not mix: it acknowledges by trimming the head),
-// checked even when K is empty so that the worker does not wait on K with BLMOVE meanwhile;
-// -4 as kTakeScript.
-const RedisScript kTakeFastScript(R"lua(
-if redis.call('TYPE', KEYS[6]).ok == 'string' then return -3 end
-local hb = redis.call('GET', KEYS[4])
-if hb and hb ~= ARGV[4] then return -4 end
-if redis.call('LLEN', KEYS[1]) == 0 then return 0 end
-if redis.call('EXISTS', KEYS[5]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
-local n = redis.pcall('SORT', KEYS[1], 'BY', 'nosort', 'LIMIT', 0, tonumber(ARGV[1]), 'STORE',
-                      KEYS[2])
-if type(n) == 'table' then
-  local e = tostring(n.err)
-  if string.find(e, "can't run this command", 1, true) or string.find(e, 'NOPERM', 1, true) then
-    return -2
-  end
-  return n
-end
-redis.call('HSET', KEYS[3], KEYS[2], ARGV[2])
-redis.call('SET', KEYS[4], ARGV[4], 'PX', ARGV[3])
-redis.call('LTRIM', KEYS[1], n, -1)
-if KEYS[7] then
-  local trim = n - tonumber(ARGV[5])
-  if trim > 0 then redis.call('LTRIM', KEYS[7], trim, -1) end
-end
-return n
-)lua");
-
-// KEYS: a key Switchyard always writes with a TTL (K:lease). ARGV: ttl_ms. A key without one was
-// written by someone else (an operator, a restore) and would never expire: gives it ttl_ms (a
-// live holder renews it). Returns 1 if it did, else 0.
-const RedisScript kExpireForeignScript(R"lua(
-if redis.call('PTTL', KEYS[1]) == -1 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  return 1
-end
-return 0
-)lua");
-
-// KEYS: inflight, dead, retry, deliveries. ARGV: n, ndead, dead letters..., (score, member)...
-// Acks a whole batch with its dead letters and retries, only if the in-flight list is still ours.
-const RedisScript kAckScript(R"lua(
-local n = tonumber(ARGV[1])
-if redis.call('LLEN', KEYS[1]) ~= n then return 0 end
-local nd = tonumber(ARGV[2])
-for i = 3, 2 + nd, 1000 do
-  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, 2 + nd)))
-end
-for i = 3 + nd, #ARGV, 1000 do
-  redis.call('ZADD', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-end
-if n == 1 and redis.call('EXISTS', KEYS[4]) == 1 then
-  redis.call('HDEL', KEYS[4], redis.sha1hex(redis.call('LINDEX', KEYS[1], 0)))
-end
-redis.call('DEL', KEYS[1])
-return 1
-)lua");
-
-// KEYS: inflight, dead, retry, deliveries, K. ARGV: n, ndead, nretry, dead letters...,
-// (score, member)..., the batch's n messages. Runs when kAckScript refused a batch because the
-// in-flight list holds other elements too: removes the batch's messages (one occurrence each) and
-// their delivery counts, writes the batch's dead letters and retries if any of its messages was
-// still there, and returns every other element to the head of K, uncounted (nobody handled them
-// here). Returns {found, returned}; {0, 0} (nothing written) when the list is gone (reclaimed by
-// another instance, or an earlier ack went through); {-1, 0} when it is not a list.
-const RedisScript kHealAckScript(std::string(kLuaPushHead) + R"lua(
-local t = redis.call('TYPE', KEYS[1]).ok
-if t == 'none' then return {0, 0} end
-if t ~= 'list' then return {-1, 0} end
-local n, nd, nr = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local first = 4 + nd + 2 * nr
-local counted = redis.call('EXISTS', KEYS[4]) == 1
-local found = 0
-for i = first, first + n - 1 do
-  if redis.call('LREM', KEYS[1], 1, ARGV[i]) == 1 then
-    found = found + 1
-    if counted then redis.call('HDEL', KEYS[4], redis.sha1hex(ARGV[i])) end
-  end
-end
-if found > 0 then
-  for i = 4, 3 + nd, 1000 do
-    redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, 3 + nd)))
-  end
-  for i = 4 + nd, first - 1, 1000 do
-    redis.call('ZADD', KEYS[3], unpack(ARGV, i, math.min(i + 999, first - 1)))
-  end
-end
-local rest = redis.call('LRANGE', KEYS[1], 0, -1)
-push_head(KEYS[5], rest)
-redis.call('DEL', KEYS[1])
-return {found, #rest}
-)lua");
-
-// KEYS: heartbeat. ARGV: token, ttl_ms, a token that may be replaced ('' for none).
-// Sets the heartbeat to token unless another run's token (other than ARGV[3]) holds it: returns
-// 1, or that token.
-const RedisScript kClaimScript(R"lua(
-local hb = redis.call('GET', KEYS[1])
-if hb and hb ~= ARGV[1] and hb ~= ARGV[3] then return hb end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-)lua");
-
-// KEYS: heartbeat, owners, lease. ARGV: token, ttl_ms, consumer, in-flight lists...
-// The housekeeping heartbeat: refreshes the heartbeat only if it is this run's (or expired), and
-// registers the in-flight lists only while no `delivery: lease` consumer holds K:lease (a
-// registration would make it stand by while this worker refuses to take). Returns 1, or the
-// other run's token.
-const RedisScript kHeartbeatScript(R"lua(
-local hb = redis.call('GET', KEYS[1])
-if hb and hb ~= ARGV[1] then return hb end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if redis.call('TYPE', KEYS[3]).ok ~= 'string' then
-  for i = 4, #ARGV do redis.call('HSET', KEYS[2], ARGV[i], ARGV[3]) end
-end
-return 1
-)lua");
-
-// KEYS: list, K, deliveries, dead, owners, heartbeat of the list's consumer.
-// ARGV: force, max_deliveries, dead-letter tail (everything after "message"), count ('1' counts a
-// delivery per message; '0' after a lost reply, where the messages were never handled), ttl_ms.
-// Returns {returned, dead}, or {-1, 0} when the owner is alive and force is not set. A heartbeat
-// without a TTL (Switchyard always sets one: someone else wrote it) would keep its list for ever:
-// it gets ttl_ms, and the reply is {-2, 0}.
-const RedisScript kRecoverScript(std::string(kLuaDeadLetterHead) + R"lua(
-if ARGV[1] ~= '1' and redis.call('EXISTS', KEYS[6]) == 1 then
-  if redis.call('PTTL', KEYS[6]) == -1 then
-    redis.call('PEXPIRE', KEYS[6], ARGV[5])
-    return {-2, 0}
-  end
-  return {-1, 0}
-end
-local msgs = redis.call('LRANGE', KEYS[1], 0, -1)
-local max = tonumber(ARGV[2])
-local returned, dead = 0, 0
-for i = #msgs, 1, -1 do
-  local m = msgs[i]
-  local h = redis.sha1hex(m)
-  local c = 0
-  if ARGV[4] == '1' then c = redis.call('HINCRBY', KEYS[3], h, 1) end
-  if ARGV[4] == '1' and c >= max then
-    redis.call('HDEL', KEYS[3], h)
-    redis.call('RPUSH', KEYS[4], dead_letter_head(m) .. ARGV[3])
-    dead = dead + 1
-  else
-    redis.call('LPUSH', KEYS[2], m)
-    returned = returned + 1
-  end
-end
-redis.call('DEL', KEYS[1])
-redis.call('HDEL', KEYS[5], KEYS[1])
-return {returned, dead}
-)lua");
-
-// KEYS: deliveries, owners, K. ARGV: how many messages at the head of K to look at.
-// Removes the delivery counts of messages that are neither in a registered in-flight list nor
-// among the first ARGV[1] messages of K (where recovered messages return): counts left by a mode
-// switch or by an operator removing messages, which would otherwise stay for ever and keep the
-// fast take path off. Returns how many it removed.
-const RedisScript kSweepCountsScript(R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local live = {}
-local function mark(list)
-  for _, m in ipairs(list) do live[redis.sha1hex(m)] = true end
-end
-if redis.call('TYPE', KEYS[2]).ok == 'hash' then
-  for _, l in ipairs(redis.call('HKEYS', KEYS[2])) do
-    if redis.call('TYPE', l).ok == 'list' then mark(redis.call('LRANGE', l, 0, -1)) end
-  end
-end
-if redis.call('TYPE', KEYS[3]).ok == 'list' then
-  mark(redis.call('LRANGE', KEYS[3], 0, tonumber(ARGV[1]) - 1))
-end
-local removed = 0
-for _, h in ipairs(redis.call('HKEYS', KEYS[1])) do
-  if not live[h] then
-    redis.call('HDEL', KEYS[1], h)
-    removed = removed + 1
-  end
-end
-return removed
-)lua");
+// Its Redis scripts: source/lua/<name>.lua says what each does, its KEYS, ARGV and reply.
+const RedisScript kTakeScript(lua::kListTake);
+const RedisScript kTakeFastScript(lua::kListTakeFast);
+const RedisScript kExpireForeignScript(lua::kListExpireForeign);
+const RedisScript kAckScript(lua::kListAck);
+const RedisScript kHealAckScript(lua::kListHealAck);
+const RedisScript kClaimScript(lua::kListClaim);
+const RedisScript kHeartbeatScript(lua::kListHeartbeat);
+const RedisScript kRecoverScript(lua::kListRecover);
+const RedisScript kSweepCountsScript(lua::kListSweepCounts);
 
 // How many messages at the head of K the count sweep looks at: recovered messages return there.
 constexpr const char* kSweepHead = "10000";
@@ -486,19 +249,11 @@ Status ListSource::recover_at_start(int max_deliveries, const std::string& sourc
 }
 
 Status ListSource::ack(const TakenBatch& batch, const AckWrites& writes, bool* owned) {
-  std::string n = std::to_string(batch.messages.size());
-  std::string nd = std::to_string(writes.dead_letters.size());
-  std::vector<std::string> scores;
-  scores.reserve(writes.retries.size());
-  for (const auto& r : writes.retries) scores.push_back(std::to_string(r.first));
+  const std::string n = std::to_string(batch.messages.size());
+  std::vector<std::string> numbers;
   args_.clear();
   args_.push_back(n);
-  args_.push_back(nd);
-  for (const auto& d : writes.dead_letters) args_.push_back(d);
-  for (size_t i = 0; i < writes.retries.size(); ++i) {
-    args_.push_back(scores[i]);
-    args_.push_back(writes.retries[i].second);
-  }
+  append_ack_writes(writes, &numbers, &args_);
   std::string dead = keys_.dead(), retry = keys_.retry(), deliveries = keys_.deliveries();
   Reply reply;
   Status s = connection_->eval(kAckScript, {inflight_, dead, retry, deliveries}, args_, &reply);
@@ -507,9 +262,9 @@ Status ListSource::ack(const TakenBatch& batch, const AckWrites& writes, bool* o
   if (*owned) return Status::ok();
   // Refused: the in-flight list does not hold exactly the batch. Find out why and heal: the
   // batch's own messages are acked with their writes, anything else goes back to K.
-  const std::string nr = std::to_string(writes.retries.size());
-  args_.insert(args_.begin() + 2, nr);
-  for (const auto& m : batch.messages) args_.push_back(m);
+  args_.resize(1);  // n
+  args_.insert(args_.end(), batch.messages.begin(), batch.messages.end());
+  append_ack_writes(writes, &numbers, &args_);
   s = connection_->eval(kHealAckScript, {inflight_, dead, retry, deliveries, keys_.pending}, args_,
                         &reply);
   if (!s) return s;

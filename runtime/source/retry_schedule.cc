@@ -1,62 +1,13 @@
-// retry_schedule.cc: the K:retry scripts (lease due entries, settle them).
+// retry_schedule.cc: leases and settles K:retry entries with source/lua/retry_*.lua.
 #include "source/retry_schedule.h"
+#include "source/lua/scripts.h"
 
 namespace switchyard {
 namespace {
 
-// KEYS: retry, runners. ARGV: lease_ms, max, me ("<alive key>\n<alive value>\n<worker>", or ''
-// when this source has no liveness key).
-// Leases due retries by Redis's clock (TIME, the same for every host): each member is re-added
-// with its lease count plus one, due at now+lease, and recorded in runners as run by me. A due
-// member whose runner is another worker that is still alive (GET <alive key> is still
-// <alive value>: its process's heartbeat, or its lease) is a slow handler, not a crash: its
-// lease is renewed instead, without counting. Returns {now_ms, leased members...}.
-const RedisScript kLeaseScript(R"lua(
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
-local out = {now}
-local until_ms = now + tonumber(ARGV[1])
-for _, m in ipairs(due) do
-  local runner = redis.call('HGET', KEYS[2], m)
-  local alive = false
-  if runner and runner ~= ARGV[3] then
-    local k, v = string.match(runner, '^(.-)\n(.-)\n')
-    if k then alive = redis.pcall('GET', k) == v end
-  end
-  if alive then
-    redis.call('ZADD', KEYS[1], until_ms, m)
-  else
-    if runner then redis.call('HDEL', KEYS[2], m) end
-    local leases, rest = string.match(m, '^v1|(%d+)|(.*)$')
-    local m2 = m
-    redis.call('ZREM', KEYS[1], m)
-    if leases then m2 = 'v1|' .. (tonumber(leases) + 1) .. '|' .. rest end
-    redis.call('ZADD', KEYS[1], until_ms, m2)
-    if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], m2, ARGV[3]) end
-    out[#out + 1] = m2
-  end
-end
-return out
-)lua");
-
-// KEYS: retry, dead, runners. ARGV: quadruples (member, action, score, data); action
-// done|retry|dead.
-const RedisScript kSettleScript(R"lua(
-local settled = 0
-for i = 1, #ARGV, 4 do
-  redis.call('HDEL', KEYS[3], ARGV[i])
-  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
-    if ARGV[i + 1] == 'retry' then
-      redis.call('ZADD', KEYS[1], ARGV[i + 2], ARGV[i + 3])
-    elseif ARGV[i + 1] == 'dead' then
-      redis.call('RPUSH', KEYS[2], ARGV[i + 3])
-    end
-    settled = settled + 1
-  end
-end
-return settled
-)lua");
+// Its Redis scripts: source/lua/<name>.lua says what each does, its KEYS, ARGV and reply.
+const RedisScript kLeaseScript(lua::kRetryLease);
+const RedisScript kSettleScript(lua::kRetrySettle);
 
 }  // namespace
 

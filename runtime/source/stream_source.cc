@@ -9,69 +9,16 @@
 #include <mutex>
 #include <thread>
 
+#include "source/ack_writes.h"
+#include "source/lua/scripts.h"
 #include "source/source_alerts.h"
 
 namespace switchyard {
 namespace {
 
-// KEYS: stream, dead, retry. ARGV: group, consumer, nids, ids..., ndead, dead letters...,
-// (score, member)... XACKs the batch together with its dead letters and retries, but only while
-// every id of the batch is still pending for this consumer: otherwise (another consumer claimed
-// an entry while this one was silent, an earlier ack of this batch went through and its reply
-// was lost, or the group or the stream is gone) it writes nothing and returns -1, so no dead
-// letter or retry is written twice and a lost group cannot wedge the ack. One exception: ids
-// pending for nobody while this consumer no longer exists in the group (XGROUP DELCONSUMER
-// dropped its pending entries) are still this batch's, and it is written. Returns {acked,
-// 1 if this consumer had been deleted else 0}.
-const RedisScript kStreamAckScript(R"lua(
-local nids = tonumber(ARGV[3])
-local deleted = nil
-local function consumer_deleted()
-  for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
-    if c[2] == ARGV[2] then return false end
-  end
-  return true
-end
-for i = 4, 3 + nids do
-  local p = redis.pcall('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
-  if type(p) ~= 'table' or p.err then return -1 end
-  if #p == 0 then
-    if deleted == nil then deleted = consumer_deleted() end
-    if not deleted then return -1 end
-  elseif p[1][2] ~= ARGV[2] then
-    return -1
-  end
-end
-local acked = 0
-for i = 4, 3 + nids, 1000 do
-  acked = acked + redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, i, math.min(i + 999, 3 + nids)))
-end
-local nd = tonumber(ARGV[4 + nids])
-local first = 5 + nids
-for i = first, first + nd - 1, 1000 do
-  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, first + nd - 1)))
-end
-for i = first + nd, #ARGV, 1000 do
-  redis.call('ZADD', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-end
-return {acked, deleted and 1 or 0}
-)lua");
-
-// KEYS: stream. ARGV: group, consumer, ids... Makes each id that is still pending for this
-// consumer and still in the stream this consumer's again with its idle time reset (XCLAIM
-// JUSTID: the delivery count stays); ids claimed by others, acked or deleted are left alone.
-const RedisScript kStreamKeepScript(R"lua(
-local n = 0
-for i = 3, #ARGV do
-  local p = redis.pcall('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
-  if type(p) == 'table' and not p.err and #p == 1 and
-     #redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i]) == 1 then
-    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
-    n = n + 1
-  end
-end
-return n
-)lua");
+// Its Redis scripts: source/lua/<name>.lua says what each does, its KEYS, ARGV and reply.
+const RedisScript kStreamAckScript(lua::kStreamAck);
+const RedisScript kStreamKeepScript(lua::kStreamKeep);
 
 std::string_view view(const redisReply* r) { return {r->str, r->len}; }
 
@@ -404,18 +351,11 @@ Status StreamSource::ack(const TakenBatch& batch, const AckWrites& writes, bool*
   std::vector<std::string_view> ids;
   for (size_t i = 0; i < batch.ids.size(); ++i)
     if (std::find(gone_.begin(), gone_.end(), i) == gone_.end()) ids.push_back(batch.ids[i]);
-  std::vector<std::string> numbers = {std::to_string(ids.size()),
-                                      std::to_string(writes.dead_letters.size())};
-  std::vector<std::string> scores;
-  for (const auto& r : writes.retries) scores.push_back(std::to_string(r.first));
-  std::vector<std::string_view> args = {group_, consumer_, numbers[0]};
+  const std::string nids = std::to_string(ids.size());
+  std::vector<std::string_view> args = {group_, consumer_, nids};
   args.insert(args.end(), ids.begin(), ids.end());
-  args.push_back(numbers[1]);
-  for (const auto& d : writes.dead_letters) args.push_back(d);
-  for (size_t i = 0; i < writes.retries.size(); ++i) {
-    args.push_back(scores[i]);
-    args.push_back(writes.retries[i].second);
-  }
+  std::vector<std::string> numbers;
+  append_ack_writes(writes, &numbers, &args);
   std::string dead = keys_.dead(), retry = keys_.retry();
   Reply reply;
   Status s = connection_->eval(kStreamAckScript, {keys_.pending, dead, retry}, args, &reply);

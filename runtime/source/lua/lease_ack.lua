@@ -1,0 +1,33 @@
+-- lease_ack.lua: acks the window of a `delivery: lease` source by trimming it off the head of
+-- K, with the batch's dead letters and retries.
+-- KEYS: K, lease, window, deliveries, dead, retry.
+-- ARGV: holder, n, first message, last message, then the ack writes (ack_writes.lua): ndead,
+-- dead letters..., (score, member)...
+-- Reply: 1 (trimmed), 0 (lease or window no longer ours: nothing written), -1 (the head of K
+-- changed: window dropped, nothing trimmed or written).
+--@include ack_writes.lua
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[3], 'by') ~= ARGV[1] then return 0 end
+local n = tonumber(ARGV[2])
+if tonumber(redis.call('HGET', KEYS[3], 'n')) ~= n then return 0 end
+if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[3] or redis.call('LINDEX', KEYS[1], n - 1) ~= ARGV[4] then
+  redis.call('DEL', KEYS[3])
+  return -1
+end
+write_ack_writes(5, KEYS[5], KEYS[6])
+-- Delivery counts of the window's messages (a suspect message, or counts an earlier
+-- `delivery: inflight` run left) end with the message.
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  for _, m in ipairs(redis.call('LRANGE', KEYS[1], 0, n - 1)) do
+    redis.call('HDEL', KEYS[4], redis.sha1hex(m))
+  end
+end
+redis.call('LTRIM', KEYS[1], n, -1)
+local suspect = tonumber(redis.call('HGET', KEYS[3], 'suspect') or '0')
+if suspect > 0 then suspect = suspect - n end
+if suspect > 0 then
+  redis.call('HSET', KEYS[3], 'n', 0, 'by', '', 'suspect', suspect)
+else
+  redis.call('DEL', KEYS[3])
+end
+return 1
