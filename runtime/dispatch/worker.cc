@@ -3,10 +3,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include <random>
 #include <thread>
 
 #include "dispatch/dead_letter.h"
+#include "dispatch/disposition.h"
 #include "envelope/laravel_job.h"
 #include "ops/logging.h"
 #include "source/key_types.h"
@@ -42,18 +42,6 @@ constexpr std::string_view kDeadLetter = "dead_letter";
 std::string_view event_name(const sy_event& event) { return {event.name.data, event.name.size}; }
 
 }  // namespace
-
-std::chrono::milliseconds retry_delay(const RetryConfig& retry, int attempt) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  int64_t initial = std::max<int64_t>(1, retry.initial_backoff.count());
-  int64_t cap = std::max<int64_t>(initial, retry.max_backoff.count());
-  int shift = std::min(std::max(attempt - 1, 0), 40);
-  int64_t delay = initial;
-  for (int i = 0; i < shift && delay < cap; ++i) delay *= 2;
-  delay = std::min(delay, cap);
-  std::uniform_int_distribution<int64_t> jitter(delay / 2, delay);
-  return std::chrono::milliseconds(std::clamp(jitter(rng), initial, cap));
-}
 
 Worker::Worker(SourceConfig source, int index, std::string consumer, std::string token,
                WorkerShared shared)
@@ -266,7 +254,8 @@ void Worker::explain_laravel_job(std::string_view message, std::string* reason) 
             "') instead of dispatching a job to this queue";
 }
 
-Status Worker::call_handler(HandlerInstance& handler, const std::vector<sy_event>& events) {
+void Worker::run_handler(HandlerInstance& handler, const std::vector<sy_event>& events,
+                         const RetryConfig& retry) {
   // What the plugin logs meanwhile names the source, the handler and, when every event of the
   // batch has the same name, the event.
   std::string_view event = events.empty() ? std::string_view() : event_name(events[0]);
@@ -276,21 +265,32 @@ Status Worker::call_handler(HandlerInstance& handler, const std::vector<sy_event
       break;
     }
   }
-  LogScope scope({.source = source_.name, .event = event, .handler = handler.name()});
+  if (outcomes_.size() < events.size()) outcomes_.resize(events.size());
   auto started = std::chrono::steady_clock::now();
-  handler.handle_batch(events.data(), events.size(), outcomes_.data());
-  Status flushed = handler.flush();
+  Status flushed;
+  {
+    LogScope scope({.source = source_.name, .event = event, .handler = handler.name()});
+    handler.handle_batch(events.data(), events.size(), outcomes_.data());
+    flushed = handler.flush();
+  }
   std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
   shared_.metrics->observe_handler_seconds(handler.name(), took.count());
+  dispositions_.resize(events.size());
+  const int64_t now = now_ms();
   uint64_t counts[3] = {0, 0, 0};
   for (size_t k = 0; k < events.size(); ++k) {
-    int32_t kind = outcomes_[k].kind;
-    if (!flushed && kind == SY_OUTCOME_OK) kind = SY_OUTCOME_RETRY;
-    ++counts[kind >= 0 && kind <= 2 ? kind : 2];
+    const HandlerVerdict verdict{outcomes_[k].kind, outcomes_[k].reason, flushed.is_ok(),
+                                 flushed.message(), static_cast<int>(events[k].attempt)};
+    Disposition& d = dispositions_[k] = decide_disposition(verdict, retry, now, rng_());
+    ++counts[d.outcome];
+    if (d.kind == Disposition::kDone) continue;
+    log_with(spdlog::level::warn,
+             {.source = source_.name, .event = event_name(events[k]), .handler = handler.name(),
+              .outcome = d.log_outcome},
+             "{}", d.log);
   }
   for (int32_t kind = 0; kind < 3; ++kind)
     if (counts[kind]) shared_.metrics->add_handled(handler.name(), outcome_name(kind), counts[kind]);
-  return flushed;
 }
 
 void Worker::dispatch(const Pipeline& pipeline, const std::vector<std::string_view>& messages) {
@@ -366,45 +366,21 @@ void Worker::dispatch(const Pipeline& pipeline, const std::vector<std::string_vi
     auto& events = events_by_handler_[h];
     if (events.empty()) continue;
     HandlerInstance& handler = *pipeline.handlers.instances[h];
-    if (outcomes_.size() < events.size()) outcomes_.resize(events.size());
-    Status flushed = call_handler(handler, events);
+    run_handler(handler, events, config.retry);
     for (size_t k = 0; k < events.size(); ++k) {
-      sy_outcome& outcome = outcomes_[k];
-      if (!flushed && outcome.kind == SY_OUTCOME_OK) {
-        outcome.kind = SY_OUTCOME_RETRY;
-        snprintf(outcome.reason, sizeof(outcome.reason), "%s", flushed.message().c_str());
-      }
-      if (outcome.kind == SY_OUTCOME_OK) continue;
+      const Disposition& d = dispositions_[k];
+      if (d.kind == Disposition::kDone) continue;
       std::string_view message = messages[messages_by_handler_[h][k]];
-      const std::string& name = handler.name();
-      LogFields fields{.source = source_.name, .event = event_name(events[k]), .handler = name};
-      if (outcome.kind == SY_OUTCOME_RETRY && config.retry.max_attempts > 1) {
-        const auto delay = retry_delay(config.retry, 1);
-        fields.outcome = "retry";
-        log_with(spdlog::level::warn, fields,
-                 "handler answered retry on attempt 1 of {}: {}; retrying in {} ms",
-                 config.retry.max_attempts, outcome.reason, delay.count());
+      if (d.kind == Disposition::kReschedule) {
         RetryEntry entry;
-        entry.attempt = 2;
+        entry.attempt = d.next_attempt;
         entry.first_failed_ms = now_ms();
-        entry.handler = name;
+        entry.handler = handler.name();
         entry.message.assign(message);
-        writes_.retries.emplace_back(now_ms() + delay.count(), encode_retry_entry(entry));
+        writes_.retries.emplace_back(d.due_ms, encode_retry_entry(entry));
       } else {
-        if (outcome.kind == SY_OUTCOME_REJECT) {
-          fields.outcome = "reject";
-          log_with(spdlog::level::warn, fields, "handler answered reject: {}; dead-lettered",
-                   outcome.reason);
-        } else {
-          fields.outcome = kDeadLetter;
-          log_with(spdlog::level::warn, fields,
-                   "handler answered retry: {}; dead-lettered (retry.max_attempts is {})",
-                   outcome.reason, config.retry.max_attempts);
-        }
-        std::string reason = outcome.kind == SY_OUTCOME_RETRY
-                                 ? "gave up after 1 attempt: " + std::string(outcome.reason)
-                                 : std::string(outcome.reason);
-        writes_.dead_letters.push_back(encode_dead_letter(letter(message, &name, reason, 1)));
+        writes_.dead_letters.push_back(
+            encode_dead_letter(letter(message, &handler.name(), d.reason, 1)));
       }
     }
   }
@@ -488,53 +464,24 @@ void Worker::run_due_retries(const Pipeline& pipeline) {
                                 {e.payload.data(), e.payload.size()},
                                 static_cast<uint32_t>(leased[i].entry.attempt)});
     }
-    if (outcomes_.size() < events.size()) outcomes_.resize(events.size());
-    Status flushed = call_handler(handler, events);
+    run_handler(handler, events, config.retry);
     for (size_t k = 0; k < events.size(); ++k) {
-      size_t i = by_handler[h][k];
-      const RetryEntry& entry = leased[i].entry;
-      RetrySettlement& st = settlements[i];
-      sy_outcome& outcome = outcomes_[k];
-      if (!flushed && outcome.kind == SY_OUTCOME_OK) {
-        outcome.kind = SY_OUTCOME_RETRY;
-        snprintf(outcome.reason, sizeof(outcome.reason), "%s", flushed.message().c_str());
-      }
-      if (outcome.kind == SY_OUTCOME_OK) {
+      const Disposition& d = dispositions_[k];
+      const RetryEntry& entry = leased[by_handler[h][k]].entry;
+      RetrySettlement& st = settlements[by_handler[h][k]];
+      if (d.kind == Disposition::kDone) {
         st.kind = RetrySettlement::kDone;
-        continue;
-      }
-      LogFields fields{
-          .source = source_.name, .event = envelopes[i].event, .handler = handler.name()};
-      if (outcome.kind == SY_OUTCOME_RETRY && entry.attempt < config.retry.max_attempts) {
-        const auto delay = retry_delay(config.retry, entry.attempt);
-        fields.outcome = "retry";
-        log_with(spdlog::level::warn, fields,
-                 "handler answered retry on attempt {} of {}: {}; retrying in {} ms",
-                 entry.attempt, config.retry.max_attempts, outcome.reason, delay.count());
+      } else if (d.kind == Disposition::kReschedule) {
         RetryEntry next = entry;
         next.leases = 0;
-        next.attempt = entry.attempt + 1;
+        next.attempt = d.next_attempt;
         st.kind = RetrySettlement::kReschedule;
-        st.due_ms = now_ms() + delay.count();
+        st.due_ms = d.due_ms;
         st.data = encode_retry_entry(next);
       } else {
-        if (outcome.kind == SY_OUTCOME_REJECT) {
-          fields.outcome = "reject";
-          log_with(spdlog::level::warn, fields,
-                   "handler answered reject on attempt {}: {}; dead-lettered", entry.attempt,
-                   outcome.reason);
-        } else {
-          fields.outcome = kDeadLetter;
-          log_with(spdlog::level::warn, fields,
-                   "handler answered retry on attempt {} of {}: {}; gave up, dead-lettered",
-                   entry.attempt, config.retry.max_attempts, outcome.reason);
-        }
-        std::string reason = outcome.kind == SY_OUTCOME_RETRY
-                                 ? "gave up after " + std::to_string(entry.attempt) +
-                                       " attempts: " + outcome.reason
-                                 : std::string(outcome.reason);
         st.kind = RetrySettlement::kDeadLetter;
-        st.data = encode_dead_letter(letter(entry.message, &entry.handler, reason, entry.attempt));
+        st.data =
+            encode_dead_letter(letter(entry.message, &entry.handler, d.reason, entry.attempt));
       }
     }
   }

@@ -10,11 +10,13 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
 #include "dispatch/dead_letter.h"
+#include "dispatch/disposition.h"
 #include "dispatch/pipeline.h"
 #include "dispatch/redis_health.h"
 #include "envelope/envelope.h"
@@ -55,10 +57,6 @@ struct WorkerShared {
   Metrics* metrics = nullptr;
 };
 
-// Delay before retry attempt number `attempt` + 1 after `attempt` failed: exponential from
-// initial_backoff, capped at max_backoff, with jitter in [delay/2, delay] (never below initial).
-std::chrono::milliseconds retry_delay(const RetryConfig& retry, int attempt);
-
 class Worker {
  public:
   Worker(SourceConfig source, int index, std::string consumer, std::string token,
@@ -73,9 +71,10 @@ class Worker {
   void run_due_retries(const Pipeline& pipeline);
   // format laravel: replaces *reason when message is a Laravel job payload rather than an event.
   void explain_laravel_job(std::string_view message, std::string* reason);
-  // Calls handle_batch then flush, recording duration and outcome counts; returns flush's status.
-  // outcomes_ must have room for events.size() slots.
-  Status call_handler(HandlerInstance& handler, const std::vector<sy_event>& events);
+  // Calls handle_batch then flush, records the duration, decides what becomes of each event
+  // (decide_disposition, into dispositions_[k] for events[k]), counts and logs the outcomes.
+  void run_handler(HandlerInstance& handler, const std::vector<sy_event>& events,
+                   const RetryConfig& retry);
   void ack_batch();
   // After a command failed with s: when Redis said WRONGTYPE on a list source, moves the keys
   // someone replaced with another type aside (heal_key_types). True when it ran.
@@ -113,6 +112,8 @@ class Worker {
   std::vector<std::vector<sy_event>> events_by_handler_;
   std::vector<std::vector<size_t>> messages_by_handler_;
   std::vector<sy_outcome> outcomes_;
+  std::vector<Disposition> dispositions_;
+  std::mt19937_64 rng_{std::random_device{}()};  // the jitter of retry delays
   std::deque<std::string> unescaped_names_;
 };
 
