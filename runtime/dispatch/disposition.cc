@@ -9,7 +9,7 @@ namespace switchyard {
 std::chrono::milliseconds retry_delay(const RetryConfig& retry, int attempt, uint64_t draw) {
   const int64_t initial = std::max<int64_t>(1, retry.initial_backoff.count());
   const int64_t cap = std::max<int64_t>(initial, retry.max_backoff.count());
-  const int shift = std::min(std::max(attempt - 1, 0), 40);
+  const int shift = attempt <= 1 ? 0 : std::min(attempt - 1, 40);
   int64_t delay = initial;
   for (int i = 0; i < shift && delay < cap; ++i) delay = delay > cap / 2 ? cap : delay * 2;
   delay = std::min(delay, cap);
