@@ -1,4 +1,4 @@
-// laravel_job.cc: is_laravel_job, on the one bounded JSON parser.
+// laravel_job.cc: is_laravel_job, on the one bounded JSON parser, and the reason it gives.
 #include "envelope/laravel_job.h"
 
 #include "util/bounded_json.h"
@@ -16,6 +16,18 @@ bool is_laravel_job(std::string_view message, const EnvelopeLimits& limits,
     if (!doc.HasMember(key)) return false;
   const rapidjson::Value& name = doc["displayName"];
   *display_name = name.IsString() ? std::string(name.GetString(), name.GetStringLength()) : "?";
+  return true;
+}
+
+bool explain_laravel_job(std::string_view message, const EnvelopeLimits& limits,
+                         std::string_view queue, std::string* reason) {
+  // A Laravel *job* (dispatch()/push()) rather than a raw event (pushRaw()): say so by name.
+  std::string display;
+  if (!is_laravel_job(message, limits, &display)) return false;
+  *reason = "Laravel job payload (displayName " + display +
+            "), not a raw event: publish events with Queue::connection('redis')->pushRaw("
+            "json_encode(['event' => ..., 'payload' => [...]]), '" + std::string(queue) +
+            "') instead of dispatching a job to this queue";
   return true;
 }
 

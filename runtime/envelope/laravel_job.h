@@ -1,5 +1,5 @@
 // laravel_job.h: recognises a Laravel *job* payload (Queue::push/dispatch) where a raw event was
-// expected, to say so in its dead letter. Thread safety: pure function; reentrant.
+// expected, to say so in its dead letter. Thread safety: pure functions; reentrant.
 #ifndef SWITCHYARD_ENVELOPE_LARAVEL_JOB_H_
 #define SWITCHYARD_ENVELOPE_LARAVEL_JOB_H_
 
@@ -17,6 +17,12 @@ namespace switchyard {
 // "?" when it is not a string. Never throws; any bytes are safe to pass.
 bool is_laravel_job(std::string_view message, const EnvelopeLimits& limits,
                     std::string* display_name);
+
+// For a message of a `format: laravel` source that did not decode: when it is a Laravel job
+// (is_laravel_job), replaces *reason with one that names the job and says how to publish a raw
+// event onto `queue` instead, and returns true; otherwise leaves *reason and returns false.
+bool explain_laravel_job(std::string_view message, const EnvelopeLimits& limits,
+                         std::string_view queue, std::string* reason);
 
 }  // namespace switchyard
 

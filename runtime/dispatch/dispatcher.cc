@@ -1,0 +1,282 @@
+// dispatcher.cc: decode -> check -> route -> handle -> decide, for taken batches and due retries.
+#include "dispatch/dispatcher.h"
+
+#include <spdlog/spdlog.h>
+
+#include "dispatch/dead_letter.h"
+#include "envelope/laravel_job.h"
+#include "ops/logging.h"
+
+namespace switchyard {
+namespace {
+
+std::string_view outcome_name(int32_t kind) {
+  return kind == SY_OUTCOME_RETRY ? "retry" : kind == SY_OUTCOME_REJECT ? "reject" : "ok";
+}
+
+// The outcome field of a log line about a message dead-lettered other than by a handler's reject
+// (see LogFields::outcome).
+constexpr std::string_view kDeadLetter = "dead_letter";
+
+std::string_view event_name(const sy_event& event) { return {event.name.data, event.name.size}; }
+
+}  // namespace
+
+Dispatcher::Dispatcher(SourceConfig source, std::string instance, Metrics* metrics,
+                       std::function<int64_t()> now_ms)
+    : source_(std::move(source)),
+      instance_(std::move(instance)),
+      metrics_(metrics),
+      now_ms_(std::move(now_ms)) {}
+
+void Dispatcher::dispatch(const Pipeline& pipeline, const TakenBatch& batch, AckWrites* writes) {
+  const std::vector<std::string_view>& messages = batch.messages;
+  const Config& config = *pipeline.config;
+  const size_t handler_count = pipeline.handlers.instances.size();
+  events_by_handler_.resize(handler_count);
+  messages_by_handler_.resize(handler_count);
+  for (size_t h = 0; h < handler_count; ++h) {
+    events_by_handler_[h].clear();
+    messages_by_handler_[h].clear();
+  }
+  unescaped_names_.clear();
+  writes->clear();
+
+  // The decoder follows the pipeline's limits: (routes.yaml), so a reload changes them too.
+  decoder_.set_limits({config.limits.max_message_bytes, config.limits.max_depth});
+  for (size_t i = 0; i < messages.size(); ++i) {
+    std::string_view message = messages[i];
+    // Streams: an entry deleted before its ack, or without a "message" field.
+    if (!batch.refusals.empty() && !batch.refusals[i].empty()) {
+      const int attempts = batch.deliveries.empty() ? 1 : static_cast<int>(batch.deliveries[i]);
+      dead_letter_unrouted(message, {}, batch.refusals[i], attempts, writes);
+      continue;
+    }
+    // Streams count deliveries in the pending list: a message delivered max_deliveries times
+    // without an ack (it crashed the process each time) is not handed out again.
+    if (!batch.deliveries.empty() && batch.deliveries[i] > source_.max_deliveries) {
+      dead_letter_unrouted(
+          message, {}, "exceeded max deliveries (" + std::to_string(source_.max_deliveries) + ")",
+          source_.max_deliveries, writes);
+      continue;
+    }
+    Envelope envelope;
+    std::string reason;
+    if (!decoder_.decode(message, &envelope, &reason)) {
+      if (source_.format == "laravel")
+        explain_laravel_job(message, decoder_.limits(), source_.queue, &reason);
+      dead_letter_unrouted(message, {}, reason, 1, writes);
+      continue;
+    }
+    // A message that breaks its event's contract (contracts:) never reaches a handler.
+    if (!pipeline.contracts.check(envelope.event, envelope.payload, &reason)) {
+      dead_letter_unrouted(message, envelope.event, reason, 1, writes);
+      continue;
+    }
+    pipeline.routes.match(envelope.event, &matched_);
+    if (matched_.empty()) {
+      if (config.unrouted == Unrouted::kDeadLetter) {
+        dead_letter_unrouted(message, envelope.event,
+                             "no route for event \"" + std::string(envelope.event) +
+                                 "\" (add it to routes: in " + config.path +
+                                 ", or set unrouted: drop)",
+                             1, writes);
+      }
+      continue;
+    }
+    // The event name may point into the decoder's buffer (it had escapes): keep a copy.
+    std::string_view name = envelope.event;
+    if (name.data() < message.data() || name.data() >= message.data() + message.size()) {
+      name = unescaped_names_.emplace_back(name);
+    }
+    sy_event event{{message.data(), message.size()},
+                   {name.data(), name.size()},
+                   {envelope.payload.data(), envelope.payload.size()},
+                   1};
+    for (int h : matched_) {
+      events_by_handler_[h].push_back(event);
+      messages_by_handler_[h].push_back(i);
+    }
+  }
+
+  for (size_t h = 0; h < handler_count; ++h) {
+    auto& events = events_by_handler_[h];
+    if (events.empty()) continue;
+    HandlerInstance& handler = *pipeline.handlers.instances[h];
+    run_handler(handler, events, config.retry);
+    for (size_t k = 0; k < events.size(); ++k) {
+      const Disposition& d = dispositions_[k];
+      if (d.kind == Disposition::kDone) continue;
+      std::string_view message = messages[messages_by_handler_[h][k]];
+      if (d.kind == Disposition::kReschedule) {
+        RetryEntry entry;
+        entry.attempt = d.next_attempt;
+        entry.first_failed_ms = now_ms_();
+        entry.handler = handler.name();
+        entry.message.assign(message);
+        writes->retries.emplace_back(d.due_ms, encode_retry_entry(entry));
+      } else {
+        writes->dead_letters.push_back(
+            encode_dead_letter(letter(message, &handler.name(), d.reason, 1)));
+      }
+    }
+  }
+}
+
+void Dispatcher::run_retries(const Pipeline& pipeline, const std::vector<LeasedRetry>& leased,
+                             const std::string& retry_key,
+                             std::vector<RetrySettlement>* settlements) {
+  const Config& config = *pipeline.config;
+  decoder_.set_limits({config.limits.max_message_bytes, config.limits.max_depth});
+  unescaped_names_.clear();
+  settlements->assign(leased.size(), RetrySettlement());
+  // Group the runnable entries by handler; settle the rest at once.
+  std::vector<std::vector<size_t>> by_handler(pipeline.handlers.instances.size());
+  std::vector<Envelope> envelopes(leased.size());
+  for (size_t i = 0; i < leased.size(); ++i) {
+    const LeasedRetry& l = leased[i];
+    RetrySettlement& st = (*settlements)[i];
+    st.member = l.member;
+    auto dead = [&](const std::string* handler, std::string reason, int attempts) {
+      log_with(spdlog::level::warn,
+               {.source = source_.name,
+                .handler = handler ? std::string_view(*handler) : std::string_view(),
+                .outcome = kDeadLetter},
+               "dead-lettered a scheduled retry: {}", reason);
+      st.kind = RetrySettlement::kDeadLetter;
+      st.data = encode_dead_letter(
+          letter(l.malformed ? std::string_view(l.member) : std::string_view(l.entry.message),
+                 handler, std::move(reason), attempts));
+    };
+    if (l.malformed) {
+      dead(nullptr, "malformed entry in " + retry_key + " (not written by switchyard)", 1);
+      continue;
+    }
+    if (l.entry.leases > source_.max_deliveries) {
+      dead(&l.entry.handler,
+           "exceeded max deliveries (" + std::to_string(source_.max_deliveries) + ")",
+           l.entry.attempt);
+      continue;
+    }
+    int h = pipeline.handler_index(l.entry.handler);
+    if (h < 0) {
+      dead(&l.entry.handler,
+           "handler " + l.entry.handler + " is no longer in " + config.path +
+               "; replay it with `switchyard dlq replay` once it is back",
+           l.entry.attempt - 1);
+      continue;
+    }
+    std::string reason;
+    if (!decoder_.decode(l.entry.message, &envelopes[i], &reason) ||
+        !pipeline.contracts.check(envelopes[i].event, envelopes[i].payload, &reason)) {
+      dead(&l.entry.handler, reason, l.entry.attempt - 1);
+      continue;
+    }
+    if (envelopes[i].event.data() < l.entry.message.data() ||
+        envelopes[i].event.data() >= l.entry.message.data() + l.entry.message.size()) {
+      envelopes[i].event = unescaped_names_.emplace_back(envelopes[i].event);
+    }
+    by_handler[h].push_back(i);
+  }
+
+  for (size_t h = 0; h < by_handler.size(); ++h) {
+    if (by_handler[h].empty()) continue;
+    HandlerInstance& handler = *pipeline.handlers.instances[h];
+    std::vector<sy_event> events;
+    for (size_t i : by_handler[h]) {
+      const auto& e = envelopes[i];
+      const std::string& m = leased[i].entry.message;
+      events.push_back(sy_event{{m.data(), m.size()},
+                                {e.event.data(), e.event.size()},
+                                {e.payload.data(), e.payload.size()},
+                                static_cast<uint32_t>(leased[i].entry.attempt)});
+    }
+    run_handler(handler, events, config.retry);
+    for (size_t k = 0; k < events.size(); ++k) {
+      const Disposition& d = dispositions_[k];
+      const RetryEntry& entry = leased[by_handler[h][k]].entry;
+      RetrySettlement& st = (*settlements)[by_handler[h][k]];
+      if (d.kind == Disposition::kDone) {
+        st.kind = RetrySettlement::kDone;
+      } else if (d.kind == Disposition::kReschedule) {
+        RetryEntry next = entry;
+        next.leases = 0;
+        next.attempt = d.next_attempt;
+        st.kind = RetrySettlement::kReschedule;
+        st.due_ms = d.due_ms;
+        st.data = encode_retry_entry(next);
+      } else {
+        st.kind = RetrySettlement::kDeadLetter;
+        st.data =
+            encode_dead_letter(letter(entry.message, &entry.handler, d.reason, entry.attempt));
+      }
+    }
+  }
+  unescaped_names_.clear();
+}
+
+void Dispatcher::run_handler(HandlerInstance& handler, const std::vector<sy_event>& events,
+                             const RetryConfig& retry) {
+  // What the plugin logs meanwhile names the source, the handler and, when every event of the
+  // batch has the same name, the event.
+  std::string_view event = events.empty() ? std::string_view() : event_name(events[0]);
+  for (const sy_event& e : events) {
+    if (event_name(e) != event) {
+      event = {};
+      break;
+    }
+  }
+  if (outcomes_.size() < events.size()) outcomes_.resize(events.size());
+  auto started = std::chrono::steady_clock::now();
+  Status flushed;
+  {
+    LogScope scope({.source = source_.name, .event = event, .handler = handler.name()});
+    handler.handle_batch(events.data(), events.size(), outcomes_.data());
+    flushed = handler.flush();
+  }
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+  metrics_->observe_handler_seconds(handler.name(), took.count());
+  dispositions_.resize(events.size());
+  const int64_t now = now_ms_();
+  uint64_t counts[3] = {0, 0, 0};
+  for (size_t k = 0; k < events.size(); ++k) {
+    const HandlerVerdict verdict{outcomes_[k].kind, outcomes_[k].reason, flushed.is_ok(),
+                                 flushed.message(), static_cast<int>(events[k].attempt)};
+    Disposition& d = dispositions_[k] = decide_disposition(verdict, retry, now, rng_());
+    ++counts[d.outcome];
+    if (d.kind == Disposition::kDone) continue;
+    log_with(spdlog::level::warn,
+             {.source = source_.name,
+              .event = event_name(events[k]),
+              .handler = handler.name(),
+              .outcome = d.log_outcome},
+             "{}", d.log);
+  }
+  for (int32_t kind = 0; kind < 3; ++kind)
+    if (counts[kind]) metrics_->add_handled(handler.name(), outcome_name(kind), counts[kind]);
+}
+
+void Dispatcher::dead_letter_unrouted(std::string_view message, std::string_view event,
+                                      const std::string& reason, int attempts, AckWrites* writes) {
+  log_with(spdlog::level::warn, {.source = source_.name, .event = event, .outcome = kDeadLetter},
+           "dead-lettered a message: {}", reason);
+  writes->dead_letters.push_back(encode_dead_letter(letter(message, nullptr, reason, attempts)));
+  metrics_->add_dead_lettered(source_.name, 1);
+}
+
+DeadLetter Dispatcher::letter(std::string_view message, const std::string* handler,
+                              std::string reason, int attempts) const {
+  DeadLetter d;
+  d.message.assign(message);
+  d.source = source_.name;
+  if (handler) d.handler = *handler;
+  d.reason = std::move(reason);
+  d.attempts = attempts;
+  d.failed_at = now_iso8601();
+  d.instance = instance_;
+  // What the size limit refused is not stored whole: its first bytes, length and SHA-256.
+  if (message.size() > decoder_.limits().max_message_bytes) keep_prefix_only(&d);
+  return d;
+}
+
+}  // namespace switchyard

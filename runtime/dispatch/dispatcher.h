@@ -1,0 +1,80 @@
+// dispatcher.h: what a worker does with messages once it holds them, without talking to Redis:
+// decodes, checks contracts, routes, hands them to their handlers, and turns every handler's
+// answer (decide_disposition) into what the worker then writes: the dead letters and retries of
+// a batch's ack, or the settlements of leased retries.
+// Thread safety: one Dispatcher per worker thread; not thread-safe.
+#ifndef SWITCHYARD_DISPATCH_DISPATCHER_H_
+#define SWITCHYARD_DISPATCH_DISPATCHER_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+#include "dispatch/dead_letter.h"
+#include "dispatch/disposition.h"
+#include "dispatch/pipeline.h"
+#include "envelope/envelope.h"
+#include "metrics/metrics.h"
+#include "source/retry_schedule.h"
+#include "source/source.h"
+#include "switchyard/plugin.h"
+
+namespace switchyard {
+
+class Dispatcher {
+ public:
+  // source: the source the messages come from (its name, max_deliveries, format and queue);
+  // instance: host:pid, written into dead letters; metrics: outlives the Dispatcher; now_ms: the
+  // clock retries are scheduled by (unix ms by Redis's clock).
+  Dispatcher(SourceConfig source, std::string instance, Metrics* metrics,
+             std::function<int64_t()> now_ms);
+
+  // Hands `batch` to the handlers `pipeline` routes it to. *writes is cleared, then receives
+  // what the batch's ack must write: a dead letter per message that reaches no handler or that
+  // a handler rejected or gave up on, a retry per message a handler will run again.
+  void dispatch(const Pipeline& pipeline, const TakenBatch& batch, AckWrites* writes);
+
+  // Runs leased retries on their handlers; (*settlements)[i] (resized to leased.size()) says how
+  // leased[i] ends. An entry that cannot run (malformed, over max_deliveries, its handler gone,
+  // no longer decodable or within its contract) is dead-lettered; retry_key names K:retry in
+  // that dead letter's reason.
+  void run_retries(const Pipeline& pipeline, const std::vector<LeasedRetry>& leased,
+                   const std::string& retry_key, std::vector<RetrySettlement>* settlements);
+
+ private:
+  // Calls handle_batch then flush, records the duration, decides what becomes of each event
+  // (decide_disposition, into dispositions_[k] for events[k]), counts and logs the outcomes.
+  void run_handler(HandlerInstance& handler, const std::vector<sy_event>& events,
+                   const RetryConfig& retry);
+  // Dead-letters a message that reaches no handler (refused by its source, over max_deliveries,
+  // undecodable, against its contract, unrouted) with the batch's ack: logs it (with its event
+  // when known), adds the record to *writes and counts it.
+  void dead_letter_unrouted(std::string_view message, std::string_view event,
+                            const std::string& reason, int attempts, AckWrites* writes);
+  DeadLetter letter(std::string_view message, const std::string* handler, std::string reason,
+                    int attempts) const;
+
+  SourceConfig source_;
+  std::string instance_;
+  Metrics* metrics_;
+  std::function<int64_t()> now_ms_;
+
+  // Reused per batch: no per-message allocation in steady state.
+  EnvelopeDecoder decoder_;
+  std::vector<int> matched_;
+  std::vector<std::vector<sy_event>> events_by_handler_;
+  std::vector<std::vector<size_t>> messages_by_handler_;
+  std::vector<sy_outcome> outcomes_;
+  std::vector<Disposition> dispositions_;
+  std::mt19937_64 rng_{std::random_device{}()};  // the jitter of retry delays
+  std::deque<std::string> unescaped_names_;
+};
+
+}  // namespace switchyard
+
+#endif  // SWITCHYARD_DISPATCH_DISPATCHER_H_

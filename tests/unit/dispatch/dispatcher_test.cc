@@ -1,0 +1,159 @@
+// dispatcher_test.cc: the Dispatcher, with real plugins through the real loader and no Redis,
+// turns a taken batch into the writes of its ack and leased retries into their settlements.
+#include "dispatch/dispatcher.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "config/config_loader.h"
+#include "support/temp_dir.h"
+
+namespace switchyard {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr int64_t kNow = 1'700'000'000'000;
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto config = std::make_shared<Config>();
+    const std::string yaml =
+        "version: 1\n"
+        "sources:\n  events: {key: events, max_deliveries: 3}\n"
+        "handlers:\n"
+        "  noop: {plugin: noop_sink}\n"
+        "  rejecter: {plugin: reject_sink}\n"
+        "  flaky: {plugin: flaky_sink, config: {path: \"" +
+        dir_.file("flaky.jsonl") +
+        "\", fail_times: 1000}}\n"
+        "routes:\n  a.ok: [noop]\n  a.rejected: [rejecter]\n  a.flaky: [flaky]\n"
+        "retry: {max_attempts: 3, initial_backoff: 100ms, max_backoff: 1s}\n";
+    Status s = load_config_from_string(yaml, dir_.file("routes.yaml"), dir_.path(), config.get());
+    ASSERT_TRUE(s.is_ok()) << s.message();
+    s = build_pipeline(config, SWITCHYARD_TEST_PLUGIN_DIR, nullptr, &pipeline_);
+    ASSERT_TRUE(s.is_ok()) << s.message();
+    dispatcher_ = std::make_unique<Dispatcher>(config->sources.at(0), "host:1", &metrics_,
+                                               [] { return kNow; });
+  }
+
+  static DeadLetter decoded(const std::string& json) {
+    DeadLetter d;
+    std::string error;
+    EXPECT_TRUE(decode_dead_letter(json, &d, &error)) << error << ": " << json;
+    return d;
+  }
+
+  test::TempDir dir_;
+  Metrics metrics_;
+  std::shared_ptr<const Pipeline> pipeline_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+};
+
+TEST_F(DispatcherTest, ABatchBecomesDeadLettersAndRetriesForItsAck) {
+  const std::string ok = R"({"event":"a.ok","payload":{}})";
+  const std::string rejected = R"({"event":"a.rejected","payload":{}})";
+  const std::string flaky = R"({"event":"a.flaky","payload":{}})";
+  const std::string broken = "not json";
+  const std::string unrouted = R"({"event":"a.nobody","payload":{}})";
+  TakenBatch batch;
+  batch.messages = {ok, rejected, flaky, broken, unrouted};
+  AckWrites writes;
+  writes.dead_letters.push_back("left over from an earlier batch");
+  dispatcher_->dispatch(*pipeline_, batch, &writes);
+
+  // Those that reach no handler first, in batch order, then the handlers' answers.
+  ASSERT_EQ(writes.dead_letters.size(), 3u);
+  const DeadLetter undecodable = decoded(writes.dead_letters[0]);
+  EXPECT_EQ(undecodable.message, broken);
+  EXPECT_FALSE(undecodable.handler.has_value());
+  const DeadLetter no_route = decoded(writes.dead_letters[1]);
+  EXPECT_EQ(no_route.message, unrouted);
+  EXPECT_THAT(no_route.reason, HasSubstr("no route for event \"a.nobody\""));
+  const DeadLetter reject = decoded(writes.dead_letters[2]);
+  EXPECT_EQ(reject.message, rejected);
+  EXPECT_EQ(reject.handler, "rejecter");
+  EXPECT_EQ(reject.reason, "rejected by reject_sink");
+  EXPECT_EQ(reject.attempts, 1);
+  EXPECT_EQ(reject.source, "events");
+  EXPECT_EQ(reject.instance, "host:1");
+
+  ASSERT_EQ(writes.retries.size(), 1u);
+  EXPECT_EQ(writes.retries[0].first, kNow + 100);  // attempt 1: [50, 100] ms, at least initial
+  RetryEntry entry;
+  ASSERT_TRUE(decode_retry_entry(writes.retries[0].second, &entry));
+  EXPECT_EQ(entry.attempt, 2);
+  EXPECT_EQ(entry.handler, "flaky");
+  EXPECT_EQ(entry.message, flaky);
+  EXPECT_EQ(entry.first_failed_ms, kNow);
+}
+
+TEST_F(DispatcherTest, LeasedRetriesAreRescheduledGivenUpOrDone) {
+  auto leased = [](int attempt, const std::string& handler, const std::string& message,
+                   int leases = 1) {
+    LeasedRetry l;
+    l.entry.attempt = attempt;
+    l.entry.leases = leases;
+    l.entry.first_failed_ms = kNow - 5000;
+    l.entry.handler = handler;
+    l.entry.message = message;
+    l.member = encode_retry_entry(l.entry);
+    return l;
+  };
+  const std::string flaky = R"({"event":"a.flaky","payload":{}})";
+  const std::string ok = R"({"event":"a.ok","payload":{}})";
+  std::vector<LeasedRetry> entries = {
+      leased(2, "flaky", flaky),       // retried again: attempt 3
+      leased(3, "flaky", flaky),       // the last attempt: given up
+      leased(2, "noop", ok),           // handled
+      leased(2, "gone", ok),           // its handler left routes.yaml
+      leased(2, "flaky", flaky, 4),    // leased past max_deliveries (3)
+      leased(2, "flaky", "not json"),  // no longer decodable
+  };
+  LeasedRetry malformed;
+  malformed.member = "garbage";
+  malformed.malformed = true;
+  entries.push_back(malformed);
+
+  std::vector<RetrySettlement> settlements;
+  dispatcher_->run_retries(*pipeline_, entries, "events:retry", &settlements);
+  ASSERT_EQ(settlements.size(), entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) EXPECT_EQ(settlements[i].member, entries[i].member);
+
+  ASSERT_EQ(settlements[0].kind, RetrySettlement::kReschedule);
+  EXPECT_GE(settlements[0].due_ms, kNow + 100);  // attempt 2: [100, 200] ms
+  EXPECT_LE(settlements[0].due_ms, kNow + 200);
+  RetryEntry next;
+  ASSERT_TRUE(decode_retry_entry(settlements[0].data, &next));
+  EXPECT_EQ(next.attempt, 3);
+  EXPECT_EQ(next.leases, 0);
+  EXPECT_EQ(next.first_failed_ms, kNow - 5000);
+
+  ASSERT_EQ(settlements[1].kind, RetrySettlement::kDeadLetter);
+  DeadLetter d = decoded(settlements[1].data);
+  EXPECT_THAT(d.reason, HasSubstr("gave up after 3 attempts: "));
+  EXPECT_EQ(d.attempts, 3);
+  EXPECT_EQ(d.handler, "flaky");
+
+  EXPECT_EQ(settlements[2].kind, RetrySettlement::kDone);
+
+  ASSERT_EQ(settlements[3].kind, RetrySettlement::kDeadLetter);
+  EXPECT_THAT(decoded(settlements[3].data).reason, HasSubstr("handler gone is no longer in "));
+
+  ASSERT_EQ(settlements[4].kind, RetrySettlement::kDeadLetter);
+  EXPECT_EQ(decoded(settlements[4].data).reason, "exceeded max deliveries (3)");
+
+  ASSERT_EQ(settlements[5].kind, RetrySettlement::kDeadLetter);
+  EXPECT_EQ(decoded(settlements[5].data).message, "not json");
+
+  ASSERT_EQ(settlements[6].kind, RetrySettlement::kDeadLetter);
+  d = decoded(settlements[6].data);
+  EXPECT_EQ(d.message, "garbage");
+  EXPECT_EQ(d.reason, "malformed entry in events:retry (not written by switchyard)");
+}
+
+}  // namespace
+}  // namespace switchyard
