@@ -22,9 +22,9 @@
 
 #include "cli/commands.h"
 #include "config/config_loader.h"
-#include "dispatch/daemon.h"
+#include "daemon/daemon.h"
+#include "log/logging.h"
 #include "ops/http_endpoint.h"
-#include "ops/logging.h"
 #include "switchyard/plugin.h"
 #include "util/runtime_dir.h"
 

@@ -6,9 +6,9 @@
 #include <random>
 #include <thread>
 
-#include "dispatch/dead_letter.h"
 #include "envelope/laravel_job.h"
-#include "ops/logging.h"
+#include "log/logging.h"
+#include "records/dead_letter.h"
 #include "source/key_types.h"
 #include "source/lease_source.h"
 #include "source/list_source.h"

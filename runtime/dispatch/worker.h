@@ -14,11 +14,11 @@
 #include <vector>
 
 #include "config/config.h"
-#include "dispatch/dead_letter.h"
 #include "dispatch/pipeline.h"
 #include "dispatch/redis_health.h"
 #include "envelope/envelope.h"
 #include "metrics/metrics.h"
+#include "records/dead_letter.h"
 #include "redis/redis_connection.h"
 #include "source/retry_schedule.h"
 #include "source/source.h"

@@ -10,8 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include "dispatch/dead_letter.h"
 #include "fuzz_target.h"
+#include "records/dead_letter.h"
 #include "util/bounded_json.h"
 #include "util/escape.h"
 #include "util/utf8.h"

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "dispatch/dead_letter.h"
 #include "fault_support.h"
+#include "records/dead_letter.h"
 
 namespace switchyard::test::fault {
 namespace {

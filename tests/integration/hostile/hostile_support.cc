@@ -10,7 +10,7 @@
 
 #include <cstdio>
 
-#include "dispatch/dead_letter.h"
+#include "records/dead_letter.h"
 
 namespace switchyard::test {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "ops/logging.h"
+#include "log/logging.h"
 
 namespace switchyard {
 namespace {

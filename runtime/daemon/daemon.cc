@@ -1,5 +1,5 @@
 // daemon.cc: starts, supervises and stops the worker and housekeeping threads.
-#include "dispatch/daemon.h"
+#include "daemon/daemon.h"
 
 #include <spdlog/spdlog.h>
 
@@ -8,7 +8,7 @@
 #include <vector>
 #include <chrono>
 
-#include "dispatch/dead_letter.h"
+#include "records/dead_letter.h"
 #include "source/lease_source.h"
 #include "source/list_source.h"
 
