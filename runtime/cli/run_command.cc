@@ -356,8 +356,12 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
   }
   std::unique_ptr<HttpEndpoint> http;
   if (!loaded.config->metrics.listen.empty()) {
-    http = std::make_unique<HttpEndpoint>(loaded.config->metrics.listen, &daemon.metrics(),
-                                          loaded.endpoint, [&daemon] { return daemon.pipeline(); });
+    http = std::make_unique<HttpEndpoint>(
+        loaded.config->metrics.listen, &daemon.metrics(), loaded.endpoint,
+        [&daemon]() -> std::shared_ptr<const Config> {
+          std::shared_ptr<const Pipeline> pipeline = daemon.pipeline();
+          return pipeline ? pipeline->config : nullptr;
+        });
     s = http->start();
     if (!s) {
       spdlog::error("{}", s.message());
