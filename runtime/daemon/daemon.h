@@ -1,6 +1,6 @@
 // daemon.h: `switchyard run`: owns the workers of every source and the housekeeping thread
 // (heartbeats, reclaiming the in-flight lists of dead consumers), and shuts them down in order.
-// Thread safety: start/stop/reload from one controlling thread (the signal loop in main).
+// Thread safety: start/stop/reload from one controlling thread (run_process in daemon/process.h).
 #ifndef SWITCHYARD_DAEMON_DAEMON_H_
 #define SWITCHYARD_DAEMON_DAEMON_H_
 
