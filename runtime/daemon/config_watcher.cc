@@ -55,8 +55,8 @@ std::chrono::milliseconds ConfigWatcher::next_check(std::chrono::milliseconds ca
 }
 
 Status ConfigWatcher::add(const std::string& dir, bool config) {
-  constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
-                             IN_DELETE | IN_ONLYDIR;
+  constexpr uint32_t kMask =
+      IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ONLYDIR;
   // The same directory twice (routes.yaml among the plugins) gives the same descriptor.
   int wd = inotify_add_watch(fd_, dir.c_str(), kMask);
   if (wd < 0) return Status::error("--watch: cannot watch " + dir + ": " + strerror(errno));
@@ -86,9 +86,10 @@ void ConfigWatcher::read_events() {
       auto it = watches_.find(event->wd);
       if (it == watches_.end()) continue;
       if (event->mask & IN_IGNORED) {
-        spdlog::warn("--watch: {} is no longer watched (removed or unmounted); restart to "
-                     "watch it again",
-                     it->second.dir);
+        spdlog::warn(
+            "--watch: {} is no longer watched (removed or unmounted); restart to "
+            "watch it again",
+            it->second.dir);
         watches_.erase(it);
         continue;
       }

@@ -34,7 +34,8 @@ std::string exe_of(const std::string& proc_entry) {
   if (n <= 0) return "";
   std::string exe(buffer, static_cast<size_t>(n));
   const std::string deleted = " (deleted)";  // the binary was replaced by an upgrade
-  if (exe.size() > deleted.size() && exe.compare(exe.size() - deleted.size(), deleted.size(), deleted) == 0)
+  if (exe.size() > deleted.size() &&
+      exe.compare(exe.size() - deleted.size(), deleted.size(), deleted) == 0)
     exe.resize(exe.size() - deleted.size());
   return exe;
 }
@@ -60,7 +61,8 @@ Status default_pid_file(const std::string& config_path, std::string* pid_file) {
 Status write_pid_file(const std::string& path, const std::string& config_path) {
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) return Status::error("cannot write pid file " + path + ": " + strerror(errno));
-  const std::string text = std::to_string(getpid()) + "\n" + absolute_config_path(config_path) + "\n";
+  const std::string text =
+      std::to_string(getpid()) + "\n" + absolute_config_path(config_path) + "\n";
   const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   const int err = errno;
   close(fd);
@@ -72,7 +74,8 @@ Status read_daemon_pid(const std::string& pid_file, const std::string& config_pa
   int fd = open(pid_file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
     return Status::error("no running instance for " + config_path + " (pid file " + pid_file +
-                         ": " + strerror(errno) + "); under systemd use: systemctl reload switchyard");
+                         ": " + strerror(errno) +
+                         "); under systemd use: systemctl reload switchyard");
   }
   struct stat st;
   const bool stat_ok = fstat(fd, &st) == 0;
@@ -81,7 +84,8 @@ Status read_daemon_pid(const std::string& pid_file, const std::string& config_pa
   close(fd);
   if (!stat_ok || !S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
       (st.st_mode & (S_IWGRP | S_IWOTH))) {
-    return Status::error("pid file " + pid_file + " is not a regular file owned by root or this "
+    return Status::error("pid file " + pid_file +
+                         " is not a regular file owned by root or this "
                          "user and writable by nobody else; refusing to signal the pid in it "
                          "(remove the file and restart switchyard)");
   }
@@ -104,15 +108,16 @@ Status read_daemon_pid(const std::string& pid_file, const std::string& config_pa
                          " (pass the daemon's --pid-file, or remove the stale file)");
   }
   const std::vector<std::string> args = process_arguments(*pid);
-  const bool is_run = args.size() >= 2 && std::find(args.begin() + 1, args.end(), "run") != args.end();
+  const bool is_run =
+      args.size() >= 2 && std::find(args.begin() + 1, args.end(), "run") != args.end();
   const std::string self = exe_of("/proc/self/exe");
   const std::string other = exe_of("/proc/" + std::to_string(*pid) + "/exe");
   // A daemon that turned core dumps off hides its exe from other non-root users: then the
   // command line alone is checked.
-  const bool same_binary =
-      other.empty() ? (!args.empty() && std::filesystem::path(args[0]).filename() ==
-                                            std::filesystem::path(self).filename())
-                    : other == self;
+  const bool same_binary = other.empty()
+                               ? (!args.empty() && std::filesystem::path(args[0]).filename() ==
+                                                       std::filesystem::path(self).filename())
+                               : other == self;
   if (!is_run || !same_binary) {
     return Status::error("pid " + std::to_string(*pid) + " from " + pid_file +
                          " is not a running `switchyard run` (the daemon exited and the pid was "

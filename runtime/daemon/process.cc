@@ -56,9 +56,10 @@ void reload(const ConfigLoader& load_again, Daemon* daemon) {
   }
   const std::vector<std::string> pending = daemon->changes_needing_restart(*loaded.config);
   for (const std::string& change : pending) {
-    spdlog::warn("reload: {}: not applied, the running process keeps the old value; restart "
-                 "switchyard to apply it",
-                 change);
+    spdlog::warn(
+        "reload: {}: not applied, the running process keeps the old value; restart "
+        "switchyard to apply it",
+        change);
   }
   daemon->set_pipeline(next);
   daemon->metrics().add_reload(pending.empty() ? "success" : "partial");
@@ -145,7 +146,8 @@ int run_process(ProcessConfig loaded, const ConfigLoader& load_again,
     }
     if (watchdog && std::chrono::steady_clock::now() >= next_watchdog) {
       sd_notify(0, "WATCHDOG=1");
-      next_watchdog = std::chrono::steady_clock::now() + std::chrono::microseconds(watchdog_usec / 2);
+      next_watchdog =
+          std::chrono::steady_clock::now() + std::chrono::microseconds(watchdog_usec / 2);
     }
     std::chrono::milliseconds tick{100};
     if (watcher) tick = watcher->next_check(tick);
