@@ -33,15 +33,10 @@ int load_common(const CommonOptions& options, Loaded* loaded, Status* error = nu
 
 struct RunOptions {
   std::string instance;  // --instance
-  std::string pid_file;  // --pid-file; default pid_file_path(config)
+  std::string pid_file;  // --pid-file; default: default_pid_file(config) (daemon/pid_file.h)
   bool watch = false;    // --watch: reload when routes.yaml or a .so in the plugins dir changes
 };
 
-// Where `run` writes its pid and `reload` finds it: in runtime_dir() (util/runtime_dir.h),
-// named after the absolute config path. Fails when there is no safe runtime directory.
-Status default_pid_file(const std::string& config_path, std::string* pid_file);
-// config_path made absolute and normalised (what the pid file records).
-std::string absolute_config_path(const std::string& config_path);
 int reload_command(const CommonOptions& common, const std::string& pid_file);
 int run_command(const CommonOptions& common, const RunOptions& options);
 int check_command(const CommonOptions& common);

@@ -6,10 +6,10 @@
 
 #include "cli/commands.h"
 #include "cli/lua/scripts.h"
-#include "dispatch/dead_letter.h"
+#include "records/dead_letter.h"
+#include "records/retry_entry.h"
 #include "redis/redis_connection.h"
 #include "source/list_source.h"
-#include "source/retry_entry.h"
 #include "util/bounded_json.h"
 #include "util/escape.h"
 

@@ -3,9 +3,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "dispatch/dead_letter.h"
+#include "records/dead_letter.h"
 #include "envelope/laravel_job.h"
-#include "ops/logging.h"
+#include "log/logging.h"
 
 namespace switchyard {
 namespace {

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "dispatch/dead_letter.h"
+#include "records/dead_letter.h"
 #include "dispatch/disposition.h"
 #include "dispatch/pipeline.h"
 #include "envelope/envelope.h"

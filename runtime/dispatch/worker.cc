@@ -5,7 +5,7 @@
 
 #include <thread>
 
-#include "ops/logging.h"
+#include "log/logging.h"
 #include "source/key_types.h"
 #include "source/lease_source.h"
 #include "source/list_source.h"

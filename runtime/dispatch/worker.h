@@ -18,6 +18,7 @@
 #include "dispatch/pipeline.h"
 #include "dispatch/redis_health.h"
 #include "metrics/metrics.h"
+#include "records/dead_letter.h"
 #include "redis/redis_connection.h"
 #include "source/retry_schedule.h"
 #include "source/source.h"

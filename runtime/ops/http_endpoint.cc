@@ -80,9 +80,9 @@ class BoundedPool : public httplib::TaskQueue {
 }  // namespace
 
 HttpEndpoint::HttpEndpoint(std::string listen, Metrics* metrics, RedisEndpoint endpoint,
-                           std::function<std::shared_ptr<const Pipeline>()> current_pipeline)
+                           std::function<std::shared_ptr<const Config>()> current_config)
     : listen_(std::move(listen)), metrics_(metrics), endpoint_(std::move(endpoint)),
-      current_pipeline_(std::move(current_pipeline)) {}
+      current_config_(std::move(current_config)) {}
 
 HttpEndpoint::~HttpEndpoint() { stop(); }
 
@@ -149,7 +149,7 @@ Status HttpEndpoint::start() {
     res.set_content("ok\n", "text/plain");
   });
   server_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    bool config_loaded = current_pipeline_() != nullptr;
+    bool config_loaded = current_config_() != nullptr;
     bool redis_ok = false;
     {
       std::lock_guard<std::mutex> lock(redis_mutex_);
@@ -187,13 +187,13 @@ void HttpEndpoint::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool HttpEndpoint::append_queue_depth(const Pipeline& pipeline, std::string* out) {
+bool HttpEndpoint::append_queue_depth(const Config& config, std::string* out) {
   std::lock_guard<std::mutex> lock(redis_mutex_);
   if (!redis_->connected() && !redis_->connect()) return false;
   std::ostringstream text;
   text << "# HELP switchyard_queue_depth Messages per source and state.\n"
           "# TYPE switchyard_queue_depth gauge\n";
-  for (const SourceConfig& source : pipeline.config->sources) {
+  for (const SourceConfig& source : config.sources) {
     QueueDepth depth;
     if (!read_queue_depth(*redis_, source, &depth)) return false;
     const long long pending = depth.pending, inflight = depth.inflight, retry = depth.retry,
@@ -212,8 +212,8 @@ bool HttpEndpoint::append_queue_depth(const Pipeline& pipeline, std::string* out
 
 std::string HttpEndpoint::render_metrics() {
   std::string out = metrics_->render();
-  std::shared_ptr<const Pipeline> pipeline = current_pipeline_();
-  bool redis_up = pipeline && append_queue_depth(*pipeline, &out);
+  std::shared_ptr<const Config> config = current_config_();
+  bool redis_up = config && append_queue_depth(*config, &out);
   out += "# HELP switchyard_redis_up Whether Redis answered this scrape.\n"
          "# TYPE switchyard_redis_up gauge\n"
          "switchyard_redis_up " + std::string(redis_up ? "1" : "0") + "\n";

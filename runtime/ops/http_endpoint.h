@@ -14,7 +14,7 @@
 #include <string>
 #include <thread>
 
-#include "dispatch/pipeline.h"
+#include "config/config.h"
 #include "metrics/metrics.h"
 #include "redis/redis_connection.h"
 #include "util/status.h"
@@ -27,10 +27,11 @@ namespace switchyard {
 
 class HttpEndpoint {
  public:
-  // listen is "host:port" ("127.0.0.1:9464"; "[::1]:9464" for IPv6). current_pipeline returns the
-  // pipeline in use (its config names the sources whose queue depth is reported).
+  // listen is "host:port" ("127.0.0.1:9464"; "[::1]:9464" for IPv6). current_config returns the
+  // config in use, whose sources' queue depths are reported (null: none loaded, not ready).
+  // It is called on the request threads, so it must be thread-safe.
   HttpEndpoint(std::string listen, Metrics* metrics, RedisEndpoint endpoint,
-               std::function<std::shared_ptr<const Pipeline>()> current_pipeline);
+               std::function<std::shared_ptr<const Config>()> current_config);
   ~HttpEndpoint();
 
   // Binds and starts serving; an error names the address and why (in use, bad address).
@@ -42,12 +43,12 @@ class HttpEndpoint {
  private:
   std::string render_metrics();
   // Queries queue depths; false when Redis does not answer.
-  bool append_queue_depth(const Pipeline& pipeline, std::string* out);
+  bool append_queue_depth(const Config& config, std::string* out);
 
   std::string listen_;
   Metrics* metrics_;
   RedisEndpoint endpoint_;
-  std::function<std::shared_ptr<const Pipeline>()> current_pipeline_;
+  std::function<std::shared_ptr<const Config>()> current_config_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;

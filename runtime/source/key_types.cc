@@ -1,7 +1,7 @@
 // key_types.cc: the WRONGTYPE healing script of list sources and its alerts.
 #include "source/key_types.h"
 
-#include "dispatch/dead_letter.h"
+#include "records/dead_letter.h"
 #include "source/lua/scripts.h"
 #include "source/source_alerts.h"
 

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <set>
 
-#include "dispatch/dead_letter.h"
+#include "records/dead_letter.h"
 #include "source/ack_writes.h"
 #include "source/consumer_identity.h"
 #include "source/lua/scripts.h"

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "records/retry_entry.h"
 #include "redis/redis_connection.h"
-#include "source/retry_entry.h"
 #include "source/source.h"
 #include "util/status.h"
 

@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "records/retry_entry.h"
 #include "redis/redis_connection.h"
-#include "source/retry_entry.h"
 #include "util/status.h"
 
 namespace switchyard {

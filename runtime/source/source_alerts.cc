@@ -6,7 +6,7 @@
 #include <mutex>
 #include <set>
 
-#include "dispatch/dead_letter.h"
+#include "records/dead_letter.h"
 
 namespace switchyard {
 namespace {

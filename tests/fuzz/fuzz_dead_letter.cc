@@ -9,9 +9,9 @@
 #include <string>
 #include <string_view>
 
-#include "dispatch/dead_letter.h"
 #include "fuzz_json.h"
 #include "fuzz_target.h"
+#include "records/dead_letter.h"
 #include "support/terminal_text.h"
 #include "util/bounded_json.h"
 #include "util/escape.h"

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "dispatch/dead_letter.h"
+#include "records/dead_letter.h"
 #include "support/redis_client.h"
 
 namespace switchyard::test {

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "dispatch/dead_letter.h"
 #include "fault_support.h"
+#include "records/dead_letter.h"
 
 namespace switchyard::test::fault {
 namespace {

@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "dispatch/dead_letter.h"
+#include "records/dead_letter.h"
 #include "support/events.h"
 #include "support/redis_client.h"
 #include "support/redis_server.h"

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "records/dead_letter.h"
 namespace switchyard::test {
 
 std::string sha256_hex_of(const std::string& data) {

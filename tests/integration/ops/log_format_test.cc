@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "ops/logging.h"
+#include "log/logging.h"
 #include "support/terminal_text.h"
 #include "util/utf8.h"
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "dispatch/dead_letter.h"
+#include "records/dead_letter.h"
 #include "source/lua/scripts.h"
 #include "source/source.h"
 #include "support/lua_eval.h"

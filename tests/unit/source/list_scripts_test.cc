@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "dispatch/dead_letter.h"
+#include "records/dead_letter.h"
 #include "source/ack_writes.h"
 #include "source/lua/scripts.h"
 #include "source/source.h"

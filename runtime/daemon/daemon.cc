@@ -1,5 +1,5 @@
 // daemon.cc: starts, supervises and stops the worker and housekeeping threads.
-#include "dispatch/daemon.h"
+#include "daemon/daemon.h"
 
 #include <spdlog/spdlog.h>
 
@@ -8,15 +8,15 @@
 #include <vector>
 #include <chrono>
 
-#include "dispatch/dead_letter.h"
-#include "dispatch/lua/scripts.h"
+#include "daemon/lua/scripts.h"
+#include "records/dead_letter.h"
 #include "source/lease_source.h"
 #include "source/list_source.h"
 
 namespace switchyard {
 namespace {
 
-// Its Redis scripts: dispatch/lua/<name>.lua says what each does, its KEYS, ARGV and reply.
+// Its Redis scripts: daemon/lua/<name>.lua says what each does, its KEYS, ARGV and reply.
 const RedisScript kTrimDeadScript(lua::kTrimDead);
 
 }  // namespace

@@ -1,8 +1,8 @@
 // logging.h: spdlog setup for the daemon (text or JSON lines on stderr, which journald picks up
 // under systemd), and the structured fields (source, event, handler, outcome) of lines about a
 // message.
-#ifndef SWITCHYARD_OPS_LOGGING_H_
-#define SWITCHYARD_OPS_LOGGING_H_
+#ifndef SWITCHYARD_LOG_LOGGING_H_
+#define SWITCHYARD_LOG_LOGGING_H_
 
 #include <spdlog/formatter.h>
 #include <spdlog/spdlog.h>
@@ -86,4 +86,4 @@ void setup_logging(const std::string& level, const std::string& format);
 
 }  // namespace switchyard
 
-#endif  // SWITCHYARD_OPS_LOGGING_H_
+#endif  // SWITCHYARD_LOG_LOGGING_H_

@@ -1,11 +1,11 @@
-// trim_dead_script_test.cc: trim_dead.lua (dispatch/lua), run with EVAL against a private
+// trim_dead_script_test.cc: trim_dead.lua (daemon/lua), run with EVAL against a private
 // redis-server: K:dead keeps its newest letters up to the limit.
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "dispatch/lua/scripts.h"
+#include "daemon/lua/scripts.h"
 #include "support/lua_eval.h"
 #include "support/redis_server.h"
 

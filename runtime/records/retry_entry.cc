@@ -1,5 +1,5 @@
 // retry_entry.cc: encoding of K:retry members.
-#include "source/retry_entry.h"
+#include "records/retry_entry.h"
 
 #include <atomic>
 #include <charconv>

@@ -1,5 +1,5 @@
 // logging.cc: the text and JSON-lines log formats, their escaping, and the per-thread fields.
-#include "ops/logging.h"
+#include "log/logging.h"
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>

@@ -1,7 +1,7 @@
 // dead_letter.h: the dead-letter record (README "Redis keys") (one JSON object per K:dead element).
 // Thread safety: value types and pure functions.
-#ifndef SWITCHYARD_DISPATCH_DEAD_LETTER_H_
-#define SWITCHYARD_DISPATCH_DEAD_LETTER_H_
+#ifndef SWITCHYARD_RECORDS_DEAD_LETTER_H_
+#define SWITCHYARD_RECORDS_DEAD_LETTER_H_
 
 #include <optional>
 #include <string>
@@ -57,4 +57,4 @@ std::string instance_name();
 
 }  // namespace switchyard
 
-#endif  // SWITCHYARD_DISPATCH_DEAD_LETTER_H_
+#endif  // SWITCHYARD_RECORDS_DEAD_LETTER_H_

@@ -1,8 +1,8 @@
 // daemon.h: `switchyard run`: owns the workers of every source and the housekeeping thread
 // (heartbeats, reclaiming the in-flight lists of dead consumers), and shuts them down in order.
-// Thread safety: start/stop/reload from one controlling thread (the signal loop in main).
-#ifndef SWITCHYARD_DISPATCH_DAEMON_H_
-#define SWITCHYARD_DISPATCH_DAEMON_H_
+// Thread safety: start/stop/reload from one controlling thread (run_process in daemon/process.h).
+#ifndef SWITCHYARD_DAEMON_DAEMON_H_
+#define SWITCHYARD_DAEMON_DAEMON_H_
 
 #include <atomic>
 #include <condition_variable>
@@ -71,4 +71,4 @@ class Daemon {
 
 }  // namespace switchyard
 
-#endif  // SWITCHYARD_DISPATCH_DAEMON_H_
+#endif  // SWITCHYARD_DAEMON_DAEMON_H_

@@ -6,8 +6,8 @@
 // leases counts how often the entry was leased for this attempt without being settled (a crash
 // each time): past max_deliveries it is dead-lettered. The nonce keeps two retries of identical
 // bytes distinct members.
-#ifndef SWITCHYARD_SOURCE_RETRY_ENTRY_H_
-#define SWITCHYARD_SOURCE_RETRY_ENTRY_H_
+#ifndef SWITCHYARD_RECORDS_RETRY_ENTRY_H_
+#define SWITCHYARD_RECORDS_RETRY_ENTRY_H_
 
 #include <cstdint>
 #include <string>
@@ -29,4 +29,4 @@ bool decode_retry_entry(std::string_view member, RetryEntry* entry);
 
 }  // namespace switchyard
 
-#endif  // SWITCHYARD_SOURCE_RETRY_ENTRY_H_
+#endif  // SWITCHYARD_RECORDS_RETRY_ENTRY_H_

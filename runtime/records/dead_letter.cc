@@ -1,5 +1,5 @@
 // dead_letter.cc: encoding and decoding of K:dead records.
-#include "dispatch/dead_letter.h"
+#include "records/dead_letter.h"
 
 #include <openssl/evp.h>
 #include <rapidjson/document.h>

@@ -1,6 +1,6 @@
 // dead_letter_test.cc: the K:dead record format (README "Redis keys") round-trips exactly, including
 // messages that are not valid UTF-8, and the script tail matches the full encoding.
-#include "dispatch/dead_letter.h"
+#include "records/dead_letter.h"
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
