@@ -47,18 +47,18 @@ int check_command(const CommonOptions& common) {
   std::cout << "\nsources:\n";
   for (const auto& src : config.sources) {
     SourceKeys keys(src.key);
-    std::cout << "  " << src.name << ": type " << src.type << ", batch " << src.batch
+    std::cout << "  " << src.name << ": type " << to_string(src.type) << ", batch " << src.batch
               << ", workers " << src.workers << "\n"
               << "    reads      " << keys.pending
-              << (src.format == "laravel" ? "  (Laravel queue \"" + src.queue + "\", tokens in " +
+              << (src.format == SourceFormat::kLaravel ? "  (Laravel queue \"" + src.queue + "\", tokens in " +
                                                 keys.pending + ":notify)"
                                           : std::string())
               << "\n"
               << "    dead       " << keys.dead() << "\n"
               << "    retries    " << keys.retry() << "\n"
-              << (src.type == "stream"
+              << (src.type == SourceType::kStream
                       ? "    in flight  the pending entries of group " + src.group + "\n"
-                  : src.delivery == "lease"
+                  : src.delivery == Delivery::kLease
                       ? "    delivery   lease: one active consumer holds " + keys.lease() +
                             "; the window at the head of " + keys.pending + " is recorded in " +
                             keys.window() + ", redelivery counts in " + keys.deliveries() + "\n"

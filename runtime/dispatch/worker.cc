@@ -65,20 +65,20 @@ Worker::Worker(SourceConfig source, int index, std::string consumer, std::string
       shared_.endpoint, "switchyard:" + consumer_ + ":" + std::to_string(index_),
       std::chrono::milliseconds(15000));
   StreamSource* stream = nullptr;
-  if (source_.type == "stream") {
+  if (source_.type == SourceType::kStream) {
     auto s = std::make_unique<StreamSource>(connection_.get(), source_, consumer_, index_,
                                             shared_.endpoint, shared_.metrics);
     stream = s.get();
     source_kind_ = std::move(s);
-  } else if (source_.delivery == "lease") {
+  } else if (source_.delivery == Delivery::kLease) {
     auto lease = std::make_unique<LeaseSource>(connection_.get(), source_.key, consumer_,
                                                std::move(token), source_.reclaim_after);
-    if (source_.format == "laravel") lease->set_notify_key(source_.key + ":notify");
+    if (source_.format == SourceFormat::kLaravel) lease->set_notify_key(source_.key + ":notify");
     source_kind_ = std::move(lease);
   } else {
     auto list = std::make_unique<ListSource>(connection_.get(), source_.key, consumer_, index_,
                                              std::move(token), source_.reclaim_after);
-    if (source_.format == "laravel") list->set_notify_key(source_.key + ":notify");
+    if (source_.format == SourceFormat::kLaravel) list->set_notify_key(source_.key + ":notify");
     list->set_workers(source_.workers);
     source_kind_ = std::move(list);
   }
@@ -89,7 +89,7 @@ Worker::Worker(SourceConfig source, int index, std::string consumer, std::string
     retries_->set_runner(stream->alive_key(), run_token, index_);
   } else {
     const SourceKeys& keys = source_kind_->keys();
-    if (source_.delivery == "lease") {
+    if (source_.delivery == Delivery::kLease) {
       retries_->set_runner(keys.lease(), consumer_ + "|" + run_token, index_);
     } else {
       retries_->set_runner(keys.heartbeat(consumer_), run_token, index_);
@@ -187,9 +187,9 @@ void Worker::run() {
 }
 
 bool Worker::heal_wrong_types(const Status& s) {
-  if (source_.type == "stream" || s.message().find("WRONGTYPE") == std::string::npos) return false;
+  if (source_.type == SourceType::kStream || s.message().find("WRONGTYPE") == std::string::npos) return false;
   bool pending_unusable = false;
-  const std::string notify = source_.format == "laravel" ? source_.key + ":notify" : "";
+  const std::string notify = source_.format == SourceFormat::kLaravel ? source_.key + ":notify" : "";
   Status healed = heal_key_types(connection_.get(), source_kind_->keys(), consumer_, index_,
                                  notify, &pending_unusable);
   // K itself cannot be moved: stand by (the alert says what to do) instead of asking again.
@@ -327,7 +327,7 @@ void Worker::dispatch(const Pipeline& pipeline, const std::vector<std::string_vi
     Envelope envelope;
     std::string reason;
     if (!decoder_.decode(message, &envelope, &reason)) {
-      if (source_.format == "laravel") explain_laravel_job(message, &reason);
+      if (source_.format == SourceFormat::kLaravel) explain_laravel_job(message, &reason);
       dead_letter_unrouted(message, {}, reason, 1);
       continue;
     }
