@@ -1,14 +1,27 @@
 // check_command.cc: `switchyard check`: validate routes.yaml, load every plugin with its config,
 // print the routing table, the event contracts and the Redis keys each source uses; exit 0 or 2.
+// `check --print-keys` prints the routes.yaml key table instead.
+#include <iomanip>
 #include <iostream>
 
 #include "cli/commands.h"
+#include "config/config_keys.h"
 #include "dispatch/pipeline.h"
 #include "redis/redis_connection.h"
 #include "source/list_source.h"
 #include "switchyard/plugin.h"
 
 namespace switchyard {
+
+int print_keys_command() {
+  std::cout << std::left << std::setw(28) << "key" << std::setw(34) << "type" << std::setw(26)
+            << "default" << "meaning\n";
+  for (const KeySpec& k : config_keys()) {
+    std::cout << std::setw(28) << k.path << std::setw(34) << describe_key_type(k) << std::setw(26)
+              << (k.has_default ? k.default_text : "-") << k.doc << "\n";
+  }
+  return 0;
+}
 
 int check_command(const CommonOptions& common) {
   Loaded loaded;

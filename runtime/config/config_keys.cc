@@ -86,7 +86,7 @@ std::vector<KeySpec> build_table() {
   using K = KeyType;
   const char* none = nullptr;
   return {
-      row("version", K::kInt, {}, none, "required; must be 1"),
+      integer("version", 1, 1, {}, none, "required; must be 1"),
       section("redis", "the Redis server"),
       row("redis.url", K::kNonEmptyString, &store<&RedisConfig::url>, "redis://127.0.0.1:6379/0",
           "redis://[user@]host[:port][/db] or unix:///path/redis.sock[?db=N]; no password"),
@@ -213,6 +213,7 @@ std::string describe_key_type(const KeySpec& spec) {
     case KeyType::kMap:
       return "map";
     case KeyType::kInt:
+      if (spec.min == spec.max) return "integer " + std::to_string(spec.min);
       return "integer " + std::to_string(spec.min) +
              (spec.max == INT_MAX ? " or more" : ".." + std::to_string(spec.max));
     case KeyType::kBool:
