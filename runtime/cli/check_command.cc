@@ -63,9 +63,10 @@ int check_command(const CommonOptions& common) {
     std::cout << "  " << src.name << ": type " << to_string(src.type) << ", batch " << src.batch
               << ", workers " << src.workers << "\n"
               << "    reads      " << keys.pending
-              << (src.format == SourceFormat::kLaravel ? "  (Laravel queue \"" + src.queue + "\", tokens in " +
-                                                keys.pending + ":notify)"
-                                          : std::string())
+              << (src.format == SourceFormat::kLaravel
+                      ? "  (Laravel queue \"" + src.queue + "\", tokens in " + keys.pending +
+                            ":notify)"
+                      : std::string())
               << "\n"
               << "    dead       " << keys.dead() << "\n"
               << "    retries    " << keys.retry() << "\n"

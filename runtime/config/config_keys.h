@@ -50,8 +50,8 @@ using AnyStore = std::variant<std::monostate, Store<Config>, Store<RedisConfig>,
 struct KeySpec {
   std::string path;  // dotted; "*" stands for a name the user picks ("sources.*.batch")
   KeyType type = KeyType::kMap;
-  int64_t min = 0;  // kInt: smallest; kDuration: shortest, in ms
-  int64_t max = 0;  // kInt: largest (INT_MAX reads "MIN or more")
+  int64_t min = 0;                   // kInt: smallest; kDuration: shortest, in ms
+  int64_t max = 0;                   // kInt: largest (INT_MAX reads "MIN or more")
   std::vector<std::string> options;  // kEnum, in the order messages list them
   bool has_default = false;
   std::string default_text;  // as written in routes.yaml (and shown in the README)

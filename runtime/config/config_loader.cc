@@ -253,8 +253,7 @@ void Parser::parse_retry(const Field& f, RetryConfig* retry) const {
     const Field* max = find_field(fields, "max_backoff");
     fail(max ? *max : *find_field(fields, "initial_backoff"),
          "max_backoff (" + std::to_string(retry->max_backoff.count()) +
-             "ms) is less than initial_backoff (" +
-             std::to_string(retry->initial_backoff.count()) +
+             "ms) is less than initial_backoff (" + std::to_string(retry->initial_backoff.count()) +
              "ms); raise max_backoff or lower initial_backoff");
   }
 }
@@ -295,27 +294,27 @@ Config Parser::parse(const YAML::Node& root) const {
 
   // The top level's plain keys (plugins_dir, unrouted, shutdown_timeout) are stored by the
   // table; its maps are read here.
-  const std::vector<Field> read = read_section(top, "", &config, [&](const Field& x,
-                                                                      const KeySpec&) {
-    const std::string& k = x.key.Scalar();
-    if (k == "redis") {
-      parse_redis(x, &config.redis);
-    } else if (k == "sources") {
-      parse_sources(x, &config.sources);
-    } else if (k == "handlers") {
-      for (const Field& h : entries(x)) config.handlers.push_back(parse_handler(h));
-    } else if (k == "retry") {
-      parse_retry(x, &config.retry);
-    } else if (k == "limits") {
-      read_section(x, "limits", &config.limits, kNoMore);
-    } else if (k == "contracts") {
-      parse_contracts(x, &config);
-    } else if (k == "metrics") {
-      parse_metrics(x, &config.metrics);
-    } else if (k == "logging") {
-      read_section(x, "logging", &config.logging, kNoMore);
-    }
-  });
+  const std::vector<Field> read =
+      read_section(top, "", &config, [&](const Field& x, const KeySpec&) {
+        const std::string& k = x.key.Scalar();
+        if (k == "redis") {
+          parse_redis(x, &config.redis);
+        } else if (k == "sources") {
+          parse_sources(x, &config.sources);
+        } else if (k == "handlers") {
+          for (const Field& h : entries(x)) config.handlers.push_back(parse_handler(h));
+        } else if (k == "retry") {
+          parse_retry(x, &config.retry);
+        } else if (k == "limits") {
+          read_section(x, "limits", &config.limits, kNoMore);
+        } else if (k == "contracts") {
+          parse_contracts(x, &config);
+        } else if (k == "metrics") {
+          parse_metrics(x, &config.metrics);
+        } else if (k == "logging") {
+          read_section(x, "logging", &config.logging, kNoMore);
+        }
+      });
   if (!find_field(fields, "sources"))
     fail(mark_of(root),
          "missing required key \"sources\"; add at least one source "
@@ -401,8 +400,8 @@ Status load_config(const std::string& path, Config* config) {
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    return Status::error(path + ": cannot read: " +
-                         std::strerror(S_ISDIR(st.st_mode) ? EISDIR : EINVAL) +
+    return Status::error(path +
+                         ": cannot read: " + std::strerror(S_ISDIR(st.st_mode) ? EISDIR : EINVAL) +
                          "; pass -c FILE or set SWITCHYARD_CONFIG");
   }
   if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & S_IWOTH)) {

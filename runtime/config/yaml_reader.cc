@@ -2,8 +2,8 @@
 #include "config/yaml_reader.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cctype>
+#include <charconv>
 #include <climits>
 #include <cmath>
 #include <cstdint>
@@ -154,11 +154,11 @@ std::vector<Field> YamlReader::entries(const Field& map) const {
     for (const Field& seen : out) {
       if (seen.key.Scalar() == key.Scalar()) {
         const Mark first = mark_of(seen.key);
-        fail(mark_of(key), "duplicate key " + (plausible(key.Scalar()) ? quote(key.Scalar()) + " "
-                                                                         : std::string()) +
-                               where(map) +
-                               " (first at line " + std::to_string(first.line) + ", column " +
-                               std::to_string(first.column) + "); remove one of them");
+        fail(mark_of(key),
+             "duplicate key " +
+                 (plausible(key.Scalar()) ? quote(key.Scalar()) + " " : std::string()) +
+                 where(map) + " (first at line " + std::to_string(first.line) + ", column " +
+                 std::to_string(first.column) + "); remove one of them");
       }
     }
     std::string path = map.path.empty() ? key.Scalar() : map.path + "." + key.Scalar();
@@ -195,12 +195,11 @@ std::string YamlReader::read_nonempty_string(const Field& f) const {
   return s;
 }
 
-std::string YamlReader::read_enum(const Field& f,
-                                  const std::vector<std::string>& options) const {
+std::string YamlReader::read_enum(const Field& f, const std::vector<std::string>& options) const {
   std::string s = read_string(f);
   if (std::find(options.begin(), options.end(), s) != options.end()) return s;
-  fail(f, (plausible(s) ? quote(s) : "the value given") + " is not valid; use " +
-              join_or(options) + did_you_mean(s, options));
+  fail(f, (plausible(s) ? quote(s) : "the value given") + " is not valid; use " + join_or(options) +
+              did_you_mean(s, options));
 }
 
 int64_t YamlReader::read_int(const Field& f, int64_t min, int64_t max) const {
@@ -210,7 +209,8 @@ int64_t YamlReader::read_int(const Field& f, int64_t min, int64_t max) const {
   const std::string range = max == INT_MAX ? std::to_string(min) + " or more"
                                            : std::to_string(min) + " to " + std::to_string(max);
   if (!v && error != std::errc::result_out_of_range) {
-    std::string hint = is_quoted(f.value) && parse_yaml_int(f.value.Scalar()) ? "; remove the quotes" : "";
+    std::string hint =
+        is_quoted(f.value) && parse_yaml_int(f.value.Scalar()) ? "; remove the quotes" : "";
     fail(f, "expected an integer, got " + describe(f.value) + hint);
   }
   if (!v || *v < min || *v > max) fail(f, f.value.Scalar() + " is out of range; use " + range);
@@ -267,8 +267,8 @@ KeyValue YamlReader::read_value(const KeySpec& spec, const Field& f) const {
       break;
     case KeyType::kEnum:
       v.text = read_enum(f, spec.options);
-      v.option = static_cast<size_t>(
-          std::find(spec.options.begin(), spec.options.end(), v.text) - spec.options.begin());
+      v.option = static_cast<size_t>(std::find(spec.options.begin(), spec.options.end(), v.text) -
+                                     spec.options.begin());
       break;
     case KeyType::kDuration:
       v.duration = read_duration(f, Millis(spec.min));

@@ -173,7 +173,8 @@ void Daemon::housekeeping() {
     if (connection.connected()) {
       bool reclaim = std::chrono::steady_clock::now() >= next_reclaim;
       for (size_t i = 0; i < lists.size() && connection.connected(); ++i) {
-        if (sources[i].type != SourceType::kList) continue;  // streams: the group's pending list does this
+        // Streams: the group's pending list does this.
+        if (sources[i].type != SourceType::kList) continue;
         // delivery: lease registers no in-flight lists: it renews its lease, and still returns
         // lists that dead `delivery: inflight` consumers left (switching modes).
         Status s = sources[i].delivery == Delivery::kLease ? leases[i]->renew()

@@ -159,9 +159,11 @@ void Worker::run() {
 }
 
 bool Worker::heal_wrong_types(const Status& s) {
-  if (source_.type == SourceType::kStream || s.message().find("WRONGTYPE") == std::string::npos) return false;
+  if (source_.type == SourceType::kStream || s.message().find("WRONGTYPE") == std::string::npos)
+    return false;
   bool pending_unusable = false;
-  const std::string notify = source_.format == SourceFormat::kLaravel ? source_.key + ":notify" : "";
+  const std::string notify =
+      source_.format == SourceFormat::kLaravel ? source_.key + ":notify" : "";
   Status healed = heal_key_types(connection_.get(), source_kind_->keys(), consumer_, index_,
                                  notify, &pending_unusable);
   // K itself cannot be moved: stand by (the alert says what to do) instead of asking again.

@@ -43,9 +43,8 @@ TEST(ConfigKeysTest, EveryMapIsDeclaredBeforeItsKeysAndPathsAreUnique) {
 // A loaded file that writes no optional key holds exactly the table's defaults.
 TEST(ConfigKeysTest, AnEmptySourceGetsTheTablesDefaults) {
   Config c;
-  ASSERT_TRUE(load_config_from_string("version: 1\nsources: {a: {}}\n", "routes.yaml", "/etc",
-                                      &c)
-                  .is_ok());
+  ASSERT_TRUE(
+      load_config_from_string("version: 1\nsources: {a: {}}\n", "routes.yaml", "/etc", &c).is_ok());
   const SourceConfig& s = c.sources.at(0);
   auto text = [](const char* path) { return find_config_key(path)->default_text; };
   EXPECT_EQ(std::to_string(s.batch), text("sources.*.batch"));
