@@ -61,6 +61,9 @@ int main(int argc, char** argv) {
   auto* check = app.add_subcommand(
       "check", "Validate routes.yaml, load every plugin with its config, print the routing table");
   add_common(check);
+  bool print_keys = false;
+  check->add_flag("--print-keys", print_keys,
+                  "Print every routes.yaml key with its type, default and meaning; read no file");
 
   PublishOptions publish_options;
   auto* publish = app.add_subcommand("publish", "Push one envelope (or a file of JSON lines) "
@@ -110,7 +113,7 @@ int main(int argc, char** argv) {
   if (*run) return run_command(common, run_options);
   pthread_sigmask(SIG_UNBLOCK, &served, nullptr);
   if (*reload) return reload_command(common, reload_pid_file);
-  if (*check) return check_command(common);
+  if (*check) return print_keys ? print_keys_command() : check_command(common);
   if (*publish) return publish_command(common, publish_options);
   if (*dlq) return dlq_command(common, dlq_options);
   if (*stats) return stats_command(common, stats_options);

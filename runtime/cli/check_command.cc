@@ -1,14 +1,27 @@
 // check_command.cc: `switchyard check`: validate routes.yaml, load every plugin with its config,
 // print the routing table, the event contracts and the Redis keys each source uses; exit 0 or 2.
+// `check --print-keys` prints the routes.yaml key table instead.
+#include <iomanip>
 #include <iostream>
 
 #include "cli/commands.h"
+#include "config/config_keys.h"
 #include "dispatch/pipeline.h"
 #include "redis/redis_connection.h"
 #include "source/list_source.h"
 #include "switchyard/plugin.h"
 
 namespace switchyard {
+
+int print_keys_command() {
+  std::cout << std::left << std::setw(28) << "key" << std::setw(34) << "type" << std::setw(26)
+            << "default" << "meaning\n";
+  for (const KeySpec& k : config_keys()) {
+    std::cout << std::setw(28) << k.path << std::setw(34) << describe_key_type(k) << std::setw(26)
+              << (k.has_default ? k.default_text : "-") << k.doc << "\n";
+  }
+  return 0;
+}
 
 int check_command(const CommonOptions& common) {
   Loaded loaded;
@@ -47,18 +60,19 @@ int check_command(const CommonOptions& common) {
   std::cout << "\nsources:\n";
   for (const auto& src : config.sources) {
     SourceKeys keys(src.key);
-    std::cout << "  " << src.name << ": type " << src.type << ", batch " << src.batch
+    std::cout << "  " << src.name << ": type " << to_string(src.type) << ", batch " << src.batch
               << ", workers " << src.workers << "\n"
               << "    reads      " << keys.pending
-              << (src.format == "laravel" ? "  (Laravel queue \"" + src.queue + "\", tokens in " +
-                                                keys.pending + ":notify)"
-                                          : std::string())
+              << (src.format == SourceFormat::kLaravel
+                      ? "  (Laravel queue \"" + src.queue + "\", tokens in " + keys.pending +
+                            ":notify)"
+                      : std::string())
               << "\n"
               << "    dead       " << keys.dead() << "\n"
               << "    retries    " << keys.retry() << "\n"
-              << (src.type == "stream"
+              << (src.type == SourceType::kStream
                       ? "    in flight  the pending entries of group " + src.group + "\n"
-                  : src.delivery == "lease"
+                  : src.delivery == Delivery::kLease
                       ? "    delivery   lease: one active consumer holds " + keys.lease() +
                             "; the window at the head of " + keys.pending + " is recorded in " +
                             keys.window() + ", redelivery counts in " + keys.deliveries() + "\n"

@@ -40,6 +40,8 @@ struct RunOptions {
 int reload_command(const CommonOptions& common, const std::string& pid_file);
 int run_command(const CommonOptions& common, const RunOptions& options);
 int check_command(const CommonOptions& common);
+// Prints every routes.yaml key (config_keys.h): path, type, default, meaning. Reads no file.
+int print_keys_command();
 
 struct PublishOptions {
   std::string source;  // --source; default the first source

@@ -168,7 +168,7 @@ int dlq_command(const CommonOptions& common, const DlqOptions& options) {
       } else {
         // Failed before routing: back to the tail of the source's list, to all its routes.
         s = connection.eval(kReplayScript, {keys.dead(), keys.pending},
-                            {sel.raw, source->type == "stream" ? "stream" : "list", score,
+                            {sel.raw, to_string(source->type), score,
                              sel.letter.message},
                             &reply);
       }

@@ -84,8 +84,8 @@ int publish_command(const CommonOptions& common, const PublishOptions& options) 
     return 1;
   }
   // format laravel: push as Laravel's pushRaw does, the message and then one token on :notify.
-  const bool laravel = source->format == "laravel";
-  const bool stream = source->type == "stream" || options.stream;
+  const bool laravel = source->format == SourceFormat::kLaravel;
+  const bool stream = source->type == SourceType::kStream || options.stream;
   const std::string notify = source->key + ":notify";
   size_t chunks = 0;
   for (size_t i = 0; i < messages.size(); i += kChunk) {

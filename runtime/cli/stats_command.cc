@@ -123,7 +123,7 @@ Status collect(RedisConnection& connection, const Config& config, const std::str
     } else {
       st.alerts = fields_of(alerts.get());
     }
-    if (source.type == "stream") {
+    if (source.type == SourceType::kStream) {
       Status s = collect_stream(connection, source, &st);
       if (!s) return s;
       out->push_back(std::move(st));
@@ -143,7 +143,7 @@ Status collect(RedisConnection& connection, const Config& config, const std::str
       st.consumers[consumer].alive = integer({"EXISTS", keys.heartbeat(consumer)}) == 1;
       st.inflight += n;
     }
-    if (source.delivery == "lease") {
+    if (source.delivery == Delivery::kLease) {
       // The lease window is still at the head of K: in flight, held by the lease's consumer.
       Reply window, holder;
       s = connection.command_ok({"HGET", keys.window(), "n"}, &window);

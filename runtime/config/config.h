@@ -23,33 +23,56 @@ struct Mark {
   }
 };
 
+// sources.*.type: where producers write (README "Streams").
+enum class SourceType { kList, kStream };
+// sources.*.format: what a message is (README "Laravel producers").
+enum class SourceFormat { kRaw, kLaravel };
+// sources.*.delivery, type list: per-worker in-flight lists (competing consumers), or one active
+// consumer that holds K:lease and acknowledges by trimming the head (README "Two delivery modes").
+enum class Delivery { kInflight, kLease };
+// unrouted: what happens to an event no route matches.
+enum class Unrouted { kDeadLetter, kDrop };
+
+// The word routes.yaml uses for each value, indexed by the enum's value (the loader reads these).
+inline constexpr const char* kSourceTypeNames[] = {"list", "stream"};
+inline constexpr const char* kSourceFormatNames[] = {"raw", "laravel"};
+inline constexpr const char* kDeliveryNames[] = {"inflight", "lease"};
+inline constexpr const char* kUnroutedNames[] = {"dead_letter", "drop"};
+inline const char* to_string(SourceType v) { return kSourceTypeNames[static_cast<int>(v)]; }
+inline const char* to_string(SourceFormat v) { return kSourceFormatNames[static_cast<int>(v)]; }
+inline const char* to_string(Delivery v) { return kDeliveryNames[static_cast<int>(v)]; }
+inline const char* to_string(Unrouted v) { return kUnroutedNames[static_cast<int>(v)]; }
+
+// Each struct below holds one map of routes.yaml. Its key, range, default and meaning are
+// declared once, in the key table (config/config_keys.cc); the constructors apply those defaults,
+// so a default-constructed struct equals a map written empty.
+
 struct RedisConfig {
-  std::string url = "redis://127.0.0.1:6379/0";  // redis://[user@]host[:port][/db] or unix:///path
-  std::string password_file;                     // optional; absolute after loading
+  RedisConfig();
+  std::string url;            // redis://[user@]host[:port][/db] or unix:///path
+  std::string password_file;  // optional; absolute after loading
   Mark mark;  // where url is written (else the `redis:` key, else FILE:1:1), for URL errors
 };
 
 struct SourceConfig {
-  std::string name;                  // the key under `sources:`
-  std::string type = "list";         // list | stream
-  std::string key;                   // the Redis key producers push to (defaults to the name)
-  std::string format = "raw";        // raw | laravel
-  std::string prefix;                // format laravel: the connection prefix (required there)
-  std::string queue;                 // format laravel: the queue name as written (key becomes
-                                     // prefix + "queues:" + queue, or "queues:{queue}")
-  bool cluster_hash_tag = false;     // format laravel: queues:{Q} instead of queues:Q
-  std::string group = "switchyard";  // type stream: consumer group
-  std::string start = "$";           // type stream: where a new group starts ($ or 0)
-  int batch = 256;                   // most messages taken per round trip (1..10000)
-  int workers = 1;                   // consumer threads (1..64)
-  int max_deliveries = 5;            // deliveries without an ack before dead-lettering (>= 1)
-  long long dead_letter_max = 100000;  // most dead letters K:dead keeps; the daemon trims the
-                                       // oldest beyond (1..1000000000)
-  Millis reclaim_after{30000};       // a silent instance's in-flight messages are reclaimed after
-  std::string delivery = "inflight"; // type list: inflight (per-worker in-flight lists, competing
-                                     // consumers) | lease (one active consumer holds K:lease and
-                                     // acknowledges by trimming the head: nothing is copied)
-  Mark mark;                         // where the source's name is written
+  SourceConfig();
+  std::string name;               // the key under `sources:`
+  SourceType type{};
+  std::string key;                // the Redis key producers push to (defaults to the name)
+  SourceFormat format{};
+  std::string prefix;             // format laravel: the connection prefix (required there)
+  std::string queue;              // format laravel: the queue name as written (key becomes
+                                  // prefix + "queues:" + queue, or "queues:{queue}")
+  bool cluster_hash_tag = false;  // format laravel: queues:{Q} instead of queues:Q
+  std::string group;              // type stream: consumer group
+  std::string start;              // type stream: where a new group starts ($ or 0)
+  int batch = 0;                  // most messages taken per round trip
+  int workers = 0;                // consumer threads
+  int max_deliveries = 0;         // deliveries without an ack before dead-lettering
+  long long dead_letter_max = 0;  // most dead letters K:dead keeps; the daemon trims the oldest
+  Millis reclaim_after{0};        // a silent instance's in-flight messages are reclaimed after
+  Delivery delivery{};            // type list only
+  Mark mark;                      // where the source's name is written
 };
 
 // One key of a handler's `config:` map, with where it was written (to report unknown keys).
@@ -74,28 +97,31 @@ struct RouteConfig {
 };
 
 struct RetryConfig {
-  int max_attempts = 5;
-  Millis initial_backoff{100};
-  Millis max_backoff{30000};
+  RetryConfig();
+  int max_attempts = 0;
+  Millis initial_backoff{0};
+  Millis max_backoff{0};
 };
 
 struct LimitsConfig {
-  size_t max_message_bytes = 1048576;
-  int max_depth = 64;
+  LimitsConfig();
+  size_t max_message_bytes = 0;
+  int max_depth = 0;
 };
 
 struct MetricsConfig {
+  MetricsConfig();
   std::string listen;  // host:port; empty = off
 };
 
 struct LoggingConfig {
-  std::string level = "info";   // trace | debug | info | warn | error
-  std::string format = "text";  // text | json
+  LoggingConfig();
+  std::string level;   // trace | debug | info | warn | error
+  std::string format;  // text | json
 };
 
-enum class Unrouted { kDeadLetter, kDrop };
-
 struct Config {
+  Config();
   std::string path;  // routes.yaml as given
   std::string dir;   // its directory (absolute); relative paths resolve against it
   int version = 1;
@@ -104,9 +130,9 @@ struct Config {
   std::vector<SourceConfig> sources;
   std::vector<HandlerConfig> handlers;
   std::vector<RouteConfig> routes;
-  Unrouted unrouted = Unrouted::kDeadLetter;
+  Unrouted unrouted{};
   RetryConfig retry;
-  Millis shutdown_timeout{10000};
+  Millis shutdown_timeout{0};
   LimitsConfig limits;
   std::map<std::string, std::string> contracts;  // event -> schema file (absolute)
   std::map<std::string, Mark> contract_marks;    // event -> where its schema path is written

@@ -88,9 +88,9 @@ std::vector<std::string> Daemon::changes_needing_restart(const Config& next) con
     }
     const SourceConfig& n = *it;
     const std::string p = "sources." + s.name + ".";
-    note(p + "type", s.type, n.type);
+    note(p + "type", to_string(s.type), to_string(n.type));
     note(p + "key", s.key, n.key);
-    note(p + "format", s.format, n.format);
+    note(p + "format", to_string(s.format), to_string(n.format));
     note(p + "prefix", s.prefix, n.prefix);
     note(p + "queue", s.queue, n.queue);
     note(p + "cluster_hash_tag", s.cluster_hash_tag ? "true" : "false",
@@ -102,7 +102,7 @@ std::vector<std::string> Daemon::changes_needing_restart(const Config& next) con
     note(p + "max_deliveries", std::to_string(s.max_deliveries), std::to_string(n.max_deliveries));
     note(p + "reclaim_after", std::to_string(s.reclaim_after.count()) + "ms",
          std::to_string(n.reclaim_after.count()) + "ms");
-    note(p + "delivery", s.delivery, n.delivery);
+    note(p + "delivery", to_string(s.delivery), to_string(n.delivery));
   }
   for (const SourceConfig& n : next.sources) {
     if (std::none_of(now.sources.begin(), now.sources.end(),
@@ -168,10 +168,11 @@ void Daemon::housekeeping() {
     if (connection.connected()) {
       bool reclaim = std::chrono::steady_clock::now() >= next_reclaim;
       for (size_t i = 0; i < lists.size() && connection.connected(); ++i) {
-        if (sources[i].type != "list") continue;  // streams: the group's pending list does this
+        // Streams: the group's pending list does this.
+        if (sources[i].type != SourceType::kList) continue;
         // delivery: lease registers no in-flight lists: it renews its lease, and still returns
         // lists that dead `delivery: inflight` consumers left (switching modes).
-        Status s = sources[i].delivery == "lease" ? leases[i]->renew()
+        Status s = sources[i].delivery == Delivery::kLease ? leases[i]->renew()
                                                    : lists[i]->heartbeat(sources[i].workers);
         if (s && reclaim) {
           int returned = 0, dead = 0;

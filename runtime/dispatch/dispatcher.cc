@@ -63,7 +63,7 @@ void Dispatcher::dispatch(const Pipeline& pipeline, const TakenBatch& batch, Ack
     Envelope envelope;
     std::string reason;
     if (!decoder_.decode(message, &envelope, &reason)) {
-      if (source_.format == "laravel")
+      if (source_.format == SourceFormat::kLaravel)
         explain_laravel_job(message, decoder_.limits(), source_.queue, &reason);
       dead_letter_unrouted(message, {}, reason, 1, writes);
       continue;

@@ -7,10 +7,8 @@
 
 #include "log/logging.h"
 #include "source/key_types.h"
-#include "source/lease_source.h"
-#include "source/list_source.h"
+#include "source/make_source.h"
 #include "source/source_alerts.h"
-#include "source/stream_source.h"
 
 namespace switchyard {
 namespace {
@@ -35,42 +33,16 @@ Worker::Worker(SourceConfig source, int index, std::string consumer, std::string
     : source_(std::move(source)), index_(index), consumer_(std::move(consumer)),
       shared_(std::move(shared)),
       dispatcher_(source_, shared_.instance, shared_.metrics, [this] { return now_ms(); }) {
-  const std::string run_token = token;
   // The read timeout must exceed the longest blocking command (BLMOVE kIdleBlock).
   connection_ = std::make_unique<RedisConnection>(
       shared_.endpoint, "switchyard:" + consumer_ + ":" + std::to_string(index_),
       std::chrono::milliseconds(15000));
-  StreamSource* stream = nullptr;
-  if (source_.type == "stream") {
-    auto s = std::make_unique<StreamSource>(connection_.get(), source_, consumer_, index_,
-                                            shared_.endpoint, shared_.metrics);
-    stream = s.get();
-    source_kind_ = std::move(s);
-  } else if (source_.delivery == "lease") {
-    auto lease = std::make_unique<LeaseSource>(connection_.get(), source_.key, consumer_,
-                                               std::move(token), source_.reclaim_after);
-    if (source_.format == "laravel") lease->set_notify_key(source_.key + ":notify");
-    source_kind_ = std::move(lease);
-  } else {
-    auto list = std::make_unique<ListSource>(connection_.get(), source_.key, consumer_, index_,
-                                             std::move(token), source_.reclaim_after);
-    if (source_.format == "laravel") list->set_notify_key(source_.key + ":notify");
-    list->set_workers(source_.workers);
-    source_kind_ = std::move(list);
-  }
+  MadeSource made = make_source(connection_.get(), source_, consumer_, index_, token,
+                                shared_.endpoint, shared_.metrics);
+  source_kind_ = std::move(made.source);
   retries_ = std::make_unique<RetrySchedule>(connection_.get(), source_kind_->keys());
   // A retry run by a live worker (however slow its handler) is not leased again elsewhere.
-  if (stream) {
-    stream->keep_alive(run_token);
-    retries_->set_runner(stream->alive_key(), run_token, index_);
-  } else {
-    const SourceKeys& keys = source_kind_->keys();
-    if (source_.delivery == "lease") {
-      retries_->set_runner(keys.lease(), consumer_ + "|" + run_token, index_);
-    } else {
-      retries_->set_runner(keys.heartbeat(consumer_), run_token, index_);
-    }
-  }
+  retries_->set_runner(made.alive_key, made.alive_value, index_);
 }
 
 int64_t Worker::now_ms() const {
@@ -148,9 +120,11 @@ void Worker::run() {
 }
 
 bool Worker::heal_wrong_types(const Status& s) {
-  if (source_.type == "stream" || s.message().find("WRONGTYPE") == std::string::npos) return false;
+  if (source_.type == SourceType::kStream || s.message().find("WRONGTYPE") == std::string::npos)
+    return false;
   bool pending_unusable = false;
-  const std::string notify = source_.format == "laravel" ? source_.key + ":notify" : "";
+  const std::string notify =
+      source_.format == SourceFormat::kLaravel ? source_.key + ":notify" : "";
   Status healed = heal_key_types(connection_.get(), source_kind_->keys(), consumer_, index_,
                                  notify, &pending_unusable);
   // K itself cannot be moved: stand by (the alert says what to do) instead of asking again.

@@ -36,7 +36,7 @@ Status read_queue_depth(RedisConnection& connection, const SourceConfig& source,
   depth->dead = integer({"LLEN", keys.dead()});
   depth->retry = integer({"ZCARD", keys.retry()});
   if (!status) return status;
-  if (source.type == "stream") {
+  if (source.type == SourceType::kStream) {
     Reply groups;
     Status s = connection.command({"XINFO", "GROUPS", source.key}, &groups);
     if (!s) return s;
@@ -57,7 +57,7 @@ Status read_queue_depth(RedisConnection& connection, const SourceConfig& source,
   if (!s) return s;
   for (size_t i = 0; i < owners->elements; ++i)
     depth->inflight += integer({"LLEN", view(owners->element[i])});
-  if (source.delivery == "lease") {
+  if (source.delivery == Delivery::kLease) {
     // The lease window is still at the head of K: count it as in flight, not pending.
     Reply window;
     s = connection.command_ok({"HGET", keys.window(), "n"}, &window);

@@ -5,7 +5,9 @@
 
 #include <filesystem>
 #include <regex>
+#include <sstream>
 
+#include "config/config_keys.h"
 #include "router_fixture.h"
 #include "support/child_process.h"
 #include "support/plugin_paths.h"
@@ -153,6 +155,30 @@ TEST_F(RouterCliTest, VersionPrintsTheReleaseAndThePluginAbi) {
   EXPECT_EQ(r.out, std::string("switchyard ") + SWITCHYARD_VERSION_STRING + " (plugin ABI " +
                        std::to_string(SWITCHYARD_ABI_VERSION) + ")\n");
   EXPECT_EQ(SWITCHYARD_ABI_VERSION, 1);
+}
+
+// `check --print-keys` prints the key table the loader reads by, one line per key, without a
+// config file.
+TEST_F(RouterCliTest, CheckPrintKeysListsEveryKeyWithItsTypeAndDefault) {
+  const CommandResult r = SwitchyardProcess::exec(
+      {"check", "--print-keys", "-c", dir_.file("no-such-routes.yaml")}, 10s);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  std::istringstream lines(r.out);
+  std::string line;
+  std::getline(lines, line);  // the header
+  for (const KeySpec& k : config_keys()) {
+    ASSERT_TRUE(std::getline(lines, line)) << "no line for " << k.path << "\n" << r;
+    std::istringstream words(line);
+    std::string path;
+    words >> path;
+    EXPECT_EQ(path, k.path) << line;
+    EXPECT_NE(line.find(describe_key_type(k)), std::string::npos) << line;
+    EXPECT_NE(line.find(k.has_default ? k.default_text : "-"), std::string::npos) << line;
+    EXPECT_NE(line.find(k.doc), std::string::npos) << line;
+  }
+  EXPECT_FALSE(std::getline(lines, line)) << "an extra line: " << line;
+  for (const char* key : {"sources.*.dead_letter_max", "contracts.*", "metrics.listen"})
+    EXPECT_NE(r.out.find(key), std::string::npos) << key;
 }
 
 // ----------------------------------------------------------------------------------- publish

@@ -89,9 +89,9 @@ logging: { level: debug, format: json }
   ASSERT_EQ(c.sources.size(), 3u);
   const SourceConfig& a = c.sources[0];
   EXPECT_EQ(a.name, "analytics");
-  EXPECT_EQ(a.type, "list");
+  EXPECT_EQ(a.type, SourceType::kList);
   EXPECT_EQ(a.key, "analytics_in");
-  EXPECT_EQ(a.format, "raw");
+  EXPECT_EQ(a.format, SourceFormat::kRaw);
   EXPECT_EQ(a.batch, 128);
   EXPECT_EQ(a.workers, 4);
   EXPECT_EQ(a.max_deliveries, 3);
@@ -101,12 +101,12 @@ logging: { level: debug, format: json }
   EXPECT_EQ(jobs.name, "jobs");
   EXPECT_EQ(jobs.queue, "default");
   EXPECT_EQ(jobs.key, "laravel_database_queues:{default}");  // the list it really reads
-  EXPECT_EQ(jobs.format, "laravel");
+  EXPECT_EQ(jobs.format, SourceFormat::kLaravel);
   EXPECT_EQ(jobs.prefix, "laravel_database_");
   EXPECT_TRUE(jobs.cluster_hash_tag);
   EXPECT_EQ(jobs.batch, 256);  // default
   const SourceConfig& events = c.sources[2];
-  EXPECT_EQ(events.type, "stream");
+  EXPECT_EQ(events.type, SourceType::kStream);
   EXPECT_EQ(events.group, "routers");
   EXPECT_EQ(events.start, "0");
 
@@ -159,8 +159,8 @@ sources:
   ASSERT_EQ(c.sources.size(), 1u);
   EXPECT_EQ(c.sources[0].name, "analytics");
   EXPECT_EQ(c.sources[0].key, "analytics");  // defaults to the name
-  EXPECT_EQ(c.sources[0].type, "list");
-  EXPECT_EQ(c.sources[0].format, "raw");
+  EXPECT_EQ(c.sources[0].type, SourceType::kList);
+  EXPECT_EQ(c.sources[0].format, SourceFormat::kRaw);
   EXPECT_EQ(c.sources[0].batch, 256);
   EXPECT_EQ(c.sources[0].workers, 1);
   EXPECT_EQ(c.sources[0].max_deliveries, 5);
@@ -546,13 +546,13 @@ TEST(ConfigLoaderTest, KeysThatDoNotApplyAreRejected) {
 TEST(ConfigLoaderTest, DeliveryModeLeaseIsForOneListWorker) {
   Config c;
   ASSERT_TRUE(load("version: 1\nsources: {a: {}}\n", &c).is_ok());
-  EXPECT_EQ(c.sources[0].delivery, "inflight");
+  EXPECT_EQ(c.sources[0].delivery, Delivery::kInflight);
   ASSERT_TRUE(load("version: 1\nsources: {a: {delivery: lease}}\n", &c).is_ok());
-  EXPECT_EQ(c.sources[0].delivery, "lease");
+  EXPECT_EQ(c.sources[0].delivery, Delivery::kLease);
   ASSERT_TRUE(
       load("version: 1\nsources: {a: {delivery: lease, format: laravel, prefix: p_}}\n", &c)
           .is_ok());
-  EXPECT_EQ(c.sources[0].delivery, "lease");
+  EXPECT_EQ(c.sources[0].delivery, Delivery::kLease);
   EXPECT_THAT(error_of("version: 1\nsources:\n  a:\n    delivery: lease\n    workers: 2\n"),
               StartsWith("routes.yaml:5:14: sources.a.workers: delivery: lease has one active "
                          "consumer per source; set workers: 1"));
