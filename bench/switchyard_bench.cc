@@ -80,25 +80,27 @@ constexpr const char* kStaging = "bench:staging";
 // Options
 
 struct Options {
-  long events = 1000000;         // drains (1, 2, 6)
-  long sqlite_events = -1;       // (3); -1: same as events
-  long rss_events = 1000000;     // (5)
-  int batch = 1000;              // sources.*.batch of the generated routes.yaml
-  int repeat = 3;                // runs per drain measurement; the median is reported
-  double rate = 10000;           // (4) offered events/s
-  double latency_seconds = 5;    // (4) duration
+  long events = 1000000;       // drains (1, 2, 6)
+  long sqlite_events = -1;     // (3); -1: same as events
+  long rss_events = 1000000;   // (5)
+  int batch = 1000;            // sources.*.batch of the generated routes.yaml
+  int repeat = 3;              // runs per drain measurement; the median is reported
+  double rate = 10000;         // (4) offered events/s
+  double latency_seconds = 5;  // (4) duration
   int envelope_bytes = 200;
   bool json = false;
-  bool keep = false;             // keep the temp dir (logs, routes.yaml, redis.log)
-  std::string only;              // comma list: bare,bounds,e2e,sqlite,postgres,mariadb,latency,rss,workers
-  std::string wrap;              // command prefix for the daemon, e.g. "valgrind --tool=callgrind"
+  bool keep = false;  // keep the temp dir (logs, routes.yaml, redis.log)
+  std::string only;   // comma list: bare,bounds,e2e,sqlite,postgres,mariadb,latency,rss,workers
+  std::string wrap;   // command prefix for the daemon, e.g. "valgrind --tool=callgrind"
   std::string binary = BENCH_SWITCHYARD_BINARY;  // the switchyard executable to measure
 };
 
 const char* kUsage =
     "usage: switchyard_bench [--events N] [--json] [--batch B] [--repeat R] [--sqlite-events N]\n"
     "                        [--rss-events N] [--rate R] [--latency-seconds S]\n"
-    "                        [--envelope-bytes B] [--only bare,bounds,e2e,sqlite,postgres,mariadb,\n                                latency,rss,workers]\n"
+    "                        [--envelope-bytes B] [--only "
+    "bare,bounds,e2e,sqlite,postgres,mariadb,\n                                "
+    "latency,rss,workers]\n"
     "                        [--wrap \"CMD ARGS\"] [--switchyard PATH] [--keep]\n"
     "  --events N          events per drain measurement (default 1000000)\n"
     "  --json              print the results as JSON instead of a table\n"
@@ -112,7 +114,8 @@ const char* kUsage =
     "  --only LIST         run only these measurements\n"
     "  --wrap CMD          run the daemon under CMD (e.g. \"valgrind --tool=callgrind\")\n"
     "  --switchyard PATH   the switchyard binary to run (default: this build's bin/switchyard)\n"
-    "  --keep              keep the temporary directories (logs, routes.yaml, redis.log) and print\n"
+    "  --keep              keep the temporary directories (logs, routes.yaml, redis.log) and "
+    "print\n"
     "                      their paths\n";
 
 bool wanted(const Options& o, const char* what) {
@@ -165,7 +168,8 @@ long status_kib(pid_t pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind(field + ":", 0) == 0) return std::strtol(line.c_str() + field.size() + 1, nullptr, 10);
+    if (line.rfind(field + ":", 0) == 0)
+      return std::strtol(line.c_str() + field.size() + 1, nullptr, 10);
   }
   return -1;
 }
@@ -232,20 +236,22 @@ class Client {
     if (redisGetReply(ctx_, &r) != REDIS_OK || r == nullptr)
       fail(std::string("redis: ") + (ctx_->errstr[0] ? ctx_->errstr : "no reply"));
     ReplyPtr reply(static_cast<redisReply*>(r));
-    if (reply->type == REDIS_REPLY_ERROR) fail("redis error: " + std::string(reply->str, reply->len));
+    if (reply->type == REDIS_REPLY_ERROR)
+      fail("redis error: " + std::string(reply->str, reply->len));
     return reply;
   }
   long long integer(const std::vector<std::string_view>& argv) {
     ReplyPtr r = cmd(argv);
-    if (r->type != REDIS_REPLY_INTEGER) fail("expected an integer reply to " + std::string(argv[0]));
+    if (r->type != REDIS_REPLY_INTEGER)
+      fail("expected an integer reply to " + std::string(argv[0]));
     return r->integer;
   }
   redisContext* ctx() { return ctx_; }
 
  private:
   void check_connected(const std::string& where) {
-    if (!ctx_ || ctx_->err) fail("cannot connect to redis at " + where + ": " +
-                                 (ctx_ ? ctx_->errstr : "out of memory"));
+    if (!ctx_ || ctx_->err)
+      fail("cannot connect to redis at " + where + ": " + (ctx_ ? ctx_->errstr : "out of memory"));
   }
   redisContext* ctx_ = nullptr;
   std::vector<const char*> argv_;
@@ -287,11 +293,11 @@ class Redis {
 // durability of a production install: fsync on, one commit per batch, 256 MB of buffers.
 std::unique_ptr<switchyard::test::SqlServer> start_sql_server(const std::string& kind) {
   const std::vector<std::string> durable =
-      kind == "postgres"
-          ? std::vector<std::string>{"-c", "fsync=on", "-c", "full_page_writes=on", "-c",
-                                     "shared_buffers=256MB"}
-          : std::vector<std::string>{"--innodb-buffer-pool-size=256M",
-                                     "--innodb-flush-log-at-trx-commit=1"};
+      kind == "postgres" ? std::vector<std::string>{"-c", "fsync=on",
+                                                    "-c", "full_page_writes=on",
+                                                    "-c", "shared_buffers=256MB"}
+                         : std::vector<std::string>{"--innodb-buffer-pool-size=256M",
+                                                    "--innodb-flush-log-at-trx-commit=1"};
   auto server = switchyard::test::make_sql_server(kind, durable);
   server->start();
   return server;
@@ -318,12 +324,14 @@ void make_envelope(long i, int64_t sent_ns, size_t bytes, std::string* out) {
   char buf[512];
   int n;
   char sent[40] = "";
-  if (sent_ns >= 0) std::snprintf(sent, sizeof sent, ",\"sent_ns\":%lld", static_cast<long long>(sent_ns));
+  if (sent_ns >= 0)
+    std::snprintf(sent, sizeof sent, ",\"sent_ns\":%lld", static_cast<long long>(sent_ns));
   if (i % 2 == 0) {
-    n = std::snprintf(buf, sizeof buf,
-                      "{\"event\":\"user.registered\",\"payload\":{\"user_id\":%ld,\"email\":\"user%ld@"
-                      "example.com\",\"name\":\"User %ld\",\"created_at\":\"%s\"%s,\"note\":\"",
-                      i, i, i, kCreatedAt, sent);
+    n = std::snprintf(
+        buf, sizeof buf,
+        "{\"event\":\"user.registered\",\"payload\":{\"user_id\":%ld,\"email\":\"user%ld@"
+        "example.com\",\"name\":\"User %ld\",\"created_at\":\"%s\"%s,\"note\":\"",
+        i, i, i, kCreatedAt, sent);
   } else {
     n = std::snprintf(buf, sizeof buf,
                       "{\"event\":\"quote.created\",\"payload\":{\"quote_id\":%ld,\"user_id\":%ld,"
@@ -362,34 +370,38 @@ void prefill(Client& c, const std::string& key, long first, long count, size_t b
 // Results
 
 struct Result {
-  std::string id;           // "1", "2", ...
-  std::string name;         // what was measured
-  std::string transport;    // unix | tcp | memory
+  std::string id;         // "1", "2", ...
+  std::string name;       // what was measured
+  std::string transport;  // unix | tcp | memory
   long events = 0;
   double seconds = 0;
-  double rate = 0;          // events/s
-  double ratio = -1;        // to the bare drain on the same transport
+  double rate = 0;    // events/s
+  double ratio = -1;  // to the bare drain on the same transport
   int workers = 0;
-  double consumer_cpu = -1; // s: the daemon, or the bench thread for the bounds
-  double redis_cpu = -1;    // s
-  double rss_mib = -1;      // daemon VmHWM
-  std::string check;        // verification summary
+  double consumer_cpu = -1;             // s: the daemon, or the bench thread for the bounds
+  double redis_cpu = -1;                // s
+  double rss_mib = -1;                  // daemon VmHWM
+  std::string check;                    // verification summary
   std::map<std::string, double> extra;  // p50_us, ...
-  std::vector<double> runs; // rates of every repetition
+  std::vector<double> runs;             // rates of every repetition
 };
 
 std::string human_rate(double r) {
   char buf[32];
-  if (r >= 1e6) std::snprintf(buf, sizeof buf, "%.2fM", r / 1e6);
-  else if (r >= 1e3) std::snprintf(buf, sizeof buf, "%.1fk", r / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.0f", r);
+  if (r >= 1e6)
+    std::snprintf(buf, sizeof buf, "%.2fM", r / 1e6);
+  else if (r >= 1e3)
+    std::snprintf(buf, sizeof buf, "%.1fk", r / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f", r);
   return buf;
 }
 
 Result median_of(int repeat, const std::function<Result()>& run) {
   std::vector<Result> all;
   for (int i = 0; i < repeat; ++i) all.push_back(run());
-  std::sort(all.begin(), all.end(), [](const Result& a, const Result& b) { return a.rate < b.rate; });
+  std::sort(all.begin(), all.end(),
+            [](const Result& a, const Result& b) { return a.rate < b.rate; });
   Result r = all[all.size() / 2];
   for (const auto& a : all) r.runs.push_back(a.rate);
   return r;
@@ -406,8 +418,8 @@ class Bench {
     if (o_.sqlite_events < 0) o_.sqlite_events = o_.events;
     plugins_ = dir_.path() + "/plugins";
     fs::create_directories(plugins_);
-    for (const char* so : {BENCH_NOOP_SINK, BENCH_LATENCY_SINK, BENCH_USER_SINK, BENCH_QUOTE_SINK,
-                           BENCH_SQL_SINK}) {
+    for (const char* so :
+         {BENCH_NOOP_SINK, BENCH_LATENCY_SINK, BENCH_USER_SINK, BENCH_QUOTE_SINK, BENCH_SQL_SINK}) {
       if (!fs::exists(so)) fail(std::string("plugin not built: ") + so);
       fs::create_symlink(so, plugins_ + "/" + fs::path(so).filename().string());
     }
@@ -433,17 +445,28 @@ class Bench {
     std::optional<Result> unix_w1;
     if (wanted(o_, "e2e")) {
       for (bool tcp : {false, true}) {
-        Result r = median_of(o_.repeat, [&] { return drain("2", "switchyard end to end, noop_sink", tcp, 1, Handlers::kNoop, o_.events); });
+        Result r = median_of(o_.repeat, [&] {
+          return drain("2", "switchyard end to end, noop_sink", tcp, 1, Handlers::kNoop, o_.events);
+        });
         if (!tcp) unix_w1 = r;
         add(r);
       }
       for (bool tcp : {false, true}) {
-        add(median_of(o_.repeat, [&] { return drain("2L", "switchyard end to end, noop_sink, delivery: lease", tcp, 1, Handlers::kNoop, o_.events, true); }));
+        add(median_of(o_.repeat, [&] {
+          return drain("2L", "switchyard end to end, noop_sink, delivery: lease", tcp, 1,
+                       Handlers::kNoop, o_.events, true);
+        }));
       }
     }
     if (wanted(o_, "sqlite")) {
-      add(median_of(o_.repeat, [&] { return drain("3", "switchyard end to end, 2 SQLite sinks", false, 1, Handlers::kSqlite, o_.sqlite_events); }));
-      add(median_of(o_.repeat, [&] { return drain("3L", "switchyard end to end, 2 SQLite sinks, delivery: lease", false, 1, Handlers::kSqlite, o_.sqlite_events, true); }));
+      add(median_of(o_.repeat, [&] {
+        return drain("3", "switchyard end to end, 2 SQLite sinks", false, 1, Handlers::kSqlite,
+                     o_.sqlite_events);
+      }));
+      add(median_of(o_.repeat, [&] {
+        return drain("3L", "switchyard end to end, 2 SQLite sinks, delivery: lease", false, 1,
+                     Handlers::kSqlite, o_.sqlite_events, true);
+      }));
     }
     for (const char* kind : {"postgres", "mariadb"}) {
       if (!wanted(o_, kind)) continue;
@@ -451,7 +474,10 @@ class Bench {
       db_ = db.get();
       const std::string name = std::string("switchyard end to end, 2 sql_sink tables, ") +
                                (std::string(kind) == "postgres" ? "PostgreSQL" : "MariaDB");
-      add(median_of(o_.repeat, [&] { return drain(std::string(kind) == "postgres" ? "3P" : "3M", name, false, 1, Handlers::kSql, o_.sqlite_events); }));
+      add(median_of(o_.repeat, [&] {
+        return drain(std::string(kind) == "postgres" ? "3P" : "3M", name, false, 1, Handlers::kSql,
+                     o_.sqlite_events);
+      }));
       db_ = nullptr;
     }
     if (wanted(o_, "latency")) {
@@ -471,17 +497,22 @@ class Bench {
       add(r);
     }
     if (wanted(o_, "workers")) {
-      Result w1 = unix_w1 ? *unix_w1
-                          : median_of(o_.repeat, [&] { return drain("6", "", false, 1, Handlers::kNoop, o_.events); });
+      Result w1 = unix_w1 ? *unix_w1 : median_of(o_.repeat, [&] {
+        return drain("6", "", false, 1, Handlers::kNoop, o_.events);
+      });
       w1.id = "6";
       w1.name = "workers: 1, noop_sink";
       add(w1);
-      Result w2 = median_of(o_.repeat, [&] { return drain("6", "workers: 2, noop_sink", false, 2, Handlers::kNoop, o_.events); });
+      Result w2 = median_of(o_.repeat, [&] {
+        return drain("6", "workers: 2, noop_sink", false, 2, Handlers::kNoop, o_.events);
+      });
       add(w2);
     }
     load_end_ = loadavg();
-    if (o_.json) print_json();
-    else print_table();
+    if (o_.json)
+      print_json();
+    else
+      print_table();
     if (o_.keep) std::cerr << "kept " << dir_.path() << " and " << redis_.dir() << "\n";
   }
 
@@ -496,8 +527,10 @@ class Bench {
       if (it != bare_.end() && it->second > 0 && r.id != "1" && r.id.rfind("4", 0) != 0)
         r.ratio = r.rate / it->second;
     }
-    if (!o_.json) std::cerr << "  " << r.id << " " << r.name << " (" << r.transport << "): "
-                            << human_rate(r.rate) << " events/s" << (r.check.empty() ? "" : ", " + r.check) << "\n";
+    if (!o_.json)
+      std::cerr << "  " << r.id << " " << r.name << " (" << r.transport
+                << "): " << human_rate(r.rate) << " events/s"
+                << (r.check.empty() ? "" : ", " + r.check) << "\n";
     results_.push_back(std::move(r));
   }
 
@@ -680,14 +713,14 @@ class Bench {
       case Handlers::kSql: {
         // The same two tables as the SQLite sinks, mapped in routes.yaml alone.
         const std::string common = "      url: \"" + db_->url() + "\"\n      create_table: true\n";
-        y << "  users_sql:\n    plugin: sql_sink\n    config:\n" << common
-          << "      table: user_registrations\n      key: [user_id]\n      columns:\n"
+        y << "  users_sql:\n    plugin: sql_sink\n    config:\n"
+          << common << "      table: user_registrations\n      key: [user_id]\n      columns:\n"
           << "        user_id: { from: /user_id, type: bigint }\n"
           << "        email: { from: /email, type: text }\n"
           << "        name: { from: /name, type: text }\n"
           << "        created_at: { from: /created_at, type: timestamptz, optional: true }\n"
-          << "  quotes_sql:\n    plugin: sql_sink\n    config:\n" << common
-          << "      table: quotes\n      key: [quote_id]\n      columns:\n"
+          << "  quotes_sql:\n    plugin: sql_sink\n    config:\n"
+          << common << "      table: quotes\n      key: [quote_id]\n      columns:\n"
           << "        quote_id: { from: /quote_id, type: bigint }\n"
           << "        user_id: { from: /user_id, type: bigint }\n"
           << "        product_id: { from: /product_id, type: bigint }\n"
@@ -701,7 +734,8 @@ class Bench {
           << "routes:\n  user.registered: [latency]\n  quote.created: [latency]\n";
         break;
     }
-    y << "unrouted: dead_letter\nretry: { max_attempts: 3, initial_backoff: 100ms, max_backoff: 1s }\n"
+    y << "unrouted: dead_letter\nretry: { max_attempts: 3, initial_backoff: 100ms, max_backoff: 1s "
+         "}\n"
       << "shutdown_timeout: 30s\nlogging: { level: warn, format: text }\n";
     return y.str();
   }
@@ -890,8 +924,8 @@ class Bench {
     double dcpu0 = cpu_seconds(d.process.pid()), rcpu0 = cpu_seconds(redis_.pid());
     auto t0 = Clock::now();
     std::string message, resp;
-    const std::string head = "*3\r\n$5\r\nRPUSH\r\n$" + std::to_string(std::strlen(kKey)) +
-                             "\r\n" + kKey + "\r\n$";
+    const std::string head =
+        "*3\r\n$5\r\nRPUSH\r\n$" + std::to_string(std::strlen(kKey)) + "\r\n" + kKey + "\r\n$";
     for (long i = 0; i < total; ++i) {
       int64_t due = start_ns + i * period_ns;
       timespec ts{static_cast<time_t>(due / 1000000000), static_cast<long>(due % 1000000000)};
@@ -950,7 +984,8 @@ class Bench {
     std::ostringstream check;
     char buf[160];
     std::snprintf(buf, sizeof buf, "p50 %.0f us, p99 %.0f us, p99.9 %.0f us, max %.0f us",
-                  res.extra["p50_us"], res.extra["p99_us"], res.extra["p99.9_us"], res.extra["max_us"]);
+                  res.extra["p50_us"], res.extra["p99_us"], res.extra["p99.9_us"],
+                  res.extra["max_us"]);
     check << buf << "; " << ns.size() << "/" << total << " recorded";
     if (!drained || missing || static_cast<long>(ns.size()) != total) check << " [FAILED]";
     res.check = check.str() + (res.check.empty() ? "" : "; " + res.check);
@@ -969,14 +1004,16 @@ class Bench {
     if (r.id == "4" || (r.consumer_cpu <= 0 && r.redis_cpu <= 0)) return -1;
     double cons = std::max(0.0, r.consumer_cpu), redis = std::max(0.0, r.redis_cpu);
     double cores = std::max(1u, std::thread::hardware_concurrency());
-    double t = r.workers > 1 ? std::max(redis, (cons + redis) / std::min<double>(cores, r.workers + 1))
-                             : cons + redis;
+    double t = r.workers > 1
+                   ? std::max(redis, (cons + redis) / std::min<double>(cores, r.workers + 1))
+                   : cons + redis;
     return static_cast<double>(r.events) / t;
   }
 
   void print_table() {
-    std::printf("\nswitchyard_bench: %ld events of %d bytes per drain, batch %d, repeat %d (median)\n",
-                o_.events, o_.envelope_bytes, o_.batch, o_.repeat);
+    std::printf(
+        "\nswitchyard_bench: %ld events of %d bytes per drain, batch %d, repeat %d (median)\n",
+        o_.events, o_.envelope_bytes, o_.batch, o_.repeat);
     std::printf("redis-server %s on this host; %u CPUs; load average %s at start, %s at end\n\n",
                 redis_version_.c_str(), std::thread::hardware_concurrency(), load_start_.c_str(),
                 load_end_.c_str());
@@ -994,17 +1031,20 @@ class Bench {
       std::printf("%-3s %-54s %-6s %3s %8ld %7.3f %9s %6s %8s %8s %9s %7s  %s\n", r.id.c_str(),
                   r.name.c_str(), r.transport.c_str(),
                   r.workers ? std::to_string(r.workers).c_str() : "-", r.events, r.seconds,
-                  human_rate(r.rate).c_str(), r.ratio < 0 ? "-" : num(r.ratio * 100, "%.0f%%").c_str(),
+                  human_rate(r.rate).c_str(),
+                  r.ratio < 0 ? "-" : num(r.ratio * 100, "%.0f%%").c_str(),
                   num(per_event_us(r.consumer_cpu, r.events), "%.3f").c_str(),
                   num(per_event_us(r.redis_cpu, r.events), "%.3f").c_str(),
                   bound < 0 ? "-" : human_rate(bound).c_str(), num(r.rss_mib, "%.1f").c_str(),
                   r.check.c_str());
     }
-    std::printf("\ncons us / redis us: CPU microseconds per event of the consumer (the switchyard "
-                "daemon, all threads; the bench\nthread for rows 1*) and of redis-server. "
-                "cpu-bound: events / (consumer + redis CPU seconds), the rate if both\nran "
-                "undisturbed one after the other (several workers: max(redis, total / cores)); on a busy\nmachine steadier than events/s. "
-                "vs(1): events/s over row 1, same transport.\n");
+    std::printf(
+        "\ncons us / redis us: CPU microseconds per event of the consumer (the switchyard "
+        "daemon, all threads; the bench\nthread for rows 1*) and of redis-server. "
+        "cpu-bound: events / (consumer + redis CPU seconds), the rate if both\nran "
+        "undisturbed one after the other (several workers: max(redis, total / cores)); on a "
+        "busy\nmachine steadier than events/s. "
+        "vs(1): events/s over row 1, same transport.\n");
   }
 
   static std::string json_string(const std::string& s) {
@@ -1039,10 +1079,10 @@ class Bench {
       << ",\"loadavg_end\":" << json_string(load_end_) << ",\"results\":[";
     for (size_t i = 0; i < results_.size(); ++i) {
       const Result& r = results_[i];
-      j << (i ? "," : "") << "\n  {\"id\":" << json_string(r.id) << ",\"name\":" << json_string(r.name)
-        << ",\"transport\":" << json_string(r.transport) << ",\"workers\":" << r.workers
-        << ",\"events\":" << r.events << ",\"seconds\":" << json_number(r.seconds)
-        << ",\"events_per_s\":" << json_number(r.rate)
+      j << (i ? "," : "") << "\n  {\"id\":" << json_string(r.id)
+        << ",\"name\":" << json_string(r.name) << ",\"transport\":" << json_string(r.transport)
+        << ",\"workers\":" << r.workers << ",\"events\":" << r.events
+        << ",\"seconds\":" << json_number(r.seconds) << ",\"events_per_s\":" << json_number(r.rate)
         << ",\"ratio_to_bare\":" << (r.ratio < 0 ? "null" : json_number(r.ratio))
         << ",\"consumer_cpu_s\":" << (r.consumer_cpu < 0 ? "null" : json_number(r.consumer_cpu))
         << ",\"redis_cpu_s\":" << (r.redis_cpu < 0 ? "null" : json_number(r.redis_cpu))
@@ -1097,19 +1137,32 @@ int main(int argc, char** argv) {
         if (i + 1 >= argc) fail(a + ": missing value");
         return argv[++i];
       };
-      if (a == "--events") o.events = parse_long("--events", value());
-      else if (a == "--json") o.json = true;
-      else if (a == "--batch") o.batch = static_cast<int>(parse_long("--batch", value()));
-      else if (a == "--repeat") o.repeat = static_cast<int>(parse_long("--repeat", value()));
-      else if (a == "--sqlite-events") o.sqlite_events = parse_long("--sqlite-events", value());
-      else if (a == "--rss-events") o.rss_events = parse_long("--rss-events", value());
-      else if (a == "--rate") o.rate = parse_double("--rate", value());
-      else if (a == "--latency-seconds") o.latency_seconds = parse_double("--latency-seconds", value());
-      else if (a == "--envelope-bytes") o.envelope_bytes = static_cast<int>(parse_long("--envelope-bytes", value()));
-      else if (a == "--only") o.only = value();
-      else if (a == "--wrap") o.wrap = value();
-      else if (a == "--keep") o.keep = true;
-      else if (a == "--switchyard") o.binary = value();
+      if (a == "--events")
+        o.events = parse_long("--events", value());
+      else if (a == "--json")
+        o.json = true;
+      else if (a == "--batch")
+        o.batch = static_cast<int>(parse_long("--batch", value()));
+      else if (a == "--repeat")
+        o.repeat = static_cast<int>(parse_long("--repeat", value()));
+      else if (a == "--sqlite-events")
+        o.sqlite_events = parse_long("--sqlite-events", value());
+      else if (a == "--rss-events")
+        o.rss_events = parse_long("--rss-events", value());
+      else if (a == "--rate")
+        o.rate = parse_double("--rate", value());
+      else if (a == "--latency-seconds")
+        o.latency_seconds = parse_double("--latency-seconds", value());
+      else if (a == "--envelope-bytes")
+        o.envelope_bytes = static_cast<int>(parse_long("--envelope-bytes", value()));
+      else if (a == "--only")
+        o.only = value();
+      else if (a == "--wrap")
+        o.wrap = value();
+      else if (a == "--keep")
+        o.keep = true;
+      else if (a == "--switchyard")
+        o.binary = value();
       else if (a == "-h" || a == "--help") {
         std::cout << kUsage;
         return 0;

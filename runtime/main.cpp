@@ -1,9 +1,9 @@
 // main.cpp: the `switchyard` command line (CLI11): run, check, publish, dlq, stats, version.
-#include <CLI/CLI.hpp>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <sstream>
 
@@ -40,8 +40,9 @@ int main(int argc, char** argv) {
   };
 
   RunOptions run_options;
-  auto* run = app.add_subcommand("run", "Consume, route and dispatch until SIGTERM/SIGINT; "
-                                        "SIGHUP reloads routes.yaml");
+  auto* run = app.add_subcommand("run",
+                                 "Consume, route and dispatch until SIGTERM/SIGINT; "
+                                 "SIGHUP reloads routes.yaml");
   add_common(run);
   run->add_option("--instance", run_options.instance,
                   "Consumer name of this process (default: hostname:slot)");
@@ -53,8 +54,9 @@ int main(int argc, char** argv) {
                 "Also reload when routes.yaml or a .so in the plugins directory changes (inotify)");
 
   std::string reload_pid_file;
-  auto* reload = app.add_subcommand("reload", "Tell the running instance for this config to "
-                                              "reload routes.yaml (SIGHUP via its pid file)");
+  auto* reload = app.add_subcommand("reload",
+                                    "Tell the running instance for this config to "
+                                    "reload routes.yaml (SIGHUP via its pid file)");
   add_common(reload);
   reload->add_option("--pid-file", reload_pid_file, "The pid file `run` wrote");
 
@@ -66,13 +68,15 @@ int main(int argc, char** argv) {
                   "Print every routes.yaml key with its type, default and meaning; read no file");
 
   PublishOptions publish_options;
-  auto* publish = app.add_subcommand("publish", "Push one envelope (or a file of JSON lines) "
-                                                "onto a source's Redis key");
+  auto* publish = app.add_subcommand("publish",
+                                     "Push one envelope (or a file of JSON lines) "
+                                     "onto a source's Redis key");
   add_common(publish);
   publish->add_option("event", publish_options.event, "Event name, e.g. quote.created");
   publish->add_option("payload", publish_options.payload, "Payload JSON object (default {})");
-  publish->add_option("--file", publish_options.file, "Push each line of FILE (or - for stdin) "
-                                                      "as-is");
+  publish->add_option("--file", publish_options.file,
+                      "Push each line of FILE (or - for stdin) "
+                      "as-is");
   publish->add_option("--source", publish_options.source, "Source name (default: the first)");
   publish->add_flag("--stream", publish_options.stream,
                     "XADD to the key as a stream entry (field message); automatic for "

@@ -1,16 +1,16 @@
 // mapping.cc: parses sql_sink's config and turns payloads into rows of typed SQL text values.
 #include "mapping.h"
 
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <cctype>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <stdexcept>
-
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include "switchyard/handler.hpp"
 
@@ -21,14 +21,19 @@ struct TypeInfo {
   const char* name;
   ColumnType type;
 };
-constexpr TypeInfo kTypes[] = {
-    {"smallint", ColumnType::kSmallint},      {"int", ColumnType::kInt},
-    {"integer", ColumnType::kInt},            {"bigint", ColumnType::kBigint},
-    {"double", ColumnType::kDouble},          {"text", ColumnType::kText},
-    {"boolean", ColumnType::kBoolean},        {"timestamptz", ColumnType::kTimestamptz},
-    {"timestamp", ColumnType::kTimestamp},    {"date", ColumnType::kDate},
-    {"json", ColumnType::kJson},              {"jsonb", ColumnType::kJsonb},
-    {"uuid", ColumnType::kUuid}};
+constexpr TypeInfo kTypes[] = {{"smallint", ColumnType::kSmallint},
+                               {"int", ColumnType::kInt},
+                               {"integer", ColumnType::kInt},
+                               {"bigint", ColumnType::kBigint},
+                               {"double", ColumnType::kDouble},
+                               {"text", ColumnType::kText},
+                               {"boolean", ColumnType::kBoolean},
+                               {"timestamptz", ColumnType::kTimestamptz},
+                               {"timestamp", ColumnType::kTimestamp},
+                               {"date", ColumnType::kDate},
+                               {"json", ColumnType::kJson},
+                               {"jsonb", ColumnType::kJsonb},
+                               {"uuid", ColumnType::kUuid}};
 
 std::string type_list() {
   std::string out;
@@ -140,10 +145,10 @@ std::string convert(const Column& c, const rapidjson::Value& v, Dialect dialect)
         reject("a UUID string (8-4-4-4-12 hex digits)");
       return std::string(v.GetString(), v.GetStringLength());
     case ColumnType::kDate: {
-      std::string_view s = v.IsString() ? std::string_view(v.GetString(), v.GetStringLength())
-                                        : std::string_view();
-      if (!v.IsString() || s.size() != 10 || !digits(s, 0, 4) || s[4] != '-' ||
-          !digits(s, 5, 2) || s[7] != '-' || !digits(s, 8, 2) ||
+      std::string_view s =
+          v.IsString() ? std::string_view(v.GetString(), v.GetStringLength()) : std::string_view();
+      if (!v.IsString() || s.size() != 10 || !digits(s, 0, 4) || s[4] != '-' || !digits(s, 5, 2) ||
+          s[7] != '-' || !digits(s, 8, 2) ||
           !valid_date(number(s, 0, 4), number(s, 5, 2), number(s, 8, 2)))
         reject("a date string YYYY-MM-DD");
       return std::string(s);
@@ -228,8 +233,7 @@ std::optional<std::string> normalise_timestamp(std::string_view s) {
   if (utc.tm_year + 1900 < 1 || utc.tm_year + 1900 > 9999) return std::nullopt;
   char text[40];
   std::snprintf(text, sizeof text, "%04d-%02d-%02d %02d:%02d:%02d.%s", utc.tm_year + 1900,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                micros.c_str());
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, micros.c_str());
   return std::string(text);
 }
 
@@ -256,9 +260,9 @@ Mapping::Mapping(std::string_view config_json) {
   table = string_at(doc, "table", true);
   {
     const size_t dot = table.find('.');
-    const bool ok = dot == std::string::npos
-                        ? is_identifier(table)
-                        : is_identifier(table.substr(0, dot)) && is_identifier(table.substr(dot + 1));
+    const bool ok = dot == std::string::npos ? is_identifier(table)
+                                             : is_identifier(table.substr(0, dot)) &&
+                                                   is_identifier(table.substr(dot + 1));
     if (!ok)
       bad("table", "\"" + table +
                        "\" is not a plain identifier (letters, digits, '_'; optionally "
@@ -288,13 +292,15 @@ Mapping::Mapping(std::string_view config_json) {
     }
     auto from = m.value.FindMember("from");
     if (from == m.value.MemberEnd() || !from->value.IsString())
-      bad(where + ".from", "required: a JSON pointer into the payload such as /quote_id (\"\" "
-                           "for the whole payload)");
+      bad(where + ".from",
+          "required: a JSON pointer into the payload such as /quote_id (\"\" "
+          "for the whole payload)");
     c.from.assign(from->value.GetString(), from->value.GetStringLength());
     c.pointer = rapidjson::Pointer(c.from.c_str(), c.from.size());
     if (!c.pointer.IsValid())
-      bad(where + ".from", "\"" + c.from + "\" is not a JSON pointer (RFC 6901): it starts with "
-                           "'/' (e.g. /user/id), or is \"\" for the whole payload");
+      bad(where + ".from", "\"" + c.from +
+                               "\" is not a JSON pointer (RFC 6901): it starts with "
+                               "'/' (e.g. /user/id), or is \"\" for the whole payload");
     auto type = m.value.FindMember("type");
     if (type == m.value.MemberEnd() || !type->value.IsString())
       bad(where + ".type", "required: one of " + type_list());

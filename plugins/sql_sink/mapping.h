@@ -4,20 +4,30 @@
 #ifndef SWITCHYARD_PLUGINS_SQL_SINK_MAPPING_H_
 #define SWITCHYARD_PLUGINS_SQL_SINK_MAPPING_H_
 
+#include <rapidjson/pointer.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <rapidjson/pointer.h>
 
 namespace switchyard::sql {
 
 // The column types sql_sink understands. The value sent to the database is text in a form both
 // PostgreSQL and MariaDB/MySQL parse the same way (timestamps normalised to UTC).
 enum class ColumnType {
-  kSmallint, kInt, kBigint, kDouble, kText, kBoolean, kTimestamptz, kTimestamp, kDate,
-  kJson, kJsonb, kUuid
+  kSmallint,
+  kInt,
+  kBigint,
+  kDouble,
+  kText,
+  kBoolean,
+  kTimestamptz,
+  kTimestamp,
+  kDate,
+  kJson,
+  kJsonb,
+  kUuid
 };
 
 // The type's name as written in routes.yaml ("bigint", "timestamptz", ...).

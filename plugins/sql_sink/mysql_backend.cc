@@ -27,18 +27,29 @@ std::string quote_identifier(const std::string& name) {
 
 const char* sql_type(const Column& c, bool key) {
   switch (c.type) {
-    case ColumnType::kSmallint: return "SMALLINT";
-    case ColumnType::kInt: return "INT";
-    case ColumnType::kBigint: return "BIGINT";
-    case ColumnType::kDouble: return "DOUBLE";
-    case ColumnType::kText: return key ? "VARCHAR(255)" : "TEXT";
-    case ColumnType::kBoolean: return "BOOLEAN";
-    case ColumnType::kTimestamptz: return "DATETIME(6)";  // UTC: the session's time zone
-    case ColumnType::kTimestamp: return "DATETIME(6)";
-    case ColumnType::kDate: return "DATE";
+    case ColumnType::kSmallint:
+      return "SMALLINT";
+    case ColumnType::kInt:
+      return "INT";
+    case ColumnType::kBigint:
+      return "BIGINT";
+    case ColumnType::kDouble:
+      return "DOUBLE";
+    case ColumnType::kText:
+      return key ? "VARCHAR(255)" : "TEXT";
+    case ColumnType::kBoolean:
+      return "BOOLEAN";
+    case ColumnType::kTimestamptz:
+      return "DATETIME(6)";  // UTC: the session's time zone
+    case ColumnType::kTimestamp:
+      return "DATETIME(6)";
+    case ColumnType::kDate:
+      return "DATE";
     case ColumnType::kJson:
-    case ColumnType::kJsonb: return "JSON";
-    case ColumnType::kUuid: return "CHAR(36)";
+    case ColumnType::kJsonb:
+      return "JSON";
+    case ColumnType::kUuid:
+      return "CHAR(36)";
   }
   return "TEXT";
 }
@@ -105,13 +116,15 @@ class MysqlBackend : public Backend {
                             password_.empty() ? nullptr : password_.c_str(),
                             database_.empty() ? nullptr : database_.c_str(), port_,
                             socket_.empty() ? nullptr : socket_.c_str(), 0)) {
-      std::string message = std::string(mysql_error(conn_)) + " [" + std::to_string(mysql_errno(conn_)) + "]";
+      std::string message =
+          std::string(mysql_error(conn_)) + " [" + std::to_string(mysql_errno(conn_)) + "]";
       disconnect();
       throw DbError("cannot connect to MariaDB/MySQL for table " + mapping_.table + ": " + message,
                     false);
     }
-    exec("SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
-         "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'");
+    exec(
+        "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+        "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'");
   }
 
   bool connected() const override { return conn_ != nullptr; }
@@ -146,7 +159,8 @@ class MysqlBackend : public Backend {
             continue;
           }
           escaped.resize(v->size() * 2 + 1);
-          const unsigned long len = mysql_real_escape_string(conn_, escaped.data(), v->data(), v->size());
+          const unsigned long len =
+              mysql_real_escape_string(conn_, escaped.data(), v->data(), v->size());
           sql += '\'';
           sql.append(escaped.data(), len);
           sql += '\'';
@@ -162,13 +176,16 @@ class MysqlBackend : public Backend {
 
   std::map<std::string, std::string> describe_table() override {
     const size_t dot = mapping_.table.find('.');
-    const std::string schema = dot == std::string::npos ? "DATABASE()" : "'" + mapping_.table.substr(0, dot) + "'";
-    const std::string table = dot == std::string::npos ? mapping_.table : mapping_.table.substr(dot + 1);
+    const std::string schema =
+        dot == std::string::npos ? "DATABASE()" : "'" + mapping_.table.substr(0, dot) + "'";
+    const std::string table =
+        dot == std::string::npos ? mapping_.table : mapping_.table.substr(dot + 1);
     // Both names are plain identifiers (checked by Mapping), safe inside quotes.
     const std::string sql =
         "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = " +
         schema + " AND TABLE_NAME = '" + table + "'";
-    if (!conn_ || mysql_real_query(conn_, sql.data(), sql.size()) != 0) fail("describing table " + mapping_.table);
+    if (!conn_ || mysql_real_query(conn_, sql.data(), sql.size()) != 0)
+      fail("describing table " + mapping_.table);
     MYSQL_RES* res = mysql_store_result(conn_);
     if (!res) fail("describing table " + mapping_.table);
     std::map<std::string, std::string> out;
@@ -189,7 +206,8 @@ class MysqlBackend : public Backend {
              (c.optional ? " NULL" : " NOT NULL") + ", ";
     }
     std::string key;
-    for (const std::string& k : mapping_.key) key += (key.empty() ? "" : ", ") + quote_identifier(k);
+    for (const std::string& k : mapping_.key)
+      key += (key.empty() ? "" : ", ") + quote_identifier(k);
     return sql + "PRIMARY KEY (" + key + ")) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
   }
 
@@ -238,7 +256,8 @@ class MysqlBackend : public Backend {
       const std::string port = rest.substr(colon + 1);
       char* end = nullptr;
       const long p = std::strtol(port.c_str(), &end, 10);
-      if (port.empty() || *end || p <= 0 || p > 65535) bad("the port is not a number from 1 to 65535");
+      if (port.empty() || *end || p <= 0 || p > 65535)
+        bad("the port is not a number from 1 to 65535");
       port_ = static_cast<unsigned>(p);
       rest.resize(colon);
     }

@@ -21,18 +21,30 @@ std::string quote_identifier(const std::string& name) {
 
 const char* sql_type(ColumnType type) {
   switch (type) {
-    case ColumnType::kSmallint: return "smallint";
-    case ColumnType::kInt: return "integer";
-    case ColumnType::kBigint: return "bigint";
-    case ColumnType::kDouble: return "double precision";
-    case ColumnType::kText: return "text";
-    case ColumnType::kBoolean: return "boolean";
-    case ColumnType::kTimestamptz: return "timestamptz";
-    case ColumnType::kTimestamp: return "timestamp";
-    case ColumnType::kDate: return "date";
-    case ColumnType::kJson: return "json";
-    case ColumnType::kJsonb: return "jsonb";
-    case ColumnType::kUuid: return "uuid";
+    case ColumnType::kSmallint:
+      return "smallint";
+    case ColumnType::kInt:
+      return "integer";
+    case ColumnType::kBigint:
+      return "bigint";
+    case ColumnType::kDouble:
+      return "double precision";
+    case ColumnType::kText:
+      return "text";
+    case ColumnType::kBoolean:
+      return "boolean";
+    case ColumnType::kTimestamptz:
+      return "timestamptz";
+    case ColumnType::kTimestamp:
+      return "timestamp";
+    case ColumnType::kDate:
+      return "date";
+    case ColumnType::kJson:
+      return "json";
+    case ColumnType::kJsonb:
+      return "jsonb";
+    case ColumnType::kUuid:
+      return "uuid";
   }
   return "text";
 }
@@ -72,7 +84,8 @@ class PostgresBackend : public Backend {
     // which PostgreSQL parses far faster than thousands of scalar parameters.
     std::string arrays;
     for (size_t i = 0; i < mapping.columns.size(); ++i)
-      arrays += (i ? ", $" : "$") + std::to_string(i + 1) + "::" + sql_type(mapping.columns[i].type) + "[]";
+      arrays += (i ? ", $" : "$") + std::to_string(i + 1) +
+                "::" + sql_type(mapping.columns[i].type) + "[]";
     insert_sql_ = "INSERT INTO " + quote_identifier(mapping.table) + " (" + columns +
                   ") SELECT * FROM unnest(" + arrays + ") ON CONFLICT (" + key + ") DO NOTHING";
   }
@@ -81,10 +94,14 @@ class PostgresBackend : public Backend {
 
   void connect() override {
     disconnect();
-    const char* keywords[] = {"dbname", "password", "connect_timeout", "application_name",
-                              "options", nullptr};
-    const char* values[] = {mapping_.url.c_str(), password_.empty() ? nullptr : password_.c_str(),
-                            "5", "switchyard", "-c TimeZone=UTC", nullptr};
+    const char* keywords[] = {"dbname",           "password", "connect_timeout",
+                              "application_name", "options",  nullptr};
+    const char* values[] = {mapping_.url.c_str(),
+                            password_.empty() ? nullptr : password_.c_str(),
+                            "5",
+                            "switchyard",
+                            "-c TimeZone=UTC",
+                            nullptr};
     if (password_.empty()) {  // keep libpq's own sources (PGPASSWORD, ~/.pgpass) in play
       keywords[1] = "connect_timeout";
       values[1] = "5";
@@ -151,13 +168,14 @@ class PostgresBackend : public Backend {
   std::map<std::string, std::string> describe_table() override {
     const size_t dot = mapping_.table.find('.');
     const std::string schema = dot == std::string::npos ? "" : mapping_.table.substr(0, dot);
-    const std::string table = dot == std::string::npos ? mapping_.table : mapping_.table.substr(dot + 1);
+    const std::string table =
+        dot == std::string::npos ? mapping_.table : mapping_.table.substr(dot + 1);
     const char* params[] = {schema.empty() ? nullptr : schema.c_str(), table.c_str()};
-    PGresult* r = PQexecParams(
-        conn_,
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = coalesce($1, current_schema()) AND table_name = $2",
-        2, nullptr, params, nullptr, nullptr, 0);
+    PGresult* r =
+        PQexecParams(conn_,
+                     "SELECT column_name, data_type FROM information_schema.columns "
+                     "WHERE table_schema = coalesce($1, current_schema()) AND table_name = $2",
+                     2, nullptr, params, nullptr, nullptr, 0);
     check(r, PGRES_TUPLES_OK, "describing table " + mapping_.table);
     std::map<std::string, std::string> out;
     for (int i = 0; i < PQntuples(r); ++i) out[PQgetvalue(r, i, 0)] = PQgetvalue(r, i, 1);
@@ -168,9 +186,11 @@ class PostgresBackend : public Backend {
   std::string create_table_sql() const override {
     std::string sql = "CREATE TABLE IF NOT EXISTS " + quote_identifier(mapping_.table) + " (";
     for (const Column& c : mapping_.columns)
-      sql += quote_identifier(c.name) + " " + sql_type(c.type) + (c.optional ? "" : " NOT NULL") + ", ";
+      sql += quote_identifier(c.name) + " " + sql_type(c.type) + (c.optional ? "" : " NOT NULL") +
+             ", ";
     std::string key;
-    for (const std::string& k : mapping_.key) key += (key.empty() ? "" : ", ") + quote_identifier(k);
+    for (const std::string& k : mapping_.key)
+      key += (key.empty() ? "" : ", ") + quote_identifier(k);
     return sql + "PRIMARY KEY (" + key + "))";
   }
 
@@ -182,12 +202,14 @@ class PostgresBackend : public Backend {
     const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
     const char* column = r ? PQresultErrorField(r, PG_DIAG_COLUMN_NAME) : nullptr;
     const char* detail = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : nullptr;
-    const bool data = state && (std::strncmp(state, "22", 2) == 0 || std::strncmp(state, "23", 2) == 0) &&
+    const bool data = state &&
+                      (std::strncmp(state, "22", 2) == 0 || std::strncmp(state, "23", 2) == 0) &&
                       PQstatus(conn_) == CONNECTION_OK;
     std::string text = "PostgreSQL, table " + mapping_.table;
     if (column) text += ", column " + std::string(column);
     text += ": " + (message.empty() ? std::string("no result") : message);
-    if (detail && message.find(detail) == std::string::npos) text += " (" + std::string(detail) + ")";
+    if (detail && message.find(detail) == std::string::npos)
+      text += " (" + std::string(detail) + ")";
     if (state) text += " [SQLSTATE " + std::string(state) + "]";
     if (!data) text += " while " + what;
     if (r) PQclear(r);
@@ -205,7 +227,8 @@ class PostgresBackend : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_postgres_backend(const Mapping& mapping, const std::string& password) {
+std::unique_ptr<Backend> make_postgres_backend(const Mapping& mapping,
+                                               const std::string& password) {
   return std::make_unique<PostgresBackend>(mapping, password);
 }
 

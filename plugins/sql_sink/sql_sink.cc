@@ -28,32 +28,39 @@ constexpr auto kMaxBackoff = std::chrono::seconds(5);
 // The database types (information_schema's data_type, lower case, either database) a column of
 // each sql_sink type can be written into.
 bool compatible(ColumnType type, const std::string& db_type) {
-  static const std::set<std::string> integers = {"smallint", "integer", "int", "bigint",
+  static const std::set<std::string> integers = {"smallint",  "integer", "int",     "bigint",
                                                  "mediumint", "tinyint", "numeric", "decimal"};
   static const std::set<std::string> numbers = {"double precision", "double", "real", "float",
-                                                "numeric", "decimal"};
-  static const std::set<std::string> texts = {"text", "character varying", "varchar", "character",
-                                              "char", "tinytext", "mediumtext", "longtext",
-                                              "enum", "citext"};
-  static const std::set<std::string> timestamps = {"timestamp with time zone",
-                                                   "timestamp without time zone", "timestamp",
-                                                   "datetime"};
+                                                "numeric",          "decimal"};
+  static const std::set<std::string> texts = {
+      "text",     "character varying", "varchar",  "character", "char",
+      "tinytext", "mediumtext",        "longtext", "enum",      "citext"};
+  static const std::set<std::string> timestamps = {
+      "timestamp with time zone", "timestamp without time zone", "timestamp", "datetime"};
   static const std::set<std::string> jsons = {"json", "jsonb", "longtext", "text"};
-  static const std::set<std::string> uuids = {"uuid", "char", "character", "varchar",
-                                              "character varying", "text"};
+  static const std::set<std::string> uuids = {
+      "uuid", "char", "character", "varchar", "character varying", "text"};
   switch (type) {
     case ColumnType::kSmallint:
     case ColumnType::kInt:
-    case ColumnType::kBigint: return integers.count(db_type) > 0;
-    case ColumnType::kDouble: return numbers.count(db_type) > 0;
-    case ColumnType::kText: return texts.count(db_type) > 0;
-    case ColumnType::kBoolean: return db_type == "boolean" || db_type == "tinyint" || db_type == "bit";
+    case ColumnType::kBigint:
+      return integers.count(db_type) > 0;
+    case ColumnType::kDouble:
+      return numbers.count(db_type) > 0;
+    case ColumnType::kText:
+      return texts.count(db_type) > 0;
+    case ColumnType::kBoolean:
+      return db_type == "boolean" || db_type == "tinyint" || db_type == "bit";
     case ColumnType::kTimestamptz:
-    case ColumnType::kTimestamp: return timestamps.count(db_type) > 0;
-    case ColumnType::kDate: return db_type == "date";
+    case ColumnType::kTimestamp:
+      return timestamps.count(db_type) > 0;
+    case ColumnType::kDate:
+      return db_type == "date";
     case ColumnType::kJson:
-    case ColumnType::kJsonb: return jsons.count(db_type) > 0;
-    case ColumnType::kUuid: return uuids.count(db_type) > 0;
+    case ColumnType::kJsonb:
+      return jsons.count(db_type) > 0;
+    case ColumnType::kUuid:
+      return uuids.count(db_type) > 0;
   }
   return false;
 }
@@ -110,7 +117,8 @@ class SqlSink : public sdk::BatchHandler {
       const char* value = std::getenv(mapping_.password_env.c_str());
       if (!value)
         throw std::runtime_error("config.password_env: the environment variable " +
-                                 mapping_.password_env + " is not set; set it in the service's "
+                                 mapping_.password_env +
+                                 " is not set; set it in the service's "
                                  "environment (systemd: EnvironmentFile=)");
       return value;
     }
@@ -118,7 +126,8 @@ class SqlSink : public sdk::BatchHandler {
     const std::string path = host_.resolve_path(mapping_.password_file);
     struct stat st {};
     if (stat(path.c_str(), &st) != 0)
-      throw std::runtime_error("config.password_file " + path + ": does not exist or cannot be read");
+      throw std::runtime_error("config.password_file " + path +
+                               ": does not exist or cannot be read");
     if (st.st_mode & S_IROTH)
       throw std::runtime_error("config.password_file " + path +
                                " is readable by other users; run: chmod o-rwx " + path);
@@ -147,9 +156,9 @@ class SqlSink : public sdk::BatchHandler {
       auto it = table.find(c.name);
       if (it == table.end() || !compatible(c.type, it->second)) {
         backend_->disconnect();
-        throw SchemaError(
-            "table " + mapping_.table + ", column " + c.name +
-            (it == table.end() ? ": no such column; add it or remove it from config.columns"
+        throw SchemaError("table " + mapping_.table + ", column " + c.name +
+                          (it == table.end()
+                               ? ": no such column; add it or remove it from config.columns"
                                : ": has type " + it->second + ", which cannot hold " +
                                      type_name(c.type) + "; change the column or config.columns." +
                                      c.name + ".type"));

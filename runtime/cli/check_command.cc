@@ -15,7 +15,8 @@ namespace switchyard {
 
 int print_keys_command() {
   std::cout << std::left << std::setw(28) << "key" << std::setw(34) << "type" << std::setw(26)
-            << "default" << "meaning\n";
+            << "default"
+            << "meaning\n";
   for (const KeySpec& k : config_keys()) {
     std::cout << std::setw(28) << k.path << std::setw(34) << describe_key_type(k) << std::setw(26)
               << (k.has_default ? k.default_text : "-") << k.doc << "\n";

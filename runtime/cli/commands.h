@@ -1,6 +1,6 @@
-// commands.h: the `switchyard` subcommands (README "Command line"), each a function returning the exit
-// code: 0 success, 1 runtime failure, 2 usage or configuration error.
-// Thread safety: called once from main.
+// commands.h: the `switchyard` subcommands (README "Command line"), each a function returning the
+// exit code: 0 success, 1 runtime failure, 2 usage or configuration error. Thread safety: called
+// once from main.
 #ifndef SWITCHYARD_CLI_COMMANDS_H_
 #define SWITCHYARD_CLI_COMMANDS_H_
 
@@ -47,8 +47,8 @@ struct PublishOptions {
   std::string source;  // --source; default the first source
   std::string event;
   std::string payload = "{}";
-  std::string file;    // --file F or - : JSON lines pushed as-is
-  bool stream = false; // --stream: XADD (field "message") even if the source is a list
+  std::string file;     // --file F or - : JSON lines pushed as-is
+  bool stream = false;  // --stream: XADD (field "message") even if the source is a list
 };
 int publish_command(const CommonOptions& common, const PublishOptions& options);
 
@@ -56,8 +56,8 @@ struct DlqOptions {
   std::string action;  // list | show | replay | purge
   std::string source;
   std::string handler;
-  long limit = -1;     // -1 = all (list shows 20 by default)
-  long index = -1;     // show/replay/purge one element by its index in K:dead
+  long limit = -1;  // -1 = all (list shows 20 by default)
+  long index = -1;  // show/replay/purge one element by its index in K:dead
   bool json = false;
 };
 int dlq_command(const CommonOptions& common, const DlqOptions& options);
@@ -65,8 +65,8 @@ int dlq_command(const CommonOptions& common, const DlqOptions& options);
 struct StatsOptions {
   std::string source;
   bool json = false;
-  bool watch = false;      // --watch: redraw every interval with rates
-  double interval = 1.0;   // seconds
+  bool watch = false;     // --watch: redraw every interval with rates
+  double interval = 1.0;  // seconds
 };
 int stats_command(const CommonOptions& common, const StatsOptions& options);
 

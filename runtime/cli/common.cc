@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <vector>
@@ -71,7 +71,8 @@ bool read_password_file(const RedisConfig& redis, std::string* password, std::st
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     why = " is readable by group " + std::to_string(st.st_gid) + " (mode " + mode +
           "), which is not a group of the user running switchyard, so it may not be a password "
-          "meant for this Redis; run: chmod 0600 " + path + ", or chgrp it to the service's group";
+          "meant for this Redis; run: chmod 0600 " +
+          path + ", or chgrp it to the service's group";
   }
   std::string text;
   if (why.empty()) {
@@ -107,7 +108,7 @@ int load_common(const CommonOptions& options, Loaded* loaded, Status* error_out)
   std::string path = find_config_path(options);
   Status s = load_config(path, config.get());
   if (!s) return fail(s.message());
-  std::string url = !options.redis_url.empty()           ? options.redis_url
+  std::string url = !options.redis_url.empty()             ? options.redis_url
                     : !env("SWITCHYARD_REDIS_URL").empty() ? env("SWITCHYARD_REDIS_URL")
                                                            : config->redis.url;
   std::string error;
@@ -120,10 +121,9 @@ int load_common(const CommonOptions& options, Loaded* loaded, Status* error_out)
   if (!env("SWITCHYARD_REDIS_PASSWORD").empty()) {
     loaded->endpoint.password = env("SWITCHYARD_REDIS_PASSWORD");
   } else if (!config->redis.password_file.empty()) {
-    if (!read_password_file(config->redis, &loaded->endpoint.password, &error))
-      return fail(error);
+    if (!read_password_file(config->redis, &loaded->endpoint.password, &error)) return fail(error);
   }
-  loaded->plugins_dir = !options.plugins_dir.empty()    ? options.plugins_dir
+  loaded->plugins_dir = !options.plugins_dir.empty()   ? options.plugins_dir
                         : !config->plugins_dir.empty() ? config->plugins_dir
                                                        : default_plugins_dir();
   loaded->config = std::move(config);

@@ -89,8 +89,7 @@ int dlq_command(const CommonOptions& common, const DlqOptions& options) {
     }
     if (!options.handler.empty()) {
       bool before_routing = options.handler == "-" || options.handler == "null";
-      if (before_routing ? letter.handler.has_value() : letter.handler != options.handler)
-        continue;
+      if (before_routing ? letter.handler.has_value() : letter.handler != options.handler) continue;
     }
     if (limit >= 0 && static_cast<long>(selected.size()) >= limit) break;
     selected.push_back({i, std::move(raw), std::move(letter), std::move(error)});
@@ -168,9 +167,7 @@ int dlq_command(const CommonOptions& common, const DlqOptions& options) {
       } else {
         // Failed before routing: back to the tail of the source's list, to all its routes.
         s = connection.eval(kReplayScript, {keys.dead(), keys.pending},
-                            {sel.raw, to_string(source->type), score,
-                             sel.letter.message},
-                            &reply);
+                            {sel.raw, to_string(source->type), score, sel.letter.message}, &reply);
       }
       if (!s) {
         std::cerr << "switchyard: " << s.message() << "\n";

@@ -186,9 +186,9 @@ void print_json(const std::vector<SourceStats>& stats) {
         std::cout << (g ? "," : "") << json_quote(gs.name) << ":{\"pending\":" << gs.pending
                   << ",\"lag\":" << gs.lag << ",\"consumers\":{";
         for (size_t c = 0; c < gs.consumers.size(); ++c)
-          std::cout << (c ? "," : "") << json_quote(gs.consumers[c].name) << ":{\"pending\":"
-                    << gs.consumers[c].pending << ",\"idle_ms\":" << gs.consumers[c].idle_ms
-                    << "}";
+          std::cout << (c ? "," : "") << json_quote(gs.consumers[c].name)
+                    << ":{\"pending\":" << gs.consumers[c].pending
+                    << ",\"idle_ms\":" << gs.consumers[c].idle_ms << "}";
         std::cout << "}}";
       }
       std::cout << "}}";
@@ -270,7 +270,8 @@ int stats_command(const CommonOptions& common, const StatsOptions& options) {
     auto now = std::chrono::steady_clock::now();
     double seconds = std::chrono::duration<double>(now - last).count();
     last = now;
-    std::cout << "\x1b[H\x1b[2J" << "switchyard stats  " << loaded.endpoint.redacted() << "  every "
+    std::cout << "\x1b[H\x1b[2J"
+              << "switchyard stats  " << loaded.endpoint.redacted() << "  every "
               << interval.count() << "s  (Ctrl-C to quit)\n\n";
     if (!s) {
       std::cout << "Redis unreachable: " << printable(s.message()) << "\n";
@@ -278,7 +279,8 @@ int stats_command(const CommonOptions& common, const StatsOptions& options) {
       std::cout << std::left << std::setw(20) << "source" << std::right << std::setw(12)
                 << "pending" << std::setw(12) << "pending/s" << std::setw(10) << "inflight"
                 << std::setw(10) << "retrying" << std::setw(10) << "dead" << std::setw(10)
-                << "dead/s" << "\n";
+                << "dead/s"
+                << "\n";
       for (const auto& st : stats) {
         auto prev = previous.find(st.name);
         double pending_rate = 0, dead_rate = 0;

@@ -56,9 +56,9 @@ struct RedisConfig {
 
 struct SourceConfig {
   SourceConfig();
-  std::string name;               // the key under `sources:`
+  std::string name;  // the key under `sources:`
   SourceType type{};
-  std::string key;                // the Redis key producers push to (defaults to the name)
+  std::string key;  // the Redis key producers push to (defaults to the name)
   SourceFormat format{};
   std::string prefix;             // format laravel: the connection prefix (required there)
   std::string queue;              // format laravel: the queue name as written (key becomes

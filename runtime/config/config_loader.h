@@ -1,5 +1,5 @@
-// config_loader.h: reads routes.yaml into a Config, rejecting anything README "routes.yaml" does not describe.
-// Thread safety: stateless functions; safe from any thread.
+// config_loader.h: reads routes.yaml into a Config, rejecting anything README "routes.yaml" does
+// not describe. Thread safety: stateless functions; safe from any thread.
 #ifndef SWITCHYARD_CONFIG_CONFIG_LOADER_H_
 #define SWITCHYARD_CONFIG_CONFIG_LOADER_H_
 

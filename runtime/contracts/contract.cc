@@ -1,4 +1,5 @@
-// contract.cc: loads, checks and compiles contract schemas (RapidJSON schema.h) and validates payloads.
+// contract.cc: loads, checks and compiles contract schemas (RapidJSON schema.h) and validates
+// payloads.
 #include "contracts/contract.h"
 
 #include <rapidjson/document.h>
@@ -110,13 +111,42 @@ const MetaSchema& meta_schema() {
 }
 
 // Draft-04 keywords RapidJSON 1.1 implements, and annotations that change nothing.
-const std::set<std::string, std::less<>> kKeywords = {
-    "$ref", "$schema", "id", "title", "description", "default", "format", "$comment", "examples",
-    "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum", "maxLength",
-    "minLength", "pattern", "additionalItems", "items", "maxItems", "minItems", "uniqueItems",
-    "maxProperties", "minProperties", "required", "additionalProperties", "definitions",
-    "properties", "patternProperties", "dependencies", "enum", "type", "allOf", "anyOf", "oneOf",
-    "not"};
+const std::set<std::string, std::less<>> kKeywords = {"$ref",
+                                                      "$schema",
+                                                      "id",
+                                                      "title",
+                                                      "description",
+                                                      "default",
+                                                      "format",
+                                                      "$comment",
+                                                      "examples",
+                                                      "multipleOf",
+                                                      "maximum",
+                                                      "exclusiveMaximum",
+                                                      "minimum",
+                                                      "exclusiveMinimum",
+                                                      "maxLength",
+                                                      "minLength",
+                                                      "pattern",
+                                                      "additionalItems",
+                                                      "items",
+                                                      "maxItems",
+                                                      "minItems",
+                                                      "uniqueItems",
+                                                      "maxProperties",
+                                                      "minProperties",
+                                                      "required",
+                                                      "additionalProperties",
+                                                      "definitions",
+                                                      "properties",
+                                                      "patternProperties",
+                                                      "dependencies",
+                                                      "enum",
+                                                      "type",
+                                                      "allOf",
+                                                      "anyOf",
+                                                      "oneOf",
+                                                      "not"};
 
 std::string json_text(const rapidjson::Value& value) {
   rapidjson::StringBuffer buffer;
@@ -136,8 +166,8 @@ std::string pointer_text(const rapidjson::Pointer& pointer) {
 // A JSON pointer token escaped (RFC 6901) and then as a URI fragment shows it (so that a field
 // name taken from a message never reaches a log line raw).
 std::string token_text(std::string_view name) {
-  rapidjson::Pointer p = rapidjson::Pointer().Append(
-      name.data(), static_cast<rapidjson::SizeType>(name.size()));
+  rapidjson::Pointer p =
+      rapidjson::Pointer().Append(name.data(), static_cast<rapidjson::SizeType>(name.size()));
   return pointer_text(p).substr(2);  // drop the leading "#/"
 }
 
@@ -161,13 +191,19 @@ std::string_view str(const rapidjson::Value& v) {
 
 const char* type_name(const rapidjson::Value& v) {
   switch (v.GetType()) {
-    case rapidjson::kNullType: return "null";
+    case rapidjson::kNullType:
+      return "null";
     case rapidjson::kFalseType:
-    case rapidjson::kTrueType: return "boolean";
-    case rapidjson::kObjectType: return "object";
-    case rapidjson::kArrayType: return "array";
-    case rapidjson::kStringType: return "string";
-    case rapidjson::kNumberType: return v.IsDouble() ? "number" : "integer";
+    case rapidjson::kTrueType:
+      return "boolean";
+    case rapidjson::kObjectType:
+      return "object";
+    case rapidjson::kArrayType:
+      return "array";
+    case rapidjson::kStringType:
+      return "string";
+    case rapidjson::kNumberType:
+      return v.IsDouble() ? "number" : "integer";
   }
   return "value";
 }
@@ -240,7 +276,8 @@ void measure(const rapidjson::Value& root, int* depth, size_t* nodes) {
     *depth = std::max(*depth, d);
     if (*depth > kMaxSchemaDepth || *nodes > kMaxSchemaNodes) return;
     if (v->IsObject())
-      for (auto it = v->MemberBegin(); it != v->MemberEnd(); ++it) stack.push_back({&it->value, d + 1});
+      for (auto it = v->MemberBegin(); it != v->MemberEnd(); ++it)
+        stack.push_back({&it->value, d + 1});
     else
       for (const auto& x : v->GetArray()) stack.push_back({&x, d + 1});
   }
@@ -267,8 +304,9 @@ class SchemaChecker {
         check_ref(v, here);
       } else if (key == "$schema") {
         if (v.IsString() && str(v).rfind("http://json-schema.org/draft-04/schema", 0) != 0)
-          fail(here, "only JSON Schema draft-04 is supported (\"$schema\": "
-                     "\"http://json-schema.org/draft-04/schema#\")");
+          fail(here,
+               "only JSON Schema draft-04 is supported (\"$schema\": "
+               "\"http://json-schema.org/draft-04/schema#\")");
       } else if (key == "pattern") {
         if (v.IsString()) check_regex(v, here);
       } else if (key == "not" || key == "additionalItems" || key == "additionalProperties") {
@@ -361,8 +399,8 @@ bool compile_schema(const std::string& schema_json, CompiledContract* out, std::
     return false;
   }
   if (!out->source.IsObject()) {
-    *error = std::string("is not a JSON Schema: expected an object, found ") +
-             type_name(out->source);
+    *error =
+        std::string("is not a JSON Schema: expected an object, found ") + type_name(out->source);
     return false;
   }
   const MetaSchema& meta = meta_schema();
@@ -406,8 +444,8 @@ Status ContractSet::load(const Config& config, ContractSet* out) {
   ContractSet result;
   for (const auto& [event, path] : config.contracts) {
     auto mark_it = config.contract_marks.find(event);
-    const Mark mark = mark_it != config.contract_marks.end() ? mark_it->second
-                                                             : Mark{config.path, 1, 1};
+    const Mark mark =
+        mark_it != config.contract_marks.end() ? mark_it->second : Mark{config.path, 1, 1};
     const std::string prefix = mark.str() + ": contract " + event + ": ";
     if (is_glob(event)) {
       return Status::error(prefix + "a contract applies to one exact event name; \"" + event +
@@ -419,15 +457,14 @@ Status ContractSet::load(const Config& config, ContractSet* out) {
     if (file) {
       char buffer[65536];
       size_t n;
-      while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0 &&
-             text.size() <= kMaxSchemaBytes)
+      while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0 && text.size() <= kMaxSchemaBytes)
         text.append(buffer, n);
       if (std::ferror(file)) error = errno ? errno : EIO;
       std::fclose(file);
     }
     if (error) {
-      return Status::error(prefix + "schema " + path + ": cannot read it (" +
-                           std::strerror(error) + ")");
+      return Status::error(prefix + "schema " + path + ": cannot read it (" + std::strerror(error) +
+                           ")");
     }
     Status s = compile(event, text, path, &result);
     if (!s) return Status::error(mark.str() + ": " + s.message());
@@ -457,10 +494,9 @@ bool ContractSet::check(std::string_view event, std::string_view payload,
   std::string error;
   const bool parsed = parse_bounded_json(payload, {payload.size(), INT_MAX}, &document, &error);
   *reason = "contract " + contract.event + ": " +
-            describe_violation(contract.source, parsed ? &document : nullptr,
-                               validator.GetInvalidSchemaKeyword(),
-                               validator.GetInvalidSchemaPointer(),
-                               validator.GetInvalidDocumentPointer(), false);
+            describe_violation(
+                contract.source, parsed ? &document : nullptr, validator.GetInvalidSchemaKeyword(),
+                validator.GetInvalidSchemaPointer(), validator.GetInvalidDocumentPointer(), false);
   return false;
 }
 

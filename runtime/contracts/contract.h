@@ -1,8 +1,8 @@
-// contract.h: event contracts (routes.yaml `contracts:`): JSON Schemas compiled once, payloads checked per message.
-// A contract describes the payload object of one event (exact event name), not the envelope:
-// the envelope's shape is the decoder's job and producers may add top-level fields freely.
-// Thread safety: a ContractSet is immutable once loaded; check() may run on any number of threads
-// at once (each call uses its own validator).
+// contract.h: event contracts (routes.yaml `contracts:`): JSON Schemas compiled once, payloads
+// checked per message. A contract describes the payload object of one event (exact event name), not
+// the envelope: the envelope's shape is the decoder's job and producers may add top-level fields
+// freely. Thread safety: a ContractSet is immutable once loaded; check() may run on any number of
+// threads at once (each call uses its own validator).
 #ifndef SWITCHYARD_CONTRACTS_CONTRACT_H_
 #define SWITCHYARD_CONTRACTS_CONTRACT_H_
 

@@ -4,9 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <string>
 #include <vector>
-#include <chrono>
 
 #include "daemon/lua/scripts.h"
 #include "records/dead_letter.h"
@@ -128,9 +128,10 @@ bool Daemon::stop() {
     finished = wake_.wait_for(lock, timeout, [this] { return running_ == 0; });
   }
   if (!finished) {
-    spdlog::error("shutdown: {} worker(s) still busy after shutdown_timeout ({} ms); their "
-                  "messages stay in flight and are handled again after restart",
-                  running_, timeout.count());
+    spdlog::error(
+        "shutdown: {} worker(s) still busy after shutdown_timeout ({} ms); their "
+        "messages stay in flight and are handled again after restart",
+        running_, timeout.count());
     for (auto& t : threads_) t.detach();
   } else {
     for (auto& t : threads_) t.join();
@@ -151,11 +152,10 @@ void Daemon::housekeeping() {
   std::chrono::milliseconds beat_every{1000};
   for (size_t i = 0; i < sources.size(); ++i) {
     lists.push_back(std::make_unique<ListSource>(&connection, sources[i].key,
-                                                 identities_[i]->name(), 0,
-                                                 identities_[i]->token(), sources[i].reclaim_after));
+                                                 identities_[i]->name(), 0, identities_[i]->token(),
+                                                 sources[i].reclaim_after));
     leases.push_back(std::make_unique<LeaseSource>(&connection, sources[i].key,
-                                                   identities_[i]->name(),
-                                                   identities_[i]->token(),
+                                                   identities_[i]->name(), identities_[i]->token(),
                                                    sources[i].reclaim_after));
     beat_every = std::min(beat_every, sources[i].reclaim_after / 3);
   }
@@ -172,19 +172,21 @@ void Daemon::housekeeping() {
         if (sources[i].type != SourceType::kList) continue;
         // delivery: lease registers no in-flight lists: it renews its lease, and still returns
         // lists that dead `delivery: inflight` consumers left (switching modes).
-        Status s = sources[i].delivery == Delivery::kLease ? leases[i]->renew()
-                                                   : lists[i]->heartbeat(sources[i].workers);
+        Status s = sources[i].delivery == Delivery::kLease
+                       ? leases[i]->renew()
+                       : lists[i]->heartbeat(sources[i].workers);
         if (s && reclaim) {
           int returned = 0, dead = 0;
           s = lists[i]->reclaim_abandoned(sources[i].max_deliveries, sources[i].name, &returned,
                                           &dead);
           if (s && (returned || dead)) {
-            spdlog::warn("source {}: reclaimed {} in-flight message(s) of silent consumers back "
-                         "to {}{}",
-                         sources[i].name, returned, sources[i].key,
-                         dead ? fmt::format(", {} dead-lettered after {} deliveries", dead,
-                                            sources[i].max_deliveries)
-                              : "");
+            spdlog::warn(
+                "source {}: reclaimed {} in-flight message(s) of silent consumers back "
+                "to {}{}",
+                sources[i].name, returned, sources[i].key,
+                dead ? fmt::format(", {} dead-lettered after {} deliveries", dead,
+                                   sources[i].max_deliveries)
+                     : "");
           }
         }
         if (!s) health_.report_down(options_.endpoint.redacted(), s.message());

@@ -45,7 +45,9 @@ class Daemon {
   // naming the setting and its old and new value. Empty when everything in `next` can be applied.
   std::vector<std::string> changes_needing_restart(const Config& next) const;
   // Swaps in a new pipeline; workers pick it up at their next batch.
-  void set_pipeline(std::shared_ptr<const Pipeline> pipeline) { pipelines_.set(std::move(pipeline)); }
+  void set_pipeline(std::shared_ptr<const Pipeline> pipeline) {
+    pipelines_.set(std::move(pipeline));
+  }
   std::shared_ptr<const Pipeline> pipeline() const { return pipelines_.get(); }
   RedisHealth& health() { return health_; }
   Metrics& metrics() { return metrics_; }

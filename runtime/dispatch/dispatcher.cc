@@ -3,9 +3,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "records/dead_letter.h"
 #include "envelope/laravel_job.h"
 #include "log/logging.h"
+#include "records/dead_letter.h"
 
 namespace switchyard {
 namespace {

@@ -15,11 +15,11 @@
 #include <vector>
 
 #include "config/config.h"
-#include "records/dead_letter.h"
 #include "dispatch/disposition.h"
 #include "dispatch/pipeline.h"
 #include "envelope/envelope.h"
 #include "metrics/metrics.h"
+#include "records/dead_letter.h"
 #include "source/retry_schedule.h"
 #include "source/source.h"
 #include "switchyard/plugin.h"

@@ -30,7 +30,9 @@ int64_t steady_ms() {
 
 Worker::Worker(SourceConfig source, int index, std::string consumer, std::string token,
                WorkerShared shared)
-    : source_(std::move(source)), index_(index), consumer_(std::move(consumer)),
+    : source_(std::move(source)),
+      index_(index),
+      consumer_(std::move(consumer)),
       shared_(std::move(shared)),
       dispatcher_(source_, shared_.instance, shared_.metrics, [this] { return now_ms(); }) {
   // The read timeout must exceed the longest blocking command (BLMOVE kIdleBlock).
@@ -125,8 +127,8 @@ bool Worker::heal_wrong_types(const Status& s) {
   bool pending_unusable = false;
   const std::string notify =
       source_.format == SourceFormat::kLaravel ? source_.key + ":notify" : "";
-  Status healed = heal_key_types(connection_.get(), source_kind_->keys(), consumer_, index_,
-                                 notify, &pending_unusable);
+  Status healed = heal_key_types(connection_.get(), source_kind_->keys(), consumer_, index_, notify,
+                                 &pending_unusable);
   // K itself cannot be moved: stand by (the alert says what to do) instead of asking again.
   if (healed && !pending_unusable) return true;
   pause_after_refusal(s.message());
@@ -151,11 +153,12 @@ void Worker::ack_batch() {
       Status s = source_kind_->ack(batch_, writes_, &owned);
       if (s) {
         if (!owned) {
-          spdlog::warn("source {}: batch of {} is no longer this worker's ({}): either an "
-                       "earlier ack went through but its reply was lost, or another instance "
-                       "took it over while this one was silent (then it is handled again "
-                       "there: at-least-once); nothing was written",
-                       source_.name, count, source_kind_->describe_inflight());
+          spdlog::warn(
+              "source {}: batch of {} is no longer this worker's ({}): either an "
+              "earlier ack went through but its reply was lost, or another instance "
+              "took it over while this one was silent (then it is handled again "
+              "there: at-least-once); nothing was written",
+              source_.name, count, source_kind_->describe_inflight());
         }
         break;
       }
@@ -170,9 +173,10 @@ void Worker::ack_batch() {
              (!connection_->connected() || steady_ms() > shared_.give_up_at_ms->load());
     };
     if (give_up()) {
-      spdlog::error("source {}: shutting down with {} handled message(s) not acknowledged; they "
-                    "stay in {} and are handled again after restart",
-                    source_.name, count, source_kind_->describe_inflight());
+      spdlog::error(
+          "source {}: shutting down with {} handled message(s) not acknowledged; they "
+          "stay in {} and are handled again after restart",
+          source_.name, count, source_kind_->describe_inflight());
       break;
     }
     // The backoff (up to seconds) must not outlast a shutdown: wake up for it.

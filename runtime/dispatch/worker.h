@@ -47,10 +47,10 @@ struct WorkerShared {
   RedisEndpoint endpoint;
   PipelineHolder* pipelines = nullptr;
   RedisHealth* health = nullptr;
-  std::atomic<bool>* stopping = nullptr;       // set on SIGTERM/SIGINT: finish the batch, exit
+  std::atomic<bool>* stopping = nullptr;          // set on SIGTERM/SIGINT: finish the batch, exit
   std::atomic<int64_t>* give_up_at_ms = nullptr;  // steady-clock ms after which pending acks are
                                                   // abandoned (left in flight for redelivery)
-  std::string instance;                          // host:pid, for dead letters
+  std::string instance;                           // host:pid, for dead letters
   Metrics* metrics = nullptr;
 };
 
@@ -81,7 +81,7 @@ class Worker {
   std::string consumer_;
   WorkerShared shared_;
   std::unique_ptr<RedisConnection> connection_;
-  std::unique_ptr<Source> source_kind_;   // ListSource, LeaseSource or StreamSource
+  std::unique_ptr<Source> source_kind_;  // ListSource, LeaseSource or StreamSource
   std::unique_ptr<RetrySchedule> retries_;
   ReconnectBackoff backoff_;
   bool recovered_ = false;

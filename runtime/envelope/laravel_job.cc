@@ -26,8 +26,8 @@ bool explain_laravel_job(std::string_view message, const EnvelopeLimits& limits,
   if (!is_laravel_job(message, limits, &display)) return false;
   *reason = "Laravel job payload (displayName " + display +
             "), not a raw event: publish events with Queue::connection('redis')->pushRaw("
-            "json_encode(['event' => ..., 'payload' => [...]]), '" + std::string(queue) +
-            "') instead of dispatching a job to this queue";
+            "json_encode(['event' => ..., 'payload' => [...]]), '" +
+            std::string(queue) + "') instead of dispatching a job to this queue";
   return true;
 }
 

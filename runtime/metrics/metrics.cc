@@ -34,8 +34,7 @@ void Metrics::observe_handler_seconds(const std::string& handler, double seconds
   h.sum += seconds;
 }
 
-void Metrics::add_source_healed(const std::string& source, std::string_view what,
-                                uint64_t count) {
+void Metrics::add_source_healed(const std::string& source, std::string_view what, uint64_t count) {
   std::lock_guard<std::mutex> lock(mutex_);
   healed_[{source, std::string(what)}] += count;
 }
@@ -49,10 +48,14 @@ std::string Metrics::escape_label(std::string_view value) {
   std::string out;
   out.reserve(value.size());
   for (char c : value) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -74,8 +77,8 @@ std::string Metrics::render() const {
          "handler (invalid, unrouted).\n"
          "# TYPE switchyard_dead_letters_unrouted_total counter\n";
   for (const auto& [source, n] : dead_before_routing_)
-    out << "switchyard_dead_letters_unrouted_total{source=\"" << escape_label(source) << "\"} "
-        << n << "\n";
+    out << "switchyard_dead_letters_unrouted_total{source=\"" << escape_label(source) << "\"} " << n
+        << "\n";
   out << "# HELP switchyard_dead_letters_trimmed_total Oldest dead letters dropped to keep K:dead "
          "at the source's dead_letter_max.\n"
          "# TYPE switchyard_dead_letters_trimmed_total counter\n";
@@ -91,8 +94,7 @@ std::string Metrics::render() const {
           << kBuckets[i] << "\"} " << h.buckets[i] << "\n";
     out << "switchyard_handler_duration_seconds_bucket{handler=\"" << label << "\",le=\"+Inf\"} "
         << h.count << "\n";
-    out << "switchyard_handler_duration_seconds_sum{handler=\"" << label << "\"} " << h.sum
-        << "\n";
+    out << "switchyard_handler_duration_seconds_sum{handler=\"" << label << "\"} " << h.sum << "\n";
     out << "switchyard_handler_duration_seconds_count{handler=\"" << label << "\"} " << h.count
         << "\n";
   }

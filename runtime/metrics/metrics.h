@@ -39,9 +39,8 @@ class Metrics {
   static std::string escape_label(std::string_view value);
 
  private:
-  static constexpr std::array<double, 14> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                      0.025,  0.05,  0.1,    0.25,  0.5,
-                                                      1,      2.5,   5,      10};
+  static constexpr std::array<double, 14> kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   struct Histogram {
     std::array<uint64_t, kBuckets.size()> buckets{};
     uint64_t count = 0;
@@ -49,13 +48,13 @@ class Metrics {
   };
 
   mutable std::mutex mutex_;
-  std::map<std::string, uint64_t> received_;                            // source
-  std::map<std::pair<std::string, std::string>, uint64_t> handled_;     // handler, outcome
-  std::map<std::string, uint64_t> dead_before_routing_;                 // source
-  std::map<std::string, uint64_t> dead_trimmed_;                        // source
-  std::map<std::string, Histogram> durations_;                          // handler
-  std::map<std::string, uint64_t> reloads_;                             // result
-  std::map<std::pair<std::string, std::string>, uint64_t> healed_;      // source, what
+  std::map<std::string, uint64_t> received_;                         // source
+  std::map<std::pair<std::string, std::string>, uint64_t> handled_;  // handler, outcome
+  std::map<std::string, uint64_t> dead_before_routing_;              // source
+  std::map<std::string, uint64_t> dead_trimmed_;                     // source
+  std::map<std::string, Histogram> durations_;                       // handler
+  std::map<std::string, uint64_t> reloads_;                          // result
+  std::map<std::pair<std::string, std::string>, uint64_t> healed_;   // source, what
 };
 
 }  // namespace switchyard

@@ -81,7 +81,9 @@ class BoundedPool : public httplib::TaskQueue {
 
 HttpEndpoint::HttpEndpoint(std::string listen, Metrics* metrics, RedisEndpoint endpoint,
                            std::function<std::shared_ptr<const Config>()> current_config)
-    : listen_(std::move(listen)), metrics_(metrics), endpoint_(std::move(endpoint)),
+    : listen_(std::move(listen)),
+      metrics_(metrics),
+      endpoint_(std::move(endpoint)),
       current_config_(std::move(current_config)) {}
 
 HttpEndpoint::~HttpEndpoint() { stop(); }
@@ -91,11 +93,13 @@ Status HttpEndpoint::start() {
   std::string port_text;
   size_t colon = listen_.rfind(':');
   if (colon == std::string::npos) {
-    return Status::error("metrics.listen \"" + listen_ + "\": expected host:port, e.g. 127.0.0.1:9464");
+    return Status::error("metrics.listen \"" + listen_ +
+                         "\": expected host:port, e.g. 127.0.0.1:9464");
   }
   host = listen_.substr(0, colon);
   port_text = listen_.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   int port = 0;
   try {
     port = std::stoi(port_text);
@@ -125,9 +129,9 @@ Status HttpEndpoint::start() {
       res.set_header("Connection", "close");
       return httplib::Server::HandlerResponse::Handled;
     }
-    const bool has_body = req.has_header("Transfer-Encoding") ||
-                          (req.has_header("Content-Length") &&
-                           req.get_header_value("Content-Length") != "0");
+    const bool has_body =
+        req.has_header("Transfer-Encoding") ||
+        (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
     if (req.method != "GET" && req.method != "HEAD") {
       res.status = 405;
       res.set_header("Allow", "GET, HEAD");
@@ -137,9 +141,9 @@ Status HttpEndpoint::start() {
       return httplib::Server::HandlerResponse::Unhandled;
     }
     res.set_header("Connection", "close");
-    res.set_content(res.status == 405 ? "only GET and HEAD are served\n"
-                                      : "a request body is not accepted\n",
-                    "text/plain");
+    res.set_content(
+        res.status == 405 ? "only GET and HEAD are served\n" : "a request body is not accepted\n",
+        "text/plain");
     return httplib::Server::HandlerResponse::Handled;
   });
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
@@ -214,13 +218,16 @@ std::string HttpEndpoint::render_metrics() {
   std::string out = metrics_->render();
   std::shared_ptr<const Config> config = current_config_();
   bool redis_up = config && append_queue_depth(*config, &out);
-  out += "# HELP switchyard_redis_up Whether Redis answered this scrape.\n"
-         "# TYPE switchyard_redis_up gauge\n"
-         "switchyard_redis_up " + std::string(redis_up ? "1" : "0") + "\n";
-  out += "# HELP switchyard_build_info Version and plugin ABI of this binary.\n"
-         "# TYPE switchyard_build_info gauge\n"
-         "switchyard_build_info{version=\"" SWITCHYARD_VERSION_STRING "\",abi=\"" +
-         std::to_string(SWITCHYARD_ABI_VERSION) + "\"} 1\n";
+  out +=
+      "# HELP switchyard_redis_up Whether Redis answered this scrape.\n"
+      "# TYPE switchyard_redis_up gauge\n"
+      "switchyard_redis_up " +
+      std::string(redis_up ? "1" : "0") + "\n";
+  out +=
+      "# HELP switchyard_build_info Version and plugin ABI of this binary.\n"
+      "# TYPE switchyard_build_info gauge\n"
+      "switchyard_build_info{version=\"" SWITCHYARD_VERSION_STRING "\",abi=\"" +
+      std::to_string(SWITCHYARD_ABI_VERSION) + "\"} 1\n";
   return out;
 }
 

@@ -84,10 +84,18 @@ void HandlerInstance::log_from_plugin(void* context, int32_t level, const char* 
   auto* self = static_cast<HandlerInstance*>(context);
   const char* text = message ? message : "";
   switch (level) {
-    case SY_LOG_DEBUG: spdlog::debug("[{}] {}", self->name_, text); break;
-    case SY_LOG_INFO: spdlog::info("[{}] {}", self->name_, text); break;
-    case SY_LOG_WARN: spdlog::warn("[{}] {}", self->name_, text); break;
-    default: spdlog::error("[{}] {}", self->name_, text); break;
+    case SY_LOG_DEBUG:
+      spdlog::debug("[{}] {}", self->name_, text);
+      break;
+    case SY_LOG_INFO:
+      spdlog::info("[{}] {}", self->name_, text);
+      break;
+    case SY_LOG_WARN:
+      spdlog::warn("[{}] {}", self->name_, text);
+      break;
+    default:
+      spdlog::error("[{}] {}", self->name_, text);
+      break;
   }
 }
 

@@ -20,13 +20,13 @@ class HandlerInstance {
  public:
   // Creates an instance of library's plugin named handler_name with config_json (an object
   // text). config_dir is handed to the plugin to resolve relative paths. check_only asks the
-  // plugin to validate its config without opening anything (for `switchyard check`). On failure returns
-  // null and sets *error to "handler NAME (plugin PATH): <plugin's message>".
+  // plugin to validate its config without opening anything (for `switchyard check`). On failure
+  // returns null and sets *error to "handler NAME (plugin PATH): <plugin's message>".
   static std::unique_ptr<HandlerInstance> create(std::shared_ptr<PluginLibrary> library,
                                                  const std::string& handler_name,
                                                  const std::string& config_json,
-                                                 const std::string& config_dir,
-                                                 std::string* error, bool check_only = false);
+                                                 const std::string& config_dir, std::string* error,
+                                                 bool check_only = false);
   // Destroys the plugin instance (after a final flush); the library may unload after this.
   ~HandlerInstance();
   HandlerInstance(const HandlerInstance&) = delete;

@@ -32,12 +32,12 @@ std::shared_ptr<HandlerInstance> find_unchanged(const LoadedHandlers* previous,
 }  // namespace
 
 Status load_handlers(const Config& config, const std::string& plugins_dir,
-                     const LoadedHandlers* previous, LoadedHandlers* out,
-                     bool check_only) {
+                     const LoadedHandlers* previous, LoadedHandlers* out, bool check_only) {
   // Libraries by path; those of the previous generation are shared, never loaded twice.
   std::map<std::string, std::shared_ptr<PluginLibrary>> libraries;
   if (previous) {
-    for (const auto& inst : previous->instances) libraries[inst->library().path()] = inst->library_ptr();
+    for (const auto& inst : previous->instances)
+      libraries[inst->library().path()] = inst->library_ptr();
   }
   LoadedHandlers result;
   for (const HandlerConfig& h : config.handlers) {
@@ -61,7 +61,8 @@ Status load_handlers(const Config& config, const std::string& plugins_dir,
       }
       std::string error;
       library = PluginLibrary::load(path, &error);
-      if (!library) return Status::error(h.plugin_mark.str() + ": handler " + h.name + ": " + error);
+      if (!library)
+        return Status::error(h.plugin_mark.str() + ": handler " + h.name + ": " + error);
       libraries[path] = library;
     }
     if (library->name() != h.plugin) {

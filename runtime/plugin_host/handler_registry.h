@@ -29,8 +29,7 @@ std::string default_plugins_dir();
 // re-created) and already loaded libraries are shared. Errors start with the handler's
 // file:line:col and name the plugin path and what to do.
 Status load_handlers(const Config& config, const std::string& plugins_dir,
-                     const LoadedHandlers* previous, LoadedHandlers* out,
-                     bool check_only = false);
+                     const LoadedHandlers* previous, LoadedHandlers* out, bool check_only = false);
 
 }  // namespace switchyard
 

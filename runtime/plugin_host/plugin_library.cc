@@ -1,4 +1,5 @@
-// plugin_library.cc: loads a plugin with Boost.DLL; refuses an untrusted file and one built for another ABI.
+// plugin_library.cc: loads a plugin with Boost.DLL; refuses an untrusted file and one built for
+// another ABI.
 #include "plugin_host/plugin_library.h"
 
 #include <dlfcn.h>
@@ -11,8 +12,8 @@
 #include <boost/dll/shared_library.hpp>
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 #include <vector>
@@ -171,7 +172,8 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::string& path, std:
                ", this runtime speaks ABI " + std::to_string(SWITCHYARD_ABI_VERSION) +
                "); rebuild it against the installed Switchyard SDK";
     } else {
-      *error = "plugin " + path + ": not a Switchyard plugin (no " SWITCHYARD_PLUGIN_ENTRY_NAME
+      *error = "plugin " + path +
+               ": not a Switchyard plugin (no " SWITCHYARD_PLUGIN_ENTRY_NAME
                " symbol); build it with the SDK's SWITCHYARD_PLUGIN macro";
     }
     return nullptr;

@@ -10,13 +10,13 @@
 namespace switchyard {
 
 struct DeadLetter {
-  std::string message;                // the original bytes, verbatim (or their first bytes, below)
-  std::string source;                 // the source's name in routes.yaml
-  std::optional<std::string> handler; // null when it failed before routing
+  std::string message;                 // the original bytes, verbatim (or their first bytes, below)
+  std::string source;                  // the source's name in routes.yaml
+  std::optional<std::string> handler;  // null when it failed before routing
   std::string reason;
   int attempts = 1;
-  std::string failed_at;              // ISO 8601 UTC
-  std::string instance;               // host:pid
+  std::string failed_at;  // ISO 8601 UTC
+  std::string instance;   // host:pid
   // Set by keep_prefix_only(): `message` holds only the first bytes of a message of
   // message_bytes bytes whose SHA-256 (lowercase hex) is message_sha256. Stored as the fields
   // "message_bytes" and "message_sha256"; such a letter cannot be replayed.

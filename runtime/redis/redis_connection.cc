@@ -19,19 +19,27 @@ timeval to_timeval(std::chrono::milliseconds ms) {
 const char* reply_type_name(const redisReply* reply) {
   if (reply == nullptr) return "no reply";
   switch (reply->type) {
-    case REDIS_REPLY_STRING: return "string";
-    case REDIS_REPLY_ARRAY: return "array";
-    case REDIS_REPLY_INTEGER: return "integer";
-    case REDIS_REPLY_NIL: return "nil";
-    case REDIS_REPLY_STATUS: return "status";
-    case REDIS_REPLY_ERROR: return "error";
-    default: return "unknown";
+    case REDIS_REPLY_STRING:
+      return "string";
+    case REDIS_REPLY_ARRAY:
+      return "array";
+    case REDIS_REPLY_INTEGER:
+      return "integer";
+    case REDIS_REPLY_NIL:
+      return "nil";
+    case REDIS_REPLY_STATUS:
+      return "status";
+    case REDIS_REPLY_ERROR:
+      return "error";
+    default:
+      return "unknown";
   }
 }
 
 RedisConnection::RedisConnection(RedisEndpoint endpoint, std::string client_name,
                                  std::chrono::milliseconds io_timeout)
-    : endpoint_(std::move(endpoint)), client_name_(std::move(client_name)),
+    : endpoint_(std::move(endpoint)),
+      client_name_(std::move(client_name)),
       io_timeout_(io_timeout) {}
 
 RedisConnection::~RedisConnection() { disconnect(); }
@@ -52,10 +60,10 @@ Status RedisConnection::connect() {
   disconnect();
   auth_error_ = false;
   const timeval connect_timeout = to_timeval(std::chrono::milliseconds(3000));
-  redisContext* c = endpoint_.is_unix
-                        ? redisConnectUnixWithTimeout(endpoint_.socket_path.c_str(), connect_timeout)
-                        : redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port,
-                                                  connect_timeout);
+  redisContext* c =
+      endpoint_.is_unix
+          ? redisConnectUnixWithTimeout(endpoint_.socket_path.c_str(), connect_timeout)
+          : redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, connect_timeout);
   if (c == nullptr) return Status::error("Redis " + endpoint_.redacted() + ": out of memory");
   if (c->err) {
     std::string detail = c->errstr;
@@ -176,8 +184,8 @@ Status RedisConnection::eval(const RedisScript& script, const std::vector<std::s
       continue;
     }
     if ((*reply)->type == REDIS_REPLY_ERROR) {
-      return Status::error("Redis " + endpoint_.redacted() + ": script failed: " +
-                           std::string((*reply)->str, (*reply)->len));
+      return Status::error("Redis " + endpoint_.redacted() +
+                           ": script failed: " + std::string((*reply)->str, (*reply)->len));
     }
     return Status::ok();
   }

@@ -118,8 +118,10 @@ bool parse_redis_url(const std::string& url, RedisEndpoint* endpoint, std::strin
     return true;
   }
   if (url.rfind("redis://", 0) != 0) {
-    *error = shown + ": unsupported scheme (rediss:// needs TLS, which this "
-             "build does not have); " + kForms;
+    *error = shown +
+             ": unsupported scheme (rediss:// needs TLS, which this "
+             "build does not have); " +
+             kForms;
     return false;
   }
   std::string rest = url.substr(8);

@@ -56,8 +56,8 @@ Status ConsumerIdentity::acquire(const std::string& scope, const std::string& ex
   const std::string host = hostname();
   for (int slot = 0; slot < 1024; ++slot) {
     std::string name = explicit_name.empty() ? host + ":" + std::to_string(slot) : explicit_name;
-    std::string path = dir + "/switchyard-" + hash + "-" + std::to_string(fnv1a(name) % 100000000) +
-                       ".lock";
+    std::string path =
+        dir + "/switchyard-" + hash + "-" + std::to_string(fnv1a(name) % 100000000) + ".lock";
     int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
       return Status::error("cannot create lock file " + path + ": " + strerror(errno) +
@@ -67,9 +67,9 @@ Status ConsumerIdentity::acquire(const std::string& scope, const std::string& ex
       id->fd_ = fd;
       id->name_ = name;
       auto now = std::chrono::system_clock::now().time_since_epoch();
-      id->token_ = (boot_id().empty() ? std::string("?") : boot_id()) + "/" +
-                   std::to_string(getpid()) + "/" +
-                   std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(now).count());
+      id->token_ =
+          (boot_id().empty() ? std::string("?") : boot_id()) + "/" + std::to_string(getpid()) +
+          "/" + std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(now).count());
       *out = std::move(id);
       return Status::ok();
     }
@@ -77,7 +77,8 @@ Status ConsumerIdentity::acquire(const std::string& scope, const std::string& ex
     if (!explicit_name.empty()) {
       return Status::error("instance name \"" + explicit_name +
                            "\" is already used by another running switchyard on this host "
-                           "(lock " + path + "); give each process its own --instance");
+                           "(lock " +
+                           path + "); give each process its own --instance");
     }
   }
   return Status::error("no free consumer slot in " + dir + " (1024 switchyard processes?)");

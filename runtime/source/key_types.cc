@@ -17,12 +17,18 @@ Status heal_key_types(RedisConnection* connection, const SourceKeys& keys,
                       const std::string& consumer, int worker, const std::string& notify_key,
                       bool* pending_unusable) {
   *pending_unusable = false;
-  std::vector<std::string> names = {keys.pending,      keys.dead(),       keys.retry(),
-                                    keys.retry_runners(), keys.deliveries(), keys.owners(),
-                                    keys.lease(),      keys.window(),     keys.heartbeat(consumer),
+  std::vector<std::string> names = {keys.pending,
+                                    keys.dead(),
+                                    keys.retry(),
+                                    keys.retry_runners(),
+                                    keys.deliveries(),
+                                    keys.owners(),
+                                    keys.lease(),
+                                    keys.window(),
+                                    keys.heartbeat(consumer),
                                     keys.inflight(consumer, worker)};
-  std::vector<std::string> types = {"list", "list",   "zset",   "hash", "hash",
-                                    "hash", "string", "hash",   "string", "list"};
+  std::vector<std::string> types = {"list", "list",   "zset", "hash",   "hash",
+                                    "hash", "string", "hash", "string", "list"};
   if (!notify_key.empty()) {
     names.push_back(notify_key);
     types.push_back("list");
@@ -43,14 +49,18 @@ Status heal_key_types(RedisConnection* connection, const SourceKeys& keys,
     if (aside.empty()) {
       *pending_unusable = true;
       raise_alert(connection, keys, "wrongtype_pending",
-                  key + " is a " + type + ", not the list producers push to: nothing can be "
-                  "taken from it (and producers' RPUSH fails); rename it aside, then restore "
-                  "the queue as a list");
+                  key + " is a " + type +
+                      ", not the list producers push to: nothing can be "
+                      "taken from it (and producers' RPUSH fails); rename it aside, then restore "
+                      "the queue as a list");
     } else {
       raise_alert(connection, keys, "wrongtype_" + key.substr(keys.pending.size() + 1),
-                  key + " was a " + type + ", not a " + want + " (written by someone else); "
-                  "moved it to " + aside + " so that the source runs again; inspect it, then "
-                  "DEL it");
+                  key + " was a " + type + ", not a " + want +
+                      " (written by someone else); "
+                      "moved it to " +
+                      aside +
+                      " so that the source runs again; inspect it, then "
+                      "DEL it");
     }
   }
   return Status::ok();

@@ -93,15 +93,15 @@ Status LeaseSource::take_now(int max, int max_deliveries, int tokens_consumed, T
       &batch->reply);
   if (!s) return s;
   const redisReply* r = batch->reply.get();
-  if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
-      r->element[0]->type != REDIS_REPLY_INTEGER)
+  if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || r->element[0]->type != REDIS_REPLY_INTEGER)
     return Status::error("lease take script returned an unexpected reply");
   const long long n = r->element[0]->integer;
   const long long dead_now = r->element[1]->integer;
   if (dead_now > 0) {
-    spdlog::warn("source {}: {} message(s) left by a consumer that died holding them went to {} "
-                 "after {} deliveries",
-                 source_name_, dead_now, dead, max_deliveries);
+    spdlog::warn(
+        "source {}: {} message(s) left by a consumer that died holding them went to {} "
+        "after {} deliveries",
+        source_name_, dead_now, dead, max_deliveries);
   }
   if (n >= 0 && r->elements == 4) {
     auto text = [](const redisReply* e) {
@@ -129,23 +129,29 @@ Status LeaseSource::take_now(int max, int max_deliveries, int tokens_consumed, T
         return take_now(max, max_deliveries, tokens_consumed, batch, standby);
       }
       const std::string text =
-          "consumer name " + consumer_ + " of " + keys_.pending + " is in use by another live "
-          "process (" + lease + " holds its run token " + other.substr(prefix.size()) + "); this "
-          "process takes nothing from " + keys_.pending + " and stands by until that lease "
+          "consumer name " + consumer_ + " of " + keys_.pending +
+          " is in use by another live "
+          "process (" +
+          lease + " holds its run token " + other.substr(prefix.size()) +
+          "); this "
+          "process takes nothing from " +
+          keys_.pending +
+          " and stands by until that lease "
           "expires; give every process its own name with --instance (cloned hosts share a "
           "hostname; two addresses of one Redis look like two sources)";
       if (text != standby_reason_) raise_alert(connection_, keys_, "consumer_name_taken", text);
       report_standby(text);
     } else {
-      report_standby("consumer " + other.substr(0, other.find('|')) + " holds the lease " +
-                     lease + "; this instance takes over when that lease expires (reclaim_after)");
+      report_standby("consumer " + other.substr(0, other.find('|')) + " holds the lease " + lease +
+                     "; this instance takes over when that lease expires (reclaim_after)");
     }
     *standby = true;
     return Status::ok();
   }
   if (n == -2) {
     report_standby("consumers with delivery: inflight have in-flight lists on " + keys_.pending +
-                   " (" + owners + "); stop them, or let this instance reclaim their lists once "
+                   " (" + owners +
+                   "); stop them, or let this instance reclaim their lists once "
                    "their heartbeats expire, before consuming with delivery: lease");
     *standby = true;
     batch->reply.reset();
@@ -168,10 +174,11 @@ Status LeaseSource::take_now(int max, int max_deliveries, int tokens_consumed, T
     // The head shrank under the window: another consumer takes from K (or this one paused after
     // its take and another took the lease over meanwhile). Drop the batch and, if it is still
     // ours, the window; the next take starts afresh (nothing was trimmed, nothing is lost).
-    spdlog::error("source {}: {} holds fewer messages than the window of {} just taken: another "
-                  "consumer is popping from it; every consumer of a delivery: lease source must "
-                  "use delivery: lease",
-                  source_name_, keys_.pending, n);
+    spdlog::error(
+        "source {}: {} holds fewer messages than the window of {} just taken: another "
+        "consumer is popping from it; every consumer of a delivery: lease source must "
+        "use delivery: lease",
+        source_name_, keys_.pending, n);
     batch->reply.reset();
     return connection_->eval(kLeaseDropWindowScript, {window}, {holder_}, &batch->reply);
   }
@@ -197,16 +204,16 @@ Status LeaseSource::ack(const TakenBatch& batch, const AckWrites& writes, bool* 
   const std::string lease = keys_.lease(), window = keys_.window();
   const std::string deliveries = keys_.deliveries(), dead = keys_.dead(), retry = keys_.retry();
   Reply reply;
-  Status s = connection_->eval(kLeaseAckScript,
-                               {keys_.pending, lease, window, deliveries, dead, retry}, args,
-                               &reply);
+  Status s = connection_->eval(
+      kLeaseAckScript, {keys_.pending, lease, window, deliveries, dead, retry}, args, &reply);
   if (!s) return s;
   if (reply->type == REDIS_REPLY_INTEGER && reply->integer == -1) {
-    spdlog::error("source {}: the head of {} changed under this instance's window (another "
-                  "consumer took from it or pushed to its head); nothing was trimmed and the "
-                  "window is handled again. Every consumer of a delivery: lease source must use "
-                  "delivery: lease",
-                  source_name_, keys_.pending);
+    spdlog::error(
+        "source {}: the head of {} changed under this instance's window (another "
+        "consumer took from it or pushed to its head); nothing was trimmed and the "
+        "window is handled again. Every consumer of a delivery: lease source must use "
+        "delivery: lease",
+        source_name_, keys_.pending);
   }
   *owned = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
   return Status::ok();

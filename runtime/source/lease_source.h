@@ -1,5 +1,5 @@
-// lease_source.h: the list source with `delivery: lease`: one active consumer holds K:lease, reads a
-// window from the head of K and acknowledges it by trimming the head, so no message is copied.
+// lease_source.h: the list source with `delivery: lease`: one active consumer holds K:lease, reads
+// a window from the head of K and acknowledges it by trimming the head, so no message is copied.
 //
 // The protocol (all state in Redis, every step fenced by the lease):
 //   K:lease   "<consumer>|<token>" of the active consumer, PX reclaim_after; renewed by each take
@@ -32,8 +32,8 @@ class LeaseSource : public Source {
   // consumer names this process among the source's consumers (hostname:slot); token is unique to
   // this run. ttl (reclaim_after) is how long the lease outlives a silent holder. The connection
   // is borrowed and must outlive the source.
-  LeaseSource(RedisConnection* connection, std::string key, std::string consumer,
-              std::string token, std::chrono::milliseconds ttl);
+  LeaseSource(RedisConnection* connection, std::string key, std::string consumer, std::string token,
+              std::chrono::milliseconds ttl);
 
   // format laravel: the producer's companion list (one "1" per message); a fresh window removes
   // one token per message, as ListSource does. Empty for format raw.

@@ -84,8 +84,8 @@ Status ListSource::take_now(int max, int tokens_consumed, TakenBatch* batch) {
   std::string owners = keys_.owners();
   std::string deliveries = keys_.deliveries();
   std::string lease = keys_.lease();
-  std::vector<std::string_view> keys = {keys_.pending, inflight_, owners, heartbeat, deliveries,
-                                        lease};
+  std::vector<std::string_view> keys = {keys_.pending, inflight_,  owners,
+                                        heartbeat,     deliveries, lease};
   if (!notify_key_.empty()) keys.push_back(notify_key_);
   const std::vector<std::string_view> args = {max_text, consumer_, ttl_ms_, token_, consumed};
   Status s;
@@ -111,9 +111,10 @@ Status ListSource::take_now(int max, int tokens_consumed, TakenBatch* batch) {
     }
     if (fast->type == REDIS_REPLY_INTEGER && fast->integer == -2) {
       sort_refused_ = true;
-      spdlog::info("source {}: Redis refuses SORT to this user (ACL); taking batches by copying "
-                   "them through Lua instead (slower)",
-                   keys_.pending);
+      spdlog::info(
+          "source {}: Redis refuses SORT to this user (ACL); taking batches by copying "
+          "them through Lua instead (slower)",
+          keys_.pending);
     }
     // -1: redelivered messages to take alone, or a non-empty in-flight list: the general script.
   }
@@ -131,11 +132,12 @@ Status ListSource::take_now(int max, int tokens_consumed, TakenBatch* batch) {
       r->element[0]->type != REDIS_REPLY_INTEGER)
     return Status::error("take script returned an unexpected reply");
   if (r->element[0]->integer > 0) {
-    spdlog::warn("source {}: in-flight list {} held {} element(s) this worker did not take (an "
-                 "older Redis state restored after a crash or failover, an operator's push, or "
-                 "another process under consumer name {}); returned them uncounted to the head "
-                 "of {}",
-                 keys_.pending, inflight_, r->element[0]->integer, consumer_, keys_.pending);
+    spdlog::warn(
+        "source {}: in-flight list {} held {} element(s) this worker did not take (an "
+        "older Redis state restored after a crash or failover, an operator's push, or "
+        "another process under consumer name {}); returned them uncounted to the head "
+        "of {}",
+        keys_.pending, inflight_, r->element[0]->integer, consumer_, keys_.pending);
   }
   return collect(batch, r->element[1]);
 }
@@ -143,17 +145,20 @@ Status ListSource::take_now(int max, int tokens_consumed, TakenBatch* batch) {
 void ListSource::quarantine_inflight() {
   Reply type;
   Status s = connection_->command_ok({"TYPE", inflight_}, &type);
-  const std::string what = s && type->type == REDIS_REPLY_STATUS
-                               ? std::string(type->str, type->len) : std::string("?");
+  const std::string what =
+      s && type->type == REDIS_REPLY_STATUS ? std::string(type->str, type->len) : std::string("?");
   const std::string aside = keys_.pending + ":quarantine:inflight:" + consumer_ + ":" +
                             std::to_string(worker_) + ":" + now_iso8601();
   Reply reply;
   s = connection_->command_ok({"RENAME", inflight_, aside}, &reply);
   raise_alert(connection_, keys_, "inflight_wrongtype",
-              "in-flight key " + inflight_ + " held a " + what + ", not a list (written by "
-              "someone else); " + (s ? "renamed it to " + aside + " so that this worker can "
-              "take again; inspect it, replay what it holds if anything, then DEL it"
-              : "could not rename it (" + s.message() + "); DEL it after inspecting it"));
+              "in-flight key " + inflight_ + " held a " + what +
+                  ", not a list (written by "
+                  "someone else); " +
+                  (s ? "renamed it to " + aside +
+                           " so that this worker can "
+                           "take again; inspect it, replay what it holds if anything, then DEL it"
+                     : "could not rename it (" + s.message() + "); DEL it after inspecting it"));
 }
 
 Status ListSource::name_taken(TakenBatch* batch) {
@@ -161,16 +166,19 @@ Status ListSource::name_taken(TakenBatch* batch) {
   Reply reply;
   const std::string heartbeat = keys_.heartbeat(consumer_);
   Status s = connection_->command_ok({"GET", heartbeat}, &reply);
-  std::string other = s && reply->type == REDIS_REPLY_STRING
-                          ? std::string(reply->str, reply->len) : std::string("?");
+  std::string other = s && reply->type == REDIS_REPLY_STRING ? std::string(reply->str, reply->len)
+                                                             : std::string("?");
   return name_taken_error(other);
 }
 
 Status ListSource::name_taken_error(const std::string& other_token) {
   const std::string text =
-      "consumer name " + consumer_ + " of " + keys_.pending + " is in use by another live "
-      "process (" + keys_.heartbeat(consumer_) + " holds its run token " + other_token +
-      "); this process takes nothing from " + keys_.pending + " and stands by until that "
+      "consumer name " + consumer_ + " of " + keys_.pending +
+      " is in use by another live "
+      "process (" +
+      keys_.heartbeat(consumer_) + " holds its run token " + other_token +
+      "); this process takes nothing from " + keys_.pending +
+      " and stands by until that "
       "heartbeat expires; give every process its own name with --instance (cloned hosts share "
       "a hostname; two addresses of one Redis look like two sources)";
   raise_alert(connection_, keys_, "consumer_name_taken", text);
@@ -184,13 +192,19 @@ Status ListSource::lease_held(TakenBatch* batch) {
   Status s = connection_->eval(kExpireForeignScript, {lease}, {ttl_ms_}, &reply);
   if (s && reply->type == REDIS_REPLY_INTEGER && reply->integer == 1) {
     raise_alert(connection_, keys_, "lease_without_ttl",
-                lease + " had no TTL (Switchyard always sets one: someone else wrote it) and "
-                "kept delivery: inflight consumers of " + keys_.pending + " from taking; gave it "
-                "a TTL of reclaim_after (" + ttl_ms_ + " ms), so it expires unless a live "
-                "delivery: lease consumer renews it; find out who wrote it");
+                lease +
+                    " had no TTL (Switchyard always sets one: someone else wrote it) and "
+                    "kept delivery: inflight consumers of " +
+                    keys_.pending +
+                    " from taking; gave it "
+                    "a TTL of reclaim_after (" +
+                    ttl_ms_ +
+                    " ms), so it expires unless a live "
+                    "delivery: lease consumer renews it; find out who wrote it");
   }
   return Status::error("a consumer with delivery: lease holds " + keys_.lease() + " on " +
-                       keys_.pending + "; the two delivery modes must not mix on one key: set "
+                       keys_.pending +
+                       "; the two delivery modes must not mix on one key: set "
                        "the same delivery: on every consumer of this source");
 }
 
@@ -210,8 +224,7 @@ Status ListSource::claim_name() {
   std::string replaceable;
   for (int attempt = 0; attempt < 2; ++attempt) {
     Reply reply;
-    Status s = connection_->eval(kClaimScript, {heartbeat}, {token_, ttl_ms_, replaceable},
-                                 &reply);
+    Status s = connection_->eval(kClaimScript, {heartbeat}, {token_, ttl_ms_, replaceable}, &reply);
     if (!s) return s;
     if (reply->type == REDIS_REPLY_INTEGER) return Status::ok();
     std::string other(reply->str, reply->len);
@@ -239,11 +252,11 @@ Status ListSource::recover_at_start(int max_deliveries, const std::string& sourc
   Status s = recover_own(max_deliveries, source_name, &returned, &dead);
   if (!s) return s;
   if (returned || dead) {
-    spdlog::warn("source {}: recovered {} in-flight message(s) of a previous run of {} back to {}"
-                 "{}",
-                 source_name, returned, consumer_, keys_.pending,
-                 dead ? fmt::format(", {} dead-lettered after {} deliveries", dead, max_deliveries)
-                      : "");
+    spdlog::warn(
+        "source {}: recovered {} in-flight message(s) of a previous run of {} back to {}"
+        "{}",
+        source_name, returned, consumer_, keys_.pending,
+        dead ? fmt::format(", {} dead-lettered after {} deliveries", dead, max_deliveries) : "");
   }
   return Status::ok();
 }
@@ -277,12 +290,12 @@ Status ListSource::ack(const TakenBatch& batch, const AckWrites& writes, bool* o
   }
   *owned = found > 0;
   if (returned > 0) {
-    spdlog::warn("source {}: in-flight list {} held {} element(s) besides this worker's batch of "
-                 "{} (an older Redis state restored after a crash or failover, an operator's "
-                 "push, or another process under consumer name {}); acked the {} of the batch "
-                 "still there and returned the others uncounted to the head of {}",
-                 keys_.pending, inflight_, returned, batch.messages.size(), consumer_, found,
-                 keys_.pending);
+    spdlog::warn(
+        "source {}: in-flight list {} held {} element(s) besides this worker's batch of "
+        "{} (an older Redis state restored after a crash or failover, an operator's "
+        "push, or another process under consumer name {}); acked the {} of the batch "
+        "still there and returned the others uncounted to the head of {}",
+        keys_.pending, inflight_, returned, batch.messages.size(), consumer_, found, keys_.pending);
   }
   return Status::ok();
 }
@@ -301,21 +314,25 @@ Status ListSource::recover(const std::string& list, const std::string& consumer,
   std::string deliveries = keys_.deliveries(), dead_key = keys_.dead(), owners = keys_.owners();
   std::string heartbeat = keys_.heartbeat(consumer);
   Reply reply;
-  Status s = connection_->eval(kRecoverScript,
-                               {list, keys_.pending, deliveries, dead_key, owners, heartbeat},
-                               {force ? "1" : "0", max, tail, count_delivery ? "1" : "0",
-                                ttl_ms_},
-                               &reply);
+  Status s = connection_->eval(
+      kRecoverScript, {list, keys_.pending, deliveries, dead_key, owners, heartbeat},
+      {force ? "1" : "0", max, tail, count_delivery ? "1" : "0", ttl_ms_}, &reply);
   if (!s) return s;
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
     return Status::error("recover script returned an unexpected reply");
   long long r0 = reply->element[0]->integer, r1 = reply->element[1]->integer;
   if (r0 == -2) {
-    raise_alert(connection_, keys_, "heartbeat_without_ttl",
-                heartbeat + " had no TTL (Switchyard always sets one: someone else wrote it) and "
-                "kept in-flight list " + list + " of consumer " + consumer + " from being "
-                "reclaimed; gave it a TTL of reclaim_after (" + ttl_ms_ + " ms), so the list is "
-                "reclaimed once it expires unless a live consumer renews it; find out who wrote it");
+    raise_alert(
+        connection_, keys_, "heartbeat_without_ttl",
+        heartbeat +
+            " had no TTL (Switchyard always sets one: someone else wrote it) and "
+            "kept in-flight list " +
+            list + " of consumer " + consumer +
+            " from being "
+            "reclaimed; gave it a TTL of reclaim_after (" +
+            ttl_ms_ +
+            " ms), so the list is "
+            "reclaimed once it expires unless a live consumer renews it; find out who wrote it");
   }
   *skipped = r0 < 0;
   *returned = r0 < 0 ? 0 : static_cast<int>(r0);
@@ -371,7 +388,8 @@ Status ListSource::reclaim_abandoned(int max_deliveries, const std::string& sour
   std::vector<std::pair<std::string, std::string>> others;
   for (size_t i = 0; i + 1 < reply->elements; i += 2) {
     std::string owner(reply->element[i + 1]->str, reply->element[i + 1]->len);
-    if (owner != consumer_) others.emplace_back(std::string(reply->element[i]->str, reply->element[i]->len), owner);
+    if (owner != consumer_)
+      others.emplace_back(std::string(reply->element[i]->str, reply->element[i]->len), owner);
   }
   if (reclaim_rounds_++ % kScanEvery == 0) {
     s = register_unlisted(reply.get(), &others);
@@ -425,9 +443,10 @@ Status ListSource::register_unlisted(const redisReply* owners,
       s = connection_->command_ok({"HSETNX", keys_.owners(), list, owner}, &set);
       if (!s) return s;
       if (set->type != REDIS_REPLY_INTEGER || set->integer != 1) continue;
-      spdlog::warn("source {}: in-flight list {} was not registered in {}; registered it to "
-                   "consumer {} so that it is recovered once that consumer is silent",
-                   keys_.pending, list, keys_.owners(), owner);
+      spdlog::warn(
+          "source {}: in-flight list {} was not registered in {}; registered it to "
+          "consumer {} so that it is recovered once that consumer is silent",
+          keys_.pending, list, keys_.owners(), owner);
       if (owner != consumer_) others->emplace_back(list, owner);
     }
   } while (cursor != "0");

@@ -1,7 +1,8 @@
-// list_source.h: the reliable Redis list source (README "Redis keys", "Delivery guarantee"): takes batches from K into
-// a per-worker in-flight list atomically, acks them together with their dead letters and retries,
-// recovers in-flight lists of crashed consumers, and runs the durable retry schedule K:retry.
-// Thread safety: a ListSource is used by one thread (it holds that thread's connection).
+// list_source.h: the reliable Redis list source (README "Redis keys", "Delivery guarantee"): takes
+// batches from K into a per-worker in-flight list atomically, acks them together with their dead
+// letters and retries, recovers in-flight lists of crashed consumers, and runs the durable retry
+// schedule K:retry. Thread safety: a ListSource is used by one thread (it holds that thread's
+// connection).
 #ifndef SWITCHYARD_SOURCE_LIST_SOURCE_H_
 #define SWITCHYARD_SOURCE_LIST_SOURCE_H_
 
@@ -98,7 +99,6 @@ class ListSource : public Source {
   // its in-flight lists unless a `delivery: lease` consumer holds K:lease.
   Status heartbeat(int workers);
 
-
  private:
   // One non-blocking take; tokens_consumed notify tokens were already removed by the caller.
   Status take_now(int max, int tokens_consumed, TakenBatch* batch);
@@ -128,8 +128,8 @@ class ListSource : public Source {
   std::string notify_key_;
   int workers_ = 1;
   std::vector<std::string_view> args_;  // reused argument buffer
-  bool sort_refused_ = false;  // an ACL refused SORT: take with kTakeScript only
-  int reclaim_rounds_ = 0;     // reclaim_abandoned calls (the SCAN runs on some of them)
+  bool sort_refused_ = false;           // an ACL refused SORT: take with kTakeScript only
+  int reclaim_rounds_ = 0;              // reclaim_abandoned calls (the SCAN runs on some of them)
 };
 
 }  // namespace switchyard

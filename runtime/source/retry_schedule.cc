@@ -1,5 +1,6 @@
 // retry_schedule.cc: leases and settles K:retry entries with source/lua/retry_*.lua.
 #include "source/retry_schedule.h"
+
 #include "source/lua/scripts.h"
 
 namespace switchyard {
@@ -12,7 +13,7 @@ const RedisScript kSettleScript(lua::kRetrySettle);
 }  // namespace
 
 Status RetrySchedule::lease(int max, int64_t now_ms, int64_t lease_ms,
-                                 std::vector<LeasedRetry>* out) {
+                            std::vector<LeasedRetry>* out) {
   out->clear();
   std::string lease = std::to_string(lease_ms);
   std::string max_text = std::to_string(max);

@@ -25,10 +25,10 @@ struct LeasedRetry {
 
 // How one leased retry ends: settled (removed), rescheduled, or dead-lettered.
 struct RetrySettlement {
-  std::string member;                 // the leased member
+  std::string member;  // the leased member
   enum Kind { kDone, kReschedule, kDeadLetter } kind = kDone;
-  int64_t due_ms = 0;                 // kReschedule
-  std::string data;                   // kReschedule: new member; kDeadLetter: encoded letter
+  int64_t due_ms = 0;  // kReschedule
+  std::string data;    // kReschedule: new member; kDeadLetter: encoded letter
 };
 
 class RetrySchedule {

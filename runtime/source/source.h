@@ -21,12 +21,12 @@ namespace switchyard {
 // The Redis keys of one source with key K (every internal key starts with "K:").
 struct SourceKeys {
   explicit SourceKeys(std::string key) : pending(std::move(key)) {}
-  std::string pending;                                        // K: producers RPUSH here
-  std::string dead() const { return pending + ":dead"; }      // dead letters (list)
-  std::string retry() const { return pending + ":retry"; }    // scheduled retries (zset)
+  std::string pending;                                      // K: producers RPUSH here
+  std::string dead() const { return pending + ":dead"; }    // dead letters (list)
+  std::string retry() const { return pending + ":retry"; }  // scheduled retries (zset)
   // Leased retry member -> "<alive key>\n<alive value>\n<worker>" of the worker running it (hash).
   std::string retry_runners() const { return pending + ":retry:runners"; }
-  std::string owners() const { return pending + ":inflight"; }// in-flight list -> consumer (hash)
+  std::string owners() const { return pending + ":inflight"; }  // in-flight list -> consumer (hash)
   std::string deliveries() const { return pending + ":deliveries"; }  // sha1 -> count (hash)
   std::string inflight(const std::string& consumer, int worker) const {
     return pending + ":inflight:" + consumer + ":" + std::to_string(worker);
@@ -68,8 +68,8 @@ struct TakenBatch {
 
 // What to write when a batch is acknowledged, atomically with the ack.
 struct AckWrites {
-  std::vector<std::string> dead_letters;                     // encoded K:dead elements
-  std::vector<std::pair<int64_t, std::string>> retries;      // (due unix ms, encoded member)
+  std::vector<std::string> dead_letters;                 // encoded K:dead elements
+  std::vector<std::pair<int64_t, std::string>> retries;  // (due unix ms, encoded member)
   void clear() {
     dead_letters.clear();
     retries.clear();

@@ -33,8 +33,11 @@ class StreamSource::Keeper {
   Keeper(RedisEndpoint endpoint, std::string client_name, std::string stream, std::string group,
          std::string consumer, std::chrono::milliseconds every)
       : connection_(std::move(endpoint), std::move(client_name), std::chrono::milliseconds(5000)),
-        stream_(std::move(stream)), group_(std::move(group)), consumer_(std::move(consumer)),
-        every_(every), thread_([this] { run(); }) {}
+        stream_(std::move(stream)),
+        group_(std::move(group)),
+        consumer_(std::move(consumer)),
+        every_(every),
+        thread_([this] { run(); }) {}
   ~Keeper() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -85,8 +88,9 @@ class StreamSource::Keeper {
     std::vector<std::string_view> args = {group_, consumer_};
     args.insert(args.end(), ids.begin(), ids.end());
     Status s = connection_.eval(kStreamKeepScript, {stream_}, args, &reply);
-    if (!s) spdlog::debug("stream {}: keeping the batch in hand of {}: {}", stream_, consumer_,
-                          s.message());
+    if (!s)
+      spdlog::debug("stream {}: keeping the batch in hand of {}: {}", stream_, consumer_,
+                    s.message());
   }
 
   RedisConnection connection_;
@@ -111,9 +115,9 @@ StreamSource::StreamSource(RedisConnection* connection, const SourceConfig& conf
       source_name_(config.name),
       reclaim_after_(config.reclaim_after),
       metrics_(metrics) {
-  keeper_ = std::make_unique<Keeper>(
-      std::move(endpoint), "switchyard:" + consumer_ + ":keeper", keys_.pending, group_,
-      consumer_, std::max(std::chrono::milliseconds(10), reclaim_after_ / 3));
+  keeper_ = std::make_unique<Keeper>(std::move(endpoint), "switchyard:" + consumer_ + ":keeper",
+                                     keys_.pending, group_, consumer_,
+                                     std::max(std::chrono::milliseconds(10), reclaim_after_ / 3));
 }
 
 StreamSource::~StreamSource() { log_claimed(); }
@@ -138,7 +142,8 @@ Status StreamSource::start(int, const std::string& source_name) {
   source_name_ = source_name;
   Reply reply;
   Status s = connection_->command(
-      {"XGROUP", "CREATE", keys_.pending, group_, start_id_ == "0" ? "0" : "$", "MKSTREAM"}, &reply);
+      {"XGROUP", "CREATE", keys_.pending, group_, start_id_ == "0" ? "0" : "$", "MKSTREAM"},
+      &reply);
   if (!s) return s;
   if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "BUSYGROUP", 9) != 0) {
     return Status::error("source " + source_name + ": XGROUP CREATE " + keys_.pending + " " +
@@ -155,10 +160,11 @@ Status StreamSource::start(int, const std::string& source_name) {
       Reply length;
       if (connection_->command_ok({"XLEN", keys_.pending}, &length) &&
           length->type == REDIS_REPLY_INTEGER && length->integer > 0) {
-        spdlog::warn("source {}: the {} entries already in stream {} are skipped (start: \"$\"); "
-                     "if group {} existed before and was lost, recreate it with XGROUP SETID {} "
-                     "{} 0 to handle them",
-                     source_name, length->integer, keys_.pending, group_, keys_.pending, group_);
+        spdlog::warn(
+            "source {}: the {} entries already in stream {} are skipped (start: \"$\"); "
+            "if group {} existed before and was lost, recreate it with XGROUP SETID {} "
+            "{} 0 to handle them",
+            source_name, length->integer, keys_.pending, group_, keys_.pending, group_);
       }
     }
   }
@@ -171,8 +177,8 @@ Status StreamSource::start(int, const std::string& source_name) {
 
 Status StreamSource::recreate_group(const std::string& why) {
   Reply reply;
-  Status s = connection_->command({"XGROUP", "CREATE", keys_.pending, group_, "0", "MKSTREAM"},
-                                  &reply);
+  Status s =
+      connection_->command({"XGROUP", "CREATE", keys_.pending, group_, "0", "MKSTREAM"}, &reply);
   if (!s) return s;
   if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "BUSYGROUP", 9) != 0) {
     return Status::error("source " + source_name_ + ": XGROUP CREATE " + keys_.pending + " " +
@@ -184,11 +190,12 @@ Status StreamSource::recreate_group(const std::string& why) {
     Status alerted = raise_alert(
         connection_, keys_, "group_lost",
         "source " + source_name_ + ": recreated consumer group " + group_ + " on stream " +
-            keys_.pending + " at its first entry after it was gone (destroyed, or the stream "
+            keys_.pending +
+            " at its first entry after it was gone (destroyed, or the stream "
             "deleted, flushed or restored without it): entries still in the stream are handled "
             "again, entries trimmed away meanwhile are lost; find out what removed the group, "
-            "check the producers for missing messages, then HDEL " + keys_.alerts() +
-            " group_lost");
+            "check the producers for missing messages, then HDEL " +
+            keys_.alerts() + " group_lost");
     if (!alerted) return alerted;
   }
   reading_own_pending_ = true;
@@ -226,8 +233,8 @@ void StreamSource::append_entries(const redisReply* entries, TakenBatch* batch) 
       }
       if (!found) {
         refusal = "stream entry " + std::string(id) + " of " + keys_.pending +
-                  " has no \"message\" field (fields: " + names +
-                  "); producers must XADD " + keys_.pending + " * message <envelope>";
+                  " has no \"message\" field (fields: " + names + "); producers must XADD " +
+                  keys_.pending + " * message <envelope>";
       }
     }
     if (!refusal.empty()) {
@@ -245,9 +252,9 @@ Status StreamSource::load_delivery_counts(TakenBatch* batch) {
   if (batch->ids.empty()) return Status::ok();
   Reply reply;
   std::string count = std::to_string(batch->ids.size() * 2 + 10);
-  Status s = connection_->command_ok({"XPENDING", keys_.pending, group_, batch->ids.front(),
-                                      batch->ids.back(), count, consumer_},
-                                     &reply);
+  Status s = connection_->command_ok(
+      {"XPENDING", keys_.pending, group_, batch->ids.front(), batch->ids.back(), count, consumer_},
+      &reply);
   if (!s) return s;
   for (size_t i = 0; i < reply->elements; ++i) {
     const redisReply* p = reply->element[i];
@@ -286,12 +293,13 @@ Status StreamSource::take_once(int max, std::chrono::milliseconds block, TakenBa
   std::string count = std::to_string(max);
   if (reading_own_pending_) {
     // What this consumer read before a crash and never acked: one entry at a time.
-    Status s = connection_->command_ok({"XREADGROUP", "GROUP", group_, consumer_, "COUNT", "1",
-                                        "STREAMS", keys_.pending, "0"},
-                                       &batch->reply);
+    Status s = connection_->command_ok(
+        {"XREADGROUP", "GROUP", group_, consumer_, "COUNT", "1", "STREAMS", keys_.pending, "0"},
+        &batch->reply);
     if (!s) return s;
     const redisReply* r = batch->reply.get();
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) append_entries(r->element[0]->element[1], batch);
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1)
+      append_entries(r->element[0]->element[1], batch);
     if (!batch->messages.empty()) return load_delivery_counts(batch);
     reading_own_pending_ = false;
   }
@@ -300,14 +308,14 @@ Status StreamSource::take_once(int max, std::chrono::milliseconds block, TakenBa
     // Entries of consumers silent for reclaim_after become ours (their delivery count goes up),
     // one at a time: a poison entry among them does not raise its neighbours' counts.
     std::string idle = std::to_string(reclaim_after_.count());
-    Status s = connection_->command_ok({"XAUTOCLAIM", keys_.pending, group_, consumer_, idle,
-                                        claim_cursor_, "COUNT", "1"},
-                                       &batch->reply);
+    Status s = connection_->command_ok(
+        {"XAUTOCLAIM", keys_.pending, group_, consumer_, idle, claim_cursor_, "COUNT", "1"},
+        &batch->reply);
     if (!s) return s;
     const redisReply* r = batch->reply.get();
     if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
-      claim_cursor_ = r->element[0]->type == REDIS_REPLY_STRING ? std::string(view(r->element[0]))
-                                                                 : "0-0";
+      claim_cursor_ =
+          r->element[0]->type == REDIS_REPLY_STRING ? std::string(view(r->element[0])) : "0-0";
       append_entries(r->element[1], batch);
       // Redis 7: the ids XAUTOCLAIM found deleted from the stream, now also gone from the
       // pending list. Nobody else will ever see them: dead-letter them by id.
@@ -342,7 +350,8 @@ Status StreamSource::take_once(int max, std::chrono::milliseconds block, TakenBa
                                      &batch->reply);
   if (!s) return s;
   const redisReply* r = batch->reply.get();
-  if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) append_entries(r->element[0]->element[1], batch);
+  if (r->type == REDIS_REPLY_ARRAY && r->elements == 1)
+    append_entries(r->element[0]->element[1], batch);
   return Status::ok();
 }
 
@@ -367,8 +376,9 @@ Status StreamSource::ack(const TakenBatch& batch, const AckWrites& writes, bool*
     // The batch in hand is written; what else this consumer held is gone from the group.
     (void)raise_alert(
         connection_, keys_, "consumer_deleted",
-        "source " + source_name_ + ": consumer " + consumer_ + " was deleted from group " +
-            group_ + " on stream " + keys_.pending + " while it held entries (XGROUP "
+        "source " + source_name_ + ": consumer " + consumer_ + " was deleted from group " + group_ +
+            " on stream " + keys_.pending +
+            " while it held entries (XGROUP "
             "DELCONSUMER, or the group destroyed and created again, e.g. at $): entries it "
             "held beyond the batch in hand left the pending list and are not delivered again; "
             "never delete a consumer or a group with pending entries (XINFO CONSUMERS shows "

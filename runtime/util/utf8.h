@@ -1,6 +1,5 @@
-// utf8.h: strict UTF-8 checks and decoding: a whole message (ASCII runs eight bytes at a time) or one
-// sequence.
-// Thread safety: pure functions; reentrant.
+// utf8.h: strict UTF-8 checks and decoding: a whole message (ASCII runs eight bytes at a time) or
+// one sequence. Thread safety: pure functions; reentrant.
 #ifndef SWITCHYARD_UTIL_UTF8_H_
 #define SWITCHYARD_UTIL_UTF8_H_
 

@@ -1,4 +1,5 @@
-// fuzz_config.cc: fuzz target for the routes.yaml loader (load_config_from_string): any text gives a Config or a positioned error.
+// fuzz_config.cc: fuzz target for the routes.yaml loader (load_config_from_string): any text gives
+// a Config or a positioned error.
 #include <string>
 
 #include "config/config_loader.h"

@@ -1,4 +1,5 @@
-// fuzz_envelope.cc: fuzz target for EnvelopeDecoder (and the contract check after it), with a RapidJSON DOM as the reference.
+// fuzz_envelope.cc: fuzz target for EnvelopeDecoder (and the contract check after it), with a
+// RapidJSON DOM as the reference.
 #include <rapidjson/document.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/stringbuffer.h>
@@ -48,9 +49,10 @@ void check(std::string_view message, switchyard::EnvelopeDecoder* decoder) {
     return;
   }
   FUZZ_CHECK(!envelope.event.empty(), "event is non-empty");
-  FUZZ_CHECK(envelope.payload.data() >= message.data() &&
-                 envelope.payload.data() + envelope.payload.size() <= message.data() + message.size(),
-             "payload is a slice of the message");
+  FUZZ_CHECK(
+      envelope.payload.data() >= message.data() &&
+          envelope.payload.data() + envelope.payload.size() <= message.data() + message.size(),
+      "payload is a slice of the message");
   FUZZ_CHECK(envelope.payload.size() >= 2 && envelope.payload.front() == '{' &&
                  envelope.payload.back() == '}',
              "payload slice is an object's text");
@@ -63,9 +65,9 @@ void check(std::string_view message, switchyard::EnvelopeDecoder* decoder) {
   FUZZ_CHECK(!whole.HasParseError() && whole.IsObject(), "accepted message parses as an object");
   const rapidjson::Value& dom = whole;
   FUZZ_CHECK(dom.HasMember("event") && dom["event"].IsString(), "event is a string");
-  FUZZ_CHECK(std::string_view(dom["event"].GetString(), dom["event"].GetStringLength()) ==
-                 envelope.event,
-             "event matches the DOM");
+  FUZZ_CHECK(
+      std::string_view(dom["event"].GetString(), dom["event"].GetStringLength()) == envelope.event,
+      "event matches the DOM");
   FUZZ_CHECK(dom.HasMember("payload") && dom["payload"].IsObject(), "payload is an object");
   rapidjson::Document slice;
   rapidjson::MemoryStream slice_stream(envelope.payload.data(), envelope.payload.size());

@@ -1,4 +1,5 @@
-// fuzz_redis_url.cc: fuzz target for parse_redis_url / redact_redis_url: no crash, and a password never shows in an error or a redacted URL.
+// fuzz_redis_url.cc: fuzz target for parse_redis_url / redact_redis_url: no crash, and a password
+// never shows in an error or a redacted URL.
 #include <string>
 
 #include "fuzz_target.h"

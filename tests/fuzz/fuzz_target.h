@@ -18,13 +18,13 @@
 
 // An invariant every input must keep; a violation aborts, which libFuzzer reports as a crash
 // (and the replay test as a death of the test binary). Active in release builds too.
-#define FUZZ_CHECK(condition, what)                                                      \
-  do {                                                                                   \
-    if (!(condition)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: invariant failed: %s (%s)\n", __FILE__, __LINE__,     \
-                   #condition, what);                                                    \
-      std::abort();                                                                      \
-    }                                                                                    \
+#define FUZZ_CHECK(condition, what)                                                              \
+  do {                                                                                           \
+    if (!(condition)) {                                                                          \
+      std::fprintf(stderr, "%s:%d: invariant failed: %s (%s)\n", __FILE__, __LINE__, #condition, \
+                   what);                                                                        \
+      std::abort();                                                                              \
+    }                                                                                            \
   } while (0)
 
 #endif  // SWITCHYARD_TESTS_FUZZ_FUZZ_TARGET_H_

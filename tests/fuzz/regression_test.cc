@@ -1,4 +1,5 @@
-// regression_test.cc: one named unit test per crash the fuzzers found (inputs kept in tests/fuzz/regressions/), outside the redis unit tests.
+// regression_test.cc: one named unit test per crash the fuzzers found (inputs kept in
+// tests/fuzz/regressions/), outside the redis unit tests.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -24,8 +25,8 @@ TEST(FuzzRegressionTest, ConfigMapKeysOutliveTheIteratorProxy) {
   EXPECT_THAT(s.message(), ::testing::StartsWith("fuzz.yaml:"));
 
   Status ok = load_config_from_string(
-      "version: 1\nsources:\n  a: {key: a}\n  b: {key: b}\nhandlers: {}\nroutes: {}\n",
-      "fuzz.yaml", "/nonexistent", &config);
+      "version: 1\nsources:\n  a: {key: a}\n  b: {key: b}\nhandlers: {}\nroutes: {}\n", "fuzz.yaml",
+      "/nonexistent", &config);
   ASSERT_TRUE(ok.is_ok()) << ok.message();
   ASSERT_EQ(config.sources.size(), 2u);
   EXPECT_EQ(config.sources[1].key, "b");
@@ -36,7 +37,9 @@ TEST(FuzzRegressionTest, ConfigMapKeysOutliveTheIteratorProxy) {
 // timeout at 900 MB after 12 s; bad_alloc after a minute at 4 GB). A reload (SIGHUP) of such a
 // file would have taken the daemon down. Now it is a prompt, positioned error.
 TEST(FuzzRegressionTest, TextAfterATopLevelFlowNodeIsAPromptError) {
-  for (const char* yaml : {"\"*\",yp\x83" "c", "\"a\",b", "[a],b", "{a: 1},b", "'a',"}) {
+  for (const char* yaml : {"\"*\",yp\x83"
+                           "c",
+                           "\"a\",b", "[a],b", "{a: 1},b", "'a',"}) {
     SCOPED_TRACE(yaml);
     Config config;
     Status s = load_config_from_string(yaml, "fuzz.yaml", "/nonexistent", &config);

@@ -1,4 +1,5 @@
-// replay_test.cc: runs every file of tests/fuzz/corpus/<target>/ and tests/fuzz/regressions/<target>/ through its fuzz target, with any compiler.
+// replay_test.cc: runs every file of tests/fuzz/corpus/<target>/ and
+// tests/fuzz/regressions/<target>/ through its fuzz target, with any compiler.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -44,7 +45,9 @@ size_t replay(const std::string& target, int (*run)(const uint8_t*, size_t)) {
   return count;
 }
 
-TEST(FuzzReplayTest, EnvelopeCorpus) { EXPECT_GT(replay("envelope", switchyard_fuzz_envelope), 10u); }
+TEST(FuzzReplayTest, EnvelopeCorpus) {
+  EXPECT_GT(replay("envelope", switchyard_fuzz_envelope), 10u);
+}
 TEST(FuzzReplayTest, ConfigCorpus) { EXPECT_GT(replay("config", switchyard_fuzz_config), 5u); }
 TEST(FuzzReplayTest, BoundedJsonCorpus) {
   EXPECT_GT(replay("bounded_json", switchyard_fuzz_bounded_json), 5u);
@@ -52,6 +55,8 @@ TEST(FuzzReplayTest, BoundedJsonCorpus) {
 TEST(FuzzReplayTest, DeadLetterCorpus) {
   EXPECT_GT(replay("dead_letter", switchyard_fuzz_dead_letter), 5u);
 }
-TEST(FuzzReplayTest, RedisUrlCorpus) { EXPECT_GT(replay("redis_url", switchyard_fuzz_redis_url), 5u); }
+TEST(FuzzReplayTest, RedisUrlCorpus) {
+  EXPECT_GT(replay("redis_url", switchyard_fuzz_redis_url), 5u);
+}
 
 }  // namespace

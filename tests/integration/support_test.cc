@@ -1,9 +1,8 @@
 // support_test.cc: self-test of tests/support (real redis-server, real child processes, SQLite).
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <yaml-cpp/yaml.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -319,8 +318,8 @@ TEST(SupportWaitTest, WaitForReturnsAStatusAndWaitOrThrowThrowsIt) {
   WaitStatus held = wait_for([&] { return ++calls >= 2; }, 5s, "two calls");
   EXPECT_TRUE(held.ok);
   EXPECT_EQ(held.message, "");
-  WaitStatus timed_out = wait_for(
-      [] () -> bool { throw std::runtime_error("redis is down"); }, 20ms, "the impossible");
+  WaitStatus timed_out =
+      wait_for([]() -> bool { throw std::runtime_error("redis is down"); }, 20ms, "the impossible");
   EXPECT_FALSE(timed_out);
   EXPECT_EQ(timed_out.message,
             "timed out after 20 ms waiting for the impossible (last error: redis is down)");
@@ -362,7 +361,8 @@ TEST(SupportDeadLettersTest, ReadsExactBytesWithTheRuntimesDecoderAndNamesABadEl
     read_dead_letters(client, "events:dead");
     ADD_FAILURE() << "a bad element was read";
   } catch (const std::runtime_error& e) {
-    EXPECT_EQ(std::string(e.what()).rfind("events:dead[2]: not a dead letter (", 0), 0u) << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind("events:dead[2]: not a dead letter (", 0), 0u)
+        << e.what();
   }
 }
 
@@ -381,10 +381,10 @@ TEST(SupportTerminalTextTest, FindsEveryKindOfControlAndOnlyThose) {
   EXPECT_EQ(terminal_control_at("a\x1b[2J", true), 1u);
   EXPECT_EQ(terminal_control_at("ab\x7f", true), 2u);
   EXPECT_EQ(terminal_control_at("nul "s + '\0', true), 4u);
-  EXPECT_EQ(terminal_control_at("csi \xc2\x9b", true), 4u);        // U+009B as UTF-8
-  EXPECT_EQ(terminal_control_at("raw \x9b", true), 4u);             // 8-bit CSI, not UTF-8
+  EXPECT_EQ(terminal_control_at("csi \xc2\x9b", true), 4u);                  // U+009B as UTF-8
+  EXPECT_EQ(terminal_control_at("raw \x9b", true), 4u);                      // 8-bit CSI, not UTF-8
   EXPECT_EQ(terminal_control_at("\xe2\x82\xac \xff \xc0\xaf", true), none);  // bad UTF-8, no C1
-  EXPECT_EQ(terminal_control_at("\xc2\xa0 nbsp", true), none);     // U+00A0 is not a control
+  EXPECT_EQ(terminal_control_at("\xc2\xa0 nbsp", true), none);  // U+00A0 is not a control
 }
 
 // ---------------------------------------------------------------- SQLite

@@ -260,7 +260,9 @@ std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
     if (pidfd_ >= 0) {
       // Round up so that a sub-millisecond remainder does not spin.
       auto ms = std::chrono::ceil<std::chrono::milliseconds>(remaining).count();
-      struct pollfd p{pidfd_, POLLIN, 0};
+      struct pollfd p {
+        pidfd_, POLLIN, 0
+      };
       ::poll(&p, 1, static_cast<int>(std::min<long long>(ms, INT_MAX)));
     } else {
       std::this_thread::sleep_for(
@@ -333,7 +335,9 @@ std::vector<std::string> split_lines(const std::string& text) {
   return lines;
 }
 
-std::vector<std::string> file_lines(const std::string& path) { return split_lines(read_file(path)); }
+std::vector<std::string> file_lines(const std::string& path) {
+  return split_lines(read_file(path));
+}
 
 std::string tail_file(const std::string& path, std::size_t lines) {
   std::string text = read_file(path);

@@ -84,10 +84,10 @@ std::vector<std::string> RedisServer::command_line() const {
   if (options_.tcp) {
     argv.insert(argv.end(), {"--bind", "127.0.0.1"});
   }
-  argv.insert(argv.end(), {"--unixsocket", socket_path(), "--unixsocketperm", "700", "--dir",
-                           dir_.path(), "--save", "", "--appendonly",
-                           options_.appendonly ? "yes" : "no", "--daemonize", "no", "--logfile",
-                           log_path()});
+  argv.insert(argv.end(),
+              {"--unixsocket", socket_path(), "--unixsocketperm", "700", "--dir", dir_.path(),
+               "--save", "", "--appendonly", options_.appendonly ? "yes" : "no", "--daemonize",
+               "no", "--logfile", log_path()});
   argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
   return argv;
 }

@@ -9,12 +9,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <functional>
-#include <sstream>
-
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <functional>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -87,8 +86,9 @@ std::string postgres_bindir() {
 std::vector<std::string> as_postgres(std::vector<std::string> argv) {
   if (!is_root()) return argv;
   // Changing the uid clears the parent-death signal ChildProcess set: set it again.
-  std::vector<std::string> out = {"setpriv", "--reuid=postgres", "--regid=postgres",
-                                  "--init-groups", "--pdeathsig", "SIGKILL", "--"};
+  std::vector<std::string> out = {
+      "setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--pdeathsig", "SIGKILL",
+      "--"};
   out.insert(out.end(), argv.begin(), argv.end());
   return out;
 }
@@ -99,8 +99,10 @@ void chown_postgres(const std::string& path) {
 
 class PostgresServer : public SqlServer {
  public:
-  explicit PostgresServer(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args)) {
-    run_or_throw({"cp", "-a", template_dir(), dir_.file("data")}, "copying the PostgreSQL template");
+  explicit PostgresServer(std::vector<std::string> extra_args)
+      : extra_args_(std::move(extra_args)) {
+    run_or_throw({"cp", "-a", template_dir(), dir_.file("data")},
+                 "copying the PostgreSQL template");
     chown_postgres(dir_.path());
   }
   ~PostgresServer() override { kill9(); }
@@ -111,15 +113,29 @@ class PostgresServer : public SqlServer {
     if (process_.is_running()) throw std::logic_error("PostgresServer::start: already running");
     ::unlink((dir_.path() + "/.s.PGSQL.5432").c_str());
     ::unlink(dir_.file("data/postmaster.pid").c_str());
-    std::vector<std::string> argv = {postgres_bindir() + "/postgres", "-D", dir_.file("data"), "-k",
-                                     dir_.path(), "-p", "5432", "-c", "listen_addresses=", "-c",
-                                     "fsync=off", "-c", "full_page_writes=off", "-c",
-                                     "max_connections=60", "-c", "logging_collector=off"};
+    std::vector<std::string> argv = {postgres_bindir() + "/postgres",
+                                     "-D",
+                                     dir_.file("data"),
+                                     "-k",
+                                     dir_.path(),
+                                     "-p",
+                                     "5432",
+                                     "-c",
+                                     "listen_addresses=",
+                                     "-c",
+                                     "fsync=off",
+                                     "-c",
+                                     "full_page_writes=off",
+                                     "-c",
+                                     "max_connections=60",
+                                     "-c",
+                                     "logging_collector=off"};
     argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
     process_.spawn(as_postgres(argv), {}, log_path());
     const std::string conninfo = admin_conninfo("postgres");
-    wait_ready(process_, [&] { return PQping(conninfo.c_str()) == PQPING_OK; }, "postgres",
-               [&] { return log_tail(40); });
+    wait_ready(
+        process_, [&] { return PQping(conninfo.c_str()) == PQPING_OK; }, "postgres",
+        [&] { return log_tail(40); });
   }
 
   void stop() override { stop_process(process_, SIGINT, "postgres", log_tail(40)); }
@@ -149,10 +165,9 @@ class PostgresServer : public SqlServer {
     run_or_throw(as_postgres({postgres_bindir() + "/initdb", "-D", made->file("data"), "-U",
                               "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "-N"}),
                  "initdb");
-    CommandResult r = run_command(
-        as_postgres({postgres_bindir() + "/postgres", "--single", "-D", made->file("data"),
-                     "postgres"}),
-        std::chrono::seconds(120), {}, "CREATE DATABASE analytics;\n");
+    CommandResult r = run_command(as_postgres({postgres_bindir() + "/postgres", "--single", "-D",
+                                               made->file("data"), "postgres"}),
+                                  std::chrono::seconds(120), {}, "CREATE DATABASE analytics;\n");
     if (r.exit_code != 0) {
       std::ostringstream os;
       os << r;
@@ -181,8 +196,10 @@ class PostgresServer : public SqlServer {
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
       error = PQresultErrorMessage(r);
     } else if (want_row) {
-      if (PQntuples(r) < 1 || PQnfields(r) < 1) error = "no row";
-      else out = PQgetisnull(r, 0, 0) ? "NULL" : PQgetvalue(r, 0, 0);
+      if (PQntuples(r) < 1 || PQnfields(r) < 1)
+        error = "no row";
+      else
+        out = PQgetisnull(r, 0, 0) ? "NULL" : PQgetvalue(r, 0, 0);
     }
     PQclear(r);
     PQfinish(c);
@@ -217,16 +234,22 @@ class MariaDbServer : public SqlServer {
   void start() override {
     if (process_.is_running()) throw std::logic_error("MariaDbServer::start: already running");
     ::unlink(socket_path().c_str());
-    std::vector<std::string> argv = {"mariadbd", "--no-defaults", "--datadir=" + dir_.file("data"),
-                                     "--socket=" + socket_path(), "--skip-networking",
+    std::vector<std::string> argv = {"mariadbd",
+                                     "--no-defaults",
+                                     "--datadir=" + dir_.file("data"),
+                                     "--socket=" + socket_path(),
+                                     "--skip-networking",
                                      "--pid-file=" + dir_.file("mariadbd.pid"),
-                                     "--log-error=" + log_path(), "--skip-log-bin",
+                                     "--log-error=" + log_path(),
+                                     "--skip-log-bin",
                                      "--innodb-buffer-pool-size=64M",
-                                     "--innodb-flush-log-at-trx-commit=2", "--max-connections=100"};
+                                     "--innodb-flush-log-at-trx-commit=2",
+                                     "--max-connections=100"};
     for (const std::string& a : mariadb_user_args()) argv.push_back(a);
     argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
     process_.spawn(argv, {}, dir_.file("mariadbd.out"));
-    wait_ready(process_, [&] { return ping(); }, "mariadbd", [&] { return log_tail(40); });
+    wait_ready(
+        process_, [&] { return ping(); }, "mariadbd", [&] { return log_tail(40); });
     exec("CREATE DATABASE IF NOT EXISTS analytics");
   }
 
@@ -236,7 +259,9 @@ class MariaDbServer : public SqlServer {
   }
   bool is_running() override { return process_.is_running(); }
 
-  std::string url() const override { return "mysql://root@localhost/analytics?socket=" + socket_path(); }
+  std::string url() const override {
+    return "mysql://root@localhost/analytics?socket=" + socket_path();
+  }
 
   void exec(const std::string& sql) override { run(sql, false); }
   std::string query_text(const std::string& sql) override { return run(sql, true); }
@@ -293,8 +318,10 @@ class MariaDbServer : public SqlServer {
       error = mysql_error(c);
     } else if (MYSQL_RES* res = mysql_store_result(c)) {
       MYSQL_ROW row = mysql_fetch_row(res);
-      if (want_row && !row) error = "no row";
-      else if (want_row) out = row[0] ? row[0] : "NULL";
+      if (want_row && !row)
+        error = "no row";
+      else if (want_row)
+        out = row[0] ? row[0] : "NULL";
       mysql_free_result(res);
     } else if (want_row) {
       error = "no result";

@@ -3,7 +3,6 @@
 #include "support/switchyard_process.h"
 
 #include <gtest/gtest.h>
-
 #include <signal.h>
 
 namespace switchyard::test {

@@ -5,7 +5,6 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
-
 #include <switchyard/handler.hpp>
 #include <switchyard/payload.hpp>
 
@@ -23,7 +22,8 @@ class HelloSink : public switchyard::sdk::Handler {
     // leave a file the service cannot write).
     if (host.check_only()) return;
     out_.open(path_, std::ios::app);
-    if (!out_) throw std::runtime_error("config.path: cannot open " + path_ + ": " + std::strerror(errno));
+    if (!out_)
+      throw std::runtime_error("config.path: cannot open " + path_ + ": " + std::strerror(errno));
     host_.info("appending to " + path_);
   }
 

@@ -71,9 +71,9 @@ typedef struct sy_event {
 
 /* What a plugin answers for one event. */
 typedef enum sy_outcome_kind {
-  SY_OUTCOME_OK = 0,     /* handled; never run again for this message */
-  SY_OUTCOME_RETRY = 1,  /* transient failure: retried with backoff, then dead-lettered */
-  SY_OUTCOME_REJECT = 2  /* permanent failure: dead-lettered at once with the reason */
+  SY_OUTCOME_OK = 0,    /* handled; never run again for this message */
+  SY_OUTCOME_RETRY = 1, /* transient failure: retried with backoff, then dead-lettered */
+  SY_OUTCOME_REJECT = 2 /* permanent failure: dead-lettered at once with the reason */
 } sy_outcome_kind;
 
 /* One outcome slot, owned by the host. The plugin sets kind and, for RETRY and REJECT, writes
@@ -152,8 +152,8 @@ typedef struct sy_plugin_descriptor {
    * Thread: the host's control thread (at start, on reload, under `switchyard check`); never
    * two create() calls at once, but other instances of this plugin may be handling batches on
    * worker threads meanwhile. Required. */
-  int32_t (*create)(const char* config_json, const sy_host_api* host, void** instance,
-                    char* error, size_t error_size);
+  int32_t (*create)(const char* config_json, const sy_host_api* host, void** instance, char* error,
+                    size_t error_size);
 
   /* Handles count (at least 1) events, writing one outcome per event into outcomes[i]
    * (host-owned, count slots, kind preset to SY_OUTCOME_OK, reason empty).
@@ -161,8 +161,7 @@ typedef struct sy_plugin_descriptor {
    * handle_batch or flush overlaps another call on it), but successive calls may come from
    * different threads; different instances, of this plugin too, are called concurrently.
    * Required. */
-  void (*handle_batch)(void* instance, const sy_event* events, size_t count,
-                       sy_outcome* outcomes);
+  void (*handle_batch)(void* instance, const sy_event* events, size_t count, sy_outcome* outcomes);
 
   /* Makes everything handled so far durable. Returns 0, or non-zero with a message in error;
    * the batch's OK outcomes are then retried. Called after every handle_batch (same thread,

@@ -26,10 +26,10 @@ using namespace std::chrono_literals;
 std::vector<std::string> quote_events(long first, long count) {
   std::vector<std::string> out;
   for (long id = first; id < first + count; ++id) {
-    out.push_back(envelope("analytics.quote",
-                           R"({"quote_id":)" + std::to_string(id) + R"(,"user_id":)" +
-                               std::to_string(id % 13) + R"(,"qty":)" + std::to_string(id % 9 + 1) +
-                               R"(,"created_at":"2026-05-07T10:00:00Z"})"));
+    out.push_back(envelope("analytics.quote", R"({"quote_id":)" + std::to_string(id) +
+                                                  R"(,"user_id":)" + std::to_string(id % 13) +
+                                                  R"(,"qty":)" + std::to_string(id % 9 + 1) +
+                                                  R"(,"created_at":"2026-05-07T10:00:00Z"})"));
   }
   return out;
 }
@@ -53,7 +53,9 @@ class SqlSinkDaemonTest : public ::testing::TestWithParam<std::string> {
         "quotes_sql:\n"
         "  plugin: sql_sink\n"
         "  config:\n"
-        "    url: " + json_string(db_->url()) + "\n"
+        "    url: " +
+        json_string(db_->url()) +
+        "\n"
         "    table: quotes\n"
         "    key: [quote_id]\n"
         "    create_table: true\n"
@@ -68,7 +70,9 @@ class SqlSinkDaemonTest : public ::testing::TestWithParam<std::string> {
     config_ = dir_.write("routes.yaml", routes_yaml(spec));
   }
 
-  SwitchyardProcess start_daemon() { return SwitchyardProcess::run(config_, dir_.file("switchyard.log")); }
+  SwitchyardProcess start_daemon() {
+    return SwitchyardProcess::run(config_, dir_.file("switchyard.log"));
+  }
 
   void publish(const std::vector<std::string>& events) {
     RedisClient client = redis_.client();
@@ -147,9 +151,9 @@ TEST_P(SqlSinkDaemonTest, OutageLongerThanRetryBudgetDeadLettersWithItsTextThenR
       << describe() << daemon.log_tail();
   // The database's own words, so the operator knows what failed.
   const std::string letter = redis_.client().lrange("events:dead", 0, 0).at(0);
-  const std::string expected =
-      GetParam() == "postgres" ? "cannot connect to PostgreSQL for table quotes"
-                               : "cannot connect to MariaDB/MySQL for table quotes";
+  const std::string expected = GetParam() == "postgres"
+                                   ? "cannot connect to PostgreSQL for table quotes"
+                                   : "cannot connect to MariaDB/MySQL for table quotes";
   EXPECT_NE(letter.find(expected), std::string::npos) << letter;
   EXPECT_NE(letter.find(GetParam() == "postgres" ? "No such file or directory"
                                                  : "Can't connect to local server"),

@@ -28,7 +28,8 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-std::string quote(long id, long qty = 4, const std::string& created_at = "2026-05-07T12:00:00+02:00") {
+std::string quote(long id, long qty = 4,
+                  const std::string& created_at = "2026-05-07T12:00:00+02:00") {
   return R"({"quote_id":)" + std::to_string(id) + R"(,"user_id":)" + std::to_string(id % 7) +
          R"(,"qty":)" + std::to_string(qty) + R"(,"created_at":")" + created_at + R"("})";
 }
@@ -39,8 +40,8 @@ EventBatch quotes(long first, long count) {
   return batch;
 }
 
-std::string config(const std::string& url, bool create_table = true, const std::string& table = "quotes",
-                   const std::string& extra = "") {
+std::string config(const std::string& url, bool create_table = true,
+                   const std::string& table = "quotes", const std::string& extra = "") {
   return "{" + extra + R"("url":")" + url + R"(","table":")" + table + R"(","key":["quote_id"],)" +
          R"("create_table":)" + (create_table ? "true" : "false") + R"(,"columns":{)" +
          R"("quote_id":{"from":"/quote_id","type":"bigint"},)" +
@@ -57,7 +58,8 @@ class SqlSinkTest : public ::testing::TestWithParam<std::string> {
     server_->start();
   }
 
-  std::unique_ptr<HandlerInstance> sink(const std::string& config_json, std::string* error = nullptr) {
+  std::unique_ptr<HandlerInstance> sink(const std::string& config_json,
+                                        std::string* error = nullptr) {
     std::string local_error;
     auto library = PluginLibrary::load(bundled_plugin("sql_sink"), &local_error);
     if (!library) {
@@ -104,10 +106,12 @@ TEST_P(SqlSinkTest, WritesExactRowsAndRedeliveryAddsNone) {
   EXPECT_EQ(server_->query_int("SELECT user_id FROM quotes WHERE quote_id = 20"), 20 % 7);
   EXPECT_EQ(server_->query_int("SELECT qty FROM quotes WHERE quote_id = 20"), 4);
   // The offset is honoured: 12:00+02:00 is 10:00 UTC.
-  EXPECT_EQ(server_->query_text("SELECT " + utc_text("created_at") + " FROM quotes WHERE quote_id = 20"),
-            "2026-05-07 10:00:00");
-  EXPECT_EQ(server_->query_text("SELECT " + raw_field("quote_id") + " FROM quotes WHERE quote_id = 20"),
-            "20");
+  EXPECT_EQ(
+      server_->query_text("SELECT " + utc_text("created_at") + " FROM quotes WHERE quote_id = 20"),
+      "2026-05-07 10:00:00");
+  EXPECT_EQ(
+      server_->query_text("SELECT " + raw_field("quote_id") + " FROM quotes WHERE quote_id = 20"),
+      "20");
   EXPECT_EQ(handler->flush().is_ok(), true);
 }
 
@@ -124,27 +128,32 @@ TEST_P(SqlSinkTest, TypeErrorsAreRejectedWithPointerAndColumn) {
   const auto results = kinds(batch.run(*handler));
   ASSERT_EQ(results.size(), 6u);
   EXPECT_EQ(results[0], "OK");
-  EXPECT_THAT(results[1], AllOf(StartsWith("REJECT"), HasSubstr("column quote_id"),
-                                HasSubstr("\"/quote_id\""), HasSubstr("expected an integer, got a string")));
+  EXPECT_THAT(results[1],
+              AllOf(StartsWith("REJECT"), HasSubstr("column quote_id"), HasSubstr("\"/quote_id\""),
+                    HasSubstr("expected an integer, got a string")));
   EXPECT_THAT(results[2], AllOf(StartsWith("REJECT"), HasSubstr("column user_id"),
                                 HasSubstr("\"/user_id\""), HasSubstr("missing")));
   EXPECT_THAT(results[3], AllOf(StartsWith("REJECT"), HasSubstr("column created_at"),
                                 HasSubstr("\"/created_at\""), HasSubstr("ISO 8601")));
-  EXPECT_THAT(results[4], AllOf(StartsWith("REJECT"), HasSubstr("column qty"), HasSubstr("out of range")));
+  EXPECT_THAT(results[4],
+              AllOf(StartsWith("REJECT"), HasSubstr("column qty"), HasSubstr("out of range")));
   EXPECT_EQ(results[5], "OK");  // optional and null: SQL NULL
   EXPECT_EQ(server_->count_rows("quotes"), 2);
   EXPECT_EQ(server_->query_text("SELECT created_at FROM quotes WHERE quote_id = 6"), "NULL");
 }
 
 TEST_P(SqlSinkTest, TextWithANulCharacterIsRejectedOrStoredWhole) {
-  auto handler = sink(R"({"url":")" + server_->url() + R"(","table":"notes","key":["id"],"create_table":true,)"
-                      R"("columns":{"id":{"from":"/id","type":"bigint"},"body":{"from":"/body","type":"text"}}})");
+  auto handler = sink(
+      R"({"url":")" + server_->url() +
+      R"(","table":"notes","key":["id"],"create_table":true,)"
+      R"("columns":{"id":{"from":"/id","type":"bigint"},"body":{"from":"/body","type":"text"}}})");
   ASSERT_NE(handler, nullptr);
   EventBatch batch;
   batch.add("note", R"({"id":1,"body":"a\u0000b"})").add("note", R"({"id":2,"body":"fine"})");
   const auto results = kinds(batch.run(*handler));
   if (postgres()) {  // PostgreSQL's text cannot hold U+0000: the producer's to fix
-    EXPECT_THAT(results[0], AllOf(StartsWith("REJECT"), HasSubstr("column body"), HasSubstr("u0000")));
+    EXPECT_THAT(results[0],
+                AllOf(StartsWith("REJECT"), HasSubstr("column body"), HasSubstr("u0000")));
     EXPECT_EQ(server_->count_rows("notes"), 1);
   } else {  // MariaDB stores it, all three bytes
     EXPECT_EQ(results[0], "OK");
@@ -156,17 +165,20 @@ TEST_P(SqlSinkTest, TextWithANulCharacterIsRejectedOrStoredWhole) {
 
 TEST_P(SqlSinkTest, ConstraintViolationCostsOnlyThatMessage) {
   server_->exec(
-      "CREATE TABLE quotes (quote_id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, qty INT NOT NULL, "
-      "created_at TIMESTAMP NULL, raw " + std::string(postgres() ? "JSONB" : "JSON") +
-      ", CONSTRAINT qty_positive CHECK (qty > 0))");
+      "CREATE TABLE quotes (quote_id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, qty INT NOT "
+      "NULL, "
+      "created_at TIMESTAMP NULL, raw " +
+      std::string(postgres() ? "JSONB" : "JSON") + ", CONSTRAINT qty_positive CHECK (qty > 0))");
   auto handler = sink(config(server_->url(), /*create_table=*/false));
   ASSERT_NE(handler, nullptr);
   EventBatch batch;
-  for (long id = 1; id <= 300; ++id) batch.add("quote.created", quote(id, id == 37 || id == 250 ? 0 : 1));
+  for (long id = 1; id <= 300; ++id)
+    batch.add("quote.created", quote(id, id == 37 || id == 250 ? 0 : 1));
   const auto results = kinds(batch.run(*handler));
   for (size_t i = 0; i < results.size(); ++i) {
     if (i + 1 == 37 || i + 1 == 250) {
-      EXPECT_THAT(results[i], AllOf(StartsWith("REJECT"), HasSubstr("quotes"), HasSubstr("qty_positive")))
+      EXPECT_THAT(results[i],
+                  AllOf(StartsWith("REJECT"), HasSubstr("quotes"), HasSubstr("qty_positive")))
           << "message " << i;
     } else {
       EXPECT_EQ(results[i], "OK") << "message " << i;
@@ -181,8 +193,9 @@ TEST_P(SqlSinkTest, TableThatDoesNotMatchTheMappingIsRefusedAtStart) {
   EXPECT_EQ(sink(config(server_->url(), false, "missing_table"), &error), nullptr);
   EXPECT_THAT(error, AllOf(HasSubstr("missing_table"), HasSubstr("does not exist"),
                            HasSubstr("create_table: true")));
-  server_->exec("CREATE TABLE quotes (quote_id BIGINT PRIMARY KEY, user_id BIGINT, qty DATE, "
-                "created_at TIMESTAMP NULL, raw TEXT)");
+  server_->exec(
+      "CREATE TABLE quotes (quote_id BIGINT PRIMARY KEY, user_id BIGINT, qty DATE, "
+      "created_at TIMESTAMP NULL, raw TEXT)");
   error.clear();
   EXPECT_EQ(sink(config(server_->url(), false), &error), nullptr);
   EXPECT_THAT(error, AllOf(HasSubstr("table quotes, column qty"), HasSubstr("has type date"),
@@ -229,10 +242,12 @@ TEST_P(SqlSinkTest, PasswordComesFromAFileOnlyItsOwnerCanRead) {
   ASSERT_EQ(::chmod(file.c_str(), 0644), 0);
   std::string error;
   EXPECT_EQ(sink(config(url, true, "quotes", with_file), &error), nullptr);
-  EXPECT_THAT(error, AllOf(HasSubstr(file), HasSubstr("readable by other users"), HasSubstr("chmod o-rwx")));
+  EXPECT_THAT(error, AllOf(HasSubstr(file), HasSubstr("readable by other users"),
+                           HasSubstr("chmod o-rwx")));
 
   std::string inline_error;
-  std::string inline_url = postgres() ? "postgresql://postgres:s3cret@/analytics" : "mysql://root:s3cret@localhost/analytics";
+  std::string inline_url = postgres() ? "postgresql://postgres:s3cret@/analytics"
+                                      : "mysql://root:s3cret@localhost/analytics";
   EXPECT_EQ(sink(config(inline_url), &inline_error), nullptr);
   EXPECT_THAT(inline_error, HasSubstr("the URL contains a password"));
   EXPECT_THAT(inline_error, ::testing::Not(HasSubstr("s3cret")));
@@ -243,7 +258,8 @@ TEST_P(SqlSinkTest, PasswordComesFromAFileOnlyItsOwnerCanRead) {
     auto wrong = sink(config(url, true, "quotes", R"("password_file":"wrong.password",)"));
     ASSERT_NE(wrong, nullptr);
     for (const std::string& r : kinds(quotes(10, 2).run(*wrong)))
-      EXPECT_THAT(r, AllOf(StartsWith("RETRY"), HasSubstr("Access denied"), ::testing::Not(HasSubstr("nope"))));
+      EXPECT_THAT(r, AllOf(StartsWith("RETRY"), HasSubstr("Access denied"),
+                           ::testing::Not(HasSubstr("nope"))));
   }
 }
 
@@ -259,10 +275,11 @@ TEST(SqlSinkCheckTest, CheckValidatesTheMappingWithoutConnecting) {
     spec.redis_url = "unix://" + dir.file("no-redis.sock");
     spec.plugins_dir = SWITCHYARD_PLUGIN_DIR;
     spec.database = dir.file("analytics.db");
-    spec.extra_handlers = "quotes_sql:\n  plugin: sql_sink\n  config:\n    url: \"postgresql://x@/a?host=" +
-                          dir.path() + "\"\n    table: quotes\n    key: [quote_id]\n    columns:\n" +
-                          "      quote_id: { from: /quote_id, type: bigint }\n" +
-                          "      qty: { from: /qty, type: " + qty_type + " }\n";
+    spec.extra_handlers =
+        "quotes_sql:\n  plugin: sql_sink\n  config:\n    url: \"postgresql://x@/a?host=" +
+        dir.path() + "\"\n    table: quotes\n    key: [quote_id]\n    columns:\n" +
+        "      quote_id: { from: /quote_id, type: bigint }\n" +
+        "      qty: { from: /qty, type: " + qty_type + " }\n";
     spec.extra_routes = "analytics.quote: [quotes_sql]";
     return dir.write("routes.yaml", test::routes_yaml(spec));
   };
@@ -270,8 +287,9 @@ TEST(SqlSinkCheckTest, CheckValidatesTheMappingWithoutConnecting) {
   EXPECT_EQ(ok.exit_code, 0) << ok;
   test::CommandResult bad = test::SwitchyardProcess::exec({"check", "-c", write("integer64")});
   EXPECT_NE(bad.exit_code, 0) << bad;
-  EXPECT_THAT(bad.out + bad.err, AllOf(HasSubstr("quotes_sql"), HasSubstr("config.columns.qty.type"),
-                                       HasSubstr("integer64"), HasSubstr("bigint")));
+  EXPECT_THAT(bad.out + bad.err,
+              AllOf(HasSubstr("quotes_sql"), HasSubstr("config.columns.qty.type"),
+                    HasSubstr("integer64"), HasSubstr("bigint")));
 }
 
 }  // namespace

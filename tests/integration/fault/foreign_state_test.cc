@@ -22,8 +22,7 @@ class ForeignStateAnyListTest : public testing::TestWithParam<SourceKind> {};
 class ForeignStateRetryTest : public testing::TestWithParam<SourceKind> {};
 
 INSTANTIATE_TEST_SUITE_P(, ForeignStateTest,
-                         testing::Values(SourceKind::kList, SourceKind::kLaravel),
-                         kind_param_name);
+                         testing::Values(SourceKind::kList, SourceKind::kLaravel), kind_param_name);
 INSTANTIATE_TEST_SUITE_P(, ForeignStateAnyListTest,
                          testing::Values(SourceKind::kList, SourceKind::kLaravel,
                                          SourceKind::kLease),
@@ -59,7 +58,8 @@ TEST_P(ForeignStateTest, StaleElementInALiveWorkersInflightListIsHandledAndNothi
   // handled something.
   rig.publish(mixed_events(2, 1000));
   ASSERT_TRUE(wait_until([&] { return rig.all_handled(1, 1); }, 10s, "a first message"))
-      << rig.describe() << "\n" << daemon.log_tail();
+      << rig.describe() << "\n"
+      << daemon.log_tail();
   // An element this worker never took appears in its in-flight list (an older in-flight list
   // restored with Redis, or an operator's push) while it waits for work; then a backlog arrives.
   const std::string inflight = rig.key() + ":inflight:" + name + ":0";
@@ -69,13 +69,15 @@ TEST_P(ForeignStateTest, StaleElementInALiveWorkersInflightListIsHandledAndNothi
 
   ASSERT_TRUE(wait_until([&] { return rig.all_handled(26, 26, 1); }, 20s,
                          "the backlog and the stale element to be handled"))
-      << rig.describe() << "\n" << daemon.log_tail();
+      << rig.describe() << "\n"
+      << daemon.log_tail();
   rig.expect_dead_exactly(std::vector<std::string>{"not json"});
   rig.expect_drained_state();
   const std::string log = daemon.log();
   EXPECT_EQ(occurrences(log, kLateAckRefused), 0u) << "an ack was refused:\n" << log;
   EXPECT_NE(log.find("in-flight list " + inflight + " held "), std::string::npos)
-      << "the healing was not logged:\n" << log;
+      << "the healing was not logged:\n"
+      << log;
 }
 
 TEST_P(ForeignStateTest, SecondLiveProcessUnderOneConsumerNameStandsByWithAnAlert) {
@@ -85,15 +87,16 @@ TEST_P(ForeignStateTest, SecondLiveProcessUnderOneConsumerNameStandsByWithAnAler
   const std::string name = start_one(rig, &first);
   ASSERT_FALSE(name.empty());
   // A clone: same hostname, its own lock directory (another VM), so the same consumer name.
-  SwitchyardProcess second = SwitchyardProcess::run(
-      rig.config_path(), rig.file("second.log"), {}, {{"RUNTIME_DIRECTORY", rig.file("clone")}});
+  SwitchyardProcess second = SwitchyardProcess::run(rig.config_path(), rig.file("second.log"), {},
+                                                    {{"RUNTIME_DIRECTORY", rig.file("clone")}});
   std::filesystem::create_directories(rig.file("clone"));
   ASSERT_TRUE(wait_until(
       [&] { return second.log().find("is in use by another live process") != std::string::npos; },
       10s, "the second process to refuse the name"))
       << second.log_tail();
   EXPECT_EQ(occurrences(second.log(), "is in use by another live process"), 1u)
-      << "the refusal is logged once:\n" << second.log();
+      << "the refusal is logged once:\n"
+      << second.log();
   Reply alert = rig.client().command({"HGET", rig.key() + ":alerts", "consumer_name_taken"});
   ASSERT_FALSE(alert.is_nil()) << "no alert in " << rig.key() << ":alerts";
   EXPECT_NE(alert.str.find(rig.key() + ":heartbeat:" + name), std::string::npos) << alert.str;
@@ -104,7 +107,8 @@ TEST_P(ForeignStateTest, SecondLiveProcessUnderOneConsumerNameStandsByWithAnAler
   rig.publish(events);
   ASSERT_TRUE(wait_until([&] { return rig.all_handled(1000, 1000); }, 30s,
                          "the first process to handle everything"))
-      << rig.describe() << "\n" << first.log_tail() << second.log_tail();
+      << rig.describe() << "\n"
+      << first.log_tail() << second.log_tail();
   EXPECT_EQ(occurrences(first.log() + second.log(), kLateAckRefused), 0u);
 
   // The first dies: the second takes the name over once its heartbeat expires, and consumes.
@@ -112,7 +116,8 @@ TEST_P(ForeignStateTest, SecondLiveProcessUnderOneConsumerNameStandsByWithAnAler
   rig.publish(mixed_events(200, 5000));
   ASSERT_TRUE(wait_until([&] { return rig.all_handled(1100, 1100); }, 30s,
                          "the second process to take over"))
-      << rig.describe() << "\n" << second.log_tail();
+      << rig.describe() << "\n"
+      << second.log_tail();
   rig.expect_drained_state();
 }
 
@@ -135,8 +140,8 @@ TEST(ForeignStateLeaseTest, SecondLiveProcessUnderOneConsumerNameLeavesTheLeaseT
       << first.log_tail();
   std::filesystem::create_directories(rig.file("clone"));
   // A clone: same hostname, its own lock directory (another VM), so the same consumer name.
-  SwitchyardProcess second = SwitchyardProcess::run(
-      rig.config_path(), rig.file("second.log"), {}, {{"RUNTIME_DIRECTORY", rig.file("clone")}});
+  SwitchyardProcess second = SwitchyardProcess::run(rig.config_path(), rig.file("second.log"), {},
+                                                    {{"RUNTIME_DIRECTORY", rig.file("clone")}});
   ASSERT_TRUE(wait_until(
       [&] { return second.log().find("is in use by another live process") != std::string::npos; },
       10s, "the second process to refuse the name"))
@@ -149,9 +154,11 @@ TEST(ForeignStateLeaseTest, SecondLiveProcessUnderOneConsumerNameLeavesTheLeaseT
   rig.publish(events);
   ASSERT_TRUE(wait_until([&] { return rig.all_handled(1000, 1000); }, 30s,
                          "the first process to handle everything"))
-      << rig.describe() << "\n" << first.log_tail() << second.log_tail();
+      << rig.describe() << "\n"
+      << first.log_tail() << second.log_tail();
   EXPECT_EQ(rig.client().command({"GET", rig.key() + ":lease"}).str, holder)
-      << "the lease changed hands while its holder was alive\n" << second.log_tail();
+      << "the lease changed hands while its holder was alive\n"
+      << second.log_tail();
   EXPECT_EQ(occurrences(second.log(), "now holds the lease"), 0u) << second.log();
 
   // The first dies: the second, on this host's boot, sees its process gone and takes over.
@@ -159,7 +166,8 @@ TEST(ForeignStateLeaseTest, SecondLiveProcessUnderOneConsumerNameLeavesTheLeaseT
   rig.publish(mixed_events(200, 5000));
   ASSERT_TRUE(wait_until([&] { return rig.all_handled(1100, 1100); }, 30s,
                          "the second process to take over"))
-      << rig.describe() << "\n" << second.log_tail();
+      << rig.describe() << "\n"
+      << second.log_tail();
   rig.expect_drained_state();
 }
 
@@ -174,7 +182,8 @@ TEST_P(ForeignStateTest, MessageInAnUnregisteredInflightListIsRecovered) {
   rig.client().rpush(orphan, user_registered(1));
   ASSERT_TRUE(wait_until([&] { return rig.all_handled(1, 0); }, 20s,
                          "the orphaned message to be recovered and handled"))
-      << rig.describe() << "\n" << daemon.log_tail();
+      << rig.describe() << "\n"
+      << daemon.log_tail();
   rig.expect_drained_state();
   EXPECT_NE(daemon.log().find(orphan + " was not registered"), std::string::npos)
       << daemon.log_tail();
@@ -209,8 +218,9 @@ TEST_P(ForeignStateRetryTest, SlowRetryRunIsRenewedNotLeasedAgainByAnotherWorker
   Rig rig(GetParam(), {"flaky_sink"});
   RoutesYaml spec = fault_spec("batch: 10\nworkers: 2\nmax_deliveries: 2\nreclaim_after: 1s");
   // Fails each job once; its retry then takes 2.5 s, longer than reclaim_after.
-  spec.extra_handlers = "flaky:\n  plugin: flaky_sink\n  config: { path: " +
-                        json_string(rig.file("flaky.out")) + ", fail_times: 1, sleep_ms: 2500 }\n";
+  spec.extra_handlers =
+      "flaky:\n  plugin: flaky_sink\n  config: { path: " + json_string(rig.file("flaky.out")) +
+      ", fail_times: 1, sleep_ms: 2500 }\n";
   spec.extra_routes = "flaky.job: [flaky]";
   rig.write_config(spec);
   const std::vector<std::string> jobs = numbered("flaky.job", 3);
@@ -222,7 +232,8 @@ TEST_P(ForeignStateRetryTest, SlowRetryRunIsRenewedNotLeasedAgainByAnotherWorker
                rig.pending() == 0 && rig.inflight_total() == 0;
       },
       40s, "the slow retries to finish"))
-      << rig.describe() << "\n" << daemon.log_tail();
+      << rig.describe() << "\n"
+      << daemon.log_tail();
   EXPECT_EQ(rig.dead_count(), 0) << "a slow retry was taken for a crash: "
                                  << (rig.dead_count() ? rig.dead_letters().at(0).reason : "");
   std::vector<std::string> lines = file_lines(rig.file("flaky.out"));
@@ -248,7 +259,8 @@ TEST_P(ForeignStateAnyListTest, KeysOfAnotherTypeAreMovedAsideWithAnAlertAndNoth
   rig.publish(messages);
   ASSERT_TRUE(wait_until([&] { return rig.all_handled(50, 50, 1); }, 20s,
                          "everything handled, the broken message dead-lettered"))
-      << rig.describe() << "\n" << daemon.log_tail();
+      << rig.describe() << "\n"
+      << daemon.log_tail();
   rig.expect_dead_exactly(std::vector<std::string>{"{broken"});
   rig.expect_drained_state();
   // Nothing of what was there is lost: it waits under K:quarantine:..., named by an alert.
@@ -269,31 +281,38 @@ TEST(ForeignStateModesTest, InflightConsumerStartingWhileALeaseIsHeldStandsByAnd
   SwitchyardProcess lease = rig.start("lease.log");
   ASSERT_TRUE(wait_until([&] { return !rig.lease_holder().empty(); }, 10s, "the lease"))
       << lease.log_tail();
-  SwitchyardProcess inflight = SwitchyardProcess::run(
-      rig.file("inflight.yaml"), rig.file("inflight.log"), {},
-      {{"RUNTIME_DIRECTORY", rig.file("run")}});
-  ASSERT_TRUE(wait_until(
-      [&] { return inflight.log().find("delivery: lease holds") != std::string::npos; }, 10s,
-      "the inflight consumer to stand by"))
+  SwitchyardProcess inflight =
+      SwitchyardProcess::run(rig.file("inflight.yaml"), rig.file("inflight.log"), {},
+                             {{"RUNTIME_DIRECTORY", rig.file("run")}});
+  ASSERT_TRUE(
+      wait_until([&] { return inflight.log().find("delivery: lease holds") != std::string::npos; },
+                 10s, "the inflight consumer to stand by"))
       << inflight.log_tail();
   rig.publish(mixed_events(2000));
-  ASSERT_TRUE(wait_until([&] { return rig.users() == 1000 && rig.quotes() == 1000 &&
-                                      rig.client().llen(rig.key()) == 0; },
-                         30s, "the backlog to drain"))
-      << rig.describe() << "\n" << lease.log_tail() << inflight.log_tail();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return rig.users() == 1000 && rig.quotes() == 1000 && rig.client().llen(rig.key()) == 0;
+      },
+      30s, "the backlog to drain"))
+      << rig.describe() << "\n"
+      << lease.log_tail() << inflight.log_tail();
   EXPECT_EQ(rig.client().keys(rig.key() + ":inflight*"), std::vector<std::string>())
       << "the standing-by inflight consumer registered in-flight lists";
   EXPECT_EQ(occurrences(inflight.log(), "delivery: lease holds"), 1u)
-      << "the refusal is logged once:\n" << inflight.log();
+      << "the refusal is logged once:\n"
+      << inflight.log();
 
   // The lease holder goes away: the inflight consumer takes over once the lease expires.
   lease.kill9();
   rig.publish(mixed_events(200, 5000));
-  ASSERT_TRUE(wait_until([&] { return rig.users() == 1100 && rig.quotes() == 1100 &&
-                                      rig.client().llen(rig.key()) == 0 &&
-                                      rig.inflight_total() == 0; },
-                         30s, "the inflight consumer to take over"))
-      << rig.describe() << "\n" << inflight.log_tail();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return rig.users() == 1100 && rig.quotes() == 1100 && rig.client().llen(rig.key()) == 0 &&
+               rig.inflight_total() == 0;
+      },
+      30s, "the inflight consumer to take over"))
+      << rig.describe() << "\n"
+      << inflight.log_tail();
 }
 
 // Switchyard writes K:lease with a TTL: one without (an operator's SET, a restore) would stop
@@ -308,7 +327,8 @@ TEST_P(ForeignStateTest, LeaseWithoutTtlExpiresWithAnAlertAndTheBacklogDrains) {
   rig.publish(mixed_events(200));
   ASSERT_TRUE(wait_until([&] { return rig.all_handled(100, 100); }, 20s,
                          "the backlog to drain once the foreign lease expires"))
-      << rig.describe() << "\n" << daemon.log_tail();
+      << rig.describe() << "\n"
+      << daemon.log_tail();
   rig.expect_drained_state();
   EXPECT_EQ(rig.client().command({"EXISTS", rig.lease_key()}).integer, 0);
   Reply alert = rig.client().command({"HGET", rig.key() + ":alerts", "lease_without_ttl"});
@@ -330,7 +350,8 @@ TEST_P(ForeignStateAnyListTest, HeartbeatWithoutTtlExpiresWithAnAlertAndItsListI
   rig.publish(mixed_events(100, 1000));
   ASSERT_TRUE(wait_until([&] { return rig.all_handled(51, 50); }, 20s,
                          "the ghost's message and the backlog to be handled"))
-      << rig.describe() << "\n" << daemon.log_tail();
+      << rig.describe() << "\n"
+      << daemon.log_tail();
   rig.expect_drained_state();
   EXPECT_EQ(rig.client().command({"EXISTS", heartbeat}).integer, 0);
   Reply alert = rig.client().command({"HGET", rig.key() + ":alerts", "heartbeat_without_ttl"});
@@ -348,10 +369,12 @@ TEST(ForeignStateLeaseTest, CorruptWindowIsClampedWithAnAlertAndBatchesReturn) {
   rig.publish(mixed_events(20));
   SwitchyardProcess daemon = rig.start();
   ASSERT_TRUE(wait_until([&] { return rig.all_handled(10, 10); }, 20s, "the first messages"))
-      << rig.describe() << "\n" << daemon.log_tail();
+      << rig.describe() << "\n"
+      << daemon.log_tail();
   rig.publish(mixed_events(200, 1000));
   ASSERT_TRUE(wait_until([&] { return rig.all_handled(110, 110); }, 20s, "the backlog"))
-      << rig.describe() << "\n" << daemon.log_tail();
+      << rig.describe() << "\n"
+      << daemon.log_tail();
   rig.expect_drained_state();
   Reply alert = rig.client().command({"HGET", rig.key() + ":alerts", "window_corrupt"});
   ASSERT_FALSE(alert.is_nil()) << "no alert in " << rig.key() << ":alerts";
@@ -377,7 +400,8 @@ TEST_P(ForeignStateAnyListTest, NonUtf8MessageOverMaxDeliveriesByCrashRecoveryKe
   }
   SwitchyardProcess daemon = rig.start();
   ASSERT_TRUE(wait_until([&] { return rig.dead_count() == 1; }, 15s, "the dead letter"))
-      << rig.describe() << "\n" << daemon.log_tail();
+      << rig.describe() << "\n"
+      << daemon.log_tail();
   const std::string raw = rig.client().lrange(rig.dead_key()).at(0);
   rapidjson::Document doc;
   doc.Parse(raw.data(), raw.size());

@@ -5,8 +5,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <iostream>
 #include <exception>
+#include <iostream>
 #include <mutex>
 #include <random>
 #include <set>

@@ -68,8 +68,8 @@ TEST(RedisOpsStreamTest, GroupDestroyedMidDrainIsRecreatedAndEverythingIsHandled
       << log;
   // An operator sees it in K:alerts (switchyard stats) until they clear it.
   Reply alert = rig.client().command({"HGET", rig.key() + ":alerts", "group_lost"});
-  EXPECT_NE(alert.str.find("recreated consumer group " + std::string(kStreamGroup) +
-                           " on stream " + rig.key()),
+  EXPECT_NE(alert.str.find("recreated consumer group " + std::string(kStreamGroup) + " on stream " +
+                           rig.key()),
             std::string::npos)
       << alert.describe();
   rig.expect_drained_state();
@@ -106,13 +106,14 @@ TEST(RedisOpsStreamTest, KeyReplacedByAnotherTypeIsRefusedNamingItThenHealsOnceF
   ASSERT_TRUE(wait_until([&] { return rig.all_handled(50, 50); }, 30s, "first drain"))
       << daemon.log_tail();
   // An operator replaces the stream by a string, then notices and deletes it.
-  rig.client().command({"EVAL", "redis.call('DEL', KEYS[1]); redis.call('SET', KEYS[1], 'x')",
-                        "1", rig.key()});
+  rig.client().command(
+      {"EVAL", "redis.call('DEL', KEYS[1]); redis.call('SET', KEYS[1], 'x')", "1", rig.key()});
   ASSERT_TRUE(wait_until(
       [&] {
         const std::string log = daemon.log();
         return log.find("WRONGTYPE") != std::string::npos &&
-               log.find("key " + rig.key() + " of source events holds something other than a "
+               log.find("key " + rig.key() +
+                        " of source events holds something other than a "
                         "stream") != std::string::npos;
       },
       10s, "the daemon to refuse the key, naming it"))
@@ -134,8 +135,8 @@ TEST(RedisOpsStreamTest, EntriesDeletedFromASilentConsumerAreDeadLetteredWithThe
   rig.client().command({"XGROUP", "CREATE", rig.key(), kStreamGroup, "0", "MKSTREAM"});
   rig.publish(mixed_events(20));
   // A consumer that read 6 entries and died; then an operator deleted 3 and trimmed 1 of them.
-  rig.client().command({"XREADGROUP", "GROUP", kStreamGroup, "ghost", "COUNT", "6", "STREAMS",
-                        rig.key(), ">"});
+  rig.client().command(
+      {"XREADGROUP", "GROUP", kStreamGroup, "ghost", "COUNT", "6", "STREAMS", rig.key(), ">"});
   const std::vector<std::string> ids = entry_ids(rig);
   rig.client().command({"XDEL", rig.key(), ids[1], ids[3], ids[5]});
   rig.client().command({"XTRIM", rig.key(), "MINID", ids[1]});  // removes ids[0]
@@ -221,8 +222,8 @@ TEST(RedisOpsStreamTest, BatchSlowerThanReclaimAfterIsNotClaimedWhileBeingHandle
   // Two workers take a batch each and handle it for 2.5 s; the third is idle and claims entries
   // idle longer than reclaim_after (1 s) unless their owners keep them.
   RoutesYaml spec = fault_spec("batch: 5\nworkers: 3\nreclaim_after: 1s");
-  spec.extra_handlers = "slow:\n  plugin: slow_sink\n  config: { path: \"" +
-                        rig.file("slow.out") + "\", sleep_ms: 2500 }";
+  spec.extra_handlers = "slow:\n  plugin: slow_sink\n  config: { path: \"" + rig.file("slow.out") +
+                        "\", sleep_ms: 2500 }";
   spec.extra_routes = "\"*\": [slow]";
   rig.write_config(spec);
   const std::vector<std::string> events = mixed_events(kEvents);
@@ -245,8 +246,8 @@ TEST(RedisOpsStreamTest, BatchSlowerThanReclaimAfterIsNotClaimedWhileBeingHandle
 TEST(RedisOpsStreamTest, ConsumerDeletedWhileHandlingStillWritesItsBatchAndAlerts) {
   Rig rig(SourceKind::kStream, {"slow_sink"});
   RoutesYaml spec = fault_spec("batch: 20\nworkers: 1\nreclaim_after: 10s");
-  spec.extra_handlers = "slow:\n  plugin: slow_sink\n  config: { path: \"" +
-                        rig.file("slow.out") + "\", sleep_ms: 1500 }";
+  spec.extra_handlers = "slow:\n  plugin: slow_sink\n  config: { path: \"" + rig.file("slow.out") +
+                        "\", sleep_ms: 1500 }";
   spec.extra_routes = "\"user.*\": [slow]\n\"quote.*\": [slow]";
   rig.write_config(spec);
   const std::vector<std::string> bad = {"{not json #1", "{not json #2", "{not json #3"};
@@ -295,8 +296,8 @@ TEST(RedisOpsStreamTest, PoisonAmongASilentConsumersEntriesDoesNotDeadLetterItsN
   rig.client().command({"XGROUP", "CREATE", rig.key(), kStreamGroup, "0", "MKSTREAM"});
   rig.publish(messages);
   // A consumer read all nine and died: its entries are claimed after reclaim_after.
-  rig.client().command({"XREADGROUP", "GROUP", kStreamGroup, "ghost", "COUNT", "9", "STREAMS",
-                        rig.key(), ">"});
+  rig.client().command(
+      {"XREADGROUP", "GROUP", kStreamGroup, "ghost", "COUNT", "9", "STREAMS", rig.key(), ">"});
 
   auto settled = [&] { return rig.rows() == 8 && rig.drained() && rig.dead_count() == 1; };
   SwitchyardProcess daemon = rig.start();

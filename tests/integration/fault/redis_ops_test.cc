@@ -82,9 +82,9 @@ void expect_settled(Rig& rig, SwitchyardProcess& daemon, const std::set<std::str
   EXPECT_EQ(daemon.stop(10s), 0) << daemon.log_tail();
   rig.expect_drained_state();
   const std::vector<std::string> lines = file_lines(rig.file("audit.out"));
-  std::cout << "[ fault    ] " << kind_name(rig.kind()) << ": " << lines.size()
-            << " handlings of " << distinct_count(lines) << " distinct messages, "
-            << must.size() << " of them required\n";
+  std::cout << "[ fault    ] " << kind_name(rig.kind()) << ": " << lines.size() << " handlings of "
+            << distinct_count(lines) << " distinct messages, " << must.size()
+            << " of them required\n";
 }
 
 // CLIENT KILL of every connection the daemon has, three times mid-drain. Redis keeps all data:

@@ -30,7 +30,8 @@ std::string find_secret(const std::string& text, const std::string& secret) {
       around += "\\n";
     } else if (static_cast<unsigned char>(c) < 0x20) {
       char hex[8];
-      std::snprintf(hex, sizeof hex, "\\x%02x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+      std::snprintf(hex, sizeof hex, "\\x%02x",
+                    static_cast<unsigned>(static_cast<unsigned char>(c)));
       around += hex;
     } else {
       around += c;

@@ -4,6 +4,7 @@
 #define SWITCHYARD_TESTS_INTEGRATION_HOSTILE_HOSTILE_SUPPORT_H_
 
 #include <string>
+
 #include "support/dead_letters.h"
 #include "support/http_get.h"
 

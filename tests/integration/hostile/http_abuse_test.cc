@@ -1,4 +1,6 @@
-// http_abuse_test.cc: the metrics endpoint under abuse (huge bodies, bodies on GET, chunked uploads, unknown methods, 1,000 half-sent requests): the daemon keeps consuming, its memory stays bounded, and the endpoint answers again afterwards.
+// http_abuse_test.cc: the metrics endpoint under abuse (huge bodies, bodies on GET, chunked
+// uploads, unknown methods, 1,000 half-sent requests): the daemon keeps consuming, its memory stays
+// bounded, and the endpoint answers again afterwards.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gmock/gmock.h>
@@ -107,14 +109,14 @@ class HttpAbuseTest : public ::testing::Test {
     port_ = pick_free_tcp_port();
     const std::string run_dir = dir_.file("run");
     mkdir(run_dir.c_str(), 0700);
-    config_ = dir_.write(
-        "routes.yaml",
-        routes_yaml(redis_.url(), SWITCHYARD_PLUGIN_DIR, db(), "events",
-                    "metrics: {listen: \"127.0.0.1:" + std::to_string(port_) + "\"}\n"));
+    config_ =
+        dir_.write("routes.yaml",
+                   routes_yaml(redis_.url(), SWITCHYARD_PLUGIN_DIR, db(), "events",
+                               "metrics: {listen: \"127.0.0.1:" + std::to_string(port_) + "\"}\n"));
     daemon_ = SwitchyardProcess::run(config_, dir_.file("switchyard.log"), {},
                                      {{"RUNTIME_DIRECTORY", run_dir}});
-    ASSERT_TRUE(wait_until([&] { return http_get(port_, "/healthz").body == "ok\n"; },
-                           20s, "/healthz to answer"))
+    ASSERT_TRUE(wait_until([&] { return http_get(port_, "/healthz").body == "ok\n"; }, 20s,
+                           "/healthz to answer"))
         << daemon_.log_tail();
   }
   std::string db() const { return dir_.file("analytics.db"); }
@@ -122,9 +124,9 @@ class HttpAbuseTest : public ::testing::Test {
   void publish_and_expect_handled(int first, int n, int64_t expected_total) {
     RedisClient client = redis_.client();
     for (int i = 0; i < n; ++i) client.rpush("events", user_registered(first + i));
-    EXPECT_TRUE(wait_until(
-        [&] { return count_rows(db(), "user_registrations") == expected_total; }, 60s,
-        std::to_string(expected_total) + " users stored while the endpoint is abused"))
+    EXPECT_TRUE(
+        wait_until([&] { return count_rows(db(), "user_registrations") == expected_total; }, 60s,
+                   std::to_string(expected_total) + " users stored while the endpoint is abused"))
         << daemon_.log_tail();
   }
   void expect_rss_bounded(const std::string& when) {
@@ -157,8 +159,8 @@ TEST_F(HttpAbuseTest, BodiesMethodsAndHalfSentRequestsCostNothingElse) {
   status = send_request(
       port_, "GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 268435456\r\n\r\n", 64u << 20);
   EXPECT_THAT(status, HasSubstr("413"));
-  status = send_request(
-      port_, "PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 64u << 20);
+  status = send_request(port_, "PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+                        64u << 20);
   EXPECT_THAT(status, HasSubstr("405"));
   expect_rss_bounded("after bodies on GET and chunked PUT");
   // Methods other than GET and HEAD, known or not.

@@ -1,4 +1,5 @@
-// limits_test.cc: the daemon applies routes.yaml `limits:` and `contracts:` to what it decodes, and a SIGHUP reload changes them.
+// limits_test.cc: the daemon applies routes.yaml `limits:` and `contracts:` to what it decodes, and
+// a SIGHUP reload changes them.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -79,8 +80,9 @@ TEST_F(LimitsTest, ConfiguredLimitsAndContractsApplyAndReloadChangesThem) {
       R"({"event":"quote.created","payload":{"quote_id":1,"user_id":1,"product_id":1,"qty":"4"}})";
   client_->rpush_many(kKey, {user_registered(1), big, deep, under, bad_quote, user_registered(2)});
   ASSERT_TRUE(settle(3, 3)) << daemon_.log_tail();
-  EXPECT_THAT(letter(0).reason, HasSubstr("message is " + std::to_string(big.size()) +
-                                          " bytes, over the limit of 2048 (limits.max_message_bytes)"));
+  EXPECT_THAT(letter(0).reason,
+              HasSubstr("message is " + std::to_string(big.size()) +
+                        " bytes, over the limit of 2048 (limits.max_message_bytes)"));
   EXPECT_EQ(letter(1).reason, "nesting deeper than 8 levels (limits.max_depth)");
   EXPECT_EQ(letter(2).reason, "contract quote.created: #/qty: expected type integer, found string");
   EXPECT_FALSE(letter(2).handler.has_value()) << "a contract violation never reaches the handler";
@@ -106,11 +108,13 @@ TEST_F(LimitsTest, ConfiguredLimitsAndContractsApplyAndReloadChangesThem) {
 
 TEST_F(LimitsTest, BadContractIsAConfigurationErrorAtStartAndKeepsTheOldOneOnReload) {
   const std::string bad = dir_.write("bad.json", R"({"type": "integr"})");
-  const std::string config = write_config("contracts:\n  quote.created: " + json_string(bad) + "\n");
+  const std::string config =
+      write_config("contracts:\n  quote.created: " + json_string(bad) + "\n");
   CommandResult check = SwitchyardProcess::exec({"check", "-c", config});
   EXPECT_EQ(check.exit_code, 2) << check;
   EXPECT_THAT(check.err, HasSubstr(config + ":"));
-  EXPECT_THAT(check.err, HasSubstr("contract quote.created: schema " + bad + " is not a valid JSON Schema"));
+  EXPECT_THAT(check.err,
+              HasSubstr("contract quote.created: schema " + bad + " is not a valid JSON Schema"));
 
   SwitchyardProcess refused = SwitchyardProcess::run(config, dir_.file("refused.log"));
   const auto status = refused.wait_exit(30s);
@@ -118,19 +122,21 @@ TEST_F(LimitsTest, BadContractIsAConfigurationErrorAtStartAndKeepsTheOldOneOnRel
   EXPECT_EQ(*status, 2) << refused.log_tail();
 
   // A running daemon keeps its contract when a reload brings a broken one.
-  const std::string good = json_string(std::string(SWITCHYARD_SOURCE_DIR) + "/schemas/quote.created.json");
+  const std::string good =
+      json_string(std::string(SWITCHYARD_SOURCE_DIR) + "/schemas/quote.created.json");
   write_config("contracts:\n  quote.created: " + good + "\n");
   daemon_ = SwitchyardProcess::run(dir_.file("routes.yaml"), dir_.file("daemon.log"));
-  ASSERT_TRUE(wait_until([&] { return daemon_.log().find("consuming") != std::string::npos; },
-                         20s, "the daemon started"))
+  ASSERT_TRUE(wait_until([&] { return daemon_.log().find("consuming") != std::string::npos; }, 20s,
+                         "the daemon started"))
       << daemon_.log_tail();
   write_config("contracts:\n  quote.created: " + json_string(bad) + "\n");
   ASSERT_TRUE(daemon_.reload());
   ASSERT_TRUE(wait_until([&] { return daemon_.log().find("reload failed") != std::string::npos; },
                          20s, "the reload was refused"))
       << daemon_.log_tail();
-  client_->rpush_many(kKey, {R"({"event":"quote.created","payload":{"user_id":1,"product_id":1,"qty":1}})",
-                             user_registered(1)});
+  client_->rpush_many(
+      kKey, {R"({"event":"quote.created","payload":{"user_id":1,"product_id":1,"qty":1}})",
+             user_registered(1)});
   ASSERT_TRUE(settle(1, 1)) << daemon_.log_tail();
   EXPECT_EQ(letter(0).reason, "contract quote.created: #/quote_id: required property is missing");
   EXPECT_TRUE(daemon_.is_running());

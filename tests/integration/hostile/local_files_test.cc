@@ -1,4 +1,5 @@
-// local_files_test.cc: the files the CLI trusts: which routes.yaml it reads, whose password_file it sends, where pid files live and whom `reload` signals, core dumps, and `check` creating nothing.
+// local_files_test.cc: the files the CLI trusts: which routes.yaml it reads, whose password_file it
+// sends, where pid files live and whom `reload` signals, core dumps, and `check` creating nothing.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -79,8 +80,8 @@ TEST_F(LocalFilesTest, RoutesYamlInTheCurrentDirectoryIsNeverRead) {
 }
 
 TEST_F(LocalFilesTest, ConfigFileOthersCanWriteOrOwnIsRefused) {
-  const std::string config =
-      dir_.write("routes.yaml", routes_yaml(redis_.url(), SWITCHYARD_PLUGIN_DIR, dir_.file("a.db")));
+  const std::string config = dir_.write(
+      "routes.yaml", routes_yaml(redis_.url(), SWITCHYARD_PLUGIN_DIR, dir_.file("a.db")));
   chmod(config.c_str(), 0666);
   CommandResult r = SwitchyardProcess::exec({"stats", "-c", config});
   EXPECT_EQ(r.exit_code, 2) << r;
@@ -124,16 +125,16 @@ TEST_F(LocalFilesTest, PasswordFileOwnedByAnotherUserIsRefused) {
 // A pid file only names a process to signal when it is ours, in a private directory, names this
 // config, and the process is `switchyard run`: never a pid someone planted.
 TEST_F(LocalFilesTest, ReloadSignalsOnlyASwitchyardRunOfThisConfig) {
-  const std::string config =
-      dir_.write("routes.yaml", routes_yaml(redis_.url(), SWITCHYARD_PLUGIN_DIR, dir_.file("a.db")));
+  const std::string config = dir_.write(
+      "routes.yaml", routes_yaml(redis_.url(), SWITCHYARD_PLUGIN_DIR, dir_.file("a.db")));
   const std::map<std::string, std::string> env = {{"RUNTIME_DIRECTORY", run_dir_}};
   // A victim process that dies of SIGHUP (its default action).
   ChildProcess victim;
   victim.spawn({"sleep", "300"});
   const std::string pid_file = dir_.file("victim.pid");
   std::ofstream(pid_file) << victim.pid() << "\n";
-  CommandResult r = SwitchyardProcess::exec({"reload", "-c", config, "--pid-file", pid_file}, 30s,
-                                            env);
+  CommandResult r =
+      SwitchyardProcess::exec({"reload", "-c", config, "--pid-file", pid_file}, 30s, env);
   EXPECT_EQ(r.exit_code, 1) << r;
   EXPECT_THAT(r.err, HasSubstr("refusing to signal")) << r;
   EXPECT_TRUE(victim.is_running()) << "reload sent SIGHUP to a process that is not switchyard";
@@ -173,8 +174,9 @@ TEST_F(LocalFilesTest, ReloadSignalsOnlyASwitchyardRunOfThisConfig) {
       << daemon.log_tail();
   r = SwitchyardProcess::exec({"reload", "-c", config}, 30s, env);
   EXPECT_EQ(r.exit_code, 0) << r;
-  ASSERT_TRUE(wait_until([&] { return daemon.log().find("SIGHUP: reloading") != std::string::npos; },
-                         20s, "the daemon to log the reload"))
+  ASSERT_TRUE(
+      wait_until([&] { return daemon.log().find("SIGHUP: reloading") != std::string::npos; }, 20s,
+                 "the daemon to log the reload"))
       << daemon.log_tail();
   // Its pid file is not a symlink target someone prepared: the daemon refuses to write through
   // one, and says so.
@@ -182,16 +184,17 @@ TEST_F(LocalFilesTest, ReloadSignalsOnlyASwitchyardRunOfThisConfig) {
 }
 
 TEST_F(LocalFilesTest, RunDoesNotWriteItsPidFileThroughASymlink) {
-  const std::string config =
-      dir_.write("routes.yaml", routes_yaml(redis_.url(), SWITCHYARD_PLUGIN_DIR, dir_.file("a.db")));
+  const std::string config = dir_.write(
+      "routes.yaml", routes_yaml(redis_.url(), SWITCHYARD_PLUGIN_DIR, dir_.file("a.db")));
   const std::string target = dir_.write("victim.txt", "precious\n");
   const std::string pid_file = dir_.file("switchyard.pid");
   fs::create_symlink(target, pid_file);
-  SwitchyardProcess daemon = SwitchyardProcess::run(config, dir_.file("switchyard.log"),
-                                                    {"--pid-file", pid_file},
-                                                    {{"RUNTIME_DIRECTORY", run_dir_}});
-  ASSERT_TRUE(wait_until([&] { return daemon.log().find("cannot write pid file") != std::string::npos; },
-                         20s, "the daemon to refuse the symlinked pid file"))
+  SwitchyardProcess daemon =
+      SwitchyardProcess::run(config, dir_.file("switchyard.log"), {"--pid-file", pid_file},
+                             {{"RUNTIME_DIRECTORY", run_dir_}});
+  ASSERT_TRUE(
+      wait_until([&] { return daemon.log().find("cannot write pid file") != std::string::npos; },
+                 20s, "the daemon to refuse the symlinked pid file"))
       << daemon.log_tail();
   EXPECT_EQ(read_file(target), "precious\n");
   EXPECT_EQ(daemon.stop(), 0) << daemon.log_tail();
@@ -200,14 +203,14 @@ TEST_F(LocalFilesTest, RunDoesNotWriteItsPidFileThroughASymlink) {
 // Lock and pid files never fall back to a shared directory: without RUNTIME_DIRECTORY or
 // XDG_RUNTIME_DIR a non-root run is refused, root uses /run/switchyard.
 TEST_F(LocalFilesTest, RuntimeFilesNeverGoToTmp) {
-  const std::string config =
-      dir_.write("routes.yaml", routes_yaml(redis_.url(), SWITCHYARD_PLUGIN_DIR, dir_.file("a.db")));
+  const std::string config = dir_.write(
+      "routes.yaml", routes_yaml(redis_.url(), SWITCHYARD_PLUGIN_DIR, dir_.file("a.db")));
   // A runtime directory other users can write is refused.
   const std::string shared = dir_.file("shared");
   fs::create_directory(shared);
   chmod(shared.c_str(), 0777);
-  SwitchyardProcess daemon = SwitchyardProcess::run(config, dir_.file("shared.log"), {},
-                                                    {{"RUNTIME_DIRECTORY", shared}});
+  SwitchyardProcess daemon =
+      SwitchyardProcess::run(config, dir_.file("shared.log"), {}, {{"RUNTIME_DIRECTORY", shared}});
   auto code = daemon.wait_exit(20s);
   ASSERT_TRUE(code.has_value()) << daemon.log_tail();
   EXPECT_EQ(*code, 2) << daemon.log_tail();
@@ -222,9 +225,9 @@ TEST_F(LocalFilesTest, RuntimeFilesNeverGoToTmp) {
   options.output_path = dir_.file("root.log");
   ChildProcess root;
   root.spawn({SwitchyardProcess::binary(), "run", "-c", config}, options);
-  ASSERT_TRUE(wait_until([&] { return read_file(dir_.file("root.log")).find("consuming") !=
-                                      std::string::npos; },
-                         20s, "the daemon to start"))
+  ASSERT_TRUE(wait_until(
+      [&] { return read_file(dir_.file("root.log")).find("consuming") != std::string::npos; }, 20s,
+      "the daemon to start"))
       << read_file(dir_.file("root.log"));
   for (const auto& e : fs::directory_iterator("/tmp")) {
     // Other tests create their temporary directories here meanwhile: look for lock/pid files.
@@ -242,8 +245,8 @@ TEST_F(LocalFilesTest, RuntimeFilesNeverGoToTmp) {
 
 // The password in memory never reaches a core dump.
 TEST_F(LocalFilesTest, DaemonHasCoreDumpsOff) {
-  const std::string config =
-      dir_.write("routes.yaml", routes_yaml(redis_.url(), SWITCHYARD_PLUGIN_DIR, dir_.file("a.db")));
+  const std::string config = dir_.write(
+      "routes.yaml", routes_yaml(redis_.url(), SWITCHYARD_PLUGIN_DIR, dir_.file("a.db")));
   SwitchyardProcess daemon = SwitchyardProcess::run(config, dir_.file("switchyard.log"), {},
                                                     {{"RUNTIME_DIRECTORY", run_dir_}});
   ASSERT_TRUE(wait_until([&] { return daemon.log().find("consuming") != std::string::npos; }, 20s,
@@ -270,8 +273,8 @@ TEST_F(LocalFilesTest, CheckCreatesNoFiles) {
   spec.redis_url = redis_.url();
   spec.plugins_dir = SWITCHYARD_PLUGIN_DIR;
   spec.database = data + "/analytics.db";
-  spec.extra_handlers = "audit:\n  plugin: jsonl_sink\n  config: {path: " +
-                        json_string(data + "/audit.jsonl") + "}";
+  spec.extra_handlers =
+      "audit:\n  plugin: jsonl_sink\n  config: {path: " + json_string(data + "/audit.jsonl") + "}";
   spec.extra_routes = "\"*\": [audit]";
   const std::string config = dir_.write("routes.yaml", routes_yaml(spec));
   const std::set<std::string> before = tree(dir_.path());

@@ -1,4 +1,5 @@
-// plugin_trust_cli_test.cc: `switchyard check` and `run` refuse a plugin file or directory others could write, naming the file and the fix; the development opt-out.
+// plugin_trust_cli_test.cc: `switchyard check` and `run` refuse a plugin file or directory others
+// could write, naming the file and the fix; the development opt-out.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>

@@ -1,4 +1,5 @@
-// secrets_test.cc: Redis passwords (default user and an ACL user; from $SWITCHYARD_REDIS_PASSWORD, password_file or a redis:// URL) never appear in any output of any command, failures included.
+// secrets_test.cc: Redis passwords (default user and an ACL user; from $SWITCHYARD_REDIS_PASSWORD,
+// password_file or a redis:// URL) never appear in any output of any command, failures included.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -26,7 +27,7 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using Env = std::map<std::string, std::string>;
 
-constexpr const char* kPass = "s3cret-Pa55";           // requirepass (the default user)
+constexpr const char* kPass = "s3cret-Pa55";            // requirepass (the default user)
 constexpr const char* kAlice = "alice";                 // an ACL user
 constexpr const char* kAlicePass = "Al1ce-hunter2-Pw";  // alice's password
 constexpr const char* kWrong = "wr0ng-Guess-Pw";        // a wrong password (a secret as well)
@@ -40,8 +41,8 @@ class SecretsTest : public ::testing::Test {
     unsetenv("SWITCHYARD_REDIS_URL");
     redis_.start();
     RedisClient admin = redis_.client();
-    admin.command({"ACL", "SETUSER", kAlice, "on", std::string(">") + kAlicePass, "~*", "&*",
-                   "+@all"});
+    admin.command(
+        {"ACL", "SETUSER", kAlice, "on", std::string(">") + kAlicePass, "~*", "&*", "+@all"});
     // Set last: this connection stays authenticated, every new one needs the password.
     admin.command({"CONFIG", "SET", "requirepass", kPass});
     tcp_ = "127.0.0.1:" + std::to_string(redis_.port());
@@ -57,7 +58,8 @@ class SecretsTest : public ::testing::Test {
     y += "handlers:\n  users_db:\n    plugin: user_registered_sink\n    config: {database: " +
          json_string(db()) + "}\n";
     y += "routes:\n  user.registered: [users_db]\n";
-    if (metrics_port) y += "metrics: {listen: \"127.0.0.1:" + std::to_string(metrics_port) + "\"}\n";
+    if (metrics_port)
+      y += "metrics: {listen: \"127.0.0.1:" + std::to_string(metrics_port) + "\"}\n";
     return dir_.write(name, y);
   }
   std::string password_file(const std::string& name, const std::string& secret, mode_t mode) {
@@ -157,7 +159,10 @@ TEST_F(SecretsTest, NoCommandEverPrintsAPassword) {
       {"env-url", plain, "", {{"SWITCHYARD_REDIS_URL", alice_url}}},
       // An ACL user over the unix socket (the recommended local transport).
       {"acl-unix", config("acl-unix.yaml", "unix://alice@" + redis_.socket_path()), "", env_alice},
-      {"acl-unix-url", plain, "unix://alice:" + std::string(kAlicePass) + "@" + redis_.socket_path(), {}},
+      {"acl-unix-url",
+       plain,
+       "unix://alice:" + std::string(kAlicePass) + "@" + redis_.socket_path(),
+       {}},
   };
   int64_t user_id = 0;
   for (const Way& w : ways) {
@@ -169,9 +174,10 @@ TEST_F(SecretsTest, NoCommandEverPrintsAPassword) {
     CommandResult check = cli(w.name + " check", {"check"}, w.config, w.url, w.env);
     EXPECT_EQ(check.exit_code, 0) << check;
     EXPECT_THAT(check.out, HasSubstr("redis: reachable")) << check;
-    CommandResult pub = cli(w.name + " publish",
-                            {"publish", "user.registered", "{\"user_id\":" + std::to_string(user_id) + "}"},
-                            w.config, w.url, w.env);
+    CommandResult pub =
+        cli(w.name + " publish",
+            {"publish", "user.registered", "{\"user_id\":" + std::to_string(user_id) + "}"},
+            w.config, w.url, w.env);
     EXPECT_EQ(pub.exit_code, 0) << pub;
     // A dead letter too, so that dlq has something to show.
     cli(w.name + " publish bad", {"publish", "no.such.event", "{\"secret_field\":1}"}, w.config,
@@ -198,19 +204,33 @@ TEST_F(SecretsTest, NoCommandEverPrintsAPassword) {
       {"wrong acl password", plain, "redis://alice:" + std::string(kWrong) + "@" + tcp_ + "/0", {}},
       {"no password", plain, "", {}},
       {"connection refused", plain, "redis://:" + std::string(kPass) + "@" + closed + "/0", {}},
-      {"connection refused (acl)", acl_tcp, "redis://alice:" + std::string(kAlicePass) + "@" + closed + "/0", {}},
-      {"missing socket", config("missing.yaml", "unix://" + dir_.file("absent.sock")), "", env_pass},
+      {"connection refused (acl)",
+       acl_tcp,
+       "redis://alice:" + std::string(kAlicePass) + "@" + closed + "/0",
+       {}},
+      {"missing socket", config("missing.yaml", "unix://" + dir_.file("absent.sock")), "",
+       env_pass},
       {"bad port", plain, "redis://:" + std::string(kPass) + "@127.0.0.1:99999/0", {}},
       {"bad db", plain, "redis://alice:" + std::string(kAlicePass) + "@" + tcp_ + "/x", {}},
-      {"slash in password, bad port", plain, "redis://u:" + std::string(kPass) + "/" + kWrong + "@h:x/0", {}},
-      {"unix url, bad db", plain, "unix://alice:" + std::string(kAlicePass) + "@" + redis_.socket_path() + "?db=x", {}},
+      {"slash in password, bad port",
+       plain,
+       "redis://u:" + std::string(kPass) + "/" + kWrong + "@h:x/0",
+       {}},
+      {"unix url, bad db",
+       plain,
+       "unix://alice:" + std::string(kAlicePass) + "@" + redis_.socket_path() + "?db=x",
+       {}},
       {"bad scheme", plain, "rediss://:" + std::string(kPass) + "@" + tcp_ + "/0", {}},
-      {"env url refused", plain, "", {{"SWITCHYARD_REDIS_URL", "redis://:" + std::string(kPass) + "@" + closed + "/0"}}},
+      {"env url refused",
+       plain,
+       "",
+       {{"SWITCHYARD_REDIS_URL", "redis://:" + std::string(kPass) + "@" + closed + "/0"}}},
   };
   for (const Failure& f : failures) {
     SCOPED_TRACE(f.name);
-    CommandResult pub = cli(f.name + " publish", {"publish", "user.registered", "{\"user_id\":999}"},
-                            f.config, f.url, f.env);
+    CommandResult pub =
+        cli(f.name + " publish", {"publish", "user.registered", "{\"user_id\":999}"}, f.config,
+            f.url, f.env);
     EXPECT_NE(pub.exit_code, 0) << pub;
     cli(f.name + " check", {"check"}, f.config, f.url, f.env);
     EXPECT_NE(cli(f.name + " stats", {"stats"}, f.config, f.url, f.env).exit_code, 0);
@@ -232,7 +252,8 @@ TEST_F(SecretsTest, NoCommandEverPrintsAPassword) {
   for (const auto& args : usage_errors) {
     CommandResult r = SwitchyardProcess::exec(args, 30s);
     EXPECT_EQ(r.exit_code, 2) << r;
-    record("usage error: " + args[0] + " (exit " + std::to_string(r.exit_code) + ")", r.out + r.err);
+    record("usage error: " + args[0] + " (exit " + std::to_string(r.exit_code) + ")",
+           r.out + r.err);
   }
 
   // 4. What Redis holds (dead letters, client names, anything) is free of secrets too.
@@ -294,7 +315,8 @@ TEST_F(SecretsTest, PasswordFileReadableByOthersIsRefused) {
   EXPECT_EQ(ok.exit_code, 0) << ok;
   EXPECT_THAT(ok.out, HasSubstr("redis: reachable"));
   // A missing file names itself.
-  CommandResult missing = cli("missing file", {"check"}, config("absent.yaml", redis_.url(), dir_.file("absent.password")));
+  CommandResult missing = cli("missing file", {"check"},
+                              config("absent.yaml", redis_.url(), dir_.file("absent.password")));
   EXPECT_EQ(missing.exit_code, 2) << missing;
   EXPECT_THAT(missing.err, HasSubstr(dir_.file("absent.password")));
   expect_no_secret_anywhere();

@@ -19,8 +19,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const std::string kPushScript = std::string(SWITCHYARD_SOURCE_DIR) +
-                                "/tests/integration/laravel/laravel_push.php";
+const std::string kPushScript =
+    std::string(SWITCHYARD_SOURCE_DIR) + "/tests/integration/laravel/laravel_push.php";
 
 // Runs the PHP producer; fails the test if it does not push.
 void php_push(const RedisServer& redis, const std::string& prefix, const std::string& queue,
@@ -33,16 +33,23 @@ void php_push(const RedisServer& redis, const std::string& prefix, const std::st
 
 std::string laravel_config(const RedisServer& redis, const std::string& db) {
   return "version: 1\n"
-         "redis: { url: \"" + redis.url() + "\" }\n"
-         "plugins_dir: \"" SWITCHYARD_PLUGIN_DIR "\"\n"
+         "redis: { url: \"" +
+         redis.url() +
+         "\" }\n"
+         "plugins_dir: \"" SWITCHYARD_PLUGIN_DIR
+         "\"\n"
          "sources:\n"
          "  old_style: { format: laravel, prefix: laravel_database_, key: analytics,"
          " reclaim_after: 2s }\n"
          "  new_style: { format: laravel, prefix: laravel-database-, key: analytics,"
          " reclaim_after: 2s }\n"
          "handlers:\n"
-         "  users_db: { plugin: user_registered_sink, config: { database: \"" + db + "\" } }\n"
-         "  quotes_db: { plugin: quote_created_sink, config: { database: \"" + db + "\" } }\n"
+         "  users_db: { plugin: user_registered_sink, config: { database: \"" +
+         db +
+         "\" } }\n"
+         "  quotes_db: { plugin: quote_created_sink, config: { database: \"" +
+         db +
+         "\" } }\n"
          "routes:\n"
          "  user.registered: [users_db]\n"
          "  quote.created: [quotes_db]\n";
@@ -74,8 +81,8 @@ TEST(LaravelSource, ConsumesPushRawFromBothPrefixStylesAndLeavesNotifyEmpty) {
   php_push(redis, "laravel-database-", "analytics", 9000, 1000, "raw");
   php_push(redis, "laravel-database-", "analytics", 20000, 3, "job");
 
-  ASSERT_TRUE(wait_until([&] { return count_rows(db, "user_registrations") == 5000; }, 60s,
-                         "5000 users"))
+  ASSERT_TRUE(
+      wait_until([&] { return count_rows(db, "user_registrations") == 5000; }, 60s, "5000 users"))
       << daemon.log_tail();
   ASSERT_TRUE(wait_until([&] { return count_rows(db, "quotes") == 5000; }, 60s, "5000 quotes"))
       << daemon.log_tail();
@@ -108,16 +115,20 @@ TEST(LaravelSource, ClusterHashTagAndPublishWritesNotifyTokens) {
   const std::string config = dir.write(
       "routes.yaml",
       "version: 1\n"
-      "redis: { url: \"" + redis.url() + "\" }\n"
-      "plugins_dir: \"" SWITCHYARD_PLUGIN_DIR "\"\n"
-      "sources:\n"
-      "  q: { format: laravel, prefix: \"\", key: analytics, cluster_hash_tag: true }\n"
-      "handlers:\n"
-      "  quotes_db: { plugin: quote_created_sink, config: { database: db.sqlite } }\n"
-      "routes:\n"
-      "  quote.created: [quotes_db]\n");
-  CommandResult r = SwitchyardProcess::exec(
-      {"publish", "-c", config, "quote.created", R"({"quote_id":1,"user_id":2,"product_id":3,"qty":4})"});
+      "redis: { url: \"" +
+          redis.url() +
+          "\" }\n"
+          "plugins_dir: \"" SWITCHYARD_PLUGIN_DIR
+          "\"\n"
+          "sources:\n"
+          "  q: { format: laravel, prefix: \"\", key: analytics, cluster_hash_tag: true }\n"
+          "handlers:\n"
+          "  quotes_db: { plugin: quote_created_sink, config: { database: db.sqlite } }\n"
+          "routes:\n"
+          "  quote.created: [quotes_db]\n");
+  CommandResult r =
+      SwitchyardProcess::exec({"publish", "-c", config, "quote.created",
+                               R"({"quote_id":1,"user_id":2,"product_id":3,"qty":4})"});
   ASSERT_EQ(r.exit_code, 0) << r;
   RedisClient client = redis.client();
   EXPECT_EQ(client.llen("queues:{analytics}"), 1);

@@ -1,4 +1,7 @@
-// json_logging_test.cc: with logging.format json, every line the real daemon writes to stderr is one JSON object with time, level and message (RapidJSON), through start, plugin logs, dead letters, retries, reloads and shutdown; lines about a message carry source, event, handler and outcome; the Redis password appears in no line and not in /metrics.
+// json_logging_test.cc: with logging.format json, every line the real daemon writes to stderr is
+// one JSON object with time, level and message (RapidJSON), through start, plugin logs, dead
+// letters, retries, reloads and shutdown; lines about a message carry source, event, handler and
+// outcome; the Redis password appears in no line and not in /metrics.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -41,8 +44,8 @@ constexpr const char* kPassword = "Pa55-w0rd-not-in-logs";
 // message; ADD_FAILUREs for each line that is not.
 std::vector<LogLine> parse_json_lines(const std::string& text) {
   static const std::regex kTime(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z)");
-  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warning", "warn",
-                                                "error", "critical"};
+  static const std::set<std::string> kLevels = {"trace", "debug", "info",    "warning",
+                                                "warn",  "error", "critical"};
   std::vector<LogLine> out;
   EXPECT_TRUE(text.empty() || text.back() == '\n') << "the last line is not terminated";
   int n = 0;
@@ -78,11 +81,13 @@ std::vector<LogLine> parse_json_lines(const std::string& text) {
       EXPECT_TRUE(doc["handler"].IsString()) << line;
       if (doc["handler"].IsString()) parsed.handler = doc["handler"].GetString();
     }
-    for (auto [key, field] : {std::pair{"source", &parsed.source}, std::pair{"event", &parsed.event},
-                              std::pair{"outcome", &parsed.outcome}}) {
+    for (auto [key, field] :
+         {std::pair{"source", &parsed.source}, std::pair{"event", &parsed.event},
+          std::pair{"outcome", &parsed.outcome}}) {
       if (!doc.HasMember(key)) continue;
       EXPECT_TRUE(doc[key].IsString()) << line;
-      if (doc[key].IsString()) *field = std::string(doc[key].GetString(), doc[key].GetStringLength());
+      if (doc[key].IsString())
+        *field = std::string(doc[key].GetString(), doc[key].GetStringLength());
     }
     out.push_back(std::move(parsed));
   }
@@ -110,9 +115,11 @@ TEST(JsonLoggingTest, EveryStderrLineIsAJsonObjectWithTimeLevelAndMessage) {
   spec.extra_routes = "\"user.*\": [probe]\nflaky.event: [flaky]";
   const int port = pick_free_tcp_port();
   // Two attempts: flaky_sink's first answer is retried, its second gives up (dead letter).
-  spec.extra_yaml = "logging: { level: debug, format: json }\n"
-                    "retry: { max_attempts: 2, initial_backoff: 10ms, max_backoff: 20ms }\n"
-                    "metrics: { listen: \"127.0.0.1:" + std::to_string(port) + "\" }";
+  spec.extra_yaml =
+      "logging: { level: debug, format: json }\n"
+      "retry: { max_attempts: 2, initial_backoff: 10ms, max_backoff: 20ms }\n"
+      "metrics: { listen: \"127.0.0.1:" +
+      std::to_string(port) + "\" }";
   const std::string good_yaml = routes_yaml(spec);
   const std::string config = dir.write("routes.yaml", good_yaml);
   const std::string out_path = dir.file("stdout.log");
@@ -139,20 +146,18 @@ TEST(JsonLoggingTest, EveryStderrLineIsAJsonObjectWithTimeLevelAndMessage) {
   client.rpush("events", "not json at all \x01");
   client.rpush("events", envelope("evil\nFAKE LINE", "{}"));
   client.rpush("events", envelope("flaky.event", "{}"));
-  ASSERT_TRUE(wait_until([&] { return client.llen("events:dead") == 5; }, 20s,
-                         "five dead letters"))
+  ASSERT_TRUE(wait_until([&] { return client.llen("events:dead") == 5; }, 20s, "five dead letters"))
       << tail_file(err_path);
   const ops::HttpResult metrics = ops::http_get(port, "/metrics");
   EXPECT_EQ(metrics.status, 200) << metrics.error;
   EXPECT_EQ(metrics.body.find(kPassword), std::string::npos) << "the password is in /metrics";
-  ASSERT_TRUE(wait_until(
-      [&] { return count_rows(dir.file("analytics.db"), "quotes") == 10; }, 10s, "the quotes"));
+  ASSERT_TRUE(wait_until([&] { return count_rows(dir.file("analytics.db"), "quotes") == 10; }, 10s,
+                         "the quotes"));
 
   // A successful reload, then a failing one.
   ops::write_atomically(config, good_yaml + "shutdown_timeout: 5s\n");
   ASSERT_TRUE(daemon.signal(SIGHUP));
-  ASSERT_TRUE(wait_until([&] { return ops::count_of(err(), "reloaded ") == 1; }, 10s,
-                         "the reload"))
+  ASSERT_TRUE(wait_until([&] { return ops::count_of(err(), "reloaded ") == 1; }, 10s, "the reload"))
       << tail_file(err_path);
   ops::write_atomically(config, good_yaml + "bogus_key: 1\n");
   ASSERT_TRUE(daemon.signal(SIGHUP));
@@ -172,15 +177,21 @@ TEST(JsonLoggingTest, EveryStderrLineIsAJsonObjectWithTimeLevelAndMessage) {
   EXPECT_TRUE(any_line(lines, [](const LogLine& l) {
     return l.level == "info" && l.message.find("starting") != std::string::npos;
   })) << text;
-  EXPECT_TRUE(any_line(lines, [&](const LogLine& l) {
-    return l.handler == "probe" && l.message == "probe_sink created: " + dir.file("probe.jsonl");
-  })) << "a plugin's log line carries \"handler\" and its own text\n" << text;
+  EXPECT_TRUE(any_line(lines,
+                       [&](const LogLine& l) {
+                         return l.handler == "probe" &&
+                                l.message == "probe_sink created: " + dir.file("probe.jsonl");
+                       }))
+      << "a plugin's log line carries \"handler\" and its own text\n"
+      << text;
   EXPECT_TRUE(any_line(lines, [](const LogLine& l) {
     return l.level == "warning" || l.level == "warn";
   })) << text;
-  EXPECT_TRUE(any_line(lines, [](const LogLine& l) {
-    return l.message.find("we\"ird\\name\nwith\ttabs") != std::string::npos;
-  })) << "the unroutable event's name, with its quote, backslash, newline and tab, round-trips\n"
+  EXPECT_TRUE(any_line(lines,
+                       [](const LogLine& l) {
+                         return l.message.find("we\"ird\\name\nwith\ttabs") != std::string::npos;
+                       }))
+      << "the unroutable event's name, with its quote, backslash, newline and tab, round-trips\n"
       << text;
   EXPECT_TRUE(any_line(lines, [&](const LogLine& l) {
     return l.level == "error" && l.message.find("reload failed: " + config + ":") == 0;
@@ -217,9 +228,8 @@ TEST(JsonLoggingTest, EveryStderrLineIsAJsonObjectWithTimeLevelAndMessage) {
     return l.source == "events" && !l.event && l.outcome == "dead_letter" && l.handler.empty() &&
            l.message.find("invalid JSON") != std::string::npos;
   });
-  has("the forging event name, as one value", [](const LogLine& l) {
-    return l.event == "evil\nFAKE LINE" && l.outcome == "dead_letter";
-  });
+  has("the forging event name, as one value",
+      [](const LogLine& l) { return l.event == "evil\nFAKE LINE" && l.outcome == "dead_letter"; });
   // Lines that are not about a message carry none of them.
   has("a line without fields", [](const LogLine& l) {
     return l.message.find("stopped cleanly") != std::string::npos && !l.source && !l.event &&

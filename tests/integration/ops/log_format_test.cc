@@ -1,4 +1,6 @@
-// log_format_test.cc: the text and JSON log formats in process (make_log_formatter into a string): structured fields, LogScope nesting, plugin "[NAME] " lines, and escaping of control characters and bytes that are not UTF-8.
+// log_format_test.cc: the text and JSON log formats in process (make_log_formatter into a string):
+// structured fields, LogScope nesting, plugin "[NAME] " lines, and escaping of control characters
+// and bytes that are not UTF-8.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -64,8 +66,8 @@ std::string str(const rapidjson::Value& doc, const char* key) {
 // Hostile text: newline then a forged line, CR, tab, ESC sequence, DEL, NUL, SOH, a C1 CSI,
 // bytes that are not UTF-8 (a lone 0xff, a truncated sequence, an overlong '/'), U+2028, and
 // valid non-ASCII.
-const std::string kHostile =
-    "evil\nFAKE LINE\r\t\x1b[31m\x7f"s + '\0' + "\x01 \xc2\x9b \xff \xe2\x82 \xc0\xaf \xe2\x80\xa8 caf\xc3\xa9";
+const std::string kHostile = "evil\nFAKE LINE\r\t\x1b[31m\x7f"s + '\0' +
+                             "\x01 \xc2\x9b \xff \xe2\x82 \xc0\xaf \xe2\x80\xa8 caf\xc3\xa9";
 
 // True when `line` holds no byte a terminal acts on (support/terminal_text.h; not even '\n') and
 // is well-formed UTF-8.
@@ -193,10 +195,10 @@ TEST(LogFormatTest, TextPrefixesTheFieldsAndEscapesControlCharacters) {
       R"(evil\nFAKE LINE\r\t\x1b[31m\x7f\x00\x01 \u009b \xff \xe2\x82 \xc0\xaf )"
       "\xe2\x80\xa8 caf\xc3\xa9";
   // Inside event="..." the same escapes; a literal " or \ would be \" or \\ (there is none).
-  EXPECT_NE(lines[1].find("[source=events event=\"" + escaped +
-                          "\" handler=quotes_db outcome=reject] handler answered reject: " +
-                          escaped),
-            std::string::npos)
+  EXPECT_NE(
+      lines[1].find("[source=events event=\"" + escaped +
+                    "\" handler=quotes_db outcome=reject] handler answered reject: " + escaped),
+      std::string::npos)
       << lines[1];
 
   // A plugin's "[NAME] " already names the handler; a value with a space or '=' is quoted.

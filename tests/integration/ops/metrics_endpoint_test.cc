@@ -1,4 +1,5 @@
-// metrics_endpoint_test.cc: /metrics, /healthz and /readyz of the real daemon, scraped with a real HTTP client (cpp-httplib) and checked with a strict Prometheus text parser.
+// metrics_endpoint_test.cc: /metrics, /healthz and /readyz of the real daemon, scraped with a real
+// HTTP client (cpp-httplib) and checked with a strict Prometheus text parser.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -47,20 +48,20 @@ TEST(PrometheusParserTest, AcceptsAWellFormedExposition) {
 
 TEST(PrometheusParserTest, RejectsMalformedExpositions) {
   const std::vector<std::string> bad = {
-      "# TYPE a counter\na 1",                                   // no final newline
-      "a 1\n",                                                   // no TYPE
-      "# TYPE a counter\na{x=1} 1\n",                            // unquoted label value
-      "# TYPE a counter\na{x=\"\\t\"} 1\n",                      // invalid escape
-      "# TYPE a counter\na{x=\"1\",x=\"2\"} 1\n",                // duplicate label
-      "# TYPE a counter\na 1\na 2\n",                            // duplicate series
-      "# TYPE a counter\na -1\n",                                // negative counter
-      "# TYPE a counter\na one\n",                               // bad value
-      "# TYPE a counter\na{1x=\"1\"} 1\n",                       // bad label name
-      "# TYPE a countr\na 1\n",                                  // unknown type
-      "# TYPE a counter\n# TYPE a counter\na 1\n",               // two TYPEs
+      "# TYPE a counter\na 1",                                     // no final newline
+      "a 1\n",                                                     // no TYPE
+      "# TYPE a counter\na{x=1} 1\n",                              // unquoted label value
+      "# TYPE a counter\na{x=\"\\t\"} 1\n",                        // invalid escape
+      "# TYPE a counter\na{x=\"1\",x=\"2\"} 1\n",                  // duplicate label
+      "# TYPE a counter\na 1\na 2\n",                              // duplicate series
+      "# TYPE a counter\na -1\n",                                  // negative counter
+      "# TYPE a counter\na one\n",                                 // bad value
+      "# TYPE a counter\na{1x=\"1\"} 1\n",                         // bad label name
+      "# TYPE a countr\na 1\n",                                    // unknown type
+      "# TYPE a counter\n# TYPE a counter\na 1\n",                 // two TYPEs
       "# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\na{x=\"1\"} 1\n",  // family not one group
       "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
-      "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n",  // no +Inf
+      "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n",     // no +Inf
       "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 3\n",  // count != +Inf
       "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_count 2\n",           // no sum
       "# TYPE a gauge\na  {x=\"1\"} 1\n",                                   // space before {
@@ -79,7 +80,8 @@ TEST(PrometheusParserTest, RejectsMalformedExpositions) {
   ops::HttpResult r = http_get(port, "/metrics");
   if (r.status != 200)
     return ::testing::AssertionFailure() << "GET /metrics: " << r.status << " " << r.error;
-  if (r.content_type.find("text/plain") != 0 || r.content_type.find("version=0.0.4") == std::string::npos)
+  if (r.content_type.find("text/plain") != 0 ||
+      r.content_type.find("version=0.0.4") == std::string::npos)
     return ::testing::AssertionFailure() << "Content-Type " << r.content_type;
   std::string error = parse_prometheus(r.body, e);
   if (!error.empty())
@@ -94,7 +96,8 @@ TEST(MetricsEndpointTest, CountersMatchWhatWasPublishedAndReadinessFollowsRedis)
   redis.start();
   TempDir dir;
   const std::string plugins = ops::make_plugins_dir(
-      dir, {ops::bundled_plugin("user_registered_sink"), ops::bundled_plugin("quote_created_sink")});
+      dir,
+      {ops::bundled_plugin("user_registered_sink"), ops::bundled_plugin("quote_created_sink")});
   const int port = pick_free_tcp_port();
   RoutesYaml spec;
   spec.redis_url = redis.url();
@@ -169,7 +172,8 @@ TEST(MetricsEndpointTest, CountersMatchWhatWasPublishedAndReadinessFollowsRedis)
   }
   for (const char* state : {"pending", "inflight", "retry", "dead"}) {
     EXPECT_EQ(e.value("switchyard_queue_depth", {{"source", "analytics"}, {"state", state}}), 0.0)
-        << state << "\n" << body;
+        << state << "\n"
+        << body;
   }
   EXPECT_EQ(count_rows(dir.file("analytics.db"), "user_registrations"), kEvents / 2);
   EXPECT_EQ(count_rows(dir.file("analytics.db"), "quotes"), kEvents / 2);
@@ -180,8 +184,8 @@ TEST(MetricsEndpointTest, CountersMatchWhatWasPublishedAndReadinessFollowsRedis)
   ASSERT_TRUE(wait_until(
       [&] {
         Exposition now;
-        return scrape(port, &now) &&
-               now.value("switchyard_queue_depth", {{"source", "analytics"}, {"state", "dead"}}) == 2.0;
+        return scrape(port, &now) && now.value("switchyard_queue_depth",
+                                               {{"source", "analytics"}, {"state", "dead"}}) == 2.0;
       },
       10s, "switchyard_queue_depth{state=\"dead\"} to be 2"))
       << daemon.log_tail();

@@ -1,4 +1,5 @@
-// reload_test.cc: live reload (SIGHUP / `switchyard reload`) of the real daemon: adding a handler under load, broken configs, a plugin deployed at run time, reuse of unchanged instances.
+// reload_test.cc: live reload (SIGHUP / `switchyard reload`) of the real daemon: adding a handler
+// under load, broken configs, a plugin deployed at run time, reuse of unchanged instances.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -121,8 +122,8 @@ TEST(ReloadTest, AddsAHandlerUnderSteadyPublishAndKeepsRunningOnBrokenConfigs) {
       for (size_t i = 0; i < kTotal && !stop.stop_requested(); i += kChunk) {
         size_t end = std::min(i + kChunk, kTotal);
         issued.store(end);
-        client.rpush_many("events", std::vector<std::string>(messages.begin() + i,
-                                                             messages.begin() + end));
+        client.rpush_many("events",
+                          std::vector<std::string>(messages.begin() + i, messages.begin() + end));
         next += kPace;
         std::this_thread::sleep_until(next);
       }
@@ -164,8 +165,8 @@ TEST(ReloadTest, AddsAHandlerUnderSteadyPublishAndKeepsRunningOnBrokenConfigs) {
                scrape(port, "switchyard_queue_depth", {{"state", "inflight"}}) == 0.0;
       },
       60s, "both tables at 25,000 rows and nothing pending or in flight"))
-      << "users " << count_rows(db, "user_registrations") << ", quotes "
-      << count_rows(db, "quotes") << ", pending " << client.llen("events") << "\n"
+      << "users " << count_rows(db, "user_registrations") << ", quotes " << count_rows(db, "quotes")
+      << ", pending " << client.llen("events") << "\n"
       << daemon.log_tail();
   EXPECT_EQ(client.llen("events:dead"), 0) << client.lrange("events:dead", 0, 2).at(0);
 
@@ -181,9 +182,9 @@ TEST(ReloadTest, AddsAHandlerUnderSteadyPublishAndKeepsRunningOnBrokenConfigs) {
   for (const std::string& line : line_set) {
     ASSERT_TRUE(published.count(line)) << "unexpected line in the jsonl file: " << line;
   }
-  EXPECT_EQ(scrape(port, "switchyard_events_handled_total",
-                   {{"handler", "audit"}, {"outcome", "ok"}}),
-            static_cast<double>(lines.size()));
+  EXPECT_EQ(
+      scrape(port, "switchyard_events_handled_total", {{"handler", "audit"}, {"outcome", "ok"}}),
+      static_cast<double>(lines.size()));
   EXPECT_EQ(scrape(port, "switchyard_config_reloads_total", {{"result", "success"}}), 1.0);
 
   // Each further round: publish 1000 new events and wait until all three handlers have them.
@@ -220,7 +221,8 @@ TEST(ReloadTest, AddsAHandlerUnderSteadyPublishAndKeepsRunningOnBrokenConfigs) {
   {
     std::vector<std::string> failed = lines_with(daemon.log(), "reload failed");
     ASSERT_EQ(failed.size(), 1u);
-    EXPECT_TRUE(std::regex_search(failed[0], std::regex("reload failed: .*routes\\.yaml:[0-9]+:[0-9]+: ")))
+    EXPECT_TRUE(
+        std::regex_search(failed[0], std::regex("reload failed: .*routes\\.yaml:[0-9]+:[0-9]+: ")))
         << "the failure does not name FILE:LINE:COL: " << failed[0];
     EXPECT_NE(failed[0].find(config), std::string::npos) << failed[0];
   }
@@ -264,7 +266,8 @@ TEST(ReloadTest, PluginCopiedIntoThePluginsDirectoryAtRunTimeReceivesEvents) {
   redis.start();
   TempDir dir;
   const std::string plugins = ops::make_plugins_dir(
-      dir, {ops::bundled_plugin("user_registered_sink"), ops::bundled_plugin("quote_created_sink")});
+      dir,
+      {ops::bundled_plugin("user_registered_sink"), ops::bundled_plugin("quote_created_sink")});
   const std::string db = dir.file("analytics.db");
   RoutesYaml spec = base_spec(redis, dir, plugins);
   const std::string config = dir.write("routes.yaml", routes_yaml(spec));
@@ -292,7 +295,8 @@ TEST(ReloadTest, PluginCopiedIntoThePluginsDirectoryAtRunTimeReceivesEvents) {
                          "the reload to fail"))
       << daemon.log_tail();
   std::string failure = lines_with(daemon.log(), "reload failed").at(0);
-  EXPECT_NE(failure.find(config + ":" + std::to_string(ops::line_number_of(late_yaml, "probe_sink")) + ":"),
+  EXPECT_NE(failure.find(config + ":" +
+                         std::to_string(ops::line_number_of(late_yaml, "probe_sink")) + ":"),
             std::string::npos)
       << failure;
   EXPECT_NE(failure.find(so), std::string::npos) << failure;
@@ -353,8 +357,8 @@ TEST(ReloadTest, KeepsUnchangedInstancesRecreatesChangedOnesAndUnloadsUnusedPlug
   };
   RoutesYaml spec = base_spec(redis, dir, plugins);
   RoutesYaml first = spec;
-  first.extra_handlers = probe("keep", "keep.jsonl") + probe("change", "change-1.jsonl") +
-                         probe("gone", "gone.jsonl");
+  first.extra_handlers =
+      probe("keep", "keep.jsonl") + probe("change", "change-1.jsonl") + probe("gone", "gone.jsonl");
   first.extra_routes = "\"*\": [keep, change, gone]";
   const std::string config = dir.write("routes.yaml", routes_yaml(first));
   SwitchyardProcess daemon = SwitchyardProcess::run(config, dir.file("switchyard.log"));
@@ -387,14 +391,16 @@ TEST(ReloadTest, KeepsUnchangedInstancesRecreatesChangedOnesAndUnloadsUnusedPlug
   second.extra_routes = "\"*\": [keep, change]";
   ops::write_atomically(config, routes_yaml(second));
   ASSERT_TRUE(daemon.reload());
-  ASSERT_TRUE(wait_until([&] { return count_of(daemon.log(), "reloaded ") == 1; }, 10s,
-                         "the first reload"))
+  ASSERT_TRUE(
+      wait_until([&] { return count_of(daemon.log(), "reloaded ") == 1; }, 10s, "the first reload"))
       << daemon.log_tail();
   EXPECT_EQ(count_of(daemon.log(), "[change] probe_sink created: " + dir.file("change-2.jsonl")),
             1u);
   // The replaced and the removed instance are destroyed once no batch uses them any more.
   EXPECT_TRUE(wait_until(
-      [&] { return destroyed("change", "change-1.jsonl") == 1 && destroyed("gone", "gone.jsonl") == 1; },
+      [&] {
+        return destroyed("change", "change-1.jsonl") == 1 && destroyed("gone", "gone.jsonl") == 1;
+      },
       10s, "the replaced and the removed instance to be destroyed"))
       << daemon.log_tail();
   EXPECT_EQ(created("keep"), 1u) << "the unchanged handler was re-created:\n" << daemon.log_tail();
@@ -434,8 +440,8 @@ TEST(ReloadTest, KeepsUnchangedInstancesRecreatesChangedOnesAndUnloadsUnusedPlug
       << daemon.log_tail();
   EXPECT_TRUE(wait_until([&] { return !maps_file(daemon.pid(), so); }, 10s,
                          "probe_sink.so to be unmapped from the daemon"));
-  EXPECT_EQ(count_of(daemon.log(), "[keep] probe_sink destroyed: " + dir.file("keep.jsonl") +
-                                       ", 200 events"),
+  EXPECT_EQ(count_of(daemon.log(),
+                     "[keep] probe_sink destroyed: " + dir.file("keep.jsonl") + ", 200 events"),
             1u)
       << daemon.log_tail();
   EXPECT_EQ(count_rows(db, "user_registrations"), 100);
@@ -455,9 +461,11 @@ TEST(ReloadTest, ChangedSourceSettingsAreNamedAndTheReloadCountsAsPartial) {
   spec.extra_yaml = "metrics: {listen: \"127.0.0.1:" + std::to_string(port) + "\"}\n";
   const std::string config = dir.write("routes.yaml", routes_yaml(spec));
   SwitchyardProcess daemon = SwitchyardProcess::run(config, dir.file("switchyard.log"));
-  ASSERT_TRUE(wait_until([&] { return scrape(port, "switchyard_config_reloads_total",
-                                             {{"result", "success"}}) == 0.0; },
-                         20s, "the metrics endpoint"))
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return scrape(port, "switchyard_config_reloads_total", {{"result", "success"}}) == 0.0;
+      },
+      20s, "the metrics endpoint"))
       << daemon.log_tail();
 
   RoutesYaml changed = spec;
@@ -474,8 +482,9 @@ TEST(ReloadTest, ChangedSourceSettingsAreNamedAndTheReloadCountsAsPartial) {
       << daemon.log_tail();
   EXPECT_EQ(scrape(port, "switchyard_config_reloads_total", {{"result", "success"}}), 0.0);
   const std::string log = daemon.log();
-  EXPECT_EQ(count_of(log, "reload: sources.events.batch changed from \"100\" to \"7\": not "
-                          "applied"),
+  EXPECT_EQ(count_of(log,
+                     "reload: sources.events.batch changed from \"100\" to \"7\": not "
+                     "applied"),
             1)
       << daemon.log_tail();
   EXPECT_EQ(count_of(log, "reload: sources.events.max_deliveries changed from \"5\" to \"9\""), 1)

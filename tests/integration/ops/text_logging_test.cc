@@ -1,4 +1,7 @@
-// text_logging_test.cc: with logging.format text, event names that carry a newline, CR or terminal escape cannot forge a log line of the real daemon: every stderr line starts with a timestamp, holds no raw control byte, and shows the fields as [source=... event="..." handler=... outcome=...].
+// text_logging_test.cc: with logging.format text, event names that carry a newline, CR or terminal
+// escape cannot forge a log line of the real daemon: every stderr line starts with a timestamp,
+// holds no raw control byte, and shows the fields as [source=... event="..." handler=...
+// outcome=...].
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -48,10 +51,11 @@ TEST(TextLoggingTest, EventNamesWithControlCharactersCannotForgeLines) {
   // Unroutable (dead-lettered before any handler), and routed to a handler that rejects it.
   RedisClient client = redis.client();
   client.rpush("events", envelope("evil\nFAKE LINE", "{}"));
-  client.rpush("events", envelope("evil\r\x1b[2K\x1b[1A2026-01-01 00:00:00.000 info  forged", "{}"));
+  client.rpush("events",
+               envelope("evil\r\x1b[2K\x1b[1A2026-01-01 00:00:00.000 info  forged", "{}"));
   client.rpush("events", envelope("bad\nFAKE LINE rejected", "{}"));
-  ASSERT_TRUE(wait_until([&] { return client.llen("events:dead") == 3; }, 20s,
-                         "three dead letters"))
+  ASSERT_TRUE(
+      wait_until([&] { return client.llen("events:dead") == 3; }, 20s, "three dead letters"))
       << tail_file(err_path);
   ASSERT_TRUE(daemon.signal(SIGTERM));
   EXPECT_EQ(daemon.wait_exit(20s), 0) << tail_file(err_path);
@@ -68,19 +72,22 @@ TEST(TextLoggingTest, EventNamesWithControlCharactersCannotForgeLines) {
   }
 
   // The names are shown escaped, once in the fields and once in the reason.
-  EXPECT_EQ(ops::lines_with(text, "[source=events event=\"evil\\nFAKE LINE\" outcome=dead_letter] "
-                                  "dead-lettered a message: no route for event \"evil\\nFAKE LINE\"")
+  EXPECT_EQ(ops::lines_with(text,
+                            "[source=events event=\"evil\\nFAKE LINE\" outcome=dead_letter] "
+                            "dead-lettered a message: no route for event \"evil\\nFAKE LINE\"")
                 .size(),
             1u)
       << text;
-  EXPECT_EQ(ops::lines_with(text, "event=\"evil\\r\\x1b[2K\\x1b[1A2026-01-01 00:00:00.000 info  "
-                                  "forged\" outcome=dead_letter]")
+  EXPECT_EQ(ops::lines_with(text,
+                            "event=\"evil\\r\\x1b[2K\\x1b[1A2026-01-01 00:00:00.000 info  "
+                            "forged\" outcome=dead_letter]")
                 .size(),
             1u)
       << text;
-  EXPECT_EQ(ops::lines_with(text, "[source=events event=\"bad\\nFAKE LINE rejected\" "
-                                  "handler=rejecter outcome=reject] handler answered reject: "
-                                  "rejected by reject_sink; dead-lettered")
+  EXPECT_EQ(ops::lines_with(text,
+                            "[source=events event=\"bad\\nFAKE LINE rejected\" "
+                            "handler=rejecter outcome=reject] handler answered reject: "
+                            "rejected by reject_sink; dead-lettered")
                 .size(),
             1u)
       << text;

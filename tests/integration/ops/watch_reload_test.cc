@@ -1,4 +1,6 @@
-// watch_reload_test.cc: `switchyard run --watch` reloads the real daemon by itself when routes.yaml is replaced or a .so lands in the plugins directory (once, after a chunked copy is closed); a broken routes.yaml keeps the old table running, logged and counted.
+// watch_reload_test.cc: `switchyard run --watch` reloads the real daemon by itself when routes.yaml
+// is replaced or a .so lands in the plugins directory (once, after a chunked copy is closed); a
+// broken routes.yaml keeps the old table running, logged and counted.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -118,7 +120,8 @@ TEST(WatchReloadTest, ReloadsOnRoutesYamlAndPluginChangesAndKeepsTheOldTableOnBr
   ASSERT_TRUE(wait_until([&] { return count_of(daemon.log(), "reload failed") == 1; }, 5s,
                          "the log line \"reload failed\""));
   const std::string failure = lines_with(daemon.log(), "reload failed").at(0);
-  EXPECT_TRUE(std::regex_search(failure, std::regex("reload failed: .*routes\\.yaml:[0-9]+:[0-9]+: ")))
+  EXPECT_TRUE(
+      std::regex_search(failure, std::regex("reload failed: .*routes\\.yaml:[0-9]+:[0-9]+: ")))
       << failure;
   ASSERT_TRUE(publish_and_wait("after a broken routes.yaml", {audit})) << daemon.log_tail();
 
@@ -153,8 +156,7 @@ TEST(WatchReloadTest, ReloadsOnRoutesYamlAndPluginChangesAndKeepsTheOldTableOnBr
   ASSERT_TRUE(wait_until([&] { return reloads(port, "success") == 2.0; }, 10s,
                          "the reload after probe_sink.so was copied"))
       << daemon.log_tail();
-  EXPECT_EQ(count_of(daemon.log(), "--watch: " + plugins + "/probe_sink.so changed: reloading"),
-            1u)
+  EXPECT_EQ(count_of(daemon.log(), "--watch: " + plugins + "/probe_sink.so changed: reloading"), 1u)
       << daemon.log_tail();
   EXPECT_EQ(count_of(daemon.log(), "[late] probe_sink created: " + dir.file("late.jsonl")), 1u)
       << daemon.log_tail();

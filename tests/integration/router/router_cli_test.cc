@@ -41,12 +41,8 @@ TEST_F(RouterCliTest, CheckPrintsTheRoutingTableOfAValidConfig) {
   EXPECT_NE(r.out.find("OK"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("user.registered -> users_db"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("quote.created -> quotes_db"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find(bundled_plugin("user_registered_sink")),
-            std::string::npos)
-      << r.out;
-  EXPECT_NE(r.out.find(bundled_plugin("quote_created_sink")),
-            std::string::npos)
-      << r.out;
+  EXPECT_NE(r.out.find(bundled_plugin("user_registered_sink")), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(bundled_plugin("quote_created_sink")), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("events:dead"), std::string::npos) << "the keys it uses: " << r.out;
   // No contracts: said so, not left out.
   EXPECT_NE(r.out.find("\ncontracts:\n  (none: payloads are not checked)\n"), std::string::npos)
@@ -61,10 +57,13 @@ TEST_F(RouterCliTest, CheckListsEachContractWithItsSchemaFile) {
   dir_.write("schemas/user.registered.json",
              R"({"type": "object", "required": ["user_id"],
                  "properties": {"user_id": {"type": "integer"}}})");
-  const std::string quote_schema = std::string(SWITCHYARD_SOURCE_DIR) + "/schemas/quote.created.json";
+  const std::string quote_schema =
+      std::string(SWITCHYARD_SOURCE_DIR) + "/schemas/quote.created.json";
   RoutesYaml spec = base_spec();
-  spec.extra_yaml = "contracts:\n  user.registered: schemas/user.registered.json\n"
-                    "  quote.created: " + json_string(quote_schema) + "\n";
+  spec.extra_yaml =
+      "contracts:\n  user.registered: schemas/user.registered.json\n"
+      "  quote.created: " +
+      json_string(quote_schema) + "\n";
   const std::string config = write_config(spec);
   const CommandResult r = cli({"check"}, config);
   ASSERT_EQ(r.exit_code, 0) << r;
@@ -72,9 +71,13 @@ TEST_F(RouterCliTest, CheckListsEachContractWithItsSchemaFile) {
       fs::path(dir_.file("schemas/user.registered.json")).lexically_normal().string();
   const std::string quote_normal = fs::path(quote_schema).lexically_normal().string();
   // A section of its own, between the routes and the sources, one line per contract (by event).
-  const std::string section = "\ncontracts:\n"
-                              "  quote.created: schema " + quote_normal + " (compiled)\n"
-                              "  user.registered: schema " + user_schema + " (compiled)\n\n";
+  const std::string section =
+      "\ncontracts:\n"
+      "  quote.created: schema " +
+      quote_normal +
+      " (compiled)\n"
+      "  user.registered: schema " +
+      user_schema + " (compiled)\n\n";
   const size_t at = r.out.find(section);
   ASSERT_NE(at, std::string::npos) << "expected\n" << section << "in\n" << r.out;
   EXPECT_LT(r.out.find("\nroutes:\n"), at) << r.out;
@@ -85,8 +88,8 @@ TEST_F(RouterCliTest, CheckListsEachContractWithItsSchemaFile) {
 struct BrokenConfig {
   std::string name;
   RoutesYaml spec;
-  std::string at;                   // text whose position the error must point at
-  std::vector<std::string> says;    // substrings of the error
+  std::string at;                 // text whose position the error must point at
+  std::vector<std::string> says;  // substrings of the error
 };
 
 TEST_F(RouterCliTest, CheckRejectsEachKindOfBrokenConfigWithFileLineColumn) {
@@ -95,36 +98,46 @@ TEST_F(RouterCliTest, CheckRejectsEachKindOfBrokenConfigWithFileLineColumn) {
   fs::create_directories(plugins);
   for (const auto& entry : fs::directory_iterator(SWITCHYARD_PLUGIN_DIR))
     fs::copy_file(entry.path(), plugins + "/" + entry.path().filename().string());
-  fs::copy_file(test_plugin("wrong_abi_plugin"),
-                plugins + "/wrong_abi_plugin.so");
+  fs::copy_file(test_plugin("wrong_abi_plugin"), plugins + "/wrong_abi_plugin.so");
 
   std::vector<BrokenConfig> cases;
   {
-    BrokenConfig c{"unknown top-level key", base_spec(), "bogus_setting", {"\"bogus_setting\"", "unknown key"}};
+    BrokenConfig c{"unknown top-level key",
+                   base_spec(),
+                   "bogus_setting",
+                   {"\"bogus_setting\"", "unknown key"}};
     c.spec.extra_yaml = "bogus_setting: 1\n";
     cases.push_back(c);
   }
   {
-    BrokenConfig c{"route to an undefined handler", base_spec(), "ghost_handler",
+    BrokenConfig c{"route to an undefined handler",
+                   base_spec(),
+                   "ghost_handler",
                    {"\"ghost_handler\"", "order.placed"}};
     c.spec.extra_routes = "order.placed: [ghost_handler]\n";
     cases.push_back(c);
   }
   {
-    BrokenConfig c{"missing plugin .so", base_spec(), "no_such_sink",
+    BrokenConfig c{"missing plugin .so",
+                   base_spec(),
+                   "no_such_sink",
                    {bundled_plugin("no_such_sink"), "not found"}};
     c.spec.extra_handlers = "ghost_db:\n  plugin: no_such_sink\n  config: {}\n";
     cases.push_back(c);
   }
   {
-    BrokenConfig c{"plugin with the wrong ABI", base_spec(), "wrong_abi_plugin",
+    BrokenConfig c{"plugin with the wrong ABI",
+                   base_spec(),
+                   "wrong_abi_plugin",
                    {plugins + "/wrong_abi_plugin.so", "999", "ABI version 1"}};
     c.spec.plugins_dir = plugins;
     c.spec.extra_handlers = "legacy:\n  plugin: wrong_abi_plugin\n  config: {}\n";
     cases.push_back(c);
   }
   {
-    BrokenConfig c{"unknown handler config key", base_spec(), "databse",
+    BrokenConfig c{"unknown handler config key",
+                   base_spec(),
+                   "databse",
                    {"\"databse\"", "typo_db", "accepted: database"}};
     c.spec.extra_handlers = "typo_db:\n  plugin: quote_created_sink\n  config: { databse: " +
                             json_string(dir_.file("typo.db")) + " }\n";
@@ -139,7 +152,8 @@ TEST_F(RouterCliTest, CheckRejectsEachKindOfBrokenConfigWithFileLineColumn) {
     EXPECT_EQ(r.exit_code, 2) << r;
     const std::string where = config + ":" + line_col(yaml, c.at) + ": ";
     EXPECT_NE(r.err.find(where), std::string::npos)
-        << "stderr should start the error with " << where << "\n" << r.err;
+        << "stderr should start the error with " << where << "\n"
+        << r.err;
     EXPECT_TRUE(std::regex_search(r.err, std::regex(R"(broken\.yaml:\d+:\d+: )"))) << r.err;
     for (const std::string& s : c.says)
       EXPECT_NE(r.err.find(s), std::string::npos) << "stderr should say " << s << "\n" << r.err;
@@ -185,7 +199,8 @@ TEST_F(RouterCliTest, CheckPrintKeysListsEveryKeyWithItsTypeAndDefault) {
 
 TEST_F(RouterCliTest, PublishPushesExactlyOneEnvelope) {
   const std::string config = write_config(base_spec());
-  const std::string payload = R"({"quote_id":1,"user_id":2,"product_id":3,"qty":4,"created_at":"2026-05-07T10:00:00+00:00"})";
+  const std::string payload =
+      R"({"quote_id":1,"user_id":2,"product_id":3,"qty":4,"created_at":"2026-05-07T10:00:00+00:00"})";
   CommandResult r = cli({"publish", "quote.created", payload}, config);
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_NE(r.out.find("published 1 message(s) to events"), std::string::npos) << r.out;
@@ -209,8 +224,8 @@ TEST_F(RouterCliTest, PublishFileFromStdinAndFromAFilePushesLinesAsIs) {
   const std::string config = write_config(base_spec());
   // CRLF line ends and blank lines are not part of a message; everything else goes as-is, even
   // a line that is not JSON (the daemon dead-letters it; publish is a transport).
-  const std::string input = user_registered(1) + "\n" + quote_created(1) + "\r\n\n" +
-                            "not json\n" + R"({"event":"x","payload":{},"extra":[1, 2]})";
+  const std::string input = user_registered(1) + "\n" + quote_created(1) + "\r\n\n" + "not json\n" +
+                            R"({"event":"x","payload":{},"extra":[1, 2]})";
   CommandResult r = cli({"publish", "--file", "-"}, config, input);
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_NE(r.out.find("published 4 message(s)"), std::string::npos) << r.out;
@@ -343,8 +358,7 @@ TEST_F(RouterCliTest, RunWithAMissingPluginExitsTwoBeforeTakingAnyMessage) {
   ASSERT_TRUE(status.has_value()) << "run should refuse to start: " << daemon_.log_tail();
   EXPECT_EQ(*status, 2) << daemon_.log_tail();
   const std::string log = daemon_.log();
-  EXPECT_NE(log.find(bundled_plugin("no_such_sink")), std::string::npos)
-      << log;
+  EXPECT_NE(log.find(bundled_plugin("no_such_sink")), std::string::npos) << log;
   EXPECT_TRUE(std::regex_search(log, std::regex(R"(routes\.yaml:\d+:\d+: )"))) << log;
   // K untouched, nothing else created.
   EXPECT_EQ(client().lrange(kKey), queued);

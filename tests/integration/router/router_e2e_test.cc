@@ -36,8 +36,7 @@ TEST_F(RouterTest, TenThousandMixedEventsEndToEndAndIdempotent) {
   EXPECT_EQ(inflight_lists(), std::vector<std::string>{}) << "in-flight lists left behind";
   EXPECT_EQ(client().llen(kKey), 0);
   std::cout << "[ router    ] 10,000 events drained in "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(first_pass).count()
-            << " ms\n";
+            << std::chrono::duration_cast<std::chrono::milliseconds>(first_pass).count() << " ms\n";
 }
 
 }  // namespace

@@ -14,8 +14,8 @@ using namespace std::chrono_literals;
 TEST_F(RouterTest, GlobAndCatchAllFanOutWithUnionSemantics) {
   const std::string audit_path = dir_.file("audit.jsonl");
   RoutesYaml spec = base_spec();
-  spec.extra_handlers = "audit:\n  plugin: jsonl_sink\n  config: { path: " +
-                        json_string(audit_path) + " }\n";
+  spec.extra_handlers =
+      "audit:\n  plugin: jsonl_sink\n  config: { path: " + json_string(audit_path) + " }\n";
   // A quote matches quote.created, quote.* and *: quotes_db twice, audit twice -> once each.
   // A user matches user.registered and *. Anything else matches * only.
   spec.extra_routes = "\"quote.*\": [audit, quotes_db]\n\"*\": [audit]\n";

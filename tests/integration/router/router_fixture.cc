@@ -58,9 +58,8 @@ bool RouterTest::wait_drained(std::chrono::milliseconds timeout, const std::stri
       },
       timeout, what.empty() ? std::string(kKey) + " drained and acknowledged" : what);
   if (done && !daemon_.is_running()) {
-    ADD_FAILURE() << "the daemon exited (status "
-                  << daemon_.process().exit_status().value_or(-1) << ") before " << kKey
-                  << " was drained:\n"
+    ADD_FAILURE() << "the daemon exited (status " << daemon_.process().exit_status().value_or(-1)
+                  << ") before " << kKey << " was drained:\n"
                   << daemon_.log_tail();
     return false;
   }

@@ -3,9 +3,8 @@
 #ifndef SWITCHYARD_TESTS_INTEGRATION_ROUTER_ROUTER_FIXTURE_H_
 #define SWITCHYARD_TESTS_INTEGRATION_ROUTER_ROUTER_FIXTURE_H_
 
-#include <rapidjson/document.h>
-
 #include <gtest/gtest.h>
+#include <rapidjson/document.h>
 
 #include <chrono>
 #include <optional>
@@ -62,9 +61,9 @@ class RouterTest : public ::testing::Test {
   SwitchyardProcess daemon_;
 };
 
-// Where the README fields of a dead letter are checked: message (verbatim), source, handler (nullptr:
-// JSON null), reason contains every one of `reason_parts`, attempts, failed_at (ISO 8601 UTC),
-// instance (host:pid of `daemon_pid`).
+// Where the README fields of a dead letter are checked: message (verbatim), source, handler
+// (nullptr: JSON null), reason contains every one of `reason_parts`, attempts, failed_at (ISO 8601
+// UTC), instance (host:pid of `daemon_pid`).
 void expect_dead_letter(const rapidjson::Value& letter, const std::string& message,
                         const std::string& source, const char* handler,
                         const std::vector<std::string>& reason_parts, int attempts,
@@ -75,7 +74,6 @@ void expect_dead_letter(const rapidjson::Value& letter, const std::string& messa
 std::string dead_message(const rapidjson::Value& letter);
 // The "reason" field ("" when absent).
 std::string dead_reason(const rapidjson::Value& letter);
-
 
 // "LINE:COL" (1-based) of the first occurrence of `needle` in `text`; "?" when absent.
 std::string line_col(const std::string& text, const std::string& needle);

@@ -30,9 +30,10 @@ TEST_F(RouterTest, IdleDaemonHandlesASingleMessagePromptly) {
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(latencies_ms.begin(), latencies_ms.end());
-  std::cout << "[ router    ] publish -> row visible on an idle daemon: min " << latencies_ms.front()
-            << " ms, median " << latencies_ms[latencies_ms.size() / 2] << " ms, max "
-            << latencies_ms.back() << " ms (" << latencies_ms.size() << " samples)\n";
+  std::cout << "[ router    ] publish -> row visible on an idle daemon: min "
+            << latencies_ms.front() << " ms, median " << latencies_ms[latencies_ms.size() / 2]
+            << " ms, max " << latencies_ms.back() << " ms (" << latencies_ms.size()
+            << " samples)\n";
   RecordProperty("latency_median_ms", std::to_string(latencies_ms[latencies_ms.size() / 2]));
   ASSERT_TRUE(wait_drained(5s));
   const auto stopped = daemon_.stop(20s);

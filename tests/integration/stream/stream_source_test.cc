@@ -31,18 +31,29 @@ std::string stream_config(const RedisServer& redis, const std::string& plugins_d
                           const std::string& quote_route = "[quotes_db]",
                           const std::string& user_route = "[users_db]") {
   return "version: 1\n"
-         "redis: { url: \"" + redis.url() + "\" }\n"
-         "plugins_dir: \"" + plugins_dir + "\"\n"
+         "redis: { url: \"" +
+         redis.url() +
+         "\" }\n"
+         "plugins_dir: \"" +
+         plugins_dir +
+         "\"\n"
          "sources:\n"
-         "  events: { type: stream, key: events, group: " + group +
+         "  events: { type: stream, key: events, group: " +
+         group +
          ", start: \"0\", batch: 200, reclaim_after: 1s, max_deliveries: 5 }\n"
          "handlers:\n"
-         "  users_db: { plugin: user_registered_sink, config: { database: \"" + db + "\" } }\n"
-         "  quotes_db: { plugin: quote_created_sink, config: { database: \"" + db + "\" } }\n" +
-         extra_handlers +
+         "  users_db: { plugin: user_registered_sink, config: { database: \"" +
+         db +
+         "\" } }\n"
+         "  quotes_db: { plugin: quote_created_sink, config: { database: \"" +
+         db + "\" } }\n" + extra_handlers +
          "routes:\n"
-         "  user.registered: " + user_route + "\n"
-         "  quote.created: " + quote_route + "\n"
+         "  user.registered: " +
+         user_route +
+         "\n"
+         "  quote.created: " +
+         quote_route +
+         "\n"
          "shutdown_timeout: 5s\n";
 }
 
@@ -80,7 +91,8 @@ TEST(StreamSource, KillNineMidStreamLosesNothing) {
   while (published < all.size() || kills < 10) {
     if (published < all.size()) {
       size_t n = std::min<size_t>(2000, all.size() - published);
-      publish(config, std::vector<std::string>(all.begin() + published, all.begin() + published + n));
+      publish(config,
+              std::vector<std::string>(all.begin() + published, all.begin() + published + n));
       published += n;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));  // random kill moment
@@ -91,8 +103,7 @@ TEST(StreamSource, KillNineMidStreamLosesNothing) {
   ASSERT_TRUE(wait_until([&] { return count_rows(db, "user_registrations") == kTotal / 2; }, 60s,
                          "all users"))
       << daemon->log_tail();
-  ASSERT_TRUE(wait_until([&] { return count_rows(db, "quotes") == kTotal / 2; }, 60s,
-                         "all quotes"))
+  ASSERT_TRUE(wait_until([&] { return count_rows(db, "quotes") == kTotal / 2; }, 60s, "all quotes"))
       << daemon->log_tail();
   ASSERT_TRUE(wait_until([&] { return group_pending(client, "analytics") == 0; }, 30s,
                          "no pending entries in the group"));
@@ -148,23 +159,21 @@ TEST(StreamSource, DeadConsumersEntriesAreClaimedAfterReclaimAfter) {
   const std::string plugins = dir.file("plugins");
   std::filesystem::create_directory(plugins);
   for (const char* p : {"user_registered_sink", "quote_created_sink"})
-    std::filesystem::copy_file(bundled_plugin(p),
-                               plugins + "/" + p + ".so");
-  std::filesystem::copy_file(test_plugin("crash_sink"),
-                             plugins + "/crash_sink.so");
+    std::filesystem::copy_file(bundled_plugin(p), plugins + "/" + p + ".so");
+  std::filesystem::copy_file(test_plugin("crash_sink"), plugins + "/crash_sink.so");
   const std::string db = dir.file("analytics.db");
   // Instance A routes everything to crash_sink, which dies on the marked message with the whole
   // batch pending; instance B (same group) writes the database.
-  const std::string config_a = dir.write(
-      "a.yaml", stream_config(redis, plugins, "analytics", db,
-                              "  crash: { plugin: crash_sink, config: { path: \"" +
-                                  dir.file("crash.jsonl") + "\" } }\n",
-                              "[crash]", "[crash]"));
-  const std::string config_b =
-      dir.write("b.yaml", stream_config(redis, plugins, "analytics", db));
+  const std::string config_a =
+      dir.write("a.yaml", stream_config(redis, plugins, "analytics", db,
+                                        "  crash: { plugin: crash_sink, config: { path: \"" +
+                                            dir.file("crash.jsonl") + "\" } }\n",
+                                        "[crash]", "[crash]"));
+  const std::string config_b = dir.write("b.yaml", stream_config(redis, plugins, "analytics", db));
   std::vector<std::string> events = mixed_events(199, 1);
-  events.insert(events.begin() + 100,
-                R"({"event":"quote.created","payload":{"quote_id":5000,"user_id":1,"product_id":1,"qty":1,"crash":true}})");
+  events.insert(
+      events.begin() + 100,
+      R"({"event":"quote.created","payload":{"quote_id":5000,"user_id":1,"product_id":1,"qty":1,"crash":true}})");
   publish(config_a, events);
 
   SwitchyardProcess a =
@@ -181,8 +190,8 @@ TEST(StreamSource, DeadConsumersEntriesAreClaimedAfterReclaimAfter) {
   ASSERT_TRUE(wait_until([&] { return count_rows(db, "user_registrations") == 100; }, 30s,
                          "B claimed and handled A's users"))
       << b.log_tail();
-  ASSERT_TRUE(wait_until([&] { return group_pending(client, "analytics") == 0; }, 10s,
-                         "nothing pending"));
+  ASSERT_TRUE(
+      wait_until([&] { return group_pending(client, "analytics") == 0; }, 10s, "nothing pending"));
   EXPECT_EQ(b.stop(), 0) << b.log_tail();
   // Claimed one at a time, each worker logging what its pass over the pending list claimed.
   int64_t claimed = 0;

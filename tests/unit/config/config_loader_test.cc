@@ -549,17 +549,15 @@ TEST(ConfigLoaderTest, DeliveryModeLeaseIsForOneListWorker) {
   EXPECT_EQ(c.sources[0].delivery, Delivery::kInflight);
   ASSERT_TRUE(load("version: 1\nsources: {a: {delivery: lease}}\n", &c).is_ok());
   EXPECT_EQ(c.sources[0].delivery, Delivery::kLease);
-  ASSERT_TRUE(
-      load("version: 1\nsources: {a: {delivery: lease, format: laravel, prefix: p_}}\n", &c)
-          .is_ok());
+  ASSERT_TRUE(load("version: 1\nsources: {a: {delivery: lease, format: laravel, prefix: p_}}\n", &c)
+                  .is_ok());
   EXPECT_EQ(c.sources[0].delivery, Delivery::kLease);
   EXPECT_THAT(error_of("version: 1\nsources:\n  a:\n    delivery: lease\n    workers: 2\n"),
               StartsWith("routes.yaml:5:14: sources.a.workers: delivery: lease has one active "
                          "consumer per source; set workers: 1"));
   EXPECT_THAT(error_of("version: 1\nsources:\n  a:\n    type: stream\n    delivery: lease\n"),
               StartsWith("routes.yaml:5:15: sources.a.delivery: delivery: lease applies to lists"));
-  EXPECT_THAT(error_of("version: 1\nsources:\n  a: {delivery: copy}\n"),
-              HasSubstr("delivery"));
+  EXPECT_THAT(error_of("version: 1\nsources:\n  a: {delivery: copy}\n"), HasSubstr("delivery"));
 }
 
 TEST(ConfigLoaderTest, DuplicateKeys) {

@@ -1,4 +1,5 @@
-// contract_test.cc: ContractSet: schema loading errors, exact violation reasons, thread safety, pipeline wiring.
+// contract_test.cc: ContractSet: schema loading errors, exact violation reasons, thread safety,
+// pipeline wiring.
 #include "contracts/contract.h"
 
 #include <gmock/gmock.h>
@@ -133,7 +134,8 @@ TEST(ContractTest, ConcurrentChecksShareOneCompiledSchema) {
       for (int i = 0; i < 2000; ++i) {
         std::string reason;
         const bool good = (i + t) % 2 == 0;
-        const std::string payload = good ? R"({"quote_id":1,"qty":3})" : R"({"quote_id":1,"qty":"x"})";
+        const std::string payload =
+            good ? R"({"quote_id":1,"qty":3})" : R"({"quote_id":1,"qty":"x"})";
         if (set.check("quote.created", payload, &reason) != good) ++failures;
         if (!good && reason != "contract quote.created: #/qty: expected type integer, found string")
           ++failures;
@@ -215,7 +217,8 @@ TEST(ContractTest, HugeOrDeepSchemasAreRefused) {
 TEST(ContractTest, ExampleSchemaInTheRepositoryCompilesAndChecks) {
   Config config;
   config.path = "routes.yaml";
-  config.contracts["quote.created"] = std::string(SWITCHYARD_SOURCE_DIR) + "/schemas/quote.created.json";
+  config.contracts["quote.created"] =
+      std::string(SWITCHYARD_SOURCE_DIR) + "/schemas/quote.created.json";
   ContractSet set;
   Status s = ContractSet::load(config, &set);
   ASSERT_TRUE(s.is_ok()) << s.message();
@@ -233,8 +236,8 @@ class ContractConfigTest : public ::testing::Test {
  protected:
   Status build(const std::string& contracts_yaml, std::shared_ptr<const Pipeline>* out) {
     auto config = std::make_shared<Config>();
-    const std::string yaml = "version: 1\nsources:\n  events: {key: events}\ncontracts:\n" +
-                             contracts_yaml;
+    const std::string yaml =
+        "version: 1\nsources:\n  events: {key: events}\ncontracts:\n" + contracts_yaml;
     Status s = load_config_from_string(yaml, dir_.file("routes.yaml"), dir_.path(), config.get());
     if (!s) return s;
     return build_pipeline(config, dir_.path(), nullptr, out, true);
@@ -257,8 +260,10 @@ TEST_F(ContractConfigTest, InvalidSchemaNamesEntryPositionAndFile) {
   std::shared_ptr<const Pipeline> pipeline;
   Status s = build("  user.registered: good.json\n  quote.created: bad.json\n", &pipeline);
   ASSERT_FALSE(s.is_ok());
-  EXPECT_THAT(s.message(), StartsWith(dir_.file("routes.yaml") + ":6:18: contract quote.created: "
-                                      "schema " + dir_.file("bad.json") + " is not a valid"));
+  EXPECT_THAT(s.message(), StartsWith(dir_.file("routes.yaml") +
+                                      ":6:18: contract quote.created: "
+                                      "schema " +
+                                      dir_.file("bad.json") + " is not a valid"));
 }
 
 TEST_F(ContractConfigTest, GlobKeysAreRefused) {

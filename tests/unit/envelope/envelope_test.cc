@@ -1,4 +1,5 @@
-// envelope_test.cc: EnvelopeDecoder on good and bad messages (README "How a message flows"), exact reasons.
+// envelope_test.cc: EnvelopeDecoder on good and bad messages (README "How a message flows"), exact
+// reasons.
 #include "envelope/envelope.h"
 
 #include <gtest/gtest.h>
@@ -284,19 +285,20 @@ TEST(EnvelopeTest, EveryRawControlCharacterIsRefusedInShortAndLongStrings) {
   for (int c = 0x01; c < 0x20; ++c) {
     if (c == '\t' || c == '\n' || c == '\r') continue;  // whitespace outside strings; tested above
     const std::string ch(1, static_cast<char>(c));
-    for (const std::string& m :
-         {"{\"event\":\"a" + ch + "\",\"payload\":{}}",
-          "{\"event\":\"" + run + ch + run + "\",\"payload\":{}}",
-          "{\"" + run + ch + "\":1,\"event\":\"a\",\"payload\":{}}",
-          "{\"event\":\"a\",\"payload\":{\"s\":\"" + run + run + ch + "\"}}",
-          "{\"event\":\"a\"," + ch + "\"payload\":{}}"}) {
+    for (const std::string& m : {"{\"event\":\"a" + ch + "\",\"payload\":{}}",
+                                 "{\"event\":\"" + run + ch + run + "\",\"payload\":{}}",
+                                 "{\"" + run + ch + "\":1,\"event\":\"a\",\"payload\":{}}",
+                                 "{\"event\":\"a\",\"payload\":{\"s\":\"" + run + run + ch + "\"}}",
+                                 "{\"event\":\"a\"," + ch + "\"payload\":{}}"}) {
       const std::string why = reason(m);
       EXPECT_TRUE(why.starts_with("invalid JSON at offset ")) << c << ": " << why;
     }
   }
   char expected[80];
-  std::snprintf(expected, sizeof expected, "invalid JSON at offset %zu: unescaped control "
-                "character 0x1F.", static_cast<size_t>(10 + 40));
+  std::snprintf(expected, sizeof expected,
+                "invalid JSON at offset %zu: unescaped control "
+                "character 0x1F.",
+                static_cast<size_t>(10 + 40));
   EXPECT_EQ(reason("{\"event\":\"" + run + "\x1f\",\"payload\":{}}"), expected);
   // Whitespace between tokens is still fine.
   EXPECT_EQ(reason("{\n\t\"event\" :\r\n \"a\",\n\"payload\":{}\n}\n"), "");

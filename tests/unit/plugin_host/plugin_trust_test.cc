@@ -1,4 +1,5 @@
-// plugin_trust_test.cc: PluginLibrary::load refuses plugin files and directories others could write or own, naming the file and the fix.
+// plugin_trust_test.cc: PluginLibrary::load refuses plugin files and directories others could write
+// or own, naming the file and the fix.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -120,8 +121,8 @@ TEST_F(PluginTrustTest, WritableAncestorDirectoryIsRefused) {
   EXPECT_THAT(error, HasSubstr("refused: the directory " + outer + " is writable by others"));
   // Group-writable further up as well; a sticky directory (as /tmp) is fine.
   chmod(outer.c_str(), 0775);
-  EXPECT_THAT(refusal(inner + "/noop_sink.so"), HasSubstr("the directory " + outer +
-                                                          " is writable by its group"));
+  EXPECT_THAT(refusal(inner + "/noop_sink.so"),
+              HasSubstr("the directory " + outer + " is writable by its group"));
   chmod(outer.c_str(), 01777);
   expect_loads(inner + "/noop_sink.so");
 }

@@ -1,9 +1,8 @@
 // jsonl_sink_test.cc: the bundled jsonl_sink, loaded by the real host: one line per envelope,
 // byte for byte, appended across batches and instances; config errors; I/O errors retried.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -1,6 +1,7 @@
-// sql_sink_mapping_test.cc: sql_sink's mapping, loaded by the real host, with no database at all: config
-// mistakes named by key at creation, payload type errors rejected with pointer and column before
-// any SQL, and an unreachable database answered with retry. (Real servers: tests/integration/db.)
+// sql_sink_mapping_test.cc: sql_sink's mapping, loaded by the real host, with no database at all:
+// config mistakes named by key at creation, payload type errors rejected with pointer and column
+// before any SQL, and an unreachable database answered with retry. (Real servers:
+// tests/integration/db.)
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -38,12 +39,13 @@ class SqlSinkMappingTest : public ::testing::Test {
     std::string error;
     auto library = PluginLibrary::load(test::bundled_plugin("sql_sink"), &error);
     if (!library) return "load: " + error;
-    auto instance = HandlerInstance::create(library, "quotes_sql", config_json, dir_.path(), &error);
+    auto instance =
+        HandlerInstance::create(library, "quotes_sql", config_json, dir_.path(), &error);
     return instance ? "" : error;
   }
   std::string outcome(const std::string& payload) {
-    auto handler = test::create_handler(test::bundled_plugin("sql_sink"), "quotes_sql", config(columns()),
-                                        dir_.path());
+    auto handler = test::create_handler(test::bundled_plugin("sql_sink"), "quotes_sql",
+                                        config(columns()), dir_.path());
     if (!handler) return "no handler";
     test::EventBatch batch;
     batch.add("quote.created", payload);
@@ -55,19 +57,29 @@ class SqlSinkMappingTest : public ::testing::Test {
 
 TEST_F(SqlSinkMappingTest, ConfigMistakesAreNamedByKey) {
   EXPECT_EQ(create_error(config(columns())), "");  // the server is down: only a warning
-  EXPECT_THAT(create_error(R"({"url":"redis://x","table":"t","key":["a"],"columns":{"a":{"from":"/a","type":"int"}}})"),
-              AllOf(HasSubstr("config.url"), HasSubstr("postgresql://"), HasSubstr("mysql://")));
-  EXPECT_THAT(create_error(config(R"("table":"quotes; drop","key":["a"],"columns":{"a":{"from":"/a","type":"int"}})")),
-              HasSubstr("config.table"));
-  EXPECT_THAT(create_error(config(R"("table":"t","key":["b"],"columns":{"a":{"from":"/a","type":"int"}})")),
-              AllOf(HasSubstr("config.key"), HasSubstr("\"b\" is not one of the columns")));
-  EXPECT_THAT(create_error(config(R"("table":"t","key":["a"],"columns":{"a":{"from":"a","type":"int"}})")),
-              AllOf(HasSubstr("config.columns.a.from"), HasSubstr("JSON pointer")));
-  EXPECT_THAT(create_error(config(R"("table":"t","key":["a"],"columns":{"a":{"from":"/a","type":"varchar"}})")),
+  EXPECT_THAT(
+      create_error(
+          R"({"url":"redis://x","table":"t","key":["a"],"columns":{"a":{"from":"/a","type":"int"}}})"),
+      AllOf(HasSubstr("config.url"), HasSubstr("postgresql://"), HasSubstr("mysql://")));
+  EXPECT_THAT(
+      create_error(config(
+          R"("table":"quotes; drop","key":["a"],"columns":{"a":{"from":"/a","type":"int"}})")),
+      HasSubstr("config.table"));
+  EXPECT_THAT(
+      create_error(config(R"("table":"t","key":["b"],"columns":{"a":{"from":"/a","type":"int"}})")),
+      AllOf(HasSubstr("config.key"), HasSubstr("\"b\" is not one of the columns")));
+  EXPECT_THAT(
+      create_error(config(R"("table":"t","key":["a"],"columns":{"a":{"from":"a","type":"int"}})")),
+      AllOf(HasSubstr("config.columns.a.from"), HasSubstr("JSON pointer")));
+  EXPECT_THAT(create_error(config(
+                  R"("table":"t","key":["a"],"columns":{"a":{"from":"/a","type":"varchar"}})")),
               AllOf(HasSubstr("config.columns.a.type"), HasSubstr("varchar"), HasSubstr("bigint")));
-  EXPECT_THAT(create_error(config(R"("table":"t","key":["a"],"columns":{"a":{"from":"/a","type":"int","optional":true}})")),
-              HasSubstr("cannot be optional"));
-  EXPECT_THAT(create_error(config(R"("table":"t","key":["a"],"columns":{"a b":{"from":"/a","type":"int"}})")),
+  EXPECT_THAT(
+      create_error(config(
+          R"("table":"t","key":["a"],"columns":{"a":{"from":"/a","type":"int","optional":true}})")),
+      HasSubstr("cannot be optional"));
+  EXPECT_THAT(create_error(config(
+                  R"("table":"t","key":["a"],"columns":{"a b":{"from":"/a","type":"int"}})")),
               HasSubstr("config.columns.a b"));
   EXPECT_THAT(create_error(config(R"("password_env":"SY_NO_SUCH_VARIABLE",)" + columns())),
               AllOf(HasSubstr("SY_NO_SUCH_VARIABLE"), HasSubstr("is not set")));
@@ -77,9 +89,11 @@ TEST_F(SqlSinkMappingTest, ConfigMistakesAreNamedByKey) {
 
 TEST_F(SqlSinkMappingTest, PayloadTypeErrorsAreRejectedWithPointerAndColumn) {
   EXPECT_THAT(outcome(R"({"quote_id":1.5,"line":{"qty":1}})"),
-              AllOf(StartsWith("REJECT"), HasSubstr("column quote_id (from \"/quote_id\")"), HasSubstr("got a number")));
+              AllOf(StartsWith("REJECT"), HasSubstr("column quote_id (from \"/quote_id\")"),
+                    HasSubstr("got a number")));
   EXPECT_THAT(outcome(R"({"quote_id":1,"line":{}})"),
-              AllOf(StartsWith("REJECT"), HasSubstr("column qty (from \"/line/qty\")"), HasSubstr("missing")));
+              AllOf(StartsWith("REJECT"), HasSubstr("column qty (from \"/line/qty\")"),
+                    HasSubstr("missing")));
   EXPECT_THAT(outcome(R"({"quote_id":1,"line":{"qty":40000}})"),
               AllOf(StartsWith("REJECT"), HasSubstr("40000 is out of range for smallint")));
   EXPECT_THAT(outcome(R"({"quote_id":1,"line":{"qty":1},"at":"2026-02-30T10:00:00Z"})"),
@@ -88,14 +102,16 @@ TEST_F(SqlSinkMappingTest, PayloadTypeErrorsAreRejectedWithPointerAndColumn) {
               AllOf(StartsWith("REJECT"), HasSubstr("column day"), HasSubstr("YYYY-MM-DD")));
   EXPECT_THAT(outcome(R"({"quote_id":1,"line":{"qty":1},"id":"not-a-uuid"})"),
               AllOf(StartsWith("REJECT"), HasSubstr("column id"), HasSubstr("UUID")));
-  EXPECT_THAT(outcome(R"({"quote_id":1,"line":{"qty":1},"paid":"yes"})"),
-              AllOf(StartsWith("REJECT"), HasSubstr("column paid"), HasSubstr("a boolean, got a string")));
+  EXPECT_THAT(
+      outcome(R"({"quote_id":1,"line":{"qty":1},"paid":"yes"})"),
+      AllOf(StartsWith("REJECT"), HasSubstr("column paid"), HasSubstr("a boolean, got a string")));
 }
 
 TEST_F(SqlSinkMappingTest, AValidRowWithTheDatabaseDownIsRetriedWithItsText) {
-  EXPECT_THAT(outcome(R"({"quote_id":1,"line":{"qty":1},"at":"2026-05-07T10:00:00.25-03:30",)"
-                      R"("day":"2024-02-29","id":"123e4567-e89b-12d3-a456-426614174000","paid":true})"),
-              AllOf(StartsWith("RETRY"), HasSubstr("cannot connect to PostgreSQL for table quotes")));
+  EXPECT_THAT(
+      outcome(R"({"quote_id":1,"line":{"qty":1},"at":"2026-05-07T10:00:00.25-03:30",)"
+              R"("day":"2024-02-29","id":"123e4567-e89b-12d3-a456-426614174000","paid":true})"),
+      AllOf(StartsWith("RETRY"), HasSubstr("cannot connect to PostgreSQL for table quotes")));
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// dead_letter_test.cc: the K:dead record format (README "Redis keys") round-trips exactly, including
-// messages that are not valid UTF-8, and the script tail matches the full encoding.
+// dead_letter_test.cc: the K:dead record format (README "Redis keys") round-trips exactly,
+// including messages that are not valid UTF-8, and the script tail matches the full encoding.
 #include "records/dead_letter.h"
 
 #include <gtest/gtest.h>
@@ -63,8 +63,8 @@ TEST(DeadLetter, InvalidUtf8KeepsValidJsonAndExactBytes) {
 // F5..FF never start a UTF-8 sequence; the encoder once took F5 80 80 for a three-byte one and
 // wrote it raw, making the dead letter itself invalid JSON text.
 TEST(DeadLetter, EveryInvalidLeadByteGoesToBase64) {
-  for (const char* bytes : {"\xf5\x80\x80\x80", "\xf8\x80\x80\x80\x80", "\xfe\x80\x80",
-                            "\xc1\xbf", "\xed\xa0\x80", "\xf4\x90\x80\x80"}) {
+  for (const char* bytes : {"\xf5\x80\x80\x80", "\xf8\x80\x80\x80\x80", "\xfe\x80\x80", "\xc1\xbf",
+                            "\xed\xa0\x80", "\xf4\x90\x80\x80"}) {
     const std::string message = std::string("{\"n\":\"") + bytes + "\"}";
     const std::string json = encode_dead_letter(sample(message));
     rapidjson::Document doc;
@@ -103,8 +103,9 @@ TEST(DeadLetter, InvalidUtf8InTheOtherFieldsStillDecodes) {
 }
 
 // A letter read back from Redis may hold a lone surrogate escape in any text field, the oversize
-// message's digest included: its three bytes (ED B0 80) read as three U+FFFD, and writing it again gives the same letter
-// (fuzz_dead_letter found the digest written raw, which made the rewritten letter unreadable).
+// message's digest included: its three bytes (ED B0 80) read as three U+FFFD, and writing it again
+// gives the same letter (fuzz_dead_letter found the digest written raw, which made the rewritten
+// letter unreadable).
 TEST(DeadLetter, LoneSurrogateInAnyTextFieldReadsBackAsReplacementAndRoundTrips) {
   const std::string stored =
       R"({"message":"{}","message_bytes":9000,"message_sha256":"ab\udc00cd",)"

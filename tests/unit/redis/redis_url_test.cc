@@ -1,4 +1,5 @@
-// redis_url_test.cc: parse_redis_url and redaction: accepted forms, errors, and passwords that never show (fuzz regressions).
+// redis_url_test.cc: parse_redis_url and redaction: accepted forms, errors, and passwords that
+// never show (fuzz regressions).
 #include "redis/redis_url.h"
 
 #include <gmock/gmock.h>
@@ -106,9 +107,9 @@ TEST(RedisUrlTest, PasswordWithAtSignIsTakenWhole) {
 }
 
 TEST(RedisUrlTest, RedactionNeverShowsThePassword) {
-  for (const std::string url : {"redis://:hunter2@h", "redis://u:hunter2@h:1/0",
-                                "redis://u:hunter2@", "redis://u:hunter2@h:x/0",
-                                "redis://u:hun/ter2@h/0", "redis://u:hunter2@h/0@x"}) {
+  for (const std::string url :
+       {"redis://:hunter2@h", "redis://u:hunter2@h:1/0", "redis://u:hunter2@",
+        "redis://u:hunter2@h:x/0", "redis://u:hun/ter2@h/0", "redis://u:hunter2@h/0@x"}) {
     EXPECT_THAT(redact_redis_url(url), Not(HasSubstr("hunter2"))) << url;
     EXPECT_THAT(redact_redis_url(url), Not(HasSubstr("ter2"))) << url;
     RedisEndpoint ep;
@@ -137,7 +138,7 @@ TEST(RedisUrlTest, MistypedSchemeIsRedactedToo) {
 // password included; main() redacts its error text with this.
 TEST(RedisUrlTest, UrlsInFreeTextAreRedactedWordByWord) {
   EXPECT_EQ(redact_redis_urls_in("The following arguments were not expected: redis://:pw1@h:1/0 "
-                           "--redis=redis://u:pw2@h/0 unix:///s.sock\nRun with --help"),
+                                 "--redis=redis://u:pw2@h/0 unix:///s.sock\nRun with --help"),
             "The following arguments were not expected: redis://:***@h:1/0 "
             "--redis=redis://u:***@h/0 unix:///s.sock\nRun with --help");
   EXPECT_EQ(redact_redis_urls_in("  two  spaces\t"), "  two  spaces\t");

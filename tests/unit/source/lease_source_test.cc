@@ -2,20 +2,21 @@
 // in order and trimmed on ack, the lease fencing a paused former owner, the window a dead
 // consumer left taken one message at a time with delivery counts, lost replies, a head that
 // changed under the window, and the refusal to mix with delivery: inflight consumers.
+#include "source/lease_source.h"
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
-#include <string>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "redis/redis_connection.h"
 #include "redis/redis_url.h"
-#include "source/lease_source.h"
 #include "source/list_source.h"
 #include "support/redis_server.h"
 #include "support/wait.h"
@@ -69,8 +70,7 @@ class LeaseSourceTest : public ::testing::Test {
 
   // A started source on its own connection (kept alive by the fixture).
   std::unique_ptr<LeaseSource> source(const std::string& consumer, const std::string& token,
-                                      std::chrono::milliseconds ttl = 30s,
-                                      int max_deliveries = 5) {
+                                      std::chrono::milliseconds ttl = 30s, int max_deliveries = 5) {
     connections_.push_back(connect());
     auto s = std::make_unique<LeaseSource>(connections_.back().get(), kKey, consumer, token, ttl);
     Status started = s->start(max_deliveries, "events-source");
@@ -311,7 +311,8 @@ TEST_F(LeaseSourceTest, TheTwoDeliveryModesRefuseToMix) {
 TEST_F(LeaseSourceTest, ABlockedTakeWakesOnAPushWithoutReorderingAnything) {
   auto s = source("host:0", "t1");
   std::thread producer([this] {
-    std::this_thread::sleep_for(50ms);  // let the take block first; the result does not depend on it
+    std::this_thread::sleep_for(
+        50ms);  // let the take block first; the result does not depend on it
     test::RedisClient c = server_.client();
     c.rpush_many(kKey, messages(3), 1000);
   });

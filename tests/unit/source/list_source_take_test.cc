@@ -43,11 +43,21 @@ class ListSourceTakeTest : public ::testing::Test {
     std::vector<std::string> out;
     for (int i = 0; i < n; ++i) {
       switch (i % 5) {
-        case 0: out.push_back("{\"event\":\"e\",\"payload\":{\"n\":" + std::to_string(i) + "}}"); break;
-        case 1: out.push_back(std::to_string(i)); break;                    // integer-encoded
-        case 2: out.push_back(std::string("\xff\xfe\0x", 4) + std::to_string(i)); break;
-        case 3: out.push_back("0" + std::to_string(i)); break;              // not an integer
-        default: out.push_back(std::string(300, 'x') + std::to_string(i)); break;
+        case 0:
+          out.push_back("{\"event\":\"e\",\"payload\":{\"n\":" + std::to_string(i) + "}}");
+          break;
+        case 1:
+          out.push_back(std::to_string(i));
+          break;  // integer-encoded
+        case 2:
+          out.push_back(std::string("\xff\xfe\0x", 4) + std::to_string(i));
+          break;
+        case 3:
+          out.push_back("0" + std::to_string(i));
+          break;  // not an integer
+        default:
+          out.push_back(std::string(300, 'x') + std::to_string(i));
+          break;
       }
     }
     return out;
@@ -92,7 +102,8 @@ TEST_F(ListSourceTakeTest, TakesBatchesInOrderIntoTheInflightListAndAcksThem) {
   ASSERT_TRUE(source.take(1000, 0ms, &batch).is_ok());
   EXPECT_TRUE(batch.messages.empty());
   // The heartbeat and the owner registration are written as by the Lua take.
-  EXPECT_EQ(client.command({"HGET", std::string(kKey) + ":inflight", source.inflight_key()}).str, "c");
+  EXPECT_EQ(client.command({"HGET", std::string(kKey) + ":inflight", source.inflight_key()}).str,
+            "c");
   EXPECT_EQ(client.command({"GET", std::string(kKey) + ":heartbeat:c"}).str, "token");
 }
 

@@ -1,12 +1,12 @@
 // utf8_test.cc: is_valid_utf8 accepts exactly well-formed UTF-8, checked against every boundary
 // of Unicode's table 3-7 and against an independent decoder over random byte strings.
+#include "util/utf8.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <random>
 #include <string>
-
-#include "util/utf8.h"
 
 namespace switchyard {
 namespace {
@@ -20,9 +20,16 @@ bool reference_valid(const std::string& s) {
   size_t i = 0;
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
-    int length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    int length = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xE  ? 3
+                 : (c >> 3) == 0x1E ? 4
+                                    : 0;
     if (length == 0 || i + length > s.size()) return false;
-    uint32_t cp = length == 1 ? c : length == 2 ? (c & 0x1F) : length == 3 ? (c & 0x0F) : (c & 0x07);
+    uint32_t cp = length == 1   ? c
+                  : length == 2 ? (c & 0x1F)
+                  : length == 3 ? (c & 0x0F)
+                                : (c & 0x07);
     for (int k = 1; k < length; ++k) {
       const auto b = static_cast<unsigned char>(s[i + k]);
       if ((b & 0xC0) != 0x80) return false;
@@ -38,9 +45,9 @@ bool reference_valid(const std::string& s) {
 TEST(Utf8Test, AcceptsAsciiAndEveryWellFormedBoundary) {
   EXPECT_TRUE(valid(""));
   EXPECT_TRUE(valid(std::string("plain ascii with a NUL \0 inside, longer than eight", 51)));
-  for (const char* s : {"\xC2\x80", "\xDF\xBF", "\xE0\xA0\x80", "\xED\x9F\xBF", "\xEE\x80\x80",
-                        "\xEF\xBF\xBF", "\xF0\x90\x80\x80", "\xF4\x8F\xBF\xBF",
-                        "caf\xC3\xA9 \xF0\x9F\x98\x80 \xE2\x82\xAC"})
+  for (const char* s :
+       {"\xC2\x80", "\xDF\xBF", "\xE0\xA0\x80", "\xED\x9F\xBF", "\xEE\x80\x80", "\xEF\xBF\xBF",
+        "\xF0\x90\x80\x80", "\xF4\x8F\xBF\xBF", "caf\xC3\xA9 \xF0\x9F\x98\x80 \xE2\x82\xAC"})
     EXPECT_TRUE(valid(s)) << s;
 }
 
@@ -50,18 +57,18 @@ TEST(Utf8Test, RefusesOverlongsSurrogatesOutOfRangeAndTruncationWithTheOffset) {
     size_t offset;
   };
   for (const Case& c : std::initializer_list<Case>{
-           {"abcdefgh\xC0\x80", 8},           // overlong NUL
-           {"\xC1\xBF", 0},                   // overlong
-           {"\xE0\x9F\xBF", 0},               // overlong 3-byte
-           {"xx\xED\xA0\x80", 2},             // high surrogate D800
-           {"\xED\xBF\xBF", 0},               // low surrogate DFFF
-           {"\xF0\x8F\xBF\xBF", 0},           // overlong 4-byte
-           {"\xF4\x90\x80\x80", 0},           // U+110000
-           {"\xF5\x80\x80\x80", 0},           // never a lead byte
+           {"abcdefgh\xC0\x80", 8},  // overlong NUL
+           {"\xC1\xBF", 0},          // overlong
+           {"\xE0\x9F\xBF", 0},      // overlong 3-byte
+           {"xx\xED\xA0\x80", 2},    // high surrogate D800
+           {"\xED\xBF\xBF", 0},      // low surrogate DFFF
+           {"\xF0\x8F\xBF\xBF", 0},  // overlong 4-byte
+           {"\xF4\x90\x80\x80", 0},  // U+110000
+           {"\xF5\x80\x80\x80", 0},  // never a lead byte
            {"\xFF", 0},
-           {"ok\x80", 2},                     // lone continuation
-           {"0123456789\xE2\x82", 10},        // truncated at the end
-           {"\xE2\x28\xA1", 0},               // bad continuation
+           {"ok\x80", 2},               // lone continuation
+           {"0123456789\xE2\x82", 10},  // truncated at the end
+           {"\xE2\x28\xA1", 0},         // bad continuation
        }) {
     size_t offset = 999;
     EXPECT_FALSE(valid(c.bytes, &offset)) << testing::PrintToString(c.bytes);
@@ -75,11 +82,18 @@ TEST(Utf8Test, CodePointDecodesEveryBoundaryOfEachLength) {
     char32_t code_point;
   };
   for (const Case& c : std::initializer_list<Case>{
-           {std::string(1, '\0'), 0x0}, {"A", 0x41}, {"\x7F", 0x7F},
-           {"\xC2\x80", 0x80}, {"\xDF\xBF", 0x7FF},
-           {"\xE0\xA0\x80", 0x800}, {"\xED\x9F\xBF", 0xD7FF}, {"\xEE\x80\x80", 0xE000},
-           {"\xEF\xBF\xBF", 0xFFFF}, {"\xE2\x82\xAC", 0x20AC},
-           {"\xF0\x90\x80\x80", 0x10000}, {"\xF0\x9F\x98\x80", 0x1F600},
+           {std::string(1, '\0'), 0x0},
+           {"A", 0x41},
+           {"\x7F", 0x7F},
+           {"\xC2\x80", 0x80},
+           {"\xDF\xBF", 0x7FF},
+           {"\xE0\xA0\x80", 0x800},
+           {"\xED\x9F\xBF", 0xD7FF},
+           {"\xEE\x80\x80", 0xE000},
+           {"\xEF\xBF\xBF", 0xFFFF},
+           {"\xE2\x82\xAC", 0x20AC},
+           {"\xF0\x90\x80\x80", 0x10000},
+           {"\xF0\x9F\x98\x80", 0x1F600},
            {"\xF4\x8F\xBF\xBF", 0x10FFFF},
        }) {
     const size_t length = utf8_sequence_length(c.bytes.data(), c.bytes.size());
