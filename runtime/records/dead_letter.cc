@@ -215,6 +215,11 @@ bool decode_dead_letter(std::string_view json, DeadLetter* letter, std::string* 
   auto a = doc.FindMember("attempts");
   if (a != doc.MemberEnd() && a->value.IsInt()) d.attempts = a->value.GetInt();
   if (str("message_sha256", &d.message_sha256)) {
+    // An empty digest would read as a whole message although "message" holds only a prefix.
+    if (d.message_sha256.empty()) {
+      *error = "\"message_sha256\" is empty";
+      return false;
+    }
     if (!doc.HasMember("message_bytes") || !doc["message_bytes"].IsUint64()) {
       *error = "\"message_sha256\" without a \"message_bytes\" count";
       return false;

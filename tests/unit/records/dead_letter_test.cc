@@ -129,6 +129,17 @@ TEST(DeadLetter, LoneSurrogateInAnyTextFieldReadsBackAsReplacementAndRoundTrips)
   EXPECT_EQ(encode_dead_letter(back), again);
 }
 
+// An oversize message's letter always names its digest. One stored with an empty
+// "message_sha256" would read back as a whole message (and be replayed as one) although its
+// "message" is only a prefix: it is refused, and `dlq` shows it as unreadable.
+TEST(DeadLetter, EmptyDigestBesideAByteCountIsRefused) {
+  DeadLetter letter;
+  std::string error;
+  EXPECT_FALSE(decode_dead_letter(R"({"message":"{}","message_bytes":9000,"message_sha256":""})",
+                                  &letter, &error));
+  EXPECT_EQ(error, "\"message_sha256\" is empty");
+}
+
 TEST(DeadLetter, TailMatchesTheFullEncoding) {
   DeadLetter d = sample("");
   std::string whole = encode_dead_letter(d);
