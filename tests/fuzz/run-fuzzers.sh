@@ -45,9 +45,17 @@ for target in "${targets[@]}"; do
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="${max_len[$target]}" \
     -dict="tests/fuzz/dict/${dict[$target]}" -artifact_prefix="$artifacts" \
     -print_final_stats=1 ${FUZZ_ARGS:-} >"$log" 2>&1 || status=$?
-  grep -E "INITED|DONE|ERROR|SUMMARY|invariant failed|stat::number_of_executed_units|stat::peak_rss|Test unit written" "$log" || true
+  grep -E "Seed:|INITED|DONE|ERROR|SUMMARY|invariant failed|stat::number_of_executed_units|stat::peak_rss|Test unit written" "$log" || true
   if [ "$status" -ne 0 ]; then
     echo "== fuzz_$target: FAILED (exit $status), see $log and $artifacts" >&2
+    # The input, so a failure on a machine whose files are gone can be reproduced from its log:
+    # `base64 -d > crash` then `$build/fuzz/fuzz_$target crash`.
+    for crash in "$artifacts"*; do
+      [ -f "$crash" ] || continue
+      echo "== $(basename "$crash") ($(stat -c %s "$crash") bytes), base64 of its first 16 KiB:" >&2
+      head -c 16384 "$crash" | base64 -w 0 >&2
+      echo >&2
+    done
     failed+=("$target")
   else
     echo "== fuzz_$target: ok"
