@@ -165,6 +165,10 @@ class PostgresBackend : public Backend {
     PQclear(r);
   }
 
+  // One statement outside BEGIN is a transaction of its own: the server commits it before it
+  // answers, so the whole batch costs one round trip instead of three (BEGIN, INSERT, COMMIT).
+  void insert_committed(const Row* const* rows, size_t n) override { insert(rows, n); }
+
   std::map<std::string, std::string> describe_table() override {
     const size_t dot = mapping_.table.find('.');
     const std::string schema = dot == std::string::npos ? "" : mapping_.table.substr(0, dot);
