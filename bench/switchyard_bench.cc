@@ -15,7 +15,7 @@
 //   3. the same with the two bundled SQLite sinks (two tables, one database file), rows verified;
 //      3L: with `delivery: lease`;
 //   3P/3M. the same two tables through sql_sink into a private PostgreSQL / MariaDB server,
-//      configured in routes.yaml alone, rows verified (same run as 3);
+//      configured in routes.yaml alone, rows verified, the server's CPU per event (same run as 3);
 //   4. publish-to-handled latency at a fixed offered rate (latency_sink, sent_ns in the payload);
 //      4L: with `delivery: lease`;
 //   5. the daemon's peak RSS (VmHWM) while draining a 1,000,000-event backlog;
@@ -155,6 +155,41 @@ double cpu_seconds(pid_t pid) {
     if (in >> run) ns += run;
   }
   return static_cast<double>(ns) / 1e9;
+}
+
+// CPU seconds of the database server started by this process (a child named postgres or
+// mariadbd) and of its own children (PostgreSQL's backends, which serve the daemon's
+// connections, and its WAL writer); -1 when there is none.
+double sql_server_cpu_seconds() {
+  auto parent_of = [](const fs::path& proc, std::string* comm) -> long {
+    std::ifstream in(proc / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) return -1;
+    *comm = stat.substr(open + 1, close - open - 1);
+    std::istringstream rest(stat.substr(close + 2));
+    std::string state;
+    long ppid = -1;
+    rest >> state >> ppid;
+    return ppid;
+  };
+  std::map<long, std::vector<long>> children;
+  long server = -1;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string comm;
+    const long ppid = parent_of(entry.path(), &comm);
+    const long pid = std::stol(name);
+    children[ppid].push_back(pid);
+    if (ppid == ::getpid() && (comm == "postgres" || comm == "mariadbd")) server = pid;
+  }
+  if (server < 0) return -1;
+  double total = std::max(0.0, cpu_seconds(static_cast<pid_t>(server)));
+  for (long child : children[server])
+    total += std::max(0.0, cpu_seconds(static_cast<pid_t>(child)));
+  return total;
 }
 
 double thread_cpu_seconds() {
@@ -850,12 +885,16 @@ class Bench {
     res.workers = workers;
     res.events = events;
     double dcpu0 = cpu_seconds(d.process.pid()), rcpu0 = cpu_seconds(redis_.pid());
+    const double dbcpu0 = handlers == Handlers::kSql ? sql_server_cpu_seconds() : -1;
     auto t0 = Clock::now();
     control_.cmd({"RENAME", kStaging, kKey});
     bool drained = wait_drained(d, std::chrono::seconds(60));
     res.seconds = seconds_since(t0);
     res.consumer_cpu = cpu_seconds(d.process.pid()) - dcpu0;
     res.redis_cpu = cpu_seconds(redis_.pid()) - rcpu0;
+    if (dbcpu0 >= 0)  // before the daemon stops: its connections' backends still run
+      res.extra["db_cpu_us"] =
+          (sql_server_cpu_seconds() - dbcpu0) * 1e6 / static_cast<double>(events);
     long hwm = status_kib(d.process.pid(), "VmHWM");
     res.rss_mib = hwm < 0 ? -1 : static_cast<double>(hwm) / 1024.0;
     res.rate = static_cast<double>(events) / res.seconds;
@@ -882,6 +921,10 @@ class Bench {
             << (users == expect_users && quotes == expect_quotes ? " verified" : " MISMATCH");
       res.extra["rows_users"] = static_cast<double>(users);
       res.extra["rows_quotes"] = static_cast<double>(quotes);
+      char db_cpu[64];
+      std::snprintf(db_cpu, sizeof db_cpu, "; database server %.3f CPU us/event",
+                    res.extra["db_cpu_us"]);
+      check << db_cpu;
     }
     res.check = check.str() + (res.check.empty() ? "" : "; " + res.check);
     if (!drained || dead != 0 || retry != 0) res.check += " [FAILED]";
