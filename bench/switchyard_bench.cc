@@ -83,6 +83,7 @@ struct Options {
   long events = 1000000;       // drains (1, 2, 6)
   long sqlite_events = -1;     // (3); -1: same as events
   long rss_events = 1000000;   // (5)
+  int sql_workers = 1;         // (3P, 3M) workers: of the sql_sink rows
   int batch = 1000;            // sources.*.batch of the generated routes.yaml
   int repeat = 3;              // runs per drain measurement; the median is reported
   double rate = 10000;         // (4) offered events/s
@@ -97,7 +98,7 @@ struct Options {
 
 const char* kUsage =
     "usage: switchyard_bench [--events N] [--json] [--batch B] [--repeat R] [--sqlite-events N]\n"
-    "                        [--rss-events N] [--rate R] [--latency-seconds S]\n"
+    "                        [--rss-events N] [--sql-workers W] [--rate R] [--latency-seconds S]\n"
     "                        [--envelope-bytes B] [--only "
     "bare,bounds,e2e,sqlite,postgres,mariadb,\n                                "
     "latency,rss,workers]\n"
@@ -108,6 +109,7 @@ const char* kUsage =
     "  --repeat R          run each drain R times and report the median (default 3)\n"
     "  --sqlite-events N   events for the SQLite, PostgreSQL and MariaDB rows (default: --events)\n"
     "  --rss-events N      backlog for the peak-RSS measurement (default 1000000)\n"
+    "  --sql-workers W     workers: of the PostgreSQL and MariaDB rows (default 1)\n"
     "  --rate R            offered rate of the latency measurement, events/s (default 10000)\n"
     "  --latency-seconds S duration of the latency measurement (default 5)\n"
     "  --envelope-bytes B  size of each envelope (default 200)\n"
@@ -510,8 +512,8 @@ class Bench {
       const std::string name = std::string("switchyard end to end, 2 sql_sink tables, ") +
                                (std::string(kind) == "postgres" ? "PostgreSQL" : "MariaDB");
       add(median_of(o_.repeat, [&] {
-        return drain(std::string(kind) == "postgres" ? "3P" : "3M", name, false, 1, Handlers::kSql,
-                     o_.sqlite_events);
+        return drain(std::string(kind) == "postgres" ? "3P" : "3M", name, false, o_.sql_workers,
+                     Handlers::kSql, o_.sqlite_events);
       }));
       db_ = nullptr;
     }
@@ -1192,6 +1194,8 @@ int main(int argc, char** argv) {
         o.sqlite_events = parse_long("--sqlite-events", value());
       else if (a == "--rss-events")
         o.rss_events = parse_long("--rss-events", value());
+      else if (a == "--sql-workers")
+        o.sql_workers = static_cast<int>(std::min(64L, parse_long("--sql-workers", value())));
       else if (a == "--rate")
         o.rate = parse_double("--rate", value());
       else if (a == "--latency-seconds")
