@@ -15,7 +15,7 @@
 //   3. the same with the two bundled SQLite sinks (two tables, one database file), rows verified;
 //      3L: with `delivery: lease`;
 //   3P/3M. the same two tables through sql_sink into a private PostgreSQL / MariaDB server,
-//      configured in routes.yaml alone, rows verified (same run as 3);
+//      configured in routes.yaml alone, rows verified, the server's CPU per event (same run as 3);
 //   4. publish-to-handled latency at a fixed offered rate (latency_sink, sent_ns in the payload);
 //      4L: with `delivery: lease`;
 //   5. the daemon's peak RSS (VmHWM) while draining a 1,000,000-event backlog;
@@ -83,6 +83,7 @@ struct Options {
   long events = 1000000;       // drains (1, 2, 6)
   long sqlite_events = -1;     // (3); -1: same as events
   long rss_events = 1000000;   // (5)
+  int sql_workers = 1;         // (3P, 3M) workers: of the sql_sink rows
   int batch = 1000;            // sources.*.batch of the generated routes.yaml
   int repeat = 3;              // runs per drain measurement; the median is reported
   double rate = 10000;         // (4) offered events/s
@@ -97,7 +98,7 @@ struct Options {
 
 const char* kUsage =
     "usage: switchyard_bench [--events N] [--json] [--batch B] [--repeat R] [--sqlite-events N]\n"
-    "                        [--rss-events N] [--rate R] [--latency-seconds S]\n"
+    "                        [--rss-events N] [--sql-workers W] [--rate R] [--latency-seconds S]\n"
     "                        [--envelope-bytes B] [--only "
     "bare,bounds,e2e,sqlite,postgres,mariadb,\n                                "
     "latency,rss,workers]\n"
@@ -108,6 +109,7 @@ const char* kUsage =
     "  --repeat R          run each drain R times and report the median (default 3)\n"
     "  --sqlite-events N   events for the SQLite, PostgreSQL and MariaDB rows (default: --events)\n"
     "  --rss-events N      backlog for the peak-RSS measurement (default 1000000)\n"
+    "  --sql-workers W     workers: of the PostgreSQL and MariaDB rows (default 1)\n"
     "  --rate R            offered rate of the latency measurement, events/s (default 10000)\n"
     "  --latency-seconds S duration of the latency measurement (default 5)\n"
     "  --envelope-bytes B  size of each envelope (default 200)\n"
@@ -155,6 +157,41 @@ double cpu_seconds(pid_t pid) {
     if (in >> run) ns += run;
   }
   return static_cast<double>(ns) / 1e9;
+}
+
+// CPU seconds of the database server started by this process (a child named postgres or
+// mariadbd) and of its own children (PostgreSQL's backends, which serve the daemon's
+// connections, and its WAL writer); -1 when there is none.
+double sql_server_cpu_seconds() {
+  auto parent_of = [](const fs::path& proc, std::string* comm) -> long {
+    std::ifstream in(proc / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) return -1;
+    *comm = stat.substr(open + 1, close - open - 1);
+    std::istringstream rest(stat.substr(close + 2));
+    std::string state;
+    long ppid = -1;
+    rest >> state >> ppid;
+    return ppid;
+  };
+  std::map<long, std::vector<long>> children;
+  long server = -1;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string comm;
+    const long ppid = parent_of(entry.path(), &comm);
+    const long pid = std::stol(name);
+    children[ppid].push_back(pid);
+    if (ppid == ::getpid() && (comm == "postgres" || comm == "mariadbd")) server = pid;
+  }
+  if (server < 0) return -1;
+  double total = std::max(0.0, cpu_seconds(static_cast<pid_t>(server)));
+  for (long child : children[server])
+    total += std::max(0.0, cpu_seconds(static_cast<pid_t>(child)));
+  return total;
 }
 
 double thread_cpu_seconds() {
@@ -475,8 +512,8 @@ class Bench {
       const std::string name = std::string("switchyard end to end, 2 sql_sink tables, ") +
                                (std::string(kind) == "postgres" ? "PostgreSQL" : "MariaDB");
       add(median_of(o_.repeat, [&] {
-        return drain(std::string(kind) == "postgres" ? "3P" : "3M", name, false, 1, Handlers::kSql,
-                     o_.sqlite_events);
+        return drain(std::string(kind) == "postgres" ? "3P" : "3M", name, false, o_.sql_workers,
+                     Handlers::kSql, o_.sqlite_events);
       }));
       db_ = nullptr;
     }
@@ -850,12 +887,16 @@ class Bench {
     res.workers = workers;
     res.events = events;
     double dcpu0 = cpu_seconds(d.process.pid()), rcpu0 = cpu_seconds(redis_.pid());
+    const double dbcpu0 = handlers == Handlers::kSql ? sql_server_cpu_seconds() : -1;
     auto t0 = Clock::now();
     control_.cmd({"RENAME", kStaging, kKey});
     bool drained = wait_drained(d, std::chrono::seconds(60));
     res.seconds = seconds_since(t0);
     res.consumer_cpu = cpu_seconds(d.process.pid()) - dcpu0;
     res.redis_cpu = cpu_seconds(redis_.pid()) - rcpu0;
+    if (dbcpu0 >= 0)  // before the daemon stops: its connections' backends still run
+      res.extra["db_cpu_us"] =
+          (sql_server_cpu_seconds() - dbcpu0) * 1e6 / static_cast<double>(events);
     long hwm = status_kib(d.process.pid(), "VmHWM");
     res.rss_mib = hwm < 0 ? -1 : static_cast<double>(hwm) / 1024.0;
     res.rate = static_cast<double>(events) / res.seconds;
@@ -882,6 +923,10 @@ class Bench {
             << (users == expect_users && quotes == expect_quotes ? " verified" : " MISMATCH");
       res.extra["rows_users"] = static_cast<double>(users);
       res.extra["rows_quotes"] = static_cast<double>(quotes);
+      char db_cpu[64];
+      std::snprintf(db_cpu, sizeof db_cpu, "; database server %.3f CPU us/event",
+                    res.extra["db_cpu_us"]);
+      check << db_cpu;
     }
     res.check = check.str() + (res.check.empty() ? "" : "; " + res.check);
     if (!drained || dead != 0 || retry != 0) res.check += " [FAILED]";
@@ -1149,6 +1194,8 @@ int main(int argc, char** argv) {
         o.sqlite_events = parse_long("--sqlite-events", value());
       else if (a == "--rss-events")
         o.rss_events = parse_long("--rss-events", value());
+      else if (a == "--sql-workers")
+        o.sql_workers = static_cast<int>(std::min(64L, parse_long("--sql-workers", value())));
       else if (a == "--rate")
         o.rate = parse_double("--rate", value());
       else if (a == "--latency-seconds")

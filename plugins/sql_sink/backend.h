@@ -41,6 +41,10 @@ class Backend {
   // Inserts rows[0..n) into the mapping's table, skipping rows whose key already exists, in as
   // few multi-row statements as the protocol allows. Throws DbError.
   virtual void insert(const Row* const* rows, size_t n) = 0;
+  // insert(), as one transaction of its own, committed (durable) when it returns: the fast path
+  // of a whole batch, in as few round trips as the protocol allows. Call it outside BEGIN. On a
+  // DbError nothing of it is committed and no transaction is left open. Throws DbError.
+  virtual void insert_committed(const Row* const* rows, size_t n) = 0;
   // The mapping's table's columns: name -> lower-case data type (information_schema); empty
   // when the table does not exist. Throws DbError.
   virtual std::map<std::string, std::string> describe_table() = 0;

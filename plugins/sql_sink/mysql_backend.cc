@@ -123,7 +123,8 @@ class MysqlBackend : public Backend {
                     false);
     }
     exec(
-        "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+        "SET autocommit = 1, time_zone = '+00:00', sql_mode = "
+        "'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
         "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'");
   }
 
@@ -141,37 +142,27 @@ class MysqlBackend : public Backend {
   }
 
   void insert(const Row* const* rows, size_t n) override {
-    std::string sql;
-    std::string escaped;
+    for (size_t i = 0; i < n;) exec(next_statement(rows, n, &i));
+  }
+
+  // A batch that fits one statement runs alone under autocommit (one round trip: the server
+  // commits before it answers); a larger one runs its statements between BEGIN and COMMIT.
+  void insert_committed(const Row* const* rows, size_t n) override {
     size_t i = 0;
-    while (i < n) {
-      sql = insert_head_;
-      size_t in_statement = 0;
-      while (i < n && in_statement < kMaxRowsPerStatement &&
-             (in_statement == 0 || sql.size() < kMaxStatementBytes)) {
-        sql += in_statement ? ",(" : "(";
-        bool first = true;
-        for (const std::optional<std::string>& v : *rows[i]) {
-          if (!first) sql += ',';
-          first = false;
-          if (!v) {
-            sql += "NULL";
-            continue;
-          }
-          escaped.resize(v->size() * 2 + 1);
-          const unsigned long len =
-              mysql_real_escape_string(conn_, escaped.data(), v->data(), v->size());
-          sql += '\'';
-          sql.append(escaped.data(), len);
-          sql += '\'';
-        }
-        sql += ')';
-        ++i;
-        ++in_statement;
-      }
-      sql += insert_tail_;
-      exec(sql);
+    std::string first = next_statement(rows, n, &i);
+    if (i == n) {
+      exec(first);
+      return;
     }
+    exec("BEGIN");
+    try {
+      exec(first);
+      while (i < n) exec(next_statement(rows, n, &i));
+    } catch (const DbError& e) {
+      if (e.data()) exec("ROLLBACK");  // other errors closed the connection, which rolls back
+      throw;
+    }
+    exec("COMMIT");
   }
 
   std::map<std::string, std::string> describe_table() override {
@@ -265,6 +256,36 @@ class MysqlBackend : public Backend {
     if (host_.empty()) host_ = "localhost";
   }
 
+  // The multi-row INSERT of rows[*i..n) that fits kMaxRowsPerStatement and kMaxStatementBytes;
+  // advances *i past them.
+  std::string next_statement(const Row* const* rows, size_t n, size_t* i) {
+    std::string sql = insert_head_;
+    size_t in_statement = 0;
+    while (*i < n && in_statement < kMaxRowsPerStatement &&
+           (in_statement == 0 || sql.size() < kMaxStatementBytes)) {
+      sql += in_statement ? ",(" : "(";
+      bool first = true;
+      for (const std::optional<std::string>& v : *rows[*i]) {
+        if (!first) sql += ',';
+        first = false;
+        if (!v) {
+          sql += "NULL";
+          continue;
+        }
+        escaped_.resize(v->size() * 2 + 1);
+        const unsigned long len =
+            mysql_real_escape_string(conn_, escaped_.data(), v->data(), v->size());
+        sql += '\'';
+        sql.append(escaped_.data(), len);
+        sql += '\'';
+      }
+      sql += ')';
+      ++*i;
+      ++in_statement;
+    }
+    return sql + insert_tail_;
+  }
+
   [[noreturn]] void fail(const std::string& what) {
     const unsigned code = conn_ ? mysql_errno(conn_) : CR_SERVER_LOST;
     const std::string state = conn_ ? mysql_sqlstate(conn_) : "HY000";
@@ -284,6 +305,7 @@ class MysqlBackend : public Backend {
   std::string host_, user_, database_, socket_;
   unsigned port_ = 0;
   std::string insert_head_, insert_tail_;
+  std::string escaped_;  // one value escaped, reused
   MYSQL* conn_ = nullptr;
 };
 

@@ -191,23 +191,23 @@ class SqlSink : public sdk::BatchHandler {
   }
 
   // All valid rows in one transaction. When the database refuses some row (a data error or a
-  // constraint other than the key), the batch is retried and split in halves inside savepoints
-  // until the refused rows are found: they are rejected, every other row commits.
+  // constraint other than the key), the batch runs again in a transaction where it is split in
+  // halves inside savepoints until the refused rows are found: they are rejected, every other
+  // row commits. The split costs round trips only after such a refusal.
   void write(std::vector<sdk::Result>& results) {
     pointers_.clear();
     for (const Row& r : rows_) pointers_.push_back(&r);
-    backend_->exec("BEGIN");
+    std::string refused;
     try {
-      backend_->insert(pointers_.data(), pointers_.size());
-      backend_->exec("COMMIT");
+      backend_->insert_committed(pointers_.data(), pointers_.size());
       return;
     } catch (const DbError& e) {
       if (!e.data()) throw;
-      backend_->exec("ROLLBACK");
-      backend_->exec("BEGIN");
-      isolate(0, pointers_.size(), e.what(), results);
-      backend_->exec("COMMIT");
+      refused = e.what();
     }
+    backend_->exec("BEGIN");
+    isolate(0, pointers_.size(), refused, results);
+    backend_->exec("COMMIT");
   }
 
   // [lo, hi) holds at least one row the database refuses with `error`.
