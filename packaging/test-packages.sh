@@ -147,7 +147,9 @@ for f in ./usr/bin/switchyard ./usr/lib/switchyard/plugins/user_registered_sink.
          ./usr/lib/switchyard/plugins/sql_sink.so \
          ./etc/switchyard/routes.yaml ./lib/systemd/system/switchyard.service \
          ./usr/share/man/man1/switchyard.1.gz ./usr/share/doc/switchyard/copyright \
-         ./usr/share/doc/switchyard/changelog.gz; do
+         ./usr/share/doc/switchyard/changelog.gz \
+         ./usr/share/switchyard/prometheus/switchyard-rules.yml \
+         ./usr/share/switchyard/grafana/switchyard-dashboard.json; do
   if grep -qx -- "$f" <<<"$contents"; then pass "switchyard ships ${f#.}"; else fail "switchyard lacks ${f#.}"; fi
 done
 grep -qx -- ./usr/bin/switchyard <<<"$contents" || has_binary=0
@@ -246,6 +248,12 @@ else
   echo "== installed binary"
   check "switchyard version prints $VERSION" bash -c "switchyard version | tee /dev/stderr | grep -q '$VERSION'"
   check "switchyard --help" switchyard --help
+  if command -v promtool >/dev/null 2>&1; then
+    check "promtool check rules on the installed alert rules" \
+      promtool check rules /usr/share/switchyard/prometheus/switchyard-rules.yml
+  else
+    skip "promtool check rules (no promtool: apt-get install prometheus)"
+  fi
   check "switchyard check -c /etc/switchyard/routes.yaml (as the switchyard user, no Redis needed)" \
     as_switchyard /usr/bin/switchyard check -c /etc/switchyard/routes.yaml
 
