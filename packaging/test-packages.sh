@@ -149,7 +149,9 @@ for f in ./usr/bin/switchyard ./usr/lib/switchyard/plugins/user_registered_sink.
          ./usr/share/man/man1/switchyard.1.gz ./usr/share/doc/switchyard/copyright \
          ./usr/share/doc/switchyard/changelog.gz \
          ./usr/share/switchyard/prometheus/switchyard-rules.yml \
-         ./usr/share/switchyard/grafana/switchyard-dashboard.json; do
+         ./usr/share/switchyard/grafana/switchyard-dashboard.json \
+         ./usr/share/bash-completion/completions/switchyard \
+         ./usr/share/zsh/vendor-completions/_switchyard; do
   if grep -qx -- "$f" <<<"$contents"; then pass "switchyard ships ${f#.}"; else fail "switchyard lacks ${f#.}"; fi
 done
 grep -qx -- ./usr/bin/switchyard <<<"$contents" || has_binary=0
@@ -248,6 +250,10 @@ else
   echo "== installed binary"
   check "switchyard version prints $VERSION" bash -c "switchyard version | tee /dev/stderr | grep -q '$VERSION'"
   check "switchyard --help" switchyard --help
+  check "switchyard --version prints $VERSION" bash -c "switchyard --version | grep -q '$VERSION'"
+  check "the installed bash completion offers the commands" \
+    bash -c 'source /usr/share/bash-completion/completions/switchyard && COMP_WORDS=(switchyard "") \
+             COMP_CWORD=1 && _switchyard && printf "%s\n" "${COMPREPLY[@]}" | grep -qx dlq'
   if command -v promtool >/dev/null 2>&1; then
     check "promtool check rules on the installed alert rules" \
       promtool check rules /usr/share/switchyard/prometheus/switchyard-rules.yml
