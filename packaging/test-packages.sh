@@ -192,6 +192,9 @@ else
   fail "lintian reported errors"
 fi
 grep -E '^[EWIPX]: ' "$lintian_log" | sed 's/^/     | /'
+if grep -q ' binary-has-unneeded-section ' "$lintian_log"; then
+  fail "lintian: a shipped binary keeps a .comment section (packaging/CMakeLists.txt strips them)"
+fi
 if grep -qE ' (unused|mismatched)-override ' "$lintian_log"; then
   fail "lintian: an override no longer matches (fix or remove it)"
 fi
