@@ -34,11 +34,22 @@ complete_words() {
            printf "%s\n" "${COMPREPLY[@]}"' _ "$BASH_COMPLETION" "$@"
 }
 offered=$(complete_words "")
+# zsh_offers STATE [WORD]: what _switchyard hands to zsh's _describe (STATE command: the commands)
+# or _arguments (STATE argument, WORD the command: its option specs), with both stubbed to print.
+zsh_offers() {
+  ZSTATE=$1 ZFILE=$ZSH_COMPLETION zsh -f -c '
+    _arguments() { if [[ $1 == -C ]]; then state=$ZSTATE; return 1; fi; print -l -- "$@"; }
+    _describe() { print -l -- "${(@P)4}"; }
+    words=("${@}")
+    source "$ZFILE"' _ "${@:2}"
+}
+zsh_commands=$(zsh_offers command | cut -d: -f1)
 roff() { sed 's/-/\\-/g' <<<"$1"; }   # a flag as the man page writes it
 
 for cmd in $commands; do
   grep -qx -- "$cmd" <<<"$offered" || fail "bash completion does not offer the command $cmd"
-  grep -q "'$cmd:" "$ZSH_COMPLETION" || fail "zsh completion does not describe the command $cmd"
+  grep -qx -- "$cmd" <<<"$zsh_commands" || fail "zsh completion does not offer the command $cmd"
+  zsh_options=$(zsh_offers argument "$cmd" | sed -E 's/^\([^)]*\)//; s/[[:punct:]]?\[.*//')
   grep -Eq "^\.B switchyard $cmd( |\$)" "$MAN" || fail "switchyard.1 SYNOPSIS lacks '.B switchyard $cmd'"
   grep -Eq "^\.B[IR]? \"?$cmd( |\"|\$)" <(sed -n '/^\.SH COMMANDS/,/^\.SH /p' "$MAN") ||
     fail "switchyard.1 COMMANDS has no entry for $cmd"
@@ -54,17 +65,16 @@ for cmd in $commands; do
     grep -qF -- "$(roff "$option")" "$MAN" || fail "switchyard.1 does not mention $cmd $option"
     case $option in --help | --help-all) continue ;; esac   # global, offered at the top level
     grep -qx -- "$option" <<<"$cmd_offered" || fail "bash completion does not offer $cmd $option"
-    grep -qF -- "$option[" "$ZSH_COMPLETION" || grep -qF -- "$option}" "$ZSH_COMPLETION" ||
-      fail "zsh completion does not offer $cmd $option"
+    grep -qx -- "$option" <<<"$zsh_options" || fail "zsh completion does not offer $cmd $option"
   done
 done
 
 # --- routes.yaml keys ---
 keys=$("$BIN" check --print-keys | awk 'NR > 1 {print $1}')
 [ "$(wc -l <<<"$keys")" -ge 20 ] || fail "check --print-keys printed only: $keys"
-for key in $keys; do
+while read -r key; do   # (keys like sources.* must not be globbed)
   grep -qxF -- ".B $key" "$MAN" || fail "switchyard.1 ROUTES.YAML has no entry '.B $key'"
-done
+done <<<"$keys"
 
 # --- the page renders without warnings ---
 if command -v man >/dev/null 2>&1; then
