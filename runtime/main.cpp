@@ -106,7 +106,8 @@ int main(int argc, char** argv) {
   stats->add_flag("--watch", stats_options.watch, "Redraw every --interval seconds, with rates");
   stats->add_option("--interval", stats_options.interval, "Seconds between redraws (default 1)");
 
-  auto* version = app.add_subcommand("version", "Print the version and plugin ABI version");
+  auto* version =
+      app.add_subcommand("version", "Print the version, build type and plugin ABI version");
 
   app.footer(help_examples(""));
   for (CLI::App* command : app.get_subcommands({}))

@@ -81,7 +81,7 @@ std::string help_examples(const std::string& command) {
   };
   auto it = kExamples.find(command);
   if (it == kExamples.end()) return {};
-  std::string text = "\nExamples:\n";
+  std::string text = "Examples:\n";
   size_t start = 0;
   while (start < it->second.size()) {
     size_t end = it->second.find('\n', start);
