@@ -5,7 +5,7 @@
 # Checks: the dashboard is JSON with schemaVersion, a uid and a title; panel ids are unique; every
 # panel has a gridPos and queries with an expr; every $variable used is defined; every metric
 # name in the dashboard and the rules is one the runtime exports (named in runtime/ sources, or
-# in FORTHCOMING below); every expr parses (`promtool check rules` on a generated file, with the
+# in ALSO_ACCEPTED below); every expr parses (`promtool check rules` on a generated file, with the
 # Grafana variables substituted). Prints one line per problem; exits 1 on any.
 import json
 import os
@@ -16,7 +16,7 @@ import tempfile
 
 # Metric names the dashboard and rules use that this check accepts even where no runtime source
 # names them: the per-source backlog gauges, the handler watchdog and the pause gauge.
-FORTHCOMING = {
+ALSO_ACCEPTED = {
     "switchyard_source_oldest_age_seconds",
     "switchyard_source_drain_eta_seconds",
     "switchyard_source_in_rate",
@@ -65,7 +65,7 @@ def main():
         print(__doc__ or "usage: check_monitoring.py SOURCE_DIR DASHBOARD_JSON RULES_YML")
         return 2
     source_dir, dashboard_path, rules_path = sys.argv[1:]
-    known = exported_metrics(source_dir) | FORTHCOMING
+    known = exported_metrics(source_dir) | ALSO_ACCEPTED
 
     try:
         with open(dashboard_path, encoding="utf-8") as f:
