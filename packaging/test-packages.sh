@@ -147,7 +147,11 @@ for f in ./usr/bin/switchyard ./usr/lib/switchyard/plugins/user_registered_sink.
          ./usr/lib/switchyard/plugins/sql_sink.so \
          ./etc/switchyard/routes.yaml ./lib/systemd/system/switchyard.service \
          ./usr/share/man/man1/switchyard.1.gz ./usr/share/doc/switchyard/copyright \
-         ./usr/share/doc/switchyard/changelog.gz; do
+         ./usr/share/doc/switchyard/changelog.gz \
+         ./usr/share/switchyard/prometheus/switchyard-rules.yml \
+         ./usr/share/switchyard/grafana/switchyard-dashboard.json \
+         ./usr/share/bash-completion/completions/switchyard \
+         ./usr/share/zsh/vendor-completions/_switchyard; do
   if grep -qx -- "$f" <<<"$contents"; then pass "switchyard ships ${f#.}"; else fail "switchyard lacks ${f#.}"; fi
 done
 grep -qx -- ./usr/bin/switchyard <<<"$contents" || has_binary=0
@@ -188,6 +192,9 @@ else
   fail "lintian reported errors"
 fi
 grep -E '^[EWIPX]: ' "$lintian_log" | sed 's/^/     | /'
+if grep -q ' binary-has-unneeded-section ' "$lintian_log"; then
+  fail "lintian: a shipped binary keeps a .comment section (packaging/CMakeLists.txt strips them)"
+fi
 if grep -qE ' (unused|mismatched)-override ' "$lintian_log"; then
   fail "lintian: an override no longer matches (fix or remove it)"
 fi
@@ -246,6 +253,16 @@ else
   echo "== installed binary"
   check "switchyard version prints $VERSION" bash -c "switchyard version | tee /dev/stderr | grep -q '$VERSION'"
   check "switchyard --help" switchyard --help
+  check "switchyard --version prints $VERSION" bash -c "switchyard --version | grep -q '$VERSION'"
+  check "the installed bash completion offers the commands" \
+    bash -c 'source /usr/share/bash-completion/completions/switchyard && COMP_WORDS=(switchyard "") \
+             COMP_CWORD=1 && _switchyard && printf "%s\n" "${COMPREPLY[@]}" | grep -qx dlq'
+  if command -v promtool >/dev/null 2>&1; then
+    check "promtool check rules on the installed alert rules" \
+      promtool check rules /usr/share/switchyard/prometheus/switchyard-rules.yml
+  else
+    skip "promtool check rules (no promtool: apt-get install prometheus)"
+  fi
   check "switchyard check -c /etc/switchyard/routes.yaml (as the switchyard user, no Redis needed)" \
     as_switchyard /usr/bin/switchyard check -c /etc/switchyard/routes.yaml
 

@@ -1,4 +1,5 @@
-// main.cpp: the `switchyard` command line (CLI11): run, check, publish, dlq, stats, version.
+// main.cpp: the `switchyard` command line (CLI11): run, check, publish, dlq, stats, version;
+// --version, and examples under each command's --help.
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -28,6 +29,9 @@ int main(int argc, char** argv) {
   CLI::App app{"Switchyard: routes JSON events from Redis to handler plugins (.so)."};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every command");
+  app.set_version_flag(
+      "--version", [] { return version_text(); },
+      "Print the version, build type and plugin ABI version");
 
   CommonOptions common;
   auto add_common = [&](CLI::App* cmd) {
@@ -102,7 +106,12 @@ int main(int argc, char** argv) {
   stats->add_flag("--watch", stats_options.watch, "Redraw every --interval seconds, with rates");
   stats->add_option("--interval", stats_options.interval, "Seconds between redraws (default 1)");
 
-  auto* version = app.add_subcommand("version", "Print the version and plugin ABI version");
+  auto* version =
+      app.add_subcommand("version", "Print the version, build type and plugin ABI version");
+
+  app.footer(help_examples(""));
+  for (CLI::App* command : app.get_subcommands({}))
+    command->footer(help_examples(command->get_name()));
 
   try {
     app.parse(argc, argv);

@@ -102,10 +102,4 @@ int check_command(const CommonOptions& common) {
   return 0;
 }
 
-int version_command() {
-  std::cout << "switchyard " << SWITCHYARD_VERSION_STRING << " (plugin ABI "
-            << SWITCHYARD_ABI_VERSION << ")\n";
-  return 0;
-}
-
 }  // namespace switchyard

@@ -70,7 +70,15 @@ struct StatsOptions {
 };
 int stats_command(const CommonOptions& common, const StatsOptions& options);
 
+// "switchyard VERSION (BUILD_TYPE build, plugin ABI N)", without a newline: what `version` and
+// `--version` print. Thread safety: reentrant.
+std::string version_text();
+// Prints version_text(); returns 0.
 int version_command();
+
+// The "Examples:" block shown under `switchyard COMMAND --help` ("" for the top-level help);
+// empty for a command without examples. Thread safety: reentrant.
+std::string help_examples(const std::string& command);
 
 }  // namespace switchyard
 

@@ -3,10 +3,12 @@
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 #include "util/escape.h"
@@ -134,6 +136,24 @@ class TextMessageFlag : public spdlog::custom_flag_formatter {
   }
 };
 
+// Writes "<N>" before what `inner` writes.
+class JournalPrefixFormatter : public spdlog::formatter {
+ public:
+  explicit JournalPrefixFormatter(std::unique_ptr<spdlog::formatter> inner)
+      : inner_(std::move(inner)) {}
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    std::string_view prefix = journal_priority_prefix(msg.level);
+    dest.append(prefix.data(), prefix.data() + prefix.size());
+    inner_->format(msg, dest);
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<JournalPrefixFormatter>(inner_->clone());
+  }
+
+ private:
+  std::unique_ptr<spdlog::formatter> inner_;
+};
+
 }  // namespace
 
 LogScope::LogScope(const LogFields& fields) : saved_(t_fields) {
@@ -147,11 +167,45 @@ LogScope::~LogScope() { t_fields = saved_; }
 
 const LogFields& current_log_fields() { return t_fields; }
 
-std::unique_ptr<spdlog::formatter> make_log_formatter(const std::string& format) {
-  if (format == "json") return std::make_unique<JsonFormatter>();
-  auto text = std::make_unique<spdlog::pattern_formatter>();
-  text->add_flag<TextMessageFlag>('*').set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %*");
-  return text;
+std::string_view journal_priority_prefix(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::critical:
+      return "<2>";  // SD_CRIT
+    case spdlog::level::err:
+      return "<3>";  // SD_ERR
+    case spdlog::level::warn:
+      return "<4>";  // SD_WARNING
+    case spdlog::level::info:
+      return "<6>";  // SD_INFO
+    default:
+      return "<7>";  // SD_DEBUG: debug, trace
+  }
+}
+
+bool stderr_is_journal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  if (stream == nullptr) return false;
+  unsigned long long device = 0, inode = 0;
+  char end = 0;
+  if (std::sscanf(stream, "%llu:%llu%c", &device, &inode, &end) != 2) return false;
+  struct stat st;
+  if (fstat(STDERR_FILENO, &st) != 0) return false;
+  return static_cast<unsigned long long>(st.st_dev) == device &&
+         static_cast<unsigned long long>(st.st_ino) == inode;
+}
+
+std::unique_ptr<spdlog::formatter> make_log_formatter(const std::string& format,
+                                                      bool journal_prefix) {
+  std::unique_ptr<spdlog::formatter> formatter;
+  if (format == "json") {
+    formatter = std::make_unique<JsonFormatter>();
+  } else {
+    auto text = std::make_unique<spdlog::pattern_formatter>();
+    text->add_flag<TextMessageFlag>('*').set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %*");
+    formatter = std::move(text);
+  }
+  if (journal_prefix) return std::make_unique<JournalPrefixFormatter>(std::move(formatter));
+  return formatter;
 }
 
 void setup_logging(const std::string& level, const std::string& format) {
@@ -159,7 +213,11 @@ void setup_logging(const std::string& level, const std::string& format) {
   auto logger = spdlog::get("switchyard");
   if (!logger) logger = spdlog::stderr_color_mt("switchyard");
   spdlog::set_default_logger(logger);
-  spdlog::set_formatter(make_log_formatter(format));
+  // Under systemd with StandardError=journal, "<N>" prefixes give each entry its priority, so
+  // `journalctl -p warning` works. Chosen over spdlog's systemd sink: stderr stays the one
+  // output (a terminal, a pipe or the journal alike) with the same escaping, and nothing is
+  // lost while journald's socket is unavailable.
+  spdlog::set_formatter(make_log_formatter(format, stderr_is_journal()));
   spdlog::set_level(spdlog::level::from_str(level));
   spdlog::flush_on(spdlog::level::info);
 }

@@ -1,6 +1,6 @@
 // logging.h: spdlog setup for the daemon (text or JSON lines on stderr, which journald picks up
-// under systemd), and the structured fields (source, event, handler, outcome) of lines about a
-// message.
+// under systemd, with sd-daemon priority prefixes there), and the structured fields (source,
+// event, handler, outcome) of lines about a message.
 #ifndef SWITCHYARD_LOG_LOGGING_H_
 #define SWITCHYARD_LOG_LOGGING_H_
 
@@ -77,9 +77,23 @@ void log_with(spdlog::level::level_enum level, const LogFields& fields,
 // The fields are read on the logging thread, so the logger must be synchronous (as
 // setup_logging's is). Ownership: the caller owns the result. Thread safety: as any spdlog
 // formatter (the sink calls it under its lock).
-std::unique_ptr<spdlog::formatter> make_log_formatter(const std::string& format);
+// journal_prefix: start each line with the sd-daemon(3) priority of its level, "<7>" (trace,
+// debug), "<6>" (info), "<4>" (warning), "<3>" (error), "<2>" (critical), which journald strips
+// and stores as the entry's PRIORITY (SyslogLevelPrefix=, on by default).
+std::unique_ptr<spdlog::formatter> make_log_formatter(const std::string& format,
+                                                      bool journal_prefix = false);
 
-// Makes the default logger a synchronous stderr logger with make_log_formatter(format).
+// The sd-daemon(3) priority prefix of `level` ("<3>" for error; see make_log_formatter).
+std::string_view journal_priority_prefix(spdlog::level::level_enum level);
+
+// Whether stderr is connected to the systemd journal: $JOURNAL_STREAM ("DEVICE:INODE", set by
+// systemd for StandardError=journal, see systemd.exec(5)) names file descriptor 2 itself. A
+// variable inherited by a process whose stderr was redirected elsewhere does not count.
+// Thread safety: reads the environment; call before starting threads.
+bool stderr_is_journal();
+
+// Makes the default logger a synchronous stderr logger with make_log_formatter(format,
+// stderr_is_journal()).
 // level: trace|debug|info|warn|error; format: text|json (as validated by the config loader).
 // Thread safety: call once, before starting threads.
 void setup_logging(const std::string& level, const std::string& format);

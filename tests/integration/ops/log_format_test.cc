@@ -1,6 +1,6 @@
 // log_format_test.cc: the text and JSON log formats in process (make_log_formatter into a string):
 // structured fields, LogScope nesting, plugin "[NAME] " lines, and escaping of control characters
-// and bytes that are not UTF-8.
+// and bytes that are not UTF-8; the journald priority prefixes.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -11,6 +11,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "log/logging.h"
@@ -26,9 +27,10 @@ using namespace std::string_literals;
 // previous default logger when destroyed.
 class CapturedLog {
  public:
-  explicit CapturedLog(const std::string& format) : previous_(spdlog::default_logger()) {
+  explicit CapturedLog(const std::string& format, bool journal_prefix = false)
+      : previous_(spdlog::default_logger()) {
     auto sink = std::make_shared<spdlog::sinks::ostream_sink_st>(out_);
-    sink->set_formatter(make_log_formatter(format));
+    sink->set_formatter(make_log_formatter(format, journal_prefix));
     auto logger = std::make_shared<spdlog::logger>("captured", sink);
     logger->set_level(spdlog::level::trace);
     spdlog::set_default_logger(logger);
@@ -205,6 +207,32 @@ TEST(LogFormatTest, TextPrefixesTheFieldsAndEscapesControlCharacters) {
   EXPECT_TRUE(lines[2].ends_with(" [source=events event=\"a b=c\"] [quotes_db] wrote 3 rows"))
       << lines[2];
   EXPECT_TRUE(lines[3].ends_with(R"( [event="we\"ird\\name"] quotes and backslashes)")) << lines[3];
+}
+
+// With journal_prefix, each line starts with the sd-daemon priority of its level, in both formats;
+// without it, with none.
+TEST(LogFormatTest, JournalPrefixGivesEachLevelItsSyslogPriority) {
+  const std::vector<std::pair<spdlog::level::level_enum, std::string>> levels = {
+      {spdlog::level::trace, "<7>"}, {spdlog::level::debug, "<7>"},
+      {spdlog::level::info, "<6>"},  {spdlog::level::warn, "<4>"},
+      {spdlog::level::err, "<3>"},   {spdlog::level::critical, "<2>"}};
+  for (const std::string format : {"text", "json"}) {
+    SCOPED_TRACE(format);
+    CapturedLog journal(format, true);
+    for (const auto& [level, prefix] : levels) spdlog::log(level, "line at {}", prefix);
+    std::vector<std::string> lines = journal.lines();
+    ASSERT_EQ(lines.size(), levels.size()) << journal.text();
+    for (size_t i = 0; i < levels.size(); ++i) {
+      EXPECT_EQ(lines[i].substr(0, 3), levels[i].second) << lines[i];
+      EXPECT_TRUE(lines[i].find("line at " + levels[i].second) != std::string::npos) << lines[i];
+      EXPECT_EQ(journal_priority_prefix(levels[i].first), levels[i].second);
+    }
+    if (format == "json") parse(lines[2].substr(3));
+
+    CapturedLog plain(format);
+    spdlog::warn("no prefix");
+    EXPECT_NE(plain.text().substr(0, 1), "<") << plain.text();
+  }
 }
 
 }  // namespace

@@ -163,12 +163,20 @@ TEST_F(RouterCliTest, CheckRejectsEachKindOfBrokenConfigWithFileLineColumn) {
 
 // ----------------------------------------------------------------------------------- version
 
-TEST_F(RouterCliTest, VersionPrintsTheReleaseAndThePluginAbi) {
+// `version` and `--version` print the same line: release, build type, plugin ABI.
+TEST_F(RouterCliTest, VersionPrintsTheReleaseTheBuildTypeAndThePluginAbi) {
   const CommandResult r = SwitchyardProcess::exec({"version"}, 10s);
   ASSERT_EQ(r.exit_code, 0) << r;
-  EXPECT_EQ(r.out, std::string("switchyard ") + SWITCHYARD_VERSION_STRING + " (plugin ABI " +
-                       std::to_string(SWITCHYARD_ABI_VERSION) + ")\n");
+  const std::regex line(
+      "switchyard " + std::regex_replace(SWITCHYARD_VERSION_STRING, std::regex(R"(\.)"), R"(\.)") +
+      R"( \((Debug|Release|RelWithDebInfo|MinSizeRel) build, plugin ABI )" +
+      std::to_string(SWITCHYARD_ABI_VERSION) + R"(\)\n)");
+  EXPECT_TRUE(std::regex_match(r.out, line)) << r;
   EXPECT_EQ(SWITCHYARD_ABI_VERSION, 1);
+
+  const CommandResult flag = SwitchyardProcess::exec({"--version"}, 10s);
+  EXPECT_EQ(flag.exit_code, 0) << flag;
+  EXPECT_EQ(flag.out, r.out);
 }
 
 // `check --print-keys` prints the key table the loader reads by, one line per key, without a
