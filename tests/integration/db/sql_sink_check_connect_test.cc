@@ -2,7 +2,8 @@
 // handlers against a real PostgreSQL and a real MariaDB started by the test: a table that fits
 // passes; a missing table, a missing column, an incompatible type, key columns without a unique
 // index and a wrong password are each reported naming handler, table and column, with exit 1.
-// The key check also runs when the daemon's handler starts.
+// The key check also runs when the daemon's handler starts. The README's SQL for the SQLite
+// presets' tables fits their sql_sink mappings.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -15,10 +16,12 @@
 #include "plugin_host/plugin_library.h"
 #include "support/events.h"
 #include "support/plugin_paths.h"
+#include "support/redis_client.h"
 #include "support/redis_server.h"
 #include "support/sql_server.h"
 #include "support/switchyard_process.h"
 #include "support/temp_dir.h"
+#include "support/wait.h"
 
 namespace switchyard::test {
 namespace {
@@ -208,6 +211,64 @@ TEST_P(SqlSinkCheckConnectTest, WrongPasswordIsReportedWithoutThePassword) {
             HasSubstr(postgres() ? "password authentication failed" : "Access denied"),
             HasSubstr("config.password_file"), Not(HasSubstr("wrong-one"))));
   EXPECT_THAT(wrong.out, Not(HasSubstr("wrong-one")));
+}
+
+// README "Bundled plugins": the SQLite presets' tables as PostgreSQL / MariaDB tables, with the
+// database filling received_at, fit their sql_sink mappings and take a row.
+TEST_P(SqlSinkCheckConnectTest, SqlitePresetTablesOfTheReadmeFitTheirMappings) {
+  db_->exec(
+      "CREATE TABLE quotes (quote_id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, "
+      "product_id BIGINT NOT NULL, qty BIGINT NOT NULL, created_at TEXT, "
+      "received_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3))");
+  db_->exec(
+      "CREATE TABLE user_registrations (user_id BIGINT PRIMARY KEY, email TEXT, name TEXT, "
+      "created_at TEXT, received_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3))");
+  RoutesYaml spec;
+  spec.redis_url = redis_.url();
+  spec.plugins_dir = SWITCHYARD_PLUGIN_DIR;
+  spec.database = dir_.file("analytics.db");
+  spec.extra_handlers =
+      "quotes_pg:\n  plugin: sql_sink\n  config:\n    url: " + json_string(db_->url()) +
+      "\n    table: quotes\n    key: [quote_id]\n    columns:\n"
+      "      quote_id: { from: /quote_id, type: bigint }\n"
+      "      user_id: { from: /user_id, type: bigint }\n"
+      "      product_id: { from: /product_id, type: bigint }\n"
+      "      qty: { from: /qty, type: bigint }\n"
+      "      created_at: { from: /created_at, type: text, optional: true }\n"
+      "users_pg:\n  plugin: sql_sink\n  config:\n    url: " +
+      json_string(db_->url()) +
+      "\n    table: user_registrations\n    key: [user_id]\n    columns:\n"
+      "      user_id: { from: /user_id, type: bigint }\n"
+      "      email: { from: /email, type: text, optional: true }\n"
+      "      name: { from: /name, type: text, optional: true }\n"
+      "      created_at: { from: /created_at, type: text, optional: true }\n";
+  spec.extra_routes = "quote.stored: [quotes_pg]\nuser.stored: [users_pg]";
+  const std::string config = dir_.write("routes.yaml", routes_yaml(spec));
+  const CommandResult r = check_connect(config);
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("  quotes_pg: ok\n"), HasSubstr("  users_pg: ok\n")));
+
+  SwitchyardProcess daemon = SwitchyardProcess::run(config, dir_.file("switchyard.log"));
+  RedisClient client = redis_.client();
+  client.rpush_many("events",
+                    {envelope("quote.stored", R"({"quote_id":1,"user_id":2,"product_id":3,"qty":4,)"
+                                              R"("created_at":"2026-05-07T10:00:00Z"})"),
+                     envelope("user.stored", R"({"user_id":2,"email":"a@example.com"})")},
+                    10);
+  auto rows = [&](const std::string& table) {
+    try {
+      return db_->count_rows(table);
+    } catch (const std::exception&) {
+      return int64_t{-1};
+    }
+  };
+  EXPECT_TRUE(wait_until([&] { return rows("quotes") == 1 && rows("user_registrations") == 1; },
+                         60s, "one row in each preset table"))
+      << daemon.log_tail();
+  EXPECT_EQ(db_->query_int("SELECT count(*) FROM quotes WHERE received_at IS NOT NULL AND "
+                           "created_at = '2026-05-07T10:00:00Z'"),
+            1);
+  EXPECT_EQ(daemon.stop(), std::optional<int>(0)) << daemon.log_tail();
 }
 
 INSTANTIATE_TEST_SUITE_P(Databases, SqlSinkCheckConnectTest,
