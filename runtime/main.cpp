@@ -70,6 +70,10 @@ int main(int argc, char** argv) {
   bool print_keys = false;
   check->add_flag("--print-keys", print_keys,
                   "Print every routes.yaml key with its type, default and meaning; read no file");
+  bool check_connect = false;
+  check->add_flag("--connect", check_connect,
+                  "Also connect: each plugin verifies its database/table/columns; exit 1 on any "
+                  "problem");
 
   PublishOptions publish_options;
   auto* publish = app.add_subcommand("publish",
@@ -126,7 +130,7 @@ int main(int argc, char** argv) {
   if (*run) return run_command(common, run_options);
   pthread_sigmask(SIG_UNBLOCK, &served, nullptr);
   if (*reload) return reload_command(common, reload_pid_file);
-  if (*check) return print_keys ? print_keys_command() : check_command(common);
+  if (*check) return print_keys ? print_keys_command() : check_command(common, check_connect);
   if (*publish) return publish_command(common, publish_options);
   if (*dlq) return dlq_command(common, dlq_options);
   if (*stats) return stats_command(common, stats_options);

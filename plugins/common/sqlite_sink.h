@@ -4,9 +4,14 @@
 #ifndef SWITCHYARD_PLUGINS_COMMON_SQLITE_SINK_H_
 #define SWITCHYARD_PLUGINS_COMMON_SQLITE_SINK_H_
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <memory>
 #include <optional>
@@ -79,6 +84,47 @@ class SqliteSink : public sdk::BatchHandler {
 
   // Maps a payload to the row values bound before received_at. Throws RejectError.
   virtual SqlRow row(const sdk::JsonObject& payload) const = 0;
+
+  // `switchyard check --connect`: a missing file must be creatable in its directory; an existing
+  // one must be a writable SQLite database whose table, when it exists, takes this sink's
+  // insert (columns, and a unique key for ON CONFLICT). Everything is tried inside a transaction
+  // that is rolled back: the check creates and changes nothing.
+  sdk::ProbeResult probe() override {
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) != 0) {
+      const size_t slash = path_.rfind('/');
+      const std::string dir = slash == std::string::npos ? "." : path_.substr(0, slash + 1);
+      if (::access(dir.c_str(), W_OK | X_OK) != 0)
+        return sdk::ProbeResult::checked(
+            {"sqlite " + path_ + ": does not exist and cannot be created in " + dir + " (" +
+             std::strerror(errno) +
+             "); create the directory and let the service's user write to it"});
+      return sdk::ProbeResult::checked();
+    }
+    sqlite3* raw = nullptr;
+    const int rc =
+        sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    std::unique_ptr<sqlite3, int (*)(sqlite3*)> db(raw, &sqlite3_close_v2);
+    auto problem = [&](const std::string& what) {
+      return sdk::ProbeResult::checked(
+          {"sqlite " + path_ + ": " + what + ": " +
+           (db ? sqlite3_errmsg(db.get()) : sqlite3_errstr(rc)) +
+           "; make it a database this sink can write (or point config.database elsewhere)"});
+    };
+    if (rc != SQLITE_OK) return problem("cannot open it for writing");
+    sqlite3_busy_timeout(db.get(), 5000);
+    if (sqlite3_exec(db.get(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
+      return problem("cannot write to it");
+    sdk::ProbeResult result = sdk::ProbeResult::checked();
+    sqlite3_stmt* insert = nullptr;
+    if (sqlite3_exec(db.get(), create_table_sql_, nullptr, nullptr, nullptr) != SQLITE_OK)
+      result = problem("cannot create its table");
+    else if (sqlite3_prepare_v2(db.get(), insert_sql_, -1, &insert, nullptr) != SQLITE_OK)
+      result = problem("its table does not take this sink's rows");
+    sqlite3_finalize(insert);
+    sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+    return result;
+  }
 
   void handle_batch(const std::vector<sdk::Event>& events,
                     std::vector<sdk::Result>& results) override {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "mapping.h"
 
@@ -48,6 +49,10 @@ class Backend {
   // The mapping's table's columns: name -> lower-case data type (information_schema); empty
   // when the table does not exist. Throws DbError.
   virtual std::map<std::string, std::string> describe_table() = 0;
+  // The column lists of the mapping's table's primary key and unique indexes (those an
+  // idempotent insert can rely on: not partial, not on expressions); empty when there is none
+  // or no table. Throws DbError.
+  virtual std::vector<std::vector<std::string>> unique_keys() = 0;
   // CREATE TABLE IF NOT EXISTS for the mapping, with the key as the primary key.
   virtual std::string create_table_sql() const = 0;
 };

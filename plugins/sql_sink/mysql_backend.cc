@@ -189,6 +189,35 @@ class MysqlBackend : public Backend {
     return out;
   }
 
+  std::vector<std::vector<std::string>> unique_keys() override {
+    const size_t dot = mapping_.table.find('.');
+    const std::string schema =
+        dot == std::string::npos ? "DATABASE()" : "'" + mapping_.table.substr(0, dot) + "'";
+    const std::string table =
+        dot == std::string::npos ? mapping_.table : mapping_.table.substr(dot + 1);
+    // Both names are plain identifiers (checked by Mapping), safe inside quotes. MariaDB has no
+    // partial indexes; SUB_PART is set for a prefix index, which is unique on the prefix only.
+    const std::string sql =
+        "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = " +
+        schema + " AND TABLE_NAME = '" + table +
+        "' AND NON_UNIQUE = 0 AND COLUMN_NAME IS NOT NULL AND SUB_PART IS NULL "
+        "ORDER BY INDEX_NAME, SEQ_IN_INDEX";
+    if (!conn_ || mysql_real_query(conn_, sql.data(), sql.size()) != 0)
+      fail("listing the unique indexes of " + mapping_.table);
+    MYSQL_RES* res = mysql_store_result(conn_);
+    if (!res) fail("listing the unique indexes of " + mapping_.table);
+    std::vector<std::vector<std::string>> out;
+    std::string index;
+    while (MYSQL_ROW row = mysql_fetch_row(res)) {
+      const std::string name = row[0] ? row[0] : "";
+      if (out.empty() || index != name) out.emplace_back();
+      index = name;
+      out.back().push_back(row[1] ? row[1] : "");
+    }
+    mysql_free_result(res);
+    return out;
+  }
+
   std::string create_table_sql() const override {
     std::string sql = "CREATE TABLE IF NOT EXISTS " + quote_identifier(mapping_.table) + " (";
     for (size_t i = 0; i < mapping_.columns.size(); ++i) {

@@ -174,6 +174,29 @@ class PostgresBackend : public Backend {
     return out;
   }
 
+  std::vector<std::vector<std::string>> unique_keys() override {
+    const std::string table = quote_identifier(mapping_.table);
+    const char* params[] = {table.c_str()};
+    PGresult* r =
+        PQexecParams(conn_,
+                     "SELECT i.indexrelid, a.attname FROM pg_index i "
+                     "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) "
+                     "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+                     "WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL "
+                     "AND i.indexprs IS NULL ORDER BY i.indexrelid, k.n",
+                     1, nullptr, params, nullptr, nullptr, 0);
+    check(r, PGRES_TUPLES_OK, "listing the unique indexes of " + mapping_.table);
+    std::vector<std::vector<std::string>> out;
+    std::string index;
+    for (int i = 0; i < PQntuples(r); ++i) {
+      if (out.empty() || index != PQgetvalue(r, i, 0)) out.emplace_back();
+      index = PQgetvalue(r, i, 0);
+      out.back().push_back(PQgetvalue(r, i, 1));
+    }
+    PQclear(r);
+    return out;
+  }
+
   std::string create_table_sql() const override {
     std::string sql = "CREATE TABLE IF NOT EXISTS " + quote_identifier(mapping_.table) + " (";
     for (const Column& c : mapping_.columns)

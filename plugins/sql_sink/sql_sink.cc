@@ -73,10 +73,8 @@ struct SchemaError : std::runtime_error {
 class SqlSink : public sdk::BatchHandler {
  public:
   SqlSink(const sdk::PluginConfig& config, sdk::Host& host) : host_(host), mapping_(config.json()) {
-    const std::string password = read_password();
-    backend_ = mapping_.dialect == Dialect::kPostgres ? make_postgres_backend(mapping_, password)
-                                                      : make_mysql_backend(mapping_, password);
-    if (host.check_only()) return;  // validate only: no connection
+    backend_ = make_backend(read_password(host.check_only()));
+    if (host.check_only()) return;  // validate only: no connection (probe() may connect)
     try {
       connect();
     } catch (const DbError& e) {
@@ -111,8 +109,72 @@ class SqlSink : public sdk::BatchHandler {
     }
   }
 
+  // `switchyard check --connect`: connects with the configured credentials on a connection of
+  // its own and lists every way the table does not fit the mapping; creates nothing.
+  sdk::ProbeResult probe() override {
+    std::unique_ptr<Backend> backend = make_backend(read_password(/*validate_only=*/false));
+    try {
+      backend->connect();
+    } catch (const DbError& e) {
+      return sdk::ProbeResult::checked(
+          {std::string(e.what()) +
+           "; check config.url (user, host, database), the password (config.password_file or "
+           "config.password_env) and that the server lets this user connect"});
+    }
+    const std::map<std::string, std::string> table = backend->describe_table();
+    if (table.empty() && mapping_.create_table) {
+      host_.info("table " + mapping_.table + " does not exist yet; create_table: true creates it");
+      return sdk::ProbeResult::checked();
+    }
+    return sdk::ProbeResult::checked(table_problems(table, backend->unique_keys()));
+  }
+
  private:
-  std::string read_password() const {
+  std::unique_ptr<Backend> make_backend(const std::string& password) const {
+    return mapping_.dialect == Dialect::kPostgres ? make_postgres_backend(mapping_, password)
+                                                  : make_mysql_backend(mapping_, password);
+  }
+
+  // Every way the table (its columns name -> type, its unique keys) does not fit the mapping,
+  // one line each naming the table and column and saying what to do; empty when it fits.
+  std::vector<std::string> table_problems(
+      const std::map<std::string, std::string>& table,
+      const std::vector<std::vector<std::string>>& unique_keys) const {
+    if (table.empty())
+      return {"table " + mapping_.table +
+              " does not exist (or this user cannot see it); create it (see the README section "
+              "\"Write to PostgreSQL / MySQL\"), grant access to it, or set create_table: true"};
+    std::vector<std::string> problems;
+    for (const Column& c : mapping_.columns) {
+      auto it = table.find(c.name);
+      if (it == table.end()) {
+        problems.push_back("table " + mapping_.table + ", column " + c.name +
+                           ": no such column; add it or remove it from config.columns");
+      } else if (!compatible(c.type, it->second)) {
+        problems.push_back("table " + mapping_.table + ", column " + c.name + ": has type " +
+                           it->second + ", which cannot hold " + type_name(c.type) +
+                           "; change the column or config.columns." + c.name + ".type");
+      }
+    }
+    const std::set<std::string> key(mapping_.key.begin(), mapping_.key.end());
+    bool unique = false;
+    for (const std::vector<std::string>& k : unique_keys)
+      unique = unique || std::set<std::string>(k.begin(), k.end()) == key;
+    if (!unique) {
+      std::string columns;
+      for (const std::string& k : mapping_.key) columns += (columns.empty() ? "" : ", ") + k;
+      problems.push_back("table " + mapping_.table + ", key (" + columns +
+                         "): no primary key or unique index on exactly these columns, so a "
+                         "redelivered message would not be recognised; add one (ALTER TABLE " +
+                         mapping_.table + " ADD PRIMARY KEY (" + columns +
+                         ")) or change config.key");
+    }
+    return problems;
+  }
+
+  // The password from config.password_env or config.password_file ("" when neither is set).
+  // validate_only checks the file's permissions without reading it.
+  std::string read_password(bool validate_only) const {
     if (!mapping_.password_env.empty()) {
       const char* value = std::getenv(mapping_.password_env.c_str());
       if (!value)
@@ -131,7 +193,7 @@ class SqlSink : public sdk::BatchHandler {
     if (st.st_mode & S_IROTH)
       throw std::runtime_error("config.password_file " + path +
                                " is readable by other users; run: chmod o-rwx " + path);
-    if (host_.check_only()) return "";
+    if (validate_only) return "";
     std::ifstream in(path);
     std::string password;
     if (!in || !std::getline(in, password))
@@ -146,23 +208,13 @@ class SqlSink : public sdk::BatchHandler {
     backend_->connect();
     if (mapping_.create_table) backend_->exec(backend_->create_table_sql());
     const std::map<std::string, std::string> table = backend_->describe_table();
-    if (table.empty()) {
+    const std::vector<std::string> problems = table_problems(
+        table, table.empty() ? std::vector<std::vector<std::string>>{} : backend_->unique_keys());
+    if (!problems.empty()) {
       backend_->disconnect();
-      throw SchemaError("table " + mapping_.table +
-                        " does not exist; create it (see the README section \"Write to "
-                        "PostgreSQL / MySQL\") or set create_table: true");
-    }
-    for (const Column& c : mapping_.columns) {
-      auto it = table.find(c.name);
-      if (it == table.end() || !compatible(c.type, it->second)) {
-        backend_->disconnect();
-        throw SchemaError("table " + mapping_.table + ", column " + c.name +
-                          (it == table.end()
-                               ? ": no such column; add it or remove it from config.columns"
-                               : ": has type " + it->second + ", which cannot hold " +
-                                     type_name(c.type) + "; change the column or config.columns." +
-                                     c.name + ".type"));
-      }
+      std::string text;
+      for (const std::string& p : problems) text += (text.empty() ? "" : "; ") + p;
+      throw SchemaError(text);
     }
     backoff_ = kFirstBackoff;
     if (failing_) host_.info("connected to the database for table " + mapping_.table + " again");

@@ -1,5 +1,6 @@
 // check_command.cc: `switchyard check`: validate routes.yaml, load every plugin with its config,
 // print the routing table, the event contracts and the Redis keys each source uses; exit 0 or 2.
+// `check --connect` also has every plugin verify its external resources (exit 1 on a problem);
 // `check --print-keys` prints the routes.yaml key table instead.
 #include <iomanip>
 #include <iostream>
@@ -7,6 +8,7 @@
 #include "cli/commands.h"
 #include "config/config_keys.h"
 #include "dispatch/pipeline.h"
+#include "plugin_host/handler_instance.h"
 #include "redis/redis_connection.h"
 #include "source/list_source.h"
 #include "switchyard/plugin.h"
@@ -24,7 +26,40 @@ int print_keys_command() {
   return 0;
 }
 
-int check_command(const CommonOptions& common) {
+namespace {
+
+// `check --connect`: probes every handler (plugin.h's probe) and prints one line per handler,
+// then one per problem. Returns the number of problems.
+int probe_handlers(const Config& config, const Pipeline& pipeline) {
+  int problems = 0;
+  std::cout << "\nconnections:\n";
+  for (size_t i = 0; i < config.handlers.size(); ++i) {
+    HandlerInstance& handler = *pipeline.handlers.instances[i];
+    const HandlerInstance::ProbeOutcome outcome = handler.probe();
+    std::cout << "  " << config.handlers[i].name << ": ";
+    switch (outcome.kind) {
+      case HandlerInstance::ProbeOutcome::kOk:
+        std::cout << "ok\n";
+        break;
+      case HandlerInstance::ProbeOutcome::kUnsupported:
+        std::cout << "no connection check (plugin " << handler.library().name() << ")\n";
+        break;
+      case HandlerInstance::ProbeOutcome::kProblems:
+        std::cout << outcome.problems.size() << " problem(s)\n";
+        for (const std::string& p : outcome.problems) {
+          std::cout << "    " << p << "\n";
+          std::cerr << "switchyard: handler " << config.handlers[i].name << ": " << p << "\n";
+        }
+        problems += static_cast<int>(outcome.problems.size());
+        break;
+    }
+  }
+  return problems;
+}
+
+}  // namespace
+
+int check_command(const CommonOptions& common, bool connect) {
   Loaded loaded;
   if (int rc = load_common(common, &loaded)) return rc;
   const Config& config = *loaded.config;
@@ -81,12 +116,14 @@ int check_command(const CommonOptions& common) {
                             keys.owners() + ", " + keys.pending + ":heartbeat:<consumer>, " +
                             keys.deliveries() + "\n");
   }
-  // Redis is optional for check, but say what it looks like from here.
+  const int problems = connect ? probe_handlers(config, *pipeline) : 0;
+  // Redis is optional for check, but say what it looks like from here (--connect requires it).
   RedisConnection connection(loaded.endpoint, "switchyard:check", std::chrono::milliseconds(3000));
   s = connection.connect();
   if (!s) {
-    std::cout << "\nwarning: " << s.message() << "\n";
-    return 0;
+    std::cout << "\n" << (connect ? "error: " : "warning: ") << s.message() << "\n";
+    if (connect) std::cerr << "switchyard: " << s.message() << "\n";
+    return connect ? 1 : 0;
   }
   Reply reply;
   s = connection.command({"CONFIG", "GET", "maxmemory-policy"}, &reply);
@@ -99,6 +136,11 @@ int check_command(const CommonOptions& common) {
     }
   }
   std::cout << "\nredis: reachable\n";
+  if (problems > 0) {
+    std::cerr << "switchyard: check --connect found " << problems
+              << " problem(s); fix them and run it again\n";
+    return 1;
+  }
   return 0;
 }
 

@@ -39,7 +39,9 @@ struct RunOptions {
 
 int reload_command(const CommonOptions& common, const std::string& pid_file);
 int run_command(const CommonOptions& common, const RunOptions& options);
-int check_command(const CommonOptions& common);
+// connect (`check --connect`): also asks every handler's plugin to verify its external
+// resources (plugin.h's probe) and requires Redis to be reachable; exit 1 on any problem.
+int check_command(const CommonOptions& common, bool connect = false);
 // Prints every routes.yaml key (config_keys.h): path, type, default, meaning. Reads no file.
 int print_keys_command();
 

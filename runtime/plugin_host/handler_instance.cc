@@ -80,6 +80,34 @@ Status HandlerInstance::flush() {
                        "): flush failed: " + message);
 }
 
+HandlerInstance::ProbeOutcome HandlerInstance::probe() {
+  const sy_plugin_descriptor* descriptor = &library_->descriptor();
+  if (!SY_PLUGIN_HAS(descriptor, probe)) return {ProbeOutcome::kUnsupported, {}};
+  std::vector<char> report(8192, '\0');
+  int32_t rc;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    rc = descriptor->probe(instance_, report.data(), report.size());
+  }
+  if (rc == SY_PROBE_OK) return {ProbeOutcome::kOk, {}};
+  if (rc == SY_PROBE_UNSUPPORTED) return {ProbeOutcome::kUnsupported, {}};
+  report.back() = '\0';
+  ProbeOutcome out{ProbeOutcome::kProblems, {}};
+  std::string text(report.data());
+  for (size_t start = 0; start < text.size();) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) out.problems.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  if (rc != SY_PROBE_PROBLEMS)
+    out.problems.push_back("the plugin's probe returned the unknown code " + std::to_string(rc) +
+                           "; rebuild the plugin against this SDK");
+  else if (out.problems.empty())
+    out.problems.push_back("the plugin's probe reported a problem without saying what");
+  return out;
+}
+
 void HandlerInstance::log_from_plugin(void* context, int32_t level, const char* message) {
   auto* self = static_cast<HandlerInstance*>(context);
   const char* text = message ? message : "";

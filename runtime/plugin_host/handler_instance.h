@@ -43,6 +43,17 @@ class HandlerInstance {
   // Calls the plugin's flush; an error names the handler.
   Status flush();
 
+  // What probe() found: the plugin's verdict on its external resources.
+  struct ProbeOutcome {
+    enum Kind { kOk, kProblems, kUnsupported } kind;
+    std::vector<std::string> problems;  // kProblems: one line each, as the plugin wrote them
+  };
+  // Asks the plugin to verify its external resources (plugin.h's probe, for `switchyard check
+  // --connect`); call it only on a check-only instance. kUnsupported when the plugin's
+  // descriptor has no probe (an older plugin) or the plugin says it has nothing to check. An
+  // unknown return code, or problems without a report, is kProblems with a line saying so.
+  ProbeOutcome probe();
+
  private:
   HandlerInstance() = default;
   static void log_from_plugin(void* context, int32_t level, const char* message);

@@ -1,7 +1,8 @@
 /* newer_descriptor_plugin.cc: test plugin, plain C style, whose descriptor is larger than this
  * host's: the ABI 1 fields followed by fields of a later 1.x that this host does not know. The
  * host must load it, ignore the extra fields, and call it. It rejects every event with
- * "newer_descriptor_plugin handled NAME" and counts flushes in the reason of the next batch. */
+ * "newer_descriptor_plugin handled NAME" and counts flushes in the reason of the next batch.
+ * Its probe (ABI 1.1) reports two problems, "first problem" and "second problem". */
 #include <stdint.h>
 #include <stdio.h>
 
@@ -42,13 +43,18 @@ int32_t flush(void* instance, char*, size_t) {
 
 void destroy(void* instance) { delete static_cast<instance_state*>(instance); }
 
+int32_t probe(void*, char* report, size_t report_size) {
+  snprintf(report, report_size, "first problem\nsecond problem\n");
+  return SY_PROBE_PROBLEMS;
+}
+
 int32_t future_call(void*) { return 0; }
 
 const char* const keys[] = {"path", NULL};
 
 const newer_descriptor descriptor = {
     {SWITCHYARD_ABI_VERSION, sizeof(newer_descriptor), "newer_descriptor_plugin", "1.9.0", keys,
-     &create, &handle_batch, &flush, &destroy},
+     &create, &handle_batch, &flush, &destroy, &probe},
     "from a later ABI 1.x",
     &future_call};
 

@@ -3,7 +3,8 @@
 #include "switchyard/plugin.h"
 
 static const sy_plugin_descriptor descriptor = {
-    999, sizeof(sy_plugin_descriptor), "wrong_abi_plugin", "0.0.0", NULL, NULL, NULL, NULL, NULL};
+    999, sizeof(sy_plugin_descriptor), "wrong_abi_plugin", "0.0.0", NULL, NULL, NULL, NULL, NULL,
+    NULL};
 
 extern "C" __attribute__((visibility("default"))) const sy_plugin_descriptor*
 switchyard_plugin_entry_v1(void) {

@@ -10,9 +10,13 @@
 // A handler that only ever writes whole batches derives from sdk::BatchHandler instead and
 // overrides handle_batch() alone.
 //
-// Every exception thrown by a constructor, handle(), handle_batch() or flush() is caught at the
-// ABI boundary: from the constructor it becomes a creation error, from handling it becomes a
-// REJECT carrying the exception's text. Nothing ever propagates into the host.
+// A handler whose config names an external resource (a database, a directory) overrides probe()
+// so that `switchyard check --connect` can verify it.
+//
+// Every exception thrown by a constructor, handle(), handle_batch(), flush() or probe() is
+// caught at the ABI boundary: from the constructor it becomes a creation error, from handling it
+// becomes a REJECT carrying the exception's text, from probe() a reported problem. Nothing ever
+// propagates into the host.
 //
 // Threads and lifecycle are those of plugin.h: one object per handler instance, constructed by
 // create() and destroyed by destroy(); its methods are never called from two threads at once,
@@ -128,6 +132,26 @@ class Host {
   const sy_host_api* api_;
 };
 
+// What probe() found (`switchyard check --connect`).
+class ProbeResult {
+ public:
+  // The handler has nothing to verify: reported as "no connection check".
+  static ProbeResult unsupported() { return ProbeResult(false, {}); }
+  // The handler checked its resources; problems lists what is wrong (empty: all usable), one
+  // line each, naming the resource (table, column, file) and saying what to do.
+  static ProbeResult checked(std::vector<std::string> problems = {}) {
+    return ProbeResult(true, std::move(problems));
+  }
+  bool supported() const { return supported_; }
+  const std::vector<std::string>& problems() const { return problems_; }
+
+ private:
+  ProbeResult(bool supported, std::vector<std::string> problems)
+      : supported_(supported), problems_(std::move(problems)) {}
+  bool supported_;
+  std::vector<std::string> problems_;
+};
+
 // Base class of a handler that writes whole batches (one transaction, one request). The object
 // is never called from two threads at once.
 class BatchHandler {
@@ -139,6 +163,11 @@ class BatchHandler {
   // Makes everything handled so far durable; throw to report a failure (the batch's successes
   // are then retried). Called after every batch and before destruction.
   virtual void flush() {}
+  // Verifies the external resources the config names (`switchyard check --connect`): connect,
+  // check the table and columns... Called only on a check-only object (Host::check_only()),
+  // which may connect here and only here; close what you open before returning. An exception
+  // is reported as one problem carrying its text. The default has nothing to verify.
+  virtual ProbeResult probe() { return ProbeResult::unsupported(); }
 };
 
 // Base class of a handler that handles one event at a time. The object is never called from
@@ -220,13 +249,15 @@ struct Adapter {
       for (size_t i = 0; i < count; ++i) views.emplace_back(events[i]);
       std::vector<Result> results(count, Result::ok());
       self->handler.handle_batch(views, results);
-      for (size_t i = 0; i < count; ++i) set_outcome(outcomes[i], results[i].kind(), results[i].reason());
+      for (size_t i = 0; i < count; ++i)
+        set_outcome(outcomes[i], results[i].kind(), results[i].reason());
     } catch (const RetryError& e) {
       for (size_t i = 0; i < count; ++i) set_outcome(outcomes[i], SY_OUTCOME_RETRY, e.what());
     } catch (const std::exception& e) {
       for (size_t i = 0; i < count; ++i) set_outcome(outcomes[i], SY_OUTCOME_REJECT, e.what());
     } catch (...) {
-      for (size_t i = 0; i < count; ++i) set_outcome(outcomes[i], SY_OUTCOME_REJECT, "unknown exception");
+      for (size_t i = 0; i < count; ++i)
+        set_outcome(outcomes[i], SY_OUTCOME_REJECT, "unknown exception");
     }
   }
 
@@ -240,6 +271,22 @@ struct Adapter {
       copy_text(error, error_size, "unknown exception in flush");
     }
     return 1;
+  }
+
+  static int32_t probe(void* instance, char* report, size_t report_size) {
+    try {
+      const ProbeResult result = static_cast<Instance*>(instance)->handler.probe();
+      if (!result.supported()) return SY_PROBE_UNSUPPORTED;
+      if (result.problems().empty()) return SY_PROBE_OK;
+      std::string text;
+      for (const std::string& problem : result.problems()) text += problem + "\n";
+      copy_text(report, report_size, text);
+    } catch (const std::exception& e) {
+      copy_text(report, report_size, e.what());
+    } catch (...) {
+      copy_text(report, report_size, "unknown exception in probe");
+    }
+    return SY_PROBE_PROBLEMS;
   }
 
   static void destroy(void* instance) {
@@ -283,7 +330,8 @@ using sdk::RetryError;
         &::switchyard::sdk::detail::Adapter<CLASS>::create,                     \
         &::switchyard::sdk::detail::Adapter<CLASS>::handle_batch,               \
         &::switchyard::sdk::detail::Adapter<CLASS>::flush,                      \
-        &::switchyard::sdk::detail::Adapter<CLASS>::destroy};                   \
+        &::switchyard::sdk::detail::Adapter<CLASS>::destroy,                    \
+        &::switchyard::sdk::detail::Adapter<CLASS>::probe};                     \
     return &descriptor;                                                         \
   }
 

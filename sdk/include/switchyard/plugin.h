@@ -111,7 +111,8 @@ typedef struct sy_host_api {
   const char* handler_name;
   /* Non-zero when the instance is created only to validate its config (`switchyard check`):
    * validate everything, but open no files, databases or connections. handle_batch is never
-   * called on such an instance; flush (when given) and destroy are. */
+   * called on such an instance; flush (when given), probe (when given, for `switchyard check
+   * --connect`: the one call that may connect) and destroy are. */
   int32_t check_only;
   /* ABI 1.x adds fields here, and only here. */
 } sy_host_api;
@@ -175,8 +176,30 @@ typedef struct sy_plugin_descriptor {
    * ends (that worker thread). Never overlaps another call on the same instance. Required. */
   void (*destroy)(void* instance);
 
+  /* ---- ABI 1.1 ---- */
+
+  /* Verifies the external resources the instance's config names, for `switchyard check
+   * --connect`: connects with the configured credentials and checks what the handler will use
+   * (a table and its columns, a directory, an endpoint). Called only on a check-only instance
+   * (host->check_only non-zero), which may open connections here and only here, and must close
+   * them before returning. Returns SY_PROBE_OK when everything checked is usable,
+   * SY_PROBE_PROBLEMS after writing a NUL-terminated report into report (host-owned,
+   * report_size bytes, truncated to fit): one problem per line, each naming the resource
+   * (table, column, file) and saying what to do, or SY_PROBE_UNSUPPORTED when this instance has
+   * nothing to verify. Must return within its own timeouts (seconds, not minutes).
+   * Thread: the host's control thread, never overlapping another call on the instance.
+   * Optional: absent or NULL means the plugin has no connection check. */
+  int32_t (*probe)(void* instance, char* report, size_t report_size);
+
   /* ABI 1.x adds fields here, and only here. */
 } sy_plugin_descriptor;
+
+/* What sy_plugin_descriptor.probe returns. */
+typedef enum sy_probe_result {
+  SY_PROBE_OK = 0,         /* everything checked is usable */
+  SY_PROBE_PROBLEMS = 1,   /* the report lists what is wrong, one problem per line */
+  SY_PROBE_UNSUPPORTED = 2 /* nothing to verify: reported as "no connection check" */
+} sy_probe_result;
 
 /* The end offset of field in struct type: a struct_size of at least this much includes it. */
 #define SY_FIELD_END(type, field) (offsetof(type, field) + sizeof(((type*)0)->field))

@@ -1,6 +1,7 @@
 // plugin_abi_test.cc: how ABI 1 grows, through the real loader and real .so files: a plugin with
-// an older (minimum size) or a newer (larger) descriptor loads and works, and the C++ SDK treats
-// sy_host_api fields past a smaller (older) host's struct_size as absent.
+// an older (minimum size) or a newer (larger) descriptor loads and works, the C++ SDK treats
+// sy_host_api fields past a smaller (older) host's struct_size as absent, and the 1.1 probe
+// (`check --connect`) is called when present and reported as absent for an older plugin.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -152,6 +153,55 @@ TEST(PluginAbiTest, PluginWrittenWithTheSdk01NamesStillWorks) {
   std::vector<std::string> seen;
   for (const sy_outcome& o : batch.run(*handler)) seen.push_back(describe(o));
   EXPECT_THAT(seen, ElementsAre("REJECT: legacy_names_sink: 7", "REJECT: payload.id is missing"));
+}
+
+// Creates a check-only instance of the plugin at path with config_json and probes it.
+HandlerInstance::ProbeOutcome probe(const std::string& path, const std::string& config_json) {
+  auto library = load(path);
+  if (!library) return {HandlerInstance::ProbeOutcome::kProblems, {"not loaded"}};
+  std::string error;
+  auto instance = HandlerInstance::create(library, "probed", config_json, "", &error,
+                                          /*check_only=*/true);
+  if (!instance) return {HandlerInstance::ProbeOutcome::kProblems, {error}};
+  return instance->probe();
+}
+
+TEST(PluginAbiTest, ProbeIsTheFirstFieldAfterAbi10) {
+  EXPECT_EQ(offsetof(sy_plugin_descriptor, probe), SY_PLUGIN_DESCRIPTOR_MIN_SIZE);
+}
+
+TEST(PluginAbiTest, PluginWithoutTheProbeFieldHasNoConnectionCheck) {
+  auto outcome = probe(test_plugin("older_descriptor_plugin"), "{}");
+  EXPECT_EQ(outcome.kind, HandlerInstance::ProbeOutcome::kUnsupported);
+  EXPECT_TRUE(outcome.problems.empty());
+}
+
+TEST(PluginAbiTest, SdkPluginThatDoesNotOverrideProbeHasNoConnectionCheck) {
+  auto library = load(test_plugin("noop_sink"));
+  ASSERT_NE(library, nullptr);
+  EXPECT_TRUE(SY_PLUGIN_HAS(&library->descriptor(), probe));  // the SDK always fills the field
+  EXPECT_EQ(probe(test_plugin("noop_sink"), "{}").kind,
+            HandlerInstance::ProbeOutcome::kUnsupported);
+}
+
+TEST(PluginAbiTest, CPluginProbeReportsOneProblemPerLine) {
+  auto outcome = probe(test_plugin("newer_descriptor_plugin"), "{}");
+  EXPECT_EQ(outcome.kind, HandlerInstance::ProbeOutcome::kProblems);
+  EXPECT_THAT(outcome.problems, ElementsAre("first problem", "second problem"));
+}
+
+TEST(PluginAbiTest, SdkProbeReportsItsProblemsOrOk) {
+  EXPECT_EQ(probe(test_plugin("probed_sink"), "{}").kind, HandlerInstance::ProbeOutcome::kOk);
+  auto outcome =
+      probe(test_plugin("probed_sink"), R"({"problem":"table t: gone\ncolumn c: gone"})");
+  EXPECT_EQ(outcome.kind, HandlerInstance::ProbeOutcome::kProblems);
+  EXPECT_THAT(outcome.problems, ElementsAre("table t: gone", "column c: gone"));
+}
+
+TEST(PluginAbiTest, SdkProbeExceptionBecomesAProblemNotACrash) {
+  auto outcome = probe(test_plugin("probed_sink"), R"({"throw":"cannot reach db.internal"})");
+  EXPECT_EQ(outcome.kind, HandlerInstance::ProbeOutcome::kProblems);
+  EXPECT_THAT(outcome.problems, ElementsAre("cannot reach db.internal"));
 }
 
 }  // namespace
