@@ -1,5 +1,5 @@
-// main.cpp: the `switchyard` command line (CLI11): run, check, publish, dlq, stats, version;
-// --version, and examples under each command's --help.
+// main.cpp: the `switchyard` command line (CLI11): run, check, test, publish, dlq, stats, tap,
+// version; --version, and examples under each command's --help.
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -74,6 +74,20 @@ int main(int argc, char** argv) {
   check->add_flag("--connect", check_connect,
                   "Also connect: each plugin verifies its database/table/columns; exit 1 on any "
                   "problem");
+  std::string route_event, route_source;
+  check->add_option("--route", route_event,
+                    "Print the handlers EVENT would reach and the contract that applies, e.g. "
+                    "check --route quote.created");
+  check->add_option("--source", route_source, "With --route: the source (default: the first)");
+
+  TestOptions test_options;
+  auto* test = app.add_subcommand(
+      "test",
+      "Route tests: feed each case of FILE through decoding, contracts and routing (no Redis; "
+      "plugins only with call: true) and check the handlers or dead-letter reason, e.g. "
+      "switchyard test routes.test.yaml -c routes.yaml; exit 0 pass, 1 fail, 2 bad file");
+  add_common(test);
+  test->add_option("file", test_options.file, "The test file (routes.test.yaml)")->required();
 
   PublishOptions publish_options;
   auto* publish = app.add_subcommand("publish",
@@ -110,13 +124,23 @@ int main(int argc, char** argv) {
   stats->add_flag("--watch", stats_options.watch, "Redraw every --interval seconds, with rates");
   stats->add_option("--interval", stats_options.interval, "Seconds between redraws (default 1)");
 
+  TapOptions tap_options;
+  auto* tap = app.add_subcommand(
+      "tap",
+      "Print live events as the running daemon handles them (sampled, at most 100/s per "
+      "source), e.g. switchyard tap --event 'quote.*' --limit 10");
+  add_common(tap);
+  tap->add_option("--event", tap_options.event, "Only events matching GLOB (fnmatch(3))");
+  tap->add_option("--source", tap_options.source, "Only this source (default: every source)");
+  tap->add_option("--limit", tap_options.limit, "Exit after N events")
+      ->check(CLI::NonNegativeNumber);
+
   auto* version =
       app.add_subcommand("version", "Print the version, build type and plugin ABI version");
 
   app.footer(help_examples(""));
   for (CLI::App* command : app.get_subcommands({}))
     command->footer(help_examples(command->get_name()));
-
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -130,10 +154,16 @@ int main(int argc, char** argv) {
   if (*run) return run_command(common, run_options);
   pthread_sigmask(SIG_UNBLOCK, &served, nullptr);
   if (*reload) return reload_command(common, reload_pid_file);
-  if (*check) return print_keys ? print_keys_command() : check_command(common, check_connect);
+  if (*check) {
+    if (print_keys) return print_keys_command();
+    if (check->count("--route")) return check_route_command(common, route_event, route_source);
+    return check_command(common, check_connect);
+  }
+  if (*test) return test_command(common, test_options);
   if (*publish) return publish_command(common, publish_options);
   if (*dlq) return dlq_command(common, dlq_options);
   if (*stats) return stats_command(common, stats_options);
+  if (*tap) return tap_command(common, tap_options);
   if (*version) return version_command();
   return 2;
 }

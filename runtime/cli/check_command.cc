@@ -7,11 +7,13 @@
 
 #include "cli/commands.h"
 #include "config/config_keys.h"
+#include "dispatch/dispatcher.h"
 #include "dispatch/pipeline.h"
 #include "plugin_host/handler_instance.h"
 #include "redis/redis_connection.h"
 #include "source/list_source.h"
 #include "switchyard/plugin.h"
+#include "util/escape.h"
 
 namespace switchyard {
 
@@ -140,6 +142,57 @@ int check_command(const CommonOptions& common, bool connect) {
     std::cerr << "switchyard: check --connect found " << problems
               << " problem(s); fix them and run it again\n";
     return 1;
+  }
+  return 0;
+}
+
+int check_route_command(const CommonOptions& common, const std::string& event,
+                        const std::string& source_name) {
+  Loaded loaded;
+  if (int rc = load_common(common, &loaded, nullptr, /*need_redis=*/false)) return rc;
+  const Config& config = *loaded.config;
+  const SourceConfig* source = &config.sources.front();
+  if (!source_name.empty()) {
+    source = nullptr;
+    for (const SourceConfig& s : config.sources)
+      if (s.name == source_name) source = &s;
+    if (!source) {
+      std::cerr << "switchyard: --source " << printable(source_name) << ": no such source in "
+                << config.path << "\n";
+      return 2;
+    }
+  }
+  if (event.empty()) {
+    std::cerr << "switchyard: --route needs an event name, e.g. --route quote.created\n";
+    return 2;
+  }
+  std::shared_ptr<const Pipeline> pipeline;
+  Status s = build_routing_only(loaded.config, &pipeline);
+  if (!s) {
+    std::cerr << "switchyard: " << s.message() << "\n";
+    return 2;
+  }
+  std::vector<int> handlers;
+  std::string reason;
+  const Dispatcher::Route to = Dispatcher::route_event(*pipeline, event, &handlers, &reason);
+  std::cout << "event: " << printable(event) << " (source " << source->name << ", key "
+            << source->key << ")\n";
+  auto contract = config.contracts.find(event);
+  std::cout << "contract: "
+            << (contract == config.contracts.end()
+                    ? std::string("none (the payload is not checked)")
+                    : "schema " + contract->second +
+                          " (a payload that breaks it is dead-lettered before any handler)")
+            << "\n";
+  if (to == Dispatcher::Route::kHandlers) {
+    std::cout << "handlers:";
+    for (int h : handlers) std::cout << " " << config.handlers[h].name;
+    std::cout << "\n";
+  } else if (to == Dispatcher::Route::kDeadLetter) {
+    std::cout << "handlers: none; dead-lettered to " << SourceKeys(source->key).dead() << ": "
+              << printable(reason) << "\n";
+  } else {
+    std::cout << "handlers: none; dropped (no route matches and unrouted: drop)\n";
   }
   return 0;
 }

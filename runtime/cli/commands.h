@@ -27,9 +27,11 @@ struct Loaded {
   std::string plugins_dir;
 };
 
-// Loads the config and resolves the endpoint. On failure returns 2 and either stores the error in
-// *error (when given) or prints it to stderr.
-int load_common(const CommonOptions& options, Loaded* loaded, Status* error = nullptr);
+// Loads the config and resolves the endpoint (need_redis false: leaves the endpoint empty and
+// reads no password file, for commands that never talk to Redis). On failure returns 2 and either
+// stores the error in *error (when given) or prints it to stderr.
+int load_common(const CommonOptions& options, Loaded* loaded, Status* error = nullptr,
+                bool need_redis = true);
 
 struct RunOptions {
   std::string instance;  // --instance
@@ -42,6 +44,18 @@ int run_command(const CommonOptions& common, const RunOptions& options);
 // connect (`check --connect`): also asks every handler's plugin to verify its external
 // resources (plugin.h's probe) and requires Redis to be reachable; exit 1 on any problem.
 int check_command(const CommonOptions& common, bool connect = false);
+// `check --route EVENT [--source S]`: the handlers one event reaches, the contract that applies
+// and where it would be dead-lettered. Reads routes.yaml only: loads no plugin, touches no Redis.
+int check_route_command(const CommonOptions& common, const std::string& event,
+                        const std::string& source);
+
+// `switchyard test FILE`: route tests (README "Route tests"). Exit 0 when every case passes, 1
+// when one fails (expected and got per case, with its FILE:LINE:COL), 2 for a bad test file or
+// routes.yaml (FILE:LINE:COL).
+struct TestOptions {
+  std::string file;  // the test file (routes.test.yaml)
+};
+int test_command(const CommonOptions& common, const TestOptions& options);
 // Prints every routes.yaml key (config_keys.h): path, type, default, meaning. Reads no file.
 int print_keys_command();
 
@@ -71,6 +85,15 @@ struct StatsOptions {
   double interval = 1.0;  // seconds
 };
 int stats_command(const CommonOptions& common, const StatsOptions& options);
+
+// `switchyard tap`: prints the envelopes the running daemon samples while someone taps (README
+// "switchyard tap"), until --limit of them were printed or it is interrupted.
+struct TapOptions {
+  std::string event;   // --event GLOB (fnmatch(3)); empty: every event
+  std::string source;  // --source; empty: every source
+  long limit = -1;     // --limit N: exit after N events; -1: never
+};
+int tap_command(const CommonOptions& common, const TapOptions& options);
 
 // "switchyard VERSION (BUILD_TYPE build, plugin ABI N)", without a newline: what `version` and
 // `--version` print. Thread safety: reentrant.

@@ -95,7 +95,7 @@ bool read_password_file(const RedisConfig& redis, std::string* password, std::st
 
 }  // namespace
 
-int load_common(const CommonOptions& options, Loaded* loaded, Status* error_out) {
+int load_common(const CommonOptions& options, Loaded* loaded, Status* error_out, bool need_redis) {
   auto fail = [&](const std::string& message) {
     if (error_out) {
       *error_out = Status::error(message);
@@ -108,6 +108,13 @@ int load_common(const CommonOptions& options, Loaded* loaded, Status* error_out)
   std::string path = find_config_path(options);
   Status s = load_config(path, config.get());
   if (!s) return fail(s.message());
+  loaded->plugins_dir = !options.plugins_dir.empty()   ? options.plugins_dir
+                        : !config->plugins_dir.empty() ? config->plugins_dir
+                                                       : default_plugins_dir();
+  if (!need_redis) {
+    loaded->config = std::move(config);
+    return 0;
+  }
   std::string url = !options.redis_url.empty()             ? options.redis_url
                     : !env("SWITCHYARD_REDIS_URL").empty() ? env("SWITCHYARD_REDIS_URL")
                                                            : config->redis.url;
@@ -123,9 +130,6 @@ int load_common(const CommonOptions& options, Loaded* loaded, Status* error_out)
   } else if (!config->redis.password_file.empty()) {
     if (!read_password_file(config->redis, &loaded->endpoint.password, &error)) return fail(error);
   }
-  loaded->plugins_dir = !options.plugins_dir.empty()   ? options.plugins_dir
-                        : !config->plugins_dir.empty() ? config->plugins_dir
-                                                       : default_plugins_dir();
   loaded->config = std::move(config);
   return 0;
 }

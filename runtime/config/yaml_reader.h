@@ -1,5 +1,6 @@
 // yaml_reader.h: reads the nodes of one routes.yaml as the key table (config_keys.h) declares
-// them, failing with "FILE:LINE:COL: what is wrong; what to do". Used by config_loader.cc only.
+// them, failing with "FILE:LINE:COL: what is wrong; what to do". Used by config_loader.cc and
+// the route test file reader (cli/test_command.cc).
 // Thread safety: a YamlReader is immutable; its methods touch only their arguments.
 // Errors: every method that checks something throws ConfigError; load_config_from_string catches
 // it, so nothing escapes the loader's public functions.

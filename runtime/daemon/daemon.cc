@@ -27,7 +27,7 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const Pipeline> pipeline)
 }
 
 Daemon::~Daemon() {
-  if (!threads_.empty() || housekeeper_.joinable()) stop();
+  if (!threads_.empty() || housekeeper_.joinable() || tap_thread_.joinable()) stop();
 }
 
 Status Daemon::start() {
@@ -41,6 +41,8 @@ Status Daemon::start() {
   shared.give_up_at_ms = &give_up_at_ms_;
   shared.instance = instance_name();
   shared.metrics = &metrics_;
+  tap_ = std::make_unique<Tap>(config.sources);
+  shared.tap = tap_.get();
 
   for (const SourceConfig& source : config.sources) {
     std::unique_ptr<ConsumerIdentity> id;
@@ -67,6 +69,7 @@ Status Daemon::start() {
     });
   }
   housekeeper_ = std::thread([this] { housekeeping(); });
+  tap_thread_ = std::thread([this] { tap_->run(options_.endpoint); });
   return Status::ok();
 }
 
@@ -138,6 +141,8 @@ bool Daemon::stop() {
   }
   threads_.clear();
   if (housekeeper_.joinable()) housekeeper_.join();
+  if (tap_) tap_->stop();
+  if (tap_thread_.joinable()) tap_thread_.join();
   return finished;
 }
 

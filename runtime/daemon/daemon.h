@@ -14,6 +14,7 @@
 
 #include "dispatch/pipeline.h"
 #include "dispatch/redis_health.h"
+#include "dispatch/tap.h"
 #include "dispatch/worker.h"
 #include "metrics/metrics.h"
 #include "redis/redis_url.h"
@@ -66,6 +67,8 @@ class Daemon {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::thread housekeeper_;
+  std::unique_ptr<Tap> tap_;  // `switchyard tap`: samples handled envelopes while someone taps
+  std::thread tap_thread_;
   std::mutex mutex_;
   std::condition_variable wake_;
   int running_ = 0;  // worker threads still running, under mutex_

@@ -41,47 +41,32 @@ void Dispatcher::dispatch(const Pipeline& pipeline, const TakenBatch& batch, Ack
   }
   unescaped_names_.clear();
   writes->clear();
+  // `switchyard tap`: one relaxed load per batch while nobody taps.
+  const bool tapping = tap_channel_ && tap_channel_->tapped.load(std::memory_order_relaxed);
+  if (tapping) tap_samples_.assign(messages.size(), TapSample());
 
-  // The decoder follows the pipeline's limits: (routes.yaml), so a reload changes them too.
-  decoder_.set_limits({config.limits.max_message_bytes, config.limits.max_depth});
   for (size_t i = 0; i < messages.size(); ++i) {
     std::string_view message = messages[i];
-    // Streams: an entry deleted before its ack, or without a "message" field.
-    if (!batch.refusals.empty() && !batch.refusals[i].empty()) {
-      const int attempts = batch.deliveries.empty() ? 1 : static_cast<int>(batch.deliveries[i]);
-      dead_letter_unrouted(message, {}, batch.refusals[i], attempts, writes);
-      continue;
-    }
-    // Streams count deliveries in the pending list: a message delivered max_deliveries times
-    // without an ack (it crashed the process each time) is not handed out again.
-    if (!batch.deliveries.empty() && batch.deliveries[i] > source_.max_deliveries) {
-      dead_letter_unrouted(
-          message, {}, "exceeded max deliveries (" + std::to_string(source_.max_deliveries) + ")",
-          source_.max_deliveries, writes);
-      continue;
-    }
     Envelope envelope;
     std::string reason;
-    if (!decoder_.decode(message, &envelope, &reason)) {
-      if (source_.format == SourceFormat::kLaravel)
-        explain_laravel_job(message, decoder_.limits(), source_.queue, &reason);
-      dead_letter_unrouted(message, {}, reason, 1, writes);
-      continue;
-    }
-    // A message that breaks its event's contract (contracts:) never reaches a handler.
-    if (!pipeline.contracts.check(envelope.event, envelope.payload, &reason)) {
-      dead_letter_unrouted(message, envelope.event, reason, 1, writes);
-      continue;
-    }
-    pipeline.routes.match(envelope.event, &matched_);
-    if (matched_.empty()) {
-      if (config.unrouted == Unrouted::kDeadLetter) {
-        dead_letter_unrouted(message, envelope.event,
-                             "no route for event \"" + std::string(envelope.event) +
-                                 "\" (add it to routes: in " + config.path +
-                                 ", or set unrouted: drop)",
-                             1, writes);
+    int attempts = 1;
+    const Route to =
+        route(pipeline, message, batch.refusals.empty() ? std::string_view() : batch.refusals[i],
+              batch.deliveries.empty() ? 0 : batch.deliveries[i], &envelope, &matched_, &reason,
+              &attempts);
+    if (tapping) {
+      TapSample& sample = tap_samples_[i];
+      sample.event.assign(envelope.event);
+      sample.handlers = matched_;
+      if (to == Route::kDrop) sample.outcome = "dropped";
+      if (to == Route::kDeadLetter) {
+        sample.outcome = kDeadLetter;
+        sample.reason = reason;
       }
+    }
+    if (to == Route::kDrop) continue;
+    if (to == Route::kDeadLetter) {
+      dead_letter_unrouted(message, envelope.event, reason, attempts, writes);
       continue;
     }
     // The event name may point into the decoder's buffer (it had escapes): keep a copy.
@@ -108,6 +93,13 @@ void Dispatcher::dispatch(const Pipeline& pipeline, const TakenBatch& batch, Ack
       const Disposition& d = dispositions_[k];
       if (d.kind == Disposition::kDone) continue;
       std::string_view message = messages[messages_by_handler_[h][k]];
+      if (tapping) {
+        TapSample& sample = tap_samples_[messages_by_handler_[h][k]];
+        if (d.kind == Disposition::kDeadLetter || sample.outcome != kDeadLetter) {
+          sample.outcome = d.kind == Disposition::kDeadLetter ? kDeadLetter : "retry";
+          sample.reason = handler.name() + ": " + d.log;
+        }
+      }
       if (d.kind == Disposition::kReschedule) {
         RetryEntry entry;
         entry.attempt = d.next_attempt;
@@ -121,6 +113,61 @@ void Dispatcher::dispatch(const Pipeline& pipeline, const TakenBatch& batch, Ack
       }
     }
   }
+  if (tapping) {
+    std::vector<std::string_view> names;
+    for (const TapSample& sample : tap_samples_) {
+      names.clear();
+      for (int h : sample.handlers) names.push_back(config.handlers[h].name);
+      tap_->offer(tap_channel_, encode_tap_record(source_.name, sample.event, names, sample.outcome,
+                                                  sample.reason));
+    }
+  }
+}
+
+Dispatcher::Route Dispatcher::route(const Pipeline& pipeline, std::string_view message,
+                                    std::string_view refusal, int64_t deliveries,
+                                    Envelope* envelope, std::vector<int>* handlers,
+                                    std::string* reason, int* attempts) {
+  *envelope = Envelope();
+  handlers->clear();
+  *attempts = 1;
+  // Streams: an entry deleted before its ack, or without a "message" field.
+  if (!refusal.empty()) {
+    *reason = std::string(refusal);
+    *attempts = deliveries > 0 ? static_cast<int>(deliveries) : 1;
+    return Route::kDeadLetter;
+  }
+  // Streams count deliveries in the pending list: a message delivered max_deliveries times
+  // without an ack (it crashed the process each time) is not handed out again.
+  if (deliveries > source_.max_deliveries) {
+    *reason = "exceeded max deliveries (" + std::to_string(source_.max_deliveries) + ")";
+    *attempts = source_.max_deliveries;
+    return Route::kDeadLetter;
+  }
+  // The decoder follows the pipeline's limits: (routes.yaml), so a reload changes them too.
+  const Config& config = *pipeline.config;
+  decoder_.set_limits({config.limits.max_message_bytes, config.limits.max_depth});
+  if (!decoder_.decode(message, envelope, reason)) {
+    if (source_.format == SourceFormat::kLaravel)
+      explain_laravel_job(message, decoder_.limits(), source_.queue, reason);
+    *envelope = Envelope();
+    return Route::kDeadLetter;
+  }
+  // A message that breaks its event's contract (contracts:) never reaches a handler.
+  if (!pipeline.contracts.check(envelope->event, envelope->payload, reason))
+    return Route::kDeadLetter;
+  return route_event(pipeline, envelope->event, handlers, reason);
+}
+
+Dispatcher::Route Dispatcher::route_event(const Pipeline& pipeline, std::string_view event,
+                                          std::vector<int>* handlers, std::string* reason) {
+  pipeline.routes.match(event, handlers);
+  if (!handlers->empty()) return Route::kHandlers;
+  const Config& config = *pipeline.config;
+  if (config.unrouted != Unrouted::kDeadLetter) return Route::kDrop;
+  *reason = "no route for event \"" + std::string(event) + "\" (add it to routes: in " +
+            config.path + ", or set unrouted: drop)";
+  return Route::kDeadLetter;
 }
 
 void Dispatcher::run_retries(const Pipeline& pipeline, const std::vector<LeasedRetry>& leased,

@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "dispatch/disposition.h"
 #include "dispatch/pipeline.h"
+#include "dispatch/tap.h"
 #include "envelope/envelope.h"
 #include "metrics/metrics.h"
 #include "records/dead_letter.h"
@@ -33,6 +34,36 @@ class Dispatcher {
   // clock retries are scheduled by (unix ms by Redis's clock).
   Dispatcher(SourceConfig source, std::string instance, Metrics* metrics,
              std::function<int64_t()> now_ms);
+
+  // Where one message goes, decided before any handler runs.
+  enum class Route {
+    kHandlers,    // to the handlers in *handlers
+    kDeadLetter,  // to K:dead, with *reason
+    kDrop,        // nowhere: no route matches and routes.yaml says unrouted: drop
+  };
+
+  // Decides where `message` goes: a refusal by its source (refusal, non-empty), more deliveries
+  // than max_deliveries (deliveries; 0 when the source does not count them), decoding (by the
+  // source's format and the pipeline's limits:), the event's contract, then its routes
+  // (route_event). *envelope receives the decoded envelope (views into message or the decoder's
+  // buffer, valid until the next call; event empty when it did not decode); *handlers the handler
+  // indexes (into pipeline.handlers, and config->handlers); *reason and *attempts what the dead
+  // letter records. Calls no handler and touches no Redis: `switchyard test` runs it as the
+  // daemon does. pipeline need not have its handlers loaded.
+  Route route(const Pipeline& pipeline, std::string_view message, std::string_view refusal,
+              int64_t deliveries, Envelope* envelope, std::vector<int>* handlers,
+              std::string* reason, int* attempts);
+  // The routing part alone, for a decoded event within its contract: kHandlers with *handlers,
+  // or, when no route matches, kDeadLetter with *reason or kDrop as routes.yaml's unrouted: says.
+  static Route route_event(const Pipeline& pipeline, std::string_view event,
+                           std::vector<int>* handlers, std::string* reason);
+
+  // Samples what dispatch() does for `switchyard tap` while someone taps this source (tap may be
+  // nullptr: never). tap outlives the Dispatcher.
+  void set_tap(Tap* tap) {
+    tap_ = tap;
+    tap_channel_ = tap ? tap->channel(source_.name) : nullptr;
+  }
 
   // Hands `batch` to the handlers `pipeline` routes it to. *writes is cleared, then receives
   // what the batch's ack must write: a dead letter per message that reaches no handler or that
@@ -73,6 +104,17 @@ class Dispatcher {
   std::vector<Disposition> dispositions_;
   std::mt19937_64 rng_{std::random_device{}()};  // the jitter of retry delays
   std::deque<std::string> unescaped_names_;
+
+  // `switchyard tap`: what became of each message of a batch, kept only while someone taps.
+  struct TapSample {
+    std::string event;
+    std::vector<int> handlers;
+    std::string_view outcome = "ok";
+    std::string reason;
+  };
+  Tap* tap_ = nullptr;
+  TapChannel* tap_channel_ = nullptr;
+  std::vector<TapSample> tap_samples_;
 };
 
 }  // namespace switchyard

@@ -36,6 +36,11 @@ Status build_pipeline(std::shared_ptr<const Config> config, const std::string& p
                       const Pipeline* previous, std::shared_ptr<const Pipeline>* out,
                       bool check_only = false);
 
+// As build_pipeline, but loads no plugin: handlers.instances stays empty. For routing without
+// calling handlers (Dispatcher::route: `switchyard test`, `check --route`).
+Status build_routing_only(std::shared_ptr<const Config> config,
+                          std::shared_ptr<const Pipeline>* out);
+
 }  // namespace switchyard
 
 #endif  // SWITCHYARD_DISPATCH_PIPELINE_H_

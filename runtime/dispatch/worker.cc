@@ -35,6 +35,7 @@ Worker::Worker(SourceConfig source, int index, std::string consumer, std::string
       consumer_(std::move(consumer)),
       shared_(std::move(shared)),
       dispatcher_(source_, shared_.instance, shared_.metrics, [this] { return now_ms(); }) {
+  dispatcher_.set_tap(shared_.tap);
   // The read timeout must exceed the longest blocking command (BLMOVE kIdleBlock).
   connection_ = std::make_unique<RedisConnection>(
       shared_.endpoint, "switchyard:" + consumer_ + ":" + std::to_string(index_),

@@ -52,6 +52,7 @@ struct WorkerShared {
                                                   // abandoned (left in flight for redelivery)
   std::string instance;                           // host:pid, for dead letters
   Metrics* metrics = nullptr;
+  Tap* tap = nullptr;  // `switchyard tap` samples (nullptr: none)
 };
 
 class Worker {

@@ -155,5 +155,50 @@ TEST_F(DispatcherTest, LeasedRetriesAreRescheduledGivenUpOrDone) {
   EXPECT_EQ(d.reason, "malformed entry in events:retry (not written by switchyard)");
 }
 
+TEST_F(DispatcherTest, RouteDecidesWhereAMessageGoesWithoutAnyHandlerLoaded) {
+  std::shared_ptr<const Pipeline> routing;
+  Status s = build_routing_only(pipeline_->config, &routing);
+  ASSERT_TRUE(s.is_ok()) << s.message();
+  EXPECT_TRUE(routing->handlers.instances.empty());
+  Envelope envelope;
+  std::vector<int> handlers;
+  std::string reason;
+  int attempts = 0;
+  auto route = [&](std::string_view message, std::string_view refusal = {},
+                   int64_t deliveries = 0) {
+    reason.clear();
+    return dispatcher_->route(*routing, message, refusal, deliveries, &envelope, &handlers, &reason,
+                              &attempts);
+  };
+
+  EXPECT_EQ(route(R"({"event":"a.flaky","payload":{}})"), Dispatcher::Route::kHandlers);
+  EXPECT_EQ(envelope.event, "a.flaky");
+  EXPECT_EQ(handlers, std::vector<int>{routing->handler_index("flaky")});
+
+  EXPECT_EQ(route(R"({"event":"a.nobody","payload":{}})"), Dispatcher::Route::kDeadLetter);
+  EXPECT_THAT(reason, HasSubstr("no route for event \"a.nobody\""));
+  EXPECT_TRUE(handlers.empty());
+
+  EXPECT_EQ(route("not json"), Dispatcher::Route::kDeadLetter);
+  EXPECT_THAT(reason, HasSubstr("invalid JSON"));
+  EXPECT_EQ(envelope.event, "");
+
+  EXPECT_EQ(route("x", "entry deleted before its ack", 2), Dispatcher::Route::kDeadLetter);
+  EXPECT_EQ(reason, "entry deleted before its ack");
+  EXPECT_EQ(attempts, 2);
+
+  EXPECT_EQ(route(R"({"event":"a.ok","payload":{}})", {}, 4), Dispatcher::Route::kDeadLetter);
+  EXPECT_EQ(reason, "exceeded max deliveries (3)");
+
+  // unrouted: drop.
+  auto config = std::make_shared<Config>(*routing->config);
+  config->unrouted = Unrouted::kDrop;
+  ASSERT_TRUE(build_routing_only(config, &routing).is_ok());
+  EXPECT_EQ(route(R"({"event":"a.nobody","payload":{}})"), Dispatcher::Route::kDrop);
+  EXPECT_EQ(Dispatcher::route_event(*routing, "a.ok", &handlers, &reason),
+            Dispatcher::Route::kHandlers);
+  EXPECT_EQ(handlers, std::vector<int>{routing->handler_index("noop")});
+}
+
 }  // namespace
 }  // namespace switchyard
