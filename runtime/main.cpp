@@ -1,4 +1,4 @@
-// main.cpp: the `switchyard` command line (CLI11): run, check, publish, dlq, stats, version.
+// main.cpp: the `switchyard` command line (CLI11): run, check, publish, dlq, stats, top, version.
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -102,6 +102,16 @@ int main(int argc, char** argv) {
   stats->add_flag("--watch", stats_options.watch, "Redraw every --interval seconds, with rates");
   stats->add_option("--interval", stats_options.interval, "Seconds between redraws (default 1)");
 
+  TopOptions top_options;
+  auto* top = app.add_subcommand(
+      "top",
+      "Live full-screen view: per source backlog, age, rates, drain ETA; per handler "
+      "rates, errors, p50/p99 (s: sort, q: quit; plain text when not a terminal)");
+  add_common(top);
+  top->add_option("--source", top_options.source, "Only this source");
+  top->add_option("--sort", top_options.sort, "name | backlog | age | rate | errors | p99");
+  top->add_option("--interval", top_options.interval, "Seconds between refreshes (default 1)");
+
   auto* version = app.add_subcommand("version", "Print the version and plugin ABI version");
 
   try {
@@ -121,6 +131,7 @@ int main(int argc, char** argv) {
   if (*publish) return publish_command(common, publish_options);
   if (*dlq) return dlq_command(common, dlq_options);
   if (*stats) return stats_command(common, stats_options);
+  if (*top) return top_command(common, top_options);
   if (*version) return version_command();
   return 2;
 }

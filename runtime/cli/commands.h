@@ -70,6 +70,14 @@ struct StatsOptions {
 };
 int stats_command(const CommonOptions& common, const StatsOptions& options);
 
+struct TopOptions {
+  std::string source;         // --source: only this source
+  std::string sort = "name";  // --sort: name | backlog | age | rate | errors | p99
+  double interval = 1.0;      // --interval seconds between refreshes
+};
+// Full-screen live view until q; one plain-text frame when stdout is not a terminal.
+int top_command(const CommonOptions& common, const TopOptions& options);
+
 int version_command();
 
 }  // namespace switchyard
