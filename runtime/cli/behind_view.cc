@@ -125,11 +125,4 @@ std::string human_latency(double seconds) {
   return buffer;
 }
 
-std::string json_number(double v) {
-  if (!std::isfinite(v)) return "null";
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.6g", v);
-  return buffer;
-}
-
 }  // namespace switchyard

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "metrics/behind.h"
 #include "redis/redis_connection.h"
 #include "util/status.h"
 
@@ -51,8 +52,6 @@ Status read_behind(RedisConnection& connection, const Config& config,
 std::string human_seconds(double seconds);
 // "0.4 ms", "12 ms", "1.50 s", "-" (NaN): a latency for people.
 std::string human_latency(double seconds);
-// A number for JSON: null for infinity and NaN.
-std::string json_number(double v);
 
 }  // namespace switchyard
 

@@ -2,6 +2,7 @@
 #include "metrics/behind.h"
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 namespace switchyard {
@@ -58,6 +59,13 @@ double histogram_quantile(double q, const std::vector<double>& bounds,
     lower = bounds[i];
   }
   return bounds.back();
+}
+
+std::string json_number(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.6g", v);
+  return buffer;
 }
 
 }  // namespace switchyard

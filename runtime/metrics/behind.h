@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <string>
 #include <vector>
 
 namespace switchyard {
@@ -46,6 +47,10 @@ double drain_eta_seconds(double pending, double in_rate, double out_rate);
 // report that bound. NaN when count is 0.
 double histogram_quantile(double q, const std::vector<double>& bounds,
                           const std::vector<uint64_t>& cumulative, uint64_t count);
+
+// A figure as JSON text ("%.6g"): null for infinity (a never-draining ETA) and NaN (no data), which
+// JSON cannot spell.
+std::string json_number(double v);
 
 }  // namespace switchyard
 

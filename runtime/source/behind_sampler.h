@@ -25,8 +25,6 @@ namespace switchyard {
 inline constexpr int64_t kBehindSampleEveryMs = 2000;
 inline constexpr int64_t kSnapshotStaleMs = 10000;
 inline constexpr int64_t kSnapshotForgetMs = 60000;
-// K:stats expires this long after the last write (every instance stopped).
-inline constexpr int64_t kStatsTtlMs = 3600000;
 // The hash field prefix of the instances' snapshots in K:stats.
 inline constexpr const char* kSnapshotFieldPrefix = "instance:";
 
@@ -34,7 +32,8 @@ inline constexpr const char* kSnapshotFieldPrefix = "instance:";
 // "instance:<consumer>" -> that instance's JSON snapshot.
 inline std::string behind_stats_key(const std::string& source_key) { return source_key + ":stats"; }
 
-// Redis' clock (TIME) in ms: the one clock of every age, so that hosts with skewed clocks agree.
+// Redis' clock (TIME) in ms: the one clock of every age, so that hosts with skewed clocks agree;
+// this host's clock when an ACL refuses TIME. Errors: the connection failed.
 Status redis_time_ms(RedisConnection& connection, int64_t* now_ms);
 
 // The age in seconds (now_ms minus its time) of the oldest message not yet taken from `source`;
@@ -51,7 +50,8 @@ class BehindSampler {
   BehindSampler(std::vector<SourceConfig> sources, std::vector<std::string> consumers,
                 Metrics* metrics);
   // One round for every source: depth, oldest age, rates, ETA into the gauges, and one HSET of
-  // this instance's snapshot (plus PEXPIRE) per source. The first source's snapshot also holds
+  // this instance's snapshot per source (snapshots of instances silent for kSnapshotForgetMs are
+  // deleted). The first source's snapshot also holds
   // the per-handler rates and latency buckets of the last minute. Errors: the first failed
   // command (the round stops there; gauges keep their last values).
   Status sample(RedisConnection& connection);
