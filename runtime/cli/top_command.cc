@@ -187,6 +187,7 @@ int top_command(const CommonOptions& common, const TopOptions& options) {
   size_t sort_index = static_cast<size_t>(at - kSortKeys.begin());
   const double interval = options.interval > 0.1 ? options.interval : 1.0;
   RawTerminal terminal;
+  const bool keys = isatty(STDIN_FILENO);
   while (true) {
     winsize size{};
     ioctl(STDOUT_FILENO, TIOCGWINSZ, &size);
@@ -205,8 +206,9 @@ int top_command(const CommonOptions& common, const TopOptions& options) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           until - std::chrono::steady_clock::now());
       if (left.count() <= 0) break;
+      // Keys come from a terminal only: with stdin redirected (</dev/null), just refresh.
       pollfd fd{STDIN_FILENO, POLLIN, 0};
-      if (poll(&fd, 1, static_cast<int>(left.count())) <= 0) continue;
+      if (poll(&fd, keys ? 1 : 0, static_cast<int>(left.count())) <= 0) continue;
       char key = 0;
       if (read(STDIN_FILENO, &key, 1) != 1) return 0;  // stdin closed
       if (key == 'q' || key == 'Q' || key == 3 /* Ctrl-C */) return 0;

@@ -127,6 +127,24 @@ TEST_F(TopTest, ShowsAChangingRateSortsOnSAndQuitsOnQ) {
       << tmux.capture();
 }
 
+TEST_F(TopTest, KeepsRefreshingWhenStdinIsNotATerminal) {
+  Tmux tmux;
+  CommandResult started =
+      tmux.run({"new-session", "-d", "-s", "top", "-x", "160", "-y", "40",
+                SwitchyardProcess::binary() + " top -c " + config_ + " --interval 0.5 </dev/null"});
+  ASSERT_EQ(started.exit_code, 0) << started;
+  std::string screen;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        screen = tmux.capture();
+        std::vector<std::string> row = row_of(screen, "analytics");
+        return row.size() >= 7 && row[6] != "-" && row[6] != "0.0";
+      },
+      30s, "top (stdin /dev/null) to refresh until analytics' out rate shows"))
+      << screen;
+  EXPECT_EQ(tmux.run({"has-session", "-t", "top"}).exit_code, 0) << "top exited";
+}
+
 TEST_F(TopTest, PrintsOnePlainFrameWhenNotATerminal) {
   CommandResult r = SwitchyardProcess::exec({"top", "-c", config_, "--sort", "age"}, 20s);
   ASSERT_EQ(r.exit_code, 0) << r;
