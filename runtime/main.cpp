@@ -1,5 +1,5 @@
-// main.cpp: the `switchyard` command line (CLI11): run, check, test, publish, dlq, stats, tap,
-// version; --version, and examples under each command's --help.
+// main.cpp: the `switchyard` command line (CLI11): run, check, test, publish, dlq, stats, top,
+// tap, version; --version, and examples under each command's --help.
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -134,6 +134,15 @@ int main(int argc, char** argv) {
   tap->add_option("--source", tap_options.source, "Only this source (default: every source)");
   tap->add_option("--limit", tap_options.limit, "Exit after N events")
       ->check(CLI::NonNegativeNumber);
+  TopOptions top_options;
+  auto* top = app.add_subcommand(
+      "top",
+      "Live full-screen view: per source backlog, age, rates, drain ETA; per handler "
+      "rates, errors, p50/p99 (s: sort, q: quit; plain text when not a terminal)");
+  add_common(top);
+  top->add_option("--source", top_options.source, "Only this source");
+  top->add_option("--sort", top_options.sort, "name | backlog | age | rate | errors | p99");
+  top->add_option("--interval", top_options.interval, "Seconds between refreshes (default 1)");
 
   auto* version =
       app.add_subcommand("version", "Print the version, build type and plugin ABI version");
@@ -164,6 +173,7 @@ int main(int argc, char** argv) {
   if (*dlq) return dlq_command(common, dlq_options);
   if (*stats) return stats_command(common, stats_options);
   if (*tap) return tap_command(common, tap_options);
+  if (*top) return top_command(common, top_options);
   if (*version) return version_command();
   return 2;
 }

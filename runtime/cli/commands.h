@@ -95,6 +95,14 @@ struct TapOptions {
 };
 int tap_command(const CommonOptions& common, const TapOptions& options);
 
+struct TopOptions {
+  std::string source;         // --source: only this source
+  std::string sort = "name";  // --sort: name | backlog | age | rate | errors | p99
+  double interval = 1.0;      // --interval seconds between refreshes
+};
+// Full-screen live view until q; one plain-text frame when stdout is not a terminal.
+int top_command(const CommonOptions& common, const TopOptions& options);
+
 // "switchyard VERSION (BUILD_TYPE build, plugin ABI N)", without a newline: what `version` and
 // `--version` print. Thread safety: reentrant.
 std::string version_text();

@@ -8,8 +8,10 @@
 #include <map>
 #include <thread>
 
+#include "cli/behind_view.h"
 #include "cli/commands.h"
 #include "redis/redis_connection.h"
+#include "source/behind_sampler.h"
 #include "source/list_source.h"
 #include "util/escape.h"
 
@@ -166,7 +168,34 @@ Status collect(RedisConnection& connection, const Config& config, const std::str
   return Status::ok();
 }
 
-void print_json(const std::vector<SourceStats>& stats) {
+// The "behind" and "handlers" members of a source's JSON object (README "How far behind").
+void print_behind_json(const SourceBehindView& b, const std::vector<HandlerView>& handlers) {
+  std::cout << ",\"behind\":{\"reported\":" << (b.reported ? "true" : "false")
+            << ",\"instances\":" << b.instances
+            << ",\"oldest_age_seconds\":" << json_number(b.oldest_age_seconds)
+            << ",\"in_rate\":{\"1m\":" << json_number(b.in_1m) << ",\"5m\":" << json_number(b.in_5m)
+            << "},\"out_rate\":{\"1m\":" << json_number(b.out_1m)
+            << ",\"5m\":" << json_number(b.out_5m)
+            << "},\"drain_eta_seconds\":" << json_number(b.drain_eta_seconds) << "}";
+  std::cout << ",\"handlers\":{";
+  for (size_t i = 0; i < handlers.size(); ++i) {
+    const HandlerView& h = handlers[i];
+    std::cout << (i ? "," : "") << json_quote(h.name) << ":{\"calls_1m\":" << h.calls
+              << ",\"rates_1m\":{";
+    bool first = true;
+    for (const auto& [outcome, rate] : h.rates) {
+      std::cout << (first ? "" : ",") << json_quote(outcome) << ":" << json_number(rate);
+      first = false;
+    }
+    std::cout << "},\"p50_seconds\":" << json_number(h.p50_seconds)
+              << ",\"p99_seconds\":" << json_number(h.p99_seconds) << "}";
+  }
+  std::cout << "}";
+}
+
+void print_json(const std::vector<SourceStats>& stats,
+                const std::map<std::string, SourceBehindView>& behind,
+                const std::vector<HandlerView>& handlers) {
   std::cout << "{";
   for (size_t i = 0; i < stats.size(); ++i) {
     const auto& st = stats[i];
@@ -179,6 +208,8 @@ void print_json(const std::vector<SourceStats>& stats) {
       first_alert = false;
     }
     std::cout << "}";
+    auto b = behind.find(st.name);
+    print_behind_json(b == behind.end() ? SourceBehindView{} : b->second, handlers);
     if (st.stream) {
       std::cout << ",\"groups\":{";
       for (size_t g = 0; g < st.groups.size(); ++g) {
@@ -212,11 +243,41 @@ void print_alerts(const SourceStats& st) {
     std::cout << "  ALERT " << printable(code) << ": " << printable(text) << "\n";
 }
 
-void print_text(const std::vector<SourceStats>& stats) {
+// One line: how far behind the source is, or that no running instance reports it.
+void print_behind(const SourceStats& st, const std::map<std::string, SourceBehindView>& behind) {
+  auto it = behind.find(st.name);
+  if (it == behind.end() || !it->second.reported) {
+    std::cout << "  behind: unknown (no running instance reported in the last "
+              << kSnapshotStaleMs / 1000 << " s)\n";
+    return;
+  }
+  const SourceBehindView& b = it->second;
+  std::cout << std::fixed << std::setprecision(1) << "  behind: oldest "
+            << human_seconds(b.oldest_age_seconds) << ", in " << b.in_1m << "/s (5m " << b.in_5m
+            << "/s), out " << b.out_1m << "/s (5m " << b.out_5m << "/s), drain ETA "
+            << human_seconds(b.drain_eta_seconds) << ", " << b.instances << " instance(s)\n";
+  std::cout.unsetf(std::ios::floatfield);
+}
+
+// One line per handler: last minute's rates and latency quantiles.
+void print_handlers(const std::vector<HandlerView>& handlers) {
+  for (const HandlerView& h : handlers)
+    std::cout << std::fixed << std::setprecision(1) << "handler " << printable(h.name) << ": ok "
+              << h.rate("ok") << "/s, errors " << h.error_rate() << "/s (retry " << h.rate("retry")
+              << ", reject " << h.rate("reject") << ", dead " << h.rate("dead_letter") << "), p50 "
+              << human_latency(h.p50_seconds) << ", p99 " << human_latency(h.p99_seconds)
+              << " (last minute)\n";
+  std::cout.unsetf(std::ios::floatfield);
+}
+
+void print_text(const std::vector<SourceStats>& stats,
+                const std::map<std::string, SourceBehindView>& behind,
+                const std::vector<HandlerView>& handlers) {
   for (const auto& st : stats) {
     if (st.stream) {
       std::cout << printable(st.name) << " (stream " << printable(st.key) << "): retrying "
                 << st.retrying << ", dead " << st.dead << "\n";
+      print_behind(st, behind);
       print_alerts(st);
       for (const auto& g : st.groups) {
         std::cout << "  group " << printable(g.name) << ": pending " << g.pending << ", lag "
@@ -230,12 +291,14 @@ void print_text(const std::vector<SourceStats>& stats) {
     std::cout << printable(st.name) << " (" << printable(st.key) << "): pending " << st.pending
               << ", in flight " << st.inflight << ", retrying " << st.retrying << ", dead "
               << st.dead << "\n";
+    print_behind(st, behind);
     print_alerts(st);
     for (const auto& [c, cs] : st.consumers) {
       std::cout << "  consumer " << printable(c) << ": in flight " << cs.inflight
                 << (cs.alive ? "" : " (silent: reclaimed after reclaim_after)") << "\n";
     }
   }
+  print_handlers(handlers);
 }
 
 }  // namespace
@@ -252,11 +315,14 @@ int stats_command(const CommonOptions& common, const StatsOptions& options) {
   std::vector<SourceStats> stats;
   if (!options.watch) {
     s = collect(connection, *loaded.config, options.source, &stats);
+    std::map<std::string, SourceBehindView> behind;
+    std::vector<HandlerView> handlers;
+    if (s) s = read_behind(connection, *loaded.config, &behind, &handlers);
     if (!s) {
       std::cerr << "switchyard: " << s.message() << "\n";
       return 1;
     }
-    options.json ? print_json(stats) : print_text(stats);
+    options.json ? print_json(stats, behind, handlers) : print_text(stats, behind, handlers);
     return 0;
   }
   // --watch: redraw until interrupted; rates are the change per second since the last draw

@@ -10,6 +10,7 @@
 
 #include "daemon/lua/scripts.h"
 #include "records/dead_letter.h"
+#include "source/behind_sampler.h"
 #include "source/lease_source.h"
 #include "source/list_source.h"
 
@@ -164,6 +165,11 @@ void Daemon::housekeeping() {
                                                    sources[i].reclaim_after));
     beat_every = std::min(beat_every, sources[i].reclaim_after / 3);
   }
+  std::vector<std::string> consumers;
+  for (const auto& id : identities_) consumers.push_back(id->name());
+  BehindSampler behind(sources, consumers, &metrics_);
+  std::string behind_error;  // the last sampling error logged, to log each one once
+  auto next_behind = std::chrono::steady_clock::now();
   auto next_reclaim = std::chrono::steady_clock::now();
   while (!stopping_) {
     if (!connection.connected()) {
@@ -212,10 +218,20 @@ void Daemon::housekeeping() {
         if (!s) health_.report_down(options_.endpoint.redacted(), s.message());
       }
       if (reclaim) next_reclaim = std::chrono::steady_clock::now() + beat_every;
+      if (connection.connected() && std::chrono::steady_clock::now() >= next_behind) {
+        next_behind =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(kBehindSampleEveryMs);
+        Status s = behind.sample(connection);
+        if (!s && s.message() != behind_error)
+          spdlog::warn("how far behind: {} (the switchyard_source_* gauges keep their last values)",
+                       s.message());
+        behind_error = s ? "" : s.message();
+      }
     }
     std::unique_lock<std::mutex> lock(mutex_);
     wake_.wait_for(lock, beat_every, [this] { return stopping_.load(); });
   }
+  if (connection.connected()) behind.withdraw(connection);
 }
 
 }  // namespace switchyard

@@ -1,6 +1,7 @@
 // metrics.cc: counter bookkeeping and Prometheus text rendering.
 #include "metrics/metrics.h"
 
+#include <cmath>
 #include <sstream>
 
 namespace switchyard {
@@ -42,6 +43,38 @@ void Metrics::add_source_healed(const std::string& source, std::string_view what
 void Metrics::add_reload(std::string_view result) {
   std::lock_guard<std::mutex> lock(mutex_);
   reloads_[std::string(result)] += 1;
+}
+
+void Metrics::set_behind(const std::string& source, const SourceBehind& behind) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  behind_[source] = behind;
+}
+
+uint64_t Metrics::received(const std::string& source) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = received_.find(source);
+  return it == received_.end() ? 0 : it->second;
+}
+
+std::map<std::string, Metrics::HandlerTotals> Metrics::handler_totals() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::map<std::string, HandlerTotals> out;
+  for (const auto& [handler, h] : durations_) {
+    out[handler].buckets.assign(h.buckets.begin(), h.buckets.end());
+    out[handler].calls = h.count;
+  }
+  for (const auto& [key, n] : handled_) out[key.first].handled[key.second] = n;
+  for (auto& [handler, t] : out)
+    if (t.buckets.empty()) t.buckets.assign(kBuckets.size(), 0);
+  return out;
+}
+
+// A gauge value in the text format: +Inf for infinity.
+static std::string gauge_value(double v) {
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  std::ostringstream out;
+  out << v;
+  return out.str();
 }
 
 std::string Metrics::escape_label(std::string_view value) {
@@ -111,6 +144,35 @@ std::string Metrics::render() const {
   for (const auto& [key, n] : healed_)
     out << "switchyard_source_healed_total{source=\"" << escape_label(key.first) << "\",what=\""
         << escape_label(key.second) << "\"} " << n << "\n";
+  if (!behind_.empty()) {
+    out << "# HELP switchyard_source_oldest_age_seconds Age of the oldest message not yet taken "
+           "(0 when none waits).\n"
+           "# TYPE switchyard_source_oldest_age_seconds gauge\n";
+    for (const auto& [source, b] : behind_)
+      out << "switchyard_source_oldest_age_seconds{source=\"" << escape_label(source) << "\"} "
+          << gauge_value(b.oldest_age_seconds) << "\n";
+    out << "# HELP switchyard_source_in_rate Messages/s arriving (all producers), by window.\n"
+           "# TYPE switchyard_source_in_rate gauge\n";
+    for (const auto& [source, b] : behind_)
+      out << "switchyard_source_in_rate{source=\"" << escape_label(source) << "\",window=\"1m\"} "
+          << gauge_value(b.in_rate_1m) << "\n"
+          << "switchyard_source_in_rate{source=\"" << escape_label(source) << "\",window=\"5m\"} "
+          << gauge_value(b.in_rate_5m) << "\n";
+    out << "# HELP switchyard_source_out_rate Messages/s taken by every running instance together, "
+           "by window.\n"
+           "# TYPE switchyard_source_out_rate gauge\n";
+    for (const auto& [source, b] : behind_)
+      out << "switchyard_source_out_rate{source=\"" << escape_label(source) << "\",window=\"1m\"} "
+          << gauge_value(b.out_rate_1m) << "\n"
+          << "switchyard_source_out_rate{source=\"" << escape_label(source) << "\",window=\"5m\"} "
+          << gauge_value(b.out_rate_5m) << "\n";
+    out << "# HELP switchyard_source_drain_eta_seconds Seconds until the pending backlog is gone "
+           "at the last minute's rates (+Inf: it does not shrink).\n"
+           "# TYPE switchyard_source_drain_eta_seconds gauge\n";
+    for (const auto& [source, b] : behind_)
+      out << "switchyard_source_drain_eta_seconds{source=\"" << escape_label(source) << "\"} "
+          << gauge_value(b.drain_eta_seconds) << "\n";
+  }
   return out.str();
 }
 

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace switchyard {
 
@@ -31,6 +32,27 @@ class Metrics {
   // A reload attempt: result "success", "partial" (applied, but some settings need a restart)
   // or "failure".
   void add_reload(std::string_view result);
+
+  // How far behind a source is (README "How far behind"), set by the daemon's sampler every few
+  // seconds and rendered as the switchyard_source_* gauges. drain_eta_seconds may be +infinity.
+  struct SourceBehind {
+    double oldest_age_seconds = 0;
+    double in_rate_1m = 0, in_rate_5m = 0, out_rate_1m = 0, out_rate_5m = 0;
+    double drain_eta_seconds = 0;
+  };
+  void set_behind(const std::string& source, const SourceBehind& behind);
+  // Messages taken from `source` so far (the received counter).
+  uint64_t received(const std::string& source) const;
+  // One handler's counters: cumulative duration buckets (bounds: duration_bounds()), calls, and
+  // answered messages by outcome.
+  struct HandlerTotals {
+    std::vector<uint64_t> buckets;
+    uint64_t calls = 0;
+    std::map<std::string, uint64_t> handled;
+  };
+  std::map<std::string, HandlerTotals> handler_totals() const;
+  // The upper bounds of switchyard_handler_duration_seconds' buckets (seconds, ascending).
+  static std::vector<double> duration_bounds() { return {kBuckets.begin(), kBuckets.end()}; }
 
   // The counters and histograms as Prometheus text exposition (format 0.0.4).
   std::string render() const;
@@ -55,6 +77,7 @@ class Metrics {
   std::map<std::string, Histogram> durations_;                       // handler
   std::map<std::string, uint64_t> reloads_;                          // result
   std::map<std::pair<std::string, std::string>, uint64_t> healed_;   // source, what
+  std::map<std::string, SourceBehind> behind_;                       // source
 };
 
 }  // namespace switchyard
