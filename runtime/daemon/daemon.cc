@@ -41,6 +41,8 @@ Status Daemon::start() {
   shared.give_up_at_ms = &give_up_at_ms_;
   shared.instance = instance_name();
   shared.metrics = &metrics_;
+  shared.watchdog = &watchdog_;
+  for (const HandlerConfig& h : config.handlers) metrics_.watch_handler(h.name);
 
   for (const SourceConfig& source : config.sources) {
     std::unique_ptr<ConsumerIdentity> id;

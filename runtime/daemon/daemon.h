@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "dispatch/handler_watchdog.h"
 #include "dispatch/pipeline.h"
 #include "dispatch/redis_health.h"
 #include "dispatch/worker.h"
@@ -51,6 +52,8 @@ class Daemon {
   std::shared_ptr<const Pipeline> pipeline() const { return pipelines_.get(); }
   RedisHealth& health() { return health_; }
   Metrics& metrics() { return metrics_; }
+  // The stuck-handler watchdog over every worker; check() it from the control thread.
+  HandlerWatchdog& watchdog() { return watchdog_; }
 
  private:
   void housekeeping();
@@ -60,6 +63,7 @@ class Daemon {
   PipelineHolder pipelines_;
   RedisHealth health_;
   Metrics metrics_;
+  HandlerWatchdog watchdog_{&metrics_};
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> give_up_at_ms_{INT64_MAX};
   std::vector<std::unique_ptr<ConsumerIdentity>> identities_;  // one per source

@@ -103,7 +103,7 @@ void Dispatcher::dispatch(const Pipeline& pipeline, const TakenBatch& batch, Ack
     auto& events = events_by_handler_[h];
     if (events.empty()) continue;
     HandlerInstance& handler = *pipeline.handlers.instances[h];
-    run_handler(handler, events, config.retry);
+    run_handler(handler, config.handlers[h], events, config.retry);
     for (size_t k = 0; k < events.size(); ++k) {
       const Disposition& d = dispositions_[k];
       if (d.kind == Disposition::kDone) continue;
@@ -191,7 +191,7 @@ void Dispatcher::run_retries(const Pipeline& pipeline, const std::vector<LeasedR
                                 {e.payload.data(), e.payload.size()},
                                 static_cast<uint32_t>(leased[i].entry.attempt)});
     }
-    run_handler(handler, events, config.retry);
+    run_handler(handler, config.handlers[h], events, config.retry);
     for (size_t k = 0; k < events.size(); ++k) {
       const Disposition& d = dispositions_[k];
       const RetryEntry& entry = leased[by_handler[h][k]].entry;
@@ -215,8 +215,8 @@ void Dispatcher::run_retries(const Pipeline& pipeline, const std::vector<LeasedR
   unescaped_names_.clear();
 }
 
-void Dispatcher::run_handler(HandlerInstance& handler, const std::vector<sy_event>& events,
-                             const RetryConfig& retry) {
+void Dispatcher::run_handler(HandlerInstance& handler, const HandlerConfig& config,
+                             const std::vector<sy_event>& events, const RetryConfig& retry) {
   // What the plugin logs meanwhile names the source, the handler and, when every event of the
   // batch has the same name, the event.
   std::string_view event = events.empty() ? std::string_view() : event_name(events[0]);
@@ -228,12 +228,19 @@ void Dispatcher::run_handler(HandlerInstance& handler, const std::vector<sy_even
   }
   if (outcomes_.size() < events.size()) outcomes_.resize(events.size());
   auto started = std::chrono::steady_clock::now();
+  if (watch_) {
+    watch_->begin(
+        handler.name(), events.empty() ? std::string_view() : event_name(events[0]), events.size(),
+        config.handler_timeout.count(),
+        std::chrono::duration_cast<std::chrono::milliseconds>(started.time_since_epoch()).count());
+  }
   Status flushed;
   {
     LogScope scope({.source = source_.name, .event = event, .handler = handler.name()});
     handler.handle_batch(events.data(), events.size(), outcomes_.data());
     flushed = handler.flush();
   }
+  if (watch_) watch_->end();
   std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
   metrics_->observe_handler_seconds(handler.name(), took.count());
   dispositions_.resize(events.size());

@@ -16,6 +16,7 @@
 
 #include "config/config.h"
 #include "dispatch/disposition.h"
+#include "dispatch/handler_watchdog.h"
 #include "dispatch/pipeline.h"
 #include "envelope/envelope.h"
 #include "metrics/metrics.h"
@@ -34,6 +35,10 @@ class Dispatcher {
   Dispatcher(SourceConfig source, std::string instance, Metrics* metrics,
              std::function<int64_t()> now_ms);
 
+  // Records every handler call in watch (the stuck-handler watchdog); null: not watched. watch
+  // must outlive the Dispatcher.
+  void set_call_watch(CallWatch* watch) { watch_ = watch; }
+
   // Hands `batch` to the handlers `pipeline` routes it to. *writes is cleared, then receives
   // what the batch's ack must write: a dead letter per message that reaches no handler or that
   // a handler rejected or gave up on, a retry per message a handler will run again.
@@ -49,8 +54,8 @@ class Dispatcher {
  private:
   // Calls handle_batch then flush, records the duration, decides what becomes of each event
   // (decide_disposition, into dispositions_[k] for events[k]), counts and logs the outcomes.
-  void run_handler(HandlerInstance& handler, const std::vector<sy_event>& events,
-                   const RetryConfig& retry);
+  void run_handler(HandlerInstance& handler, const HandlerConfig& config,
+                   const std::vector<sy_event>& events, const RetryConfig& retry);
   // Dead-letters a message that reaches no handler (refused by its source, over max_deliveries,
   // undecodable, against its contract, unrouted) with the batch's ack: logs it (with its event
   // when known), adds the record to *writes and counts it.
@@ -63,6 +68,7 @@ class Dispatcher {
   std::string instance_;
   Metrics* metrics_;
   std::function<int64_t()> now_ms_;
+  CallWatch* watch_ = nullptr;
 
   // Reused per batch: no per-message allocation in steady state.
   EnvelopeDecoder decoder_;

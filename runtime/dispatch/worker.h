@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "dispatch/dispatcher.h"
+#include "dispatch/handler_watchdog.h"
 #include "dispatch/pipeline.h"
 #include "dispatch/redis_health.h"
 #include "metrics/metrics.h"
@@ -52,6 +53,7 @@ struct WorkerShared {
                                                   // abandoned (left in flight for redelivery)
   std::string instance;                           // host:pid, for dead letters
   Metrics* metrics = nullptr;
+  HandlerWatchdog* watchdog = nullptr;  // each worker adds its CallWatch (null: not watched)
 };
 
 class Worker {

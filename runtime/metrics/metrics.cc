@@ -44,6 +44,22 @@ void Metrics::add_reload(std::string_view result) {
   reloads_[std::string(result)] += 1;
 }
 
+void Metrics::watch_handler(const std::string& handler) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  handler_timeouts_.try_emplace(handler, 0);
+  handler_stuck_.try_emplace(handler, false);
+}
+
+void Metrics::add_handler_timeout(const std::string& handler) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  handler_timeouts_[handler] += 1;
+}
+
+void Metrics::set_handler_stuck(const std::string& handler, bool stuck) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  handler_stuck_[handler] = stuck;
+}
+
 std::string Metrics::escape_label(std::string_view value) {
   std::string out;
   out.reserve(value.size());
@@ -111,6 +127,18 @@ std::string Metrics::render() const {
   for (const auto& [key, n] : healed_)
     out << "switchyard_source_healed_total{source=\"" << escape_label(key.first) << "\",what=\""
         << escape_label(key.second) << "\"} " << n << "\n";
+  out << "# HELP switchyard_handler_timeouts_total Handler calls that ran longer than their "
+         "handler_timeout.\n"
+         "# TYPE switchyard_handler_timeouts_total counter\n";
+  for (const auto& [handler, n] : handler_timeouts_)
+    out << "switchyard_handler_timeouts_total{handler=\"" << escape_label(handler) << "\"} " << n
+        << "\n";
+  out << "# HELP switchyard_handler_stuck 1 while a call of the handler runs past its "
+         "handler_timeout.\n"
+         "# TYPE switchyard_handler_stuck gauge\n";
+  for (const auto& [handler, stuck] : handler_stuck_)
+    out << "switchyard_handler_stuck{handler=\"" << escape_label(handler) << "\"} "
+        << (stuck ? 1 : 0) << "\n";
   return out.str();
 }
 

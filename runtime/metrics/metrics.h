@@ -31,6 +31,12 @@ class Metrics {
   // A reload attempt: result "success", "partial" (applied, but some settings need a restart)
   // or "failure".
   void add_reload(std::string_view result);
+  // Stuck-handler watchdog: a handler's timeouts counter and stuck gauge appear at 0 (watch), a
+  // call that ran past its handler_timeout counts once (add_handler_timeout), and the gauge is 1
+  // while such a call is still running (set_handler_stuck).
+  void watch_handler(const std::string& handler);
+  void add_handler_timeout(const std::string& handler);
+  void set_handler_stuck(const std::string& handler, bool stuck);
 
   // The counters and histograms as Prometheus text exposition (format 0.0.4).
   std::string render() const;
@@ -55,6 +61,8 @@ class Metrics {
   std::map<std::string, Histogram> durations_;                       // handler
   std::map<std::string, uint64_t> reloads_;                          // result
   std::map<std::pair<std::string, std::string>, uint64_t> healed_;   // source, what
+  std::map<std::string, uint64_t> handler_timeouts_;                 // handler
+  std::map<std::string, bool> handler_stuck_;                        // handler
 };
 
 }  // namespace switchyard
