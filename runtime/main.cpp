@@ -1,4 +1,5 @@
-// main.cpp: the `switchyard` command line (CLI11): run, check, publish, dlq, stats, version.
+// main.cpp: the `switchyard` command line (CLI11): run, check, publish, dlq, stats, pause,
+// resume, version.
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -102,6 +103,18 @@ int main(int argc, char** argv) {
   stats->add_flag("--watch", stats_options.watch, "Redraw every --interval seconds, with rates");
   stats->add_option("--interval", stats_options.interval, "Seconds between redraws (default 1)");
 
+  PauseOptions pause_options;
+  auto* pause = app.add_subcommand("pause",
+                                   "Pause a source (takes nothing) or a handler (its deliveries "
+                                   "wait) in every running instance, without a restart");
+  auto* resume = app.add_subcommand("resume", "Resume a paused source or handler");
+  for (auto* cmd : {pause, resume}) {
+    add_common(cmd);
+    cmd->add_option("source", pause_options.source,
+                    "Source name (with --handler: only for this source)");
+    cmd->add_option("--handler", pause_options.handler, "Handler name: pause or resume it");
+  }
+
   auto* version = app.add_subcommand("version", "Print the version and plugin ABI version");
 
   try {
@@ -121,6 +134,10 @@ int main(int argc, char** argv) {
   if (*publish) return publish_command(common, publish_options);
   if (*dlq) return dlq_command(common, dlq_options);
   if (*stats) return stats_command(common, stats_options);
+  if (*pause || *resume) {
+    pause_options.resume = resume->parsed();
+    return pause_command(common, pause_options);
+  }
   if (*version) return version_command();
   return 2;
 }

@@ -70,6 +70,14 @@ struct StatsOptions {
 };
 int stats_command(const CommonOptions& common, const StatsOptions& options);
 
+struct PauseOptions {
+  bool resume = false;  // resume instead of pause
+  std::string source;   // SOURCE: pause the source (with --handler: only in that source)
+  std::string handler;  // --handler: pause the handler
+};
+// Sets (or clears) the pause in K:paused; an unknown source or handler is a usage error (2).
+int pause_command(const CommonOptions& common, const PauseOptions& options);
+
 int version_command();
 
 }  // namespace switchyard

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "dispatch/pause.h"
 #include "envelope/laravel_job.h"
 #include "log/logging.h"
 #include "records/dead_letter.h"
@@ -103,6 +104,20 @@ void Dispatcher::dispatch(const Pipeline& pipeline, const TakenBatch& batch, Ack
     auto& events = events_by_handler_[h];
     if (events.empty()) continue;
     HandlerInstance& handler = *pipeline.handlers.instances[h];
+    if (is_paused(handler.name())) {
+      // Not called: the deliveries wait in K:retry, parked until the handler is resumed, and
+      // count no attempt.
+      const int64_t now = now_ms_();
+      for (size_t i : messages_by_handler_[h]) {
+        RetryEntry entry;
+        entry.first_failed_ms = now;
+        entry.handler = handler.name();
+        entry.message.assign(messages[i]);
+        writes->retries.emplace_back(parked_score(handler.name()), encode_retry_entry(entry));
+      }
+      metrics_->add_parked(handler.name(), events.size());
+      continue;
+    }
     run_handler(handler, config.handlers[h], events, config.retry);
     for (size_t k = 0; k < events.size(); ++k) {
       const Disposition& d = dispositions_[k];
@@ -164,6 +179,15 @@ void Dispatcher::run_retries(const Pipeline& pipeline, const std::vector<LeasedR
            "handler " + l.entry.handler + " is no longer in " + config.path +
                "; replay it with `switchyard dlq replay` once it is back",
            l.entry.attempt - 1);
+      continue;
+    }
+    if (is_paused(l.entry.handler)) {  // parked again, as it was: no attempt counted
+      RetryEntry next = l.entry;
+      next.leases = 0;
+      st.kind = RetrySettlement::kReschedule;
+      st.due_ms = parked_score(l.entry.handler);
+      st.data = encode_retry_entry(next);
+      metrics_->add_parked(l.entry.handler, 1);
       continue;
     }
     std::string reason;

@@ -6,6 +6,7 @@
 #ifndef SWITCHYARD_DISPATCH_DISPATCHER_H_
 #define SWITCHYARD_DISPATCH_DISPATCHER_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -38,6 +39,9 @@ class Dispatcher {
   // Records every handler call in watch (the stuck-handler watchdog); null: not watched. watch
   // must outlive the Dispatcher.
   void set_call_watch(CallWatch* watch) { watch_ = watch; }
+  // The handlers paused for this source (sorted): not called; their deliveries are parked in
+  // K:retry (dispatch/pause.h) without counting an attempt.
+  void set_paused_handlers(std::vector<std::string> names) { paused_ = std::move(names); }
 
   // Hands `batch` to the handlers `pipeline` routes it to. *writes is cleared, then receives
   // what the batch's ack must write: a dead letter per message that reaches no handler or that
@@ -61,6 +65,9 @@ class Dispatcher {
   // when known), adds the record to *writes and counts it.
   void dead_letter_unrouted(std::string_view message, std::string_view event,
                             const std::string& reason, int attempts, AckWrites* writes);
+  bool is_paused(const std::string& handler) const {
+    return !paused_.empty() && std::binary_search(paused_.begin(), paused_.end(), handler);
+  }
   DeadLetter letter(std::string_view message, const std::string* handler, std::string reason,
                     int attempts) const;
 
@@ -69,6 +76,7 @@ class Dispatcher {
   Metrics* metrics_;
   std::function<int64_t()> now_ms_;
   CallWatch* watch_ = nullptr;
+  std::vector<std::string> paused_;
 
   // Reused per batch: no per-message allocation in steady state.
   EnvelopeDecoder decoder_;

@@ -60,6 +60,21 @@ void Metrics::set_handler_stuck(const std::string& handler, bool stuck) {
   handler_stuck_[handler] = stuck;
 }
 
+void Metrics::set_paused(std::string_view label, const std::string& name, bool paused) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  paused_[{std::string(label), name}] = paused;
+}
+
+void Metrics::add_paused_wait(const std::string& source) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  paused_waits_[source] += 1;
+}
+
+void Metrics::add_parked(const std::string& handler, uint64_t count) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  parked_[handler] += count;
+}
+
 std::string Metrics::escape_label(std::string_view value) {
   std::string out;
   out.reserve(value.size());
@@ -139,6 +154,22 @@ std::string Metrics::render() const {
   for (const auto& [handler, stuck] : handler_stuck_)
     out << "switchyard_handler_stuck{handler=\"" << escape_label(handler) << "\"} "
         << (stuck ? 1 : 0) << "\n";
+  out << "# HELP switchyard_paused 1 while a source or a handler is paused (switchyard pause).\n"
+         "# TYPE switchyard_paused gauge\n";
+  for (const auto& [key, paused] : paused_)
+    out << "switchyard_paused{" << key.first << "=\"" << escape_label(key.second) << "\"} "
+        << (paused ? 1 : 0) << "\n";
+  out << "# HELP switchyard_source_paused_waits_total Times a worker of a paused source looked and "
+         "took nothing.\n"
+         "# TYPE switchyard_source_paused_waits_total counter\n";
+  for (const auto& [source, n] : paused_waits_)
+    out << "switchyard_source_paused_waits_total{source=\"" << escape_label(source) << "\"} " << n
+        << "\n";
+  out << "# HELP switchyard_handler_parked_total Deliveries set aside for a paused handler.\n"
+         "# TYPE switchyard_handler_parked_total counter\n";
+  for (const auto& [handler, n] : parked_)
+    out << "switchyard_handler_parked_total{handler=\"" << escape_label(handler) << "\"} " << n
+        << "\n";
   return out.str();
 }
 

@@ -37,6 +37,12 @@ class Metrics {
   void watch_handler(const std::string& handler);
   void add_handler_timeout(const std::string& handler);
   void set_handler_stuck(const std::string& handler, bool stuck);
+  // Pause and resume: switchyard_paused{source} or {handler} is 1 while paused; a worker of a
+  // paused source counts each look that took nothing (about ten a second); a paused handler counts
+  // the deliveries parked for it instead of a call.
+  void set_paused(std::string_view label, const std::string& name, bool paused);
+  void add_paused_wait(const std::string& source);
+  void add_parked(const std::string& handler, uint64_t count);
 
   // The counters and histograms as Prometheus text exposition (format 0.0.4).
   std::string render() const;
@@ -63,6 +69,9 @@ class Metrics {
   std::map<std::pair<std::string, std::string>, uint64_t> healed_;   // source, what
   std::map<std::string, uint64_t> handler_timeouts_;                 // handler
   std::map<std::string, bool> handler_stuck_;                        // handler
+  std::map<std::pair<std::string, std::string>, bool> paused_;       // label (source|handler), name
+  std::map<std::string, uint64_t> paused_waits_;                     // source
+  std::map<std::string, uint64_t> parked_;                           // handler
 };
 
 }  // namespace switchyard
