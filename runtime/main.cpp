@@ -1,5 +1,5 @@
 // main.cpp: the `switchyard` command line (CLI11): run, check, test, publish, dlq, stats, top,
-// tap, version; --version, and examples under each command's --help.
+// tap, pause, resume, version; --version, and examples under each command's --help.
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -134,6 +134,7 @@ int main(int argc, char** argv) {
   tap->add_option("--source", tap_options.source, "Only this source (default: every source)");
   tap->add_option("--limit", tap_options.limit, "Exit after N events")
       ->check(CLI::NonNegativeNumber);
+
   TopOptions top_options;
   auto* top = app.add_subcommand(
       "top",
@@ -143,6 +144,18 @@ int main(int argc, char** argv) {
   top->add_option("--source", top_options.source, "Only this source");
   top->add_option("--sort", top_options.sort, "name | backlog | age | rate | errors | p99");
   top->add_option("--interval", top_options.interval, "Seconds between refreshes (default 1)");
+
+  PauseOptions pause_options;
+  auto* pause = app.add_subcommand("pause",
+                                   "Pause a source (takes nothing) or a handler (its deliveries "
+                                   "wait) in every running instance, without a restart");
+  auto* resume = app.add_subcommand("resume", "Resume a paused source or handler");
+  for (auto* cmd : {pause, resume}) {
+    add_common(cmd);
+    cmd->add_option("source", pause_options.source,
+                    "Source name (with --handler: only for this source)");
+    cmd->add_option("--handler", pause_options.handler, "Handler name: pause or resume it");
+  }
 
   auto* version =
       app.add_subcommand("version", "Print the version, build type and plugin ABI version");
@@ -174,6 +187,10 @@ int main(int argc, char** argv) {
   if (*stats) return stats_command(common, stats_options);
   if (*tap) return tap_command(common, tap_options);
   if (*top) return top_command(common, top_options);
+  if (*pause || *resume) {
+    pause_options.resume = resume->parsed();
+    return pause_command(common, pause_options);
+  }
   if (*version) return version_command();
   return 2;
 }

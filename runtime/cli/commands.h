@@ -103,6 +103,14 @@ struct TopOptions {
 // Full-screen live view until q; one plain-text frame when stdout is not a terminal.
 int top_command(const CommonOptions& common, const TopOptions& options);
 
+struct PauseOptions {
+  bool resume = false;  // resume instead of pause
+  std::string source;   // SOURCE: pause the source (with --handler: only in that source)
+  std::string handler;  // --handler: pause the handler
+};
+// Sets (or clears) the pause in K:paused; an unknown source or handler is a usage error (2).
+int pause_command(const CommonOptions& common, const PauseOptions& options);
+
 // "switchyard VERSION (BUILD_TYPE build, plugin ABI N)", without a newline: what `version` and
 // `--version` print. Thread safety: reentrant.
 std::string version_text();

@@ -10,6 +10,7 @@
 
 #include "cli/behind_view.h"
 #include "cli/commands.h"
+#include "dispatch/pause.h"
 #include "redis/redis_connection.h"
 #include "source/behind_sampler.h"
 #include "source/list_source.h"
@@ -49,6 +50,7 @@ struct SourceStats {
   bool stream = false;
   std::vector<GroupStats> groups;
   std::map<std::string, std::string> alerts;  // K:alerts: code -> "<ISO time> <text>"
+  std::map<std::string, std::string> paused;  // K:paused: field -> "<ISO time> by <who>"
 };
 
 // Reads a flat [field, value, ...] reply into a map of owned strings/integers (as text).
@@ -125,6 +127,9 @@ Status collect(RedisConnection& connection, const Config& config, const std::str
     } else {
       st.alerts = fields_of(alerts.get());
     }
+    Reply paused;
+    if (connection.command({"HGETALL", paused_key(source.key)}, &paused))
+      st.paused = fields_of(paused.get());
     if (source.type == SourceType::kStream) {
       Status s = collect_stream(connection, source, &st);
       if (!s) return s;
@@ -207,6 +212,10 @@ void print_json(const std::vector<SourceStats>& stats,
       std::cout << (first_alert ? "" : ",") << json_quote(code) << ":" << json_quote(text);
       first_alert = false;
     }
+    std::cout << "},\"paused\":{";
+    for (auto it = st.paused.begin(); it != st.paused.end(); ++it)
+      std::cout << (it == st.paused.begin() ? "" : ",") << json_quote(it->first) << ":"
+                << json_quote(it->second);
     std::cout << "}";
     auto b = behind.find(st.name);
     print_behind_json(b == behind.end() ? SourceBehindView{} : b->second, handlers);
@@ -237,10 +246,17 @@ void print_json(const std::vector<SourceStats>& stats,
   std::cout << "}\n";
 }
 
-// One line per alert of the source (see source/source_alerts.h).
+// One line per alert of the source (see source/source_alerts.h), and per paused thing.
 void print_alerts(const SourceStats& st) {
   for (const auto& [code, text] : st.alerts)
     std::cout << "  ALERT " << printable(code) << ": " << printable(text) << "\n";
+  for (const auto& [field, since] : st.paused) {
+    const bool handler = field.rfind(kPausedHandlerPrefix, 0) == 0;
+    const std::string name = handler ? field.substr(kPausedHandlerPrefix.size()) : st.name;
+    std::cout << "  PAUSED " << (handler ? "handler " : "source ") << printable(name) << " since "
+              << printable(since) << " (switchyard resume " << (handler ? "--handler " : "")
+              << printable(name) << ")\n";
+  }
 }
 
 // One line: how far behind the source is, or that no running instance reports it.

@@ -82,12 +82,14 @@ struct ConfigKey {
 };
 
 struct HandlerConfig {
+  HandlerConfig();
   std::string name;                    // the key under `handlers:`
   std::string plugin;                  // plugin name: loads PLUGINS_DIR/<plugin>.so
   std::string config_json;             // the `config:` map as a JSON object text ("{}" when absent)
   std::vector<ConfigKey> config_keys;  // top-level keys of `config:`, in order
   Mark mark;                           // where the handler is defined
   Mark plugin_mark;                    // where `plugin:` is written
+  Millis handler_timeout{0};           // one call running longer is a stuck handler (watchdog)
 };
 
 struct RouteConfig {

@@ -130,6 +130,9 @@ std::vector<KeySpec> build_table() {
       section("handlers.*", "one handler"),
       row("handlers.*.plugin", K::kNonEmptyString, {}, none,
           "required; NAME loads PLUGINS_DIR/NAME.so"),
+      duration("handlers.*.handler_timeout", Millis(1000), &store<&HandlerConfig::handler_timeout>,
+               "60s",
+               "a call running longer is stuck: logged, counted, /healthz fails, systemd restarts"),
       section("handlers.*.config",
               "handed to the plugin as JSON; keys checked against the plugin's list"),
       section("routes", "event pattern -> handler names"),
@@ -318,6 +321,7 @@ bool parse_duration(const std::string& text, Millis* out) {
 Config::Config() { apply_defaults(this); }
 RedisConfig::RedisConfig() { apply_defaults(this); }
 SourceConfig::SourceConfig() { apply_defaults(this); }
+HandlerConfig::HandlerConfig() { apply_defaults(this); }
 RetryConfig::RetryConfig() { apply_defaults(this); }
 LimitsConfig::LimitsConfig() { apply_defaults(this); }
 MetricsConfig::MetricsConfig() { apply_defaults(this); }

@@ -44,8 +44,8 @@ struct KeyValue {
 template <class S>
 using Store = void (*)(S*, const KeyValue&);
 using AnyStore = std::variant<std::monostate, Store<Config>, Store<RedisConfig>,
-                              Store<SourceConfig>, Store<RetryConfig>, Store<LimitsConfig>,
-                              Store<MetricsConfig>, Store<LoggingConfig>>;
+                              Store<SourceConfig>, Store<HandlerConfig>, Store<RetryConfig>,
+                              Store<LimitsConfig>, Store<MetricsConfig>, Store<LoggingConfig>>;
 
 struct KeySpec {
   std::string path;  // dotted; "*" stands for a name the user picks ("sources.*.batch")

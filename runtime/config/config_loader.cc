@@ -186,6 +186,9 @@ HandlerConfig Parser::parse_handler(const Field& f) const {
         fail(x, quote(h.plugin) +
                     " is not a plugin name; use letters, digits, '_' and '-' only "
                     "(plugin: NAME loads PLUGINS_DIR/NAME.so)");
+    } else if (x.key.Scalar() == "handler_timeout") {
+      const KeySpec& spec = *find_config_key("handlers.*.handler_timeout");
+      std::get<Store<HandlerConfig>>(spec.store)(&h, read_value(spec, x));
     } else if (!x.value.IsNull()) {  // config; empty means {}
       if (!x.value.IsMap()) fail(x, "expected a map, got " + describe(x.value));
       rapidjson::StringBuffer buffer;

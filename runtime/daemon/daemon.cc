@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -13,12 +15,17 @@
 #include "source/behind_sampler.h"
 #include "source/lease_source.h"
 #include "source/list_source.h"
+#include "source/source_alerts.h"
+#include "util/escape.h"
 
 namespace switchyard {
 namespace {
 
 // Its Redis scripts: daemon/lua/<name>.lua says what each does, its KEYS, ARGV and reply.
 const RedisScript kTrimDeadScript(lua::kTrimDead);
+const RedisScript kUnparkScript(lua::kUnparkRetries);
+// The most parked deliveries made due again per handler and source at each beat.
+constexpr int kUnparkPerBeat = 10000;
 
 }  // namespace
 
@@ -44,8 +51,12 @@ Status Daemon::start() {
   shared.metrics = &metrics_;
   tap_ = std::make_unique<Tap>(config.sources);
   shared.tap = tap_.get();
+  shared.watchdog = &watchdog_;
+  for (const HandlerConfig& h : config.handlers) metrics_.watch_handler(h.name);
 
   for (const SourceConfig& source : config.sources) {
+    pauses_.push_back(std::make_unique<PauseBoard>());
+    shared.pause = pauses_.back().get();
     std::unique_ptr<ConsumerIdentity> id;
     std::string scope = options_.endpoint.redacted() + "|" + source.key;
     std::string name = options_.instance_name;
@@ -147,6 +158,78 @@ bool Daemon::stop() {
   return finished;
 }
 
+void Daemon::follow_pauses(RedisConnection& connection, const std::vector<SourceConfig>& sources) {
+  std::vector<std::string> handlers;
+  {
+    std::shared_ptr<const Pipeline> pipeline = pipelines_.get();
+    for (const HandlerConfig& h : pipeline->config->handlers) handlers.push_back(h.name);
+  }
+  std::set<std::string> paused_handlers;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const SourceConfig& source = sources[i];
+    const std::string key = paused_key(source.key);
+    Reply reply;
+    Status s = connection.command({"HGETALL", key}, &reply);
+    if (!s) {
+      health_.report_down(options_.endpoint.redacted(), s.message());
+      return;
+    }
+    std::map<std::string, std::string> fields;
+    if (reply->type == REDIS_REPLY_ARRAY) {
+      for (size_t f = 0; f + 1 < reply->elements; f += 2)
+        fields[std::string(reply->element[f]->str, reply->element[f]->len)] =
+            std::string(reply->element[f + 1]->str, reply->element[f + 1]->len);
+    } else {
+      const std::string why = "source " + source.name + ": " + key +
+                              " is not a hash, so nothing is paused; DEL it, then pause again "
+                              "with switchyard pause";
+      if (log_once(why)) spdlog::error("{}", why);
+    }
+    PausedState state = PausedState::from_fields(fields);
+    PauseBoard& board = *pauses_[i];
+    if (state.source && !(board.loaded() && board.source_paused())) {
+      spdlog::info("source {}: paused ({}): taking nothing until `switchyard resume {}`",
+                   source.name, printable(fields[std::string(kPausedSourceField)]), source.name);
+    } else if (!state.source && board.loaded() && board.source_paused()) {
+      spdlog::info("source {}: resumed", source.name);
+    }
+    const std::vector<std::string> before = board.handlers();
+    for (const std::string& h : state.handlers) {
+      paused_handlers.insert(h);
+      if (!std::binary_search(before.begin(), before.end(), h))
+        spdlog::info(
+            "source {}: handler {} paused: its deliveries wait in {} until `switchyard "
+            "resume --handler {}`",
+            source.name, h, SourceKeys(source.key).retry(), h);
+    }
+    for (const std::string& h : before)
+      if (!std::binary_search(state.handlers.begin(), state.handlers.end(), h))
+        spdlog::info("source {}: handler {} resumed", source.name, h);
+    // Deliveries parked for a handler that is not paused (any more) are due now. Before the
+    // workers learn of a resume they may park a few more: the next beat makes those due too.
+    std::vector<std::string> args{std::to_string(kUnparkPerBeat)};
+    for (const std::string& h : handlers) {
+      if (std::binary_search(state.handlers.begin(), state.handlers.end(), h)) continue;
+      args.push_back(std::to_string(parked_score(h)));
+      args.push_back(h);
+    }
+    const bool source_paused = state.source;
+    board.publish(std::move(state));
+    metrics_.set_paused("source", source.name, source_paused);  // after: the gauge means obeyed
+    if (args.size() == 1) continue;
+    const std::vector<std::string_view> views(args.begin(), args.end());
+    s = connection.eval(kUnparkScript, {SourceKeys(source.key).retry()}, views, &reply);
+    if (!s) {
+      health_.report_down(options_.endpoint.redacted(), s.message());
+      return;
+    }
+    if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
+      spdlog::info("source {}: {} delivery(ies) parked for resumed handlers are due again",
+                   source.name, reply->integer);
+  }
+  for (const std::string& h : handlers) metrics_.set_paused("handler", h, paused_handlers.count(h));
+}
+
 void Daemon::housekeeping() {
   // Heartbeats keep this process's in-flight lists (or its lease) its own; reclaiming returns
   // those of consumers whose heartbeat expired (they died) to the head of their source's list.
@@ -176,6 +259,7 @@ void Daemon::housekeeping() {
       Status s = connection.connect();
       if (!s) health_.report_down(options_.endpoint.redacted(), s.message());
     }
+    if (connection.connected()) follow_pauses(connection, sources);
     if (connection.connected()) {
       bool reclaim = std::chrono::steady_clock::now() >= next_reclaim;
       for (size_t i = 0; i < lists.size() && connection.connected(); ++i) {

@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "dispatch/handler_watchdog.h"
+#include "dispatch/pause.h"
 #include "dispatch/pipeline.h"
 #include "dispatch/redis_health.h"
 #include "dispatch/tap.h"
@@ -52,18 +54,25 @@ class Daemon {
   std::shared_ptr<const Pipeline> pipeline() const { return pipelines_.get(); }
   RedisHealth& health() { return health_; }
   Metrics& metrics() { return metrics_; }
+  // The stuck-handler watchdog over every worker; check() it from the control thread.
+  HandlerWatchdog& watchdog() { return watchdog_; }
 
  private:
   void housekeeping();
+  // Reads every source's K:paused for its workers (and the switchyard_paused gauges), logs what
+  // changed, and makes the deliveries parked for handlers no longer paused due again.
+  void follow_pauses(RedisConnection& connection, const std::vector<SourceConfig>& sources);
 
   DaemonOptions options_;
   std::shared_ptr<const Config> started_;  // the config the workers and sources were set up with
   PipelineHolder pipelines_;
   RedisHealth health_;
   Metrics metrics_;
+  HandlerWatchdog watchdog_{&metrics_};
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> give_up_at_ms_{INT64_MAX};
   std::vector<std::unique_ptr<ConsumerIdentity>> identities_;  // one per source
+  std::vector<std::unique_ptr<PauseBoard>> pauses_;            // one per source
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::thread housekeeper_;

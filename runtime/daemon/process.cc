@@ -123,6 +123,7 @@ int run_process(ProcessConfig loaded, const ConfigLoader& load_again,
           std::shared_ptr<const Pipeline> pipeline = daemon.pipeline();
           return pipeline ? pipeline->config : nullptr;
         });
+    http->set_health_check([&daemon] { return daemon.watchdog().unhealthy_reason(); });
     s = http->start();
     if (!s) {
       spdlog::error("{}", s.message());
@@ -139,12 +140,21 @@ int run_process(ProcessConfig loaded, const ConfigLoader& load_again,
   bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
   auto next_watchdog = std::chrono::steady_clock::now();
   bool ready = false;
+  bool healthy = true;
   while (true) {
     if (!ready && daemon.health().ever_up()) {
       sd_notify(0, "READY=1");
       ready = true;
     }
-    if (watchdog && std::chrono::steady_clock::now() >= next_watchdog) {
+    // A handler call past its handler_timeout: systemd's watchdog is no longer fed, so systemd
+    // restarts the wedged process (its messages stay in flight for the next run).
+    const bool was_healthy = healthy;
+    healthy = daemon.watchdog().check(HandlerWatchdog::now_ms());
+    if (healthy != was_healthy) {
+      sd_notifyf(0, "STATUS=%s",
+                 healthy ? "" : ("stuck: " + daemon.watchdog().unhealthy_reason()).c_str());
+    }
+    if (watchdog && healthy && std::chrono::steady_clock::now() >= next_watchdog) {
       sd_notify(0, "WATCHDOG=1");
       next_watchdog =
           std::chrono::steady_clock::now() + std::chrono::microseconds(watchdog_usec / 2);

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "dispatch/pause.h"
 #include "envelope/laravel_job.h"
 #include "log/logging.h"
 #include "records/dead_letter.h"
@@ -88,7 +89,21 @@ void Dispatcher::dispatch(const Pipeline& pipeline, const TakenBatch& batch, Ack
     auto& events = events_by_handler_[h];
     if (events.empty()) continue;
     HandlerInstance& handler = *pipeline.handlers.instances[h];
-    run_handler(handler, events, config.retry);
+    if (is_paused(handler.name())) {
+      // Not called: the deliveries wait in K:retry, parked until the handler is resumed, and
+      // count no attempt.
+      const int64_t now = now_ms_();
+      for (size_t i : messages_by_handler_[h]) {
+        RetryEntry entry;
+        entry.first_failed_ms = now;
+        entry.handler = handler.name();
+        entry.message.assign(messages[i]);
+        writes->retries.emplace_back(parked_score(handler.name()), encode_retry_entry(entry));
+      }
+      metrics_->add_parked(handler.name(), events.size());
+      continue;
+    }
+    run_handler(handler, config.handlers[h], events, config.retry);
     for (size_t k = 0; k < events.size(); ++k) {
       const Disposition& d = dispositions_[k];
       if (d.kind == Disposition::kDone) continue;
@@ -213,6 +228,15 @@ void Dispatcher::run_retries(const Pipeline& pipeline, const std::vector<LeasedR
            l.entry.attempt - 1);
       continue;
     }
+    if (is_paused(l.entry.handler)) {  // parked again, as it was: no attempt counted
+      RetryEntry next = l.entry;
+      next.leases = 0;
+      st.kind = RetrySettlement::kReschedule;
+      st.due_ms = parked_score(l.entry.handler);
+      st.data = encode_retry_entry(next);
+      metrics_->add_parked(l.entry.handler, 1);
+      continue;
+    }
     std::string reason;
     if (!decoder_.decode(l.entry.message, &envelopes[i], &reason) ||
         !pipeline.contracts.check(envelopes[i].event, envelopes[i].payload, &reason)) {
@@ -238,7 +262,7 @@ void Dispatcher::run_retries(const Pipeline& pipeline, const std::vector<LeasedR
                                 {e.payload.data(), e.payload.size()},
                                 static_cast<uint32_t>(leased[i].entry.attempt)});
     }
-    run_handler(handler, events, config.retry);
+    run_handler(handler, config.handlers[h], events, config.retry);
     for (size_t k = 0; k < events.size(); ++k) {
       const Disposition& d = dispositions_[k];
       const RetryEntry& entry = leased[by_handler[h][k]].entry;
@@ -262,8 +286,8 @@ void Dispatcher::run_retries(const Pipeline& pipeline, const std::vector<LeasedR
   unescaped_names_.clear();
 }
 
-void Dispatcher::run_handler(HandlerInstance& handler, const std::vector<sy_event>& events,
-                             const RetryConfig& retry) {
+void Dispatcher::run_handler(HandlerInstance& handler, const HandlerConfig& config,
+                             const std::vector<sy_event>& events, const RetryConfig& retry) {
   // What the plugin logs meanwhile names the source, the handler and, when every event of the
   // batch has the same name, the event.
   std::string_view event = events.empty() ? std::string_view() : event_name(events[0]);
@@ -275,12 +299,19 @@ void Dispatcher::run_handler(HandlerInstance& handler, const std::vector<sy_even
   }
   if (outcomes_.size() < events.size()) outcomes_.resize(events.size());
   auto started = std::chrono::steady_clock::now();
+  if (watch_) {
+    watch_->begin(
+        handler.name(), events.empty() ? std::string_view() : event_name(events[0]), events.size(),
+        config.handler_timeout.count(),
+        std::chrono::duration_cast<std::chrono::milliseconds>(started.time_since_epoch()).count());
+  }
   Status flushed;
   {
     LogScope scope({.source = source_.name, .event = event, .handler = handler.name()});
     handler.handle_batch(events.data(), events.size(), outcomes_.data());
     flushed = handler.flush();
   }
+  if (watch_) watch_->end();
   std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
   metrics_->observe_handler_seconds(handler.name(), took.count());
   dispositions_.resize(events.size());

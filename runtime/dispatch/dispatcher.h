@@ -6,6 +6,7 @@
 #ifndef SWITCHYARD_DISPATCH_DISPATCHER_H_
 #define SWITCHYARD_DISPATCH_DISPATCHER_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -16,6 +17,7 @@
 
 #include "config/config.h"
 #include "dispatch/disposition.h"
+#include "dispatch/handler_watchdog.h"
 #include "dispatch/pipeline.h"
 #include "dispatch/tap.h"
 #include "envelope/envelope.h"
@@ -64,6 +66,12 @@ class Dispatcher {
     tap_ = tap;
     tap_channel_ = tap ? tap->channel(source_.name) : nullptr;
   }
+  // Records every handler call in watch (the stuck-handler watchdog); null: not watched. watch
+  // must outlive the Dispatcher.
+  void set_call_watch(CallWatch* watch) { watch_ = watch; }
+  // The handlers paused for this source (sorted): not called; their deliveries are parked in
+  // K:retry (dispatch/pause.h) without counting an attempt.
+  void set_paused_handlers(std::vector<std::string> names) { paused_ = std::move(names); }
 
   // Hands `batch` to the handlers `pipeline` routes it to. *writes is cleared, then receives
   // what the batch's ack must write: a dead letter per message that reaches no handler or that
@@ -80,13 +88,16 @@ class Dispatcher {
  private:
   // Calls handle_batch then flush, records the duration, decides what becomes of each event
   // (decide_disposition, into dispositions_[k] for events[k]), counts and logs the outcomes.
-  void run_handler(HandlerInstance& handler, const std::vector<sy_event>& events,
-                   const RetryConfig& retry);
+  void run_handler(HandlerInstance& handler, const HandlerConfig& config,
+                   const std::vector<sy_event>& events, const RetryConfig& retry);
   // Dead-letters a message that reaches no handler (refused by its source, over max_deliveries,
   // undecodable, against its contract, unrouted) with the batch's ack: logs it (with its event
   // when known), adds the record to *writes and counts it.
   void dead_letter_unrouted(std::string_view message, std::string_view event,
                             const std::string& reason, int attempts, AckWrites* writes);
+  bool is_paused(const std::string& handler) const {
+    return !paused_.empty() && std::binary_search(paused_.begin(), paused_.end(), handler);
+  }
   DeadLetter letter(std::string_view message, const std::string* handler, std::string reason,
                     int attempts) const;
 
@@ -94,6 +105,8 @@ class Dispatcher {
   std::string instance_;
   Metrics* metrics_;
   std::function<int64_t()> now_ms_;
+  CallWatch* watch_ = nullptr;
+  std::vector<std::string> paused_;
 
   // Reused per batch: no per-message allocation in steady state.
   EnvelopeDecoder decoder_;

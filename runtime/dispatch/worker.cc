@@ -17,6 +17,8 @@ namespace {
 constexpr std::chrono::milliseconds kIdleBlock{100};
 // How long a worker waits after Redis refused a take or a source start (an error reply).
 constexpr std::chrono::milliseconds kRefusalPause{1000};
+// How long a worker of a paused source waits before looking again.
+constexpr std::chrono::milliseconds kPausedWait{100};
 // How often due retries are looked for while the queue is busy.
 constexpr std::chrono::milliseconds kRetryCheckEvery{100};
 
@@ -46,6 +48,7 @@ Worker::Worker(SourceConfig source, int index, std::string consumer, std::string
   retries_ = std::make_unique<RetrySchedule>(connection_.get(), source_kind_->keys());
   // A retry run by a live worker (however slow its handler) is not leased again elsewhere.
   retries_->set_runner(made.alive_key, made.alive_value, index_);
+  if (shared_.watchdog) dispatcher_.set_call_watch(shared_.watchdog->add(source_.name));
 }
 
 int64_t Worker::now_ms() const {
@@ -90,6 +93,7 @@ void Worker::run() {
       if (!source_kind_->after_lost_take(source_.name)) continue;
       take_reply_lost_ = false;
     }
+    if (shared_.pause && !follow_pause()) continue;
     std::shared_ptr<const Pipeline> pipeline = shared_.pipelines->get();
     if (std::chrono::steady_clock::now() >= next_retry_check_) {
       run_due_retries(*pipeline);
@@ -115,11 +119,30 @@ void Worker::run() {
     shared_.metrics->add_received(source_.name, batch_.messages.size());
     // Taken afresh: a reload that finished while take() blocked applies to this batch.
     pipeline = shared_.pipelines->get();
+    follow_paused_handlers();  // a pause that landed while take() blocked applies too
     dispatcher_.dispatch(*pipeline, batch_, &writes_);
     ack_batch();
     batch_.clear();
   }
   spdlog::debug("source {}: worker {} stopped", source_.name, index_);
+}
+
+void Worker::follow_paused_handlers() {
+  if (!shared_.pause) return;
+  const uint64_t version = shared_.pause->version();
+  if (version == paused_version_) return;
+  paused_version_ = version;
+  dispatcher_.set_paused_handlers(shared_.pause->handlers());
+}
+
+bool Worker::follow_pause() {
+  const PauseBoard& board = *shared_.pause;
+  if (board.loaded() && !board.source_paused()) return true;
+  if (board.loaded()) shared_.metrics->add_paused_wait(source_.name);
+  const int64_t until = steady_ms() + kPausedWait.count();
+  while (steady_ms() < until && !shared_.stopping->load())
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return false;
 }
 
 bool Worker::heal_wrong_types(const Status& s) {
@@ -203,6 +226,7 @@ void Worker::run_due_retries(const Pipeline& pipeline) {
   if (leased.empty()) return;
 
   std::vector<RetrySettlement> settlements;
+  follow_paused_handlers();
   dispatcher_.run_retries(pipeline, leased, source_kind_->keys().retry(), &settlements);
   s = retries_->settle(settlements);
   if (!s) {

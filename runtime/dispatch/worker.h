@@ -15,6 +15,8 @@
 
 #include "config/config.h"
 #include "dispatch/dispatcher.h"
+#include "dispatch/handler_watchdog.h"
+#include "dispatch/pause.h"
 #include "dispatch/pipeline.h"
 #include "dispatch/redis_health.h"
 #include "metrics/metrics.h"
@@ -53,6 +55,8 @@ struct WorkerShared {
   std::string instance;                           // host:pid, for dead letters
   Metrics* metrics = nullptr;
   Tap* tap = nullptr;  // `switchyard tap` samples (nullptr: none)
+  HandlerWatchdog* watchdog = nullptr;  // each worker adds its CallWatch (null: not watched)
+  const PauseBoard* pause = nullptr;    // this source's pause state (null: never paused)
 };
 
 class Worker {
@@ -76,6 +80,11 @@ class Worker {
   // (interruptibly) before asking again.
   void pause_after_refusal(const std::string& why);
   int64_t now_ms() const;
+  // While the source is paused (or its pause state is not read yet): waits a little and returns
+  // false; true otherwise.
+  bool follow_pause();
+  // Hands the Dispatcher the paused handlers when they changed (one atomic load when not).
+  void follow_paused_handlers();
 
   SourceConfig source_;
   int index_;
@@ -89,6 +98,7 @@ class Worker {
   bool take_reply_lost_ = false;
   std::string last_refusal_;  // the refusal logged last; cleared by a take that works
   std::chrono::steady_clock::time_point next_retry_check_{};
+  uint64_t paused_version_ = 0;  // the PauseBoard version the Dispatcher follows
 
   // Reused per batch: no per-message allocation in steady state.
   TakenBatch batch_;

@@ -75,6 +75,35 @@ static std::string gauge_value(double v) {
   std::ostringstream out;
   out << v;
   return out.str();
+void Metrics::watch_handler(const std::string& handler) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  handler_timeouts_.try_emplace(handler, 0);
+  handler_stuck_.try_emplace(handler, false);
+}
+
+void Metrics::add_handler_timeout(const std::string& handler) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  handler_timeouts_[handler] += 1;
+}
+
+void Metrics::set_handler_stuck(const std::string& handler, bool stuck) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  handler_stuck_[handler] = stuck;
+}
+
+void Metrics::set_paused(std::string_view label, const std::string& name, bool paused) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  paused_[{std::string(label), name}] = paused;
+}
+
+void Metrics::add_paused_wait(const std::string& source) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  paused_waits_[source] += 1;
+}
+
+void Metrics::add_parked(const std::string& handler, uint64_t count) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  parked_[handler] += count;
 }
 
 std::string Metrics::escape_label(std::string_view value) {
@@ -173,6 +202,34 @@ std::string Metrics::render() const {
       out << "switchyard_source_drain_eta_seconds{source=\"" << escape_label(source) << "\"} "
           << gauge_value(b.drain_eta_seconds) << "\n";
   }
+  out << "# HELP switchyard_handler_timeouts_total Handler calls that ran longer than their "
+         "handler_timeout.\n"
+         "# TYPE switchyard_handler_timeouts_total counter\n";
+  for (const auto& [handler, n] : handler_timeouts_)
+    out << "switchyard_handler_timeouts_total{handler=\"" << escape_label(handler) << "\"} " << n
+        << "\n";
+  out << "# HELP switchyard_handler_stuck 1 while a call of the handler runs past its "
+         "handler_timeout.\n"
+         "# TYPE switchyard_handler_stuck gauge\n";
+  for (const auto& [handler, stuck] : handler_stuck_)
+    out << "switchyard_handler_stuck{handler=\"" << escape_label(handler) << "\"} "
+        << (stuck ? 1 : 0) << "\n";
+  out << "# HELP switchyard_paused 1 while a source or a handler is paused (switchyard pause).\n"
+         "# TYPE switchyard_paused gauge\n";
+  for (const auto& [key, paused] : paused_)
+    out << "switchyard_paused{" << key.first << "=\"" << escape_label(key.second) << "\"} "
+        << (paused ? 1 : 0) << "\n";
+  out << "# HELP switchyard_source_paused_waits_total Times a worker of a paused source looked and "
+         "took nothing.\n"
+         "# TYPE switchyard_source_paused_waits_total counter\n";
+  for (const auto& [source, n] : paused_waits_)
+    out << "switchyard_source_paused_waits_total{source=\"" << escape_label(source) << "\"} " << n
+        << "\n";
+  out << "# HELP switchyard_handler_parked_total Deliveries set aside for a paused handler.\n"
+         "# TYPE switchyard_handler_parked_total counter\n";
+  for (const auto& [handler, n] : parked_)
+    out << "switchyard_handler_parked_total{handler=\"" << escape_label(handler) << "\"} " << n
+        << "\n";
   return out.str();
 }
 

@@ -32,6 +32,18 @@ class Metrics {
   // A reload attempt: result "success", "partial" (applied, but some settings need a restart)
   // or "failure".
   void add_reload(std::string_view result);
+  // Stuck-handler watchdog: a handler's timeouts counter and stuck gauge appear at 0 (watch), a
+  // call that ran past its handler_timeout counts once (add_handler_timeout), and the gauge is 1
+  // while such a call is still running (set_handler_stuck).
+  void watch_handler(const std::string& handler);
+  void add_handler_timeout(const std::string& handler);
+  void set_handler_stuck(const std::string& handler, bool stuck);
+  // Pause and resume: switchyard_paused{source} or {handler} is 1 while paused; a worker of a
+  // paused source counts each look that took nothing (about ten a second); a paused handler counts
+  // the deliveries parked for it instead of a call.
+  void set_paused(std::string_view label, const std::string& name, bool paused);
+  void add_paused_wait(const std::string& source);
+  void add_parked(const std::string& handler, uint64_t count);
 
   // How far behind a source is (README "How far behind"), set by the daemon's sampler every few
   // seconds and rendered as the switchyard_source_* gauges. drain_eta_seconds may be +infinity.
@@ -78,6 +90,11 @@ class Metrics {
   std::map<std::string, uint64_t> reloads_;                          // result
   std::map<std::pair<std::string, std::string>, uint64_t> healed_;   // source, what
   std::map<std::string, SourceBehind> behind_;                       // source
+  std::map<std::string, uint64_t> handler_timeouts_;                 // handler
+  std::map<std::string, bool> handler_stuck_;                        // handler
+  std::map<std::pair<std::string, std::string>, bool> paused_;       // label (source|handler), name
+  std::map<std::string, uint64_t> paused_waits_;                     // source
+  std::map<std::string, uint64_t> parked_;                           // handler
 };
 
 }  // namespace switchyard

@@ -149,8 +149,14 @@ Status HttpEndpoint::start() {
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(render_metrics(), "text/plain; version=0.0.4; charset=utf-8");
   });
-  server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
+  server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    const std::string unhealthy = health_check_ ? health_check_() : std::string();
+    if (unhealthy.empty()) {
+      res.set_content("ok\n", "text/plain");
+      return;
+    }
+    res.status = 503;
+    res.set_content("unhealthy: " + unhealthy + "\n", "text/plain");
   });
   server_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
     bool config_loaded = current_config_() != nullptr;

@@ -1,7 +1,7 @@
 // http_endpoint.h: the optional HTTP endpoint (metrics.listen): /metrics (Prometheus text),
-// /healthz (the process answers) and /readyz (Redis reachable and a config loaded).
-// Served by cpp-httplib on its own threads, hardened against abusive clients: GET and HEAD only,
-// any request body refused before it is read, one request per connection, 5 s read and write
+// /healthz (the process answers and no handler is stuck) and /readyz (Redis reachable and a config
+// loaded). Served by cpp-httplib on its own threads, hardened against abusive clients: GET and HEAD
+// only, any request body refused before it is read, one request per connection, 5 s read and write
 // timeouts, at most 4 requests served at once and 16 connections waiting (then clients wait in
 // the listen backlog).
 // Thread safety: start and stop from one thread; request handlers are internally synchronised.
@@ -34,6 +34,12 @@ class HttpEndpoint {
                std::function<std::shared_ptr<const Config>()> current_config);
   ~HttpEndpoint();
 
+  // /healthz answers 503 with health_check()'s text while it is not empty (a stuck handler), else
+  // 200. Called on the request threads, so it must be thread-safe. Set before start().
+  void set_health_check(std::function<std::string()> health_check) {
+    health_check_ = std::move(health_check);
+  }
+
   // Binds and starts serving; an error names the address and why (in use, bad address).
   Status start();
   void stop();
@@ -49,6 +55,7 @@ class HttpEndpoint {
   Metrics* metrics_;
   RedisEndpoint endpoint_;
   std::function<std::shared_ptr<const Config>()> current_config_;
+  std::function<std::string()> health_check_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;
