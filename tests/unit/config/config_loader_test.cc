@@ -410,11 +410,13 @@ TEST(ConfigLoaderTest, ParseDuration) {
   EXPECT_EQ(d, Millis(300000));
   ASSERT_TRUE(parse_duration("1h", &d));
   EXPECT_EQ(d, Millis(3600000));
+  ASSERT_TRUE(parse_duration("7d", &d));
+  EXPECT_EQ(d, Millis(7 * 24 * 3600000LL));
   ASSERT_TRUE(parse_duration("1500", &d));
   EXPECT_EQ(d, Millis(1500));
   ASSERT_TRUE(parse_duration("0", &d));
   EXPECT_EQ(d, Millis(0));
-  for (const char* bad : {"", "-5s", "+5s", "5 s", "1.5s", "5d", "s", "ms", "5sec", " 5s",
+  for (const char* bad : {"", "-5s", "+5s", "5 s", "1.5s", "5w", "d", "s", "ms", "5sec", " 5s",
                           "99999999999999999999", "9999999999999999h"})
     EXPECT_FALSE(parse_duration(bad, &d)) << bad;
 }
