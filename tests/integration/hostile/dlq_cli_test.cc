@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -289,6 +290,30 @@ TEST_F(DlqCli, AnIdThatMatchesNothingIsAnError) {
   }
   EXPECT_EQ(client().lrange(kDead), std::vector<std::string>{stored});
   EXPECT_EQ(client().llen(kKey), 0);
+}
+
+TEST_F(DlqCli, AnIdPrefixOfTwoLettersIsAnError) {
+  // Two letters whose ids share their first 6 digits (about 5000 tries by the birthday bound).
+  std::map<std::string, std::string> by_prefix;
+  std::vector<std::string> pair;
+  for (int i = 0; pair.empty() && i < 1000000; ++i) {
+    const std::string l = encode_dead_letter(letter(user_registered(i), "r"));
+    auto [it, added] = by_prefix.emplace(dead_letter_id(l).substr(0, 6), l);
+    if (!added) pair = {it->second, l};
+  }
+  ASSERT_EQ(pair.size(), 2u);
+  client().rpush_many(kDead, pair);
+  const std::string prefix = dead_letter_id(pair[0]).substr(0, 6);
+  const CommandResult r = cli({"dlq", "purge", prefix});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_NE(r.err.find("dead-letter id " + prefix + " matches 2 different letters in events:dead"),
+            std::string::npos)
+      << r;
+  EXPECT_EQ(client().lrange(kDead), pair);
+  // The whole id tells them apart.
+  const CommandResult one = cli({"dlq", "purge", dead_letter_id(pair[0])});
+  EXPECT_EQ(one.exit_code, 0) << one;
+  EXPECT_EQ(client().lrange(kDead), std::vector<std::string>{pair[1]});
 }
 
 TEST_F(DlqCli, ListFiltersByEventHandlerReasonAndTime) {
