@@ -197,15 +197,17 @@ handler:
 }
 
 TEST(ConfigLoaderTest, UnknownSourceKey) {
-  EXPECT_EQ(error_of(R"(version: 1
+  EXPECT_EQ(
+      error_of(R"(version: 1
 sources:
   analytics:
     type: list
     bacth: 10
 )"),
-            "routes.yaml:5:5: unknown key \"bacth\" in sources.analytics (expected one of: type, "
-            "key, format, prefix, cluster_hash_tag, group, start, batch, workers, "
-            "max_deliveries, reclaim_after, delivery, dead_letter_max); did you mean \"batch\"?");
+      "routes.yaml:5:5: unknown key \"bacth\" in sources.analytics (expected one of: type, "
+      "key, format, prefix, cluster_hash_tag, group, start, batch, workers, "
+      "max_deliveries, reclaim_after, delivery, dead_letter_max, dead_letter_max_age); did you "
+      "mean \"batch\"?");
 }
 
 TEST(ConfigLoaderTest, DeadLetterMaxIsReadAndRangeChecked) {
