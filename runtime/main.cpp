@@ -110,11 +110,26 @@ int main(int argc, char** argv) {
   dlq->add_option("action", dlq_options.action, "list | show | replay | purge")
       ->required()
       ->check(CLI::IsMember({"list", "show", "replay", "purge"}));
-  dlq->add_option("index", dlq_options.index, "Only the dead letter at this index (see list)");
+  dlq->add_option("ids", dlq_options.ids,
+                  "Only these dead letters: ids as `dlq list` shows them (6 or more digits)");
   dlq->add_option("--source", dlq_options.source, "Source name (default: the first)");
   dlq->add_option("--handler", dlq_options.handler,
                   "Only dead letters of this handler ('-' for those that failed before routing)");
-  dlq->add_option("--limit", dlq_options.limit, "At most this many (list defaults to 20)");
+  dlq->add_option("--event", dlq_options.event, "Only events matching this glob, e.g. 'quote.*'");
+  dlq->add_option("--reason", dlq_options.reason, "Only reasons containing this text");
+  dlq->add_option("--since", dlq_options.since,
+                  "Only letters that failed at or after this time (ISO 8601, or ago: 2h, 7d)");
+  dlq->add_option("--before", dlq_options.before,
+                  "Only letters that failed before this time (ISO 8601, or ago: 2h, 7d)");
+  dlq->add_option("--older-than", dlq_options.older_than,
+                  "Only letters that failed longer ago than this (30m, 2h, 7d)");
+  dlq->add_option("--limit", dlq_options.limit,
+                  "At most this many (list: the newest, default 20; replay/purge: the oldest)");
+  dlq->add_flag("--json", dlq_options.json, "Print one JSON document");
+  dlq->add_flag("--dry-run", dlq_options.dry_run,
+                "replay/purge: print what would be done, change nothing");
+  dlq->add_flag("-y,--yes", dlq_options.yes,
+                "replay/purge of every letter (no id or filter) without asking");
 
   StatsOptions stats_options;
   auto* stats = app.add_subcommand("stats", "Per source: pending, in flight, retrying, dead");

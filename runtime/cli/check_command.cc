@@ -2,6 +2,7 @@
 // print the routing table, the event contracts and the Redis keys each source uses; exit 0 or 2.
 // `check --connect` also has every plugin verify its external resources (exit 1 on a problem);
 // `check --print-keys` prints the routes.yaml key table instead.
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 
@@ -18,12 +19,16 @@
 namespace switchyard {
 
 int print_keys_command() {
-  std::cout << std::left << std::setw(28) << "key" << std::setw(34) << "type" << std::setw(26)
+  // The key column fits the longest path, with two spaces after it.
+  int width = 28;
+  for (const KeySpec& k : config_keys())
+    width = std::max(width, static_cast<int>(k.path.size()) + 2);
+  std::cout << std::left << std::setw(width) << "key" << std::setw(34) << "type" << std::setw(26)
             << "default"
             << "meaning\n";
   for (const KeySpec& k : config_keys()) {
-    std::cout << std::setw(28) << k.path << std::setw(34) << describe_key_type(k) << std::setw(26)
-              << (k.has_default ? k.default_text : "-") << k.doc << "\n";
+    std::cout << std::setw(width) << k.path << std::setw(34) << describe_key_type(k)
+              << std::setw(26) << (k.has_default ? k.default_text : "-") << k.doc << "\n";
   }
   return 0;
 }

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "redis/redis_url.h"
@@ -69,12 +70,19 @@ struct PublishOptions {
 int publish_command(const CommonOptions& common, const PublishOptions& options);
 
 struct DlqOptions {
-  std::string action;  // list | show | replay | purge
+  std::string action;            // list | show | replay | purge
+  std::vector<std::string> ids;  // only these letters (ids or unique prefixes, see `dlq list`)
   std::string source;
-  std::string handler;
-  long limit = -1;  // -1 = all (list shows 20 by default)
-  long index = -1;  // show/replay/purge one element by its index in K:dead
-  bool json = false;
+  std::string handler;     // "-" or "null": failed before routing
+  std::string event;       // fnmatch(3) glob on the message's event
+  std::string reason;      // substring of the reason
+  std::string since;       // ISO 8601 time or a duration ago ("2h")
+  std::string before;      // same
+  std::string older_than;  // a duration: failed before now minus it
+  long limit = -1;         // -1 = all (list shows 20 by default)
+  bool json = false;       // one JSON document on stdout
+  bool dry_run = false;    // replay/purge: print what would be done, change nothing
+  bool yes = false;        // replay/purge of every letter without asking
 };
 int dlq_command(const CommonOptions& common, const DlqOptions& options);
 

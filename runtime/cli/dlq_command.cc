@@ -1,11 +1,17 @@
-// dlq_command.cc: `switchyard dlq list|show|replay|purge`: inspect and replay dead letters.
+// dlq_command.cc: `switchyard dlq list|show|replay|purge`: inspect, replay and remove dead letters.
+
+#include <fnmatch.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <iostream>
+#include <set>
 
 #include "cli/commands.h"
 #include "cli/lua/scripts.h"
+#include "config/config_loader.h"
 #include "records/dead_letter.h"
 #include "records/retry_entry.h"
 #include "redis/redis_connection.h"
@@ -20,8 +26,11 @@ namespace {
 const RedisScript kReplayScript(lua::kDlqReplay);
 const RedisScript kPurgeListedScript(lua::kDlqPurgeListed);
 
-// The event name of a dead-lettered message, as it is (the caller escapes it), or "?".
-std::string event_of(const std::string& message) {
+constexpr size_t kMinIdDigits = 6;
+
+// The event name of a dead-lettered message, as it is (the caller escapes it); nullopt when the
+// message has none.
+std::optional<std::string> event_of(const std::string& message) {
   rapidjson::Document doc;
   std::string error;
   if (parse_bounded_json(message, JsonBounds{}, &doc, &error) && doc.IsObject()) {
@@ -29,12 +38,148 @@ std::string event_of(const std::string& message) {
     if (it != doc.MemberEnd() && it->value.IsString())
       return std::string(it->value.GetString(), it->value.GetStringLength());
   }
-  return "?";
+  return std::nullopt;
+}
+
+// s as a JSON string, escaped for a terminal too.
+std::string json_quote(std::string_view s) {
+  std::string out = "\"";
+  append_escaped(s, EscapeStyle::kJson, &out);
+  out += '"';
+  return out;
+}
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A --since/--before value: an ISO 8601 time, or a duration ago ("2h", "7d").
+bool parse_time_option(const std::string& text, int64_t now, int64_t* out) {
+  Millis ago;
+  if (parse_duration(text, &ago)) {
+    *out = now - ago.count();
+    return true;
+  }
+  return parse_iso8601(text, out);
+}
+
+// One element of K:dead.
+struct Letter {
+  long index = 0;  // in the LRANGE this run made (only to tell the head of the list)
+  std::string id;
+  std::string raw;
+  DeadLetter letter;
+  std::string unreadable;  // why the element is not a dead letter; empty when it is one
+  std::optional<std::string> event;
+  std::optional<int64_t> failed_ms;
+};
+
+// The filters of a dlq command, parsed.
+struct Filters {
+  std::vector<std::string> ids;
+  std::string event_glob;
+  std::string handler;
+  std::string reason;
+  std::optional<int64_t> since, before;
+
+  bool any_but_ids() const {
+    return !event_glob.empty() || !handler.empty() || !reason.empty() || since || before;
+  }
+  bool any() const { return !ids.empty() || any_but_ids(); }
+  bool match(const Letter& l) const {
+    if (!ids.empty() && std::none_of(ids.begin(), ids.end(), [&](const std::string& id) {
+          return l.id.compare(0, id.size(), id) == 0;
+        }))
+      return false;
+    if (!event_glob.empty() && (!l.event || fnmatch(event_glob.c_str(), l.event->c_str(), 0) != 0))
+      return false;
+    if (!handler.empty()) {
+      const bool before_routing = handler == "-" || handler == "null";
+      if (before_routing ? l.letter.handler.has_value() : l.letter.handler != handler) return false;
+    }
+    if (!reason.empty() && l.letter.reason.find(reason) == std::string::npos) return false;
+    if ((since || before) && !l.failed_ms) return false;
+    if (since && *l.failed_ms < *since) return false;
+    if (before && *l.failed_ms >= *before) return false;
+    return true;
+  }
+};
+
+// The one-line summary of a letter, as a JSON object.
+std::string letter_json(const Letter& l) {
+  std::string out = "{\"id\":" + json_quote(l.id);
+  if (!l.unreadable.empty()) return out + ",\"unreadable\":" + json_quote(l.unreadable) + "}";
+  const DeadLetter& d = l.letter;
+  out += ",\"failed_at\":" + json_quote(d.failed_at) + ",\"source\":" + json_quote(d.source) +
+         ",\"handler\":" + (d.handler ? json_quote(*d.handler) : "null") +
+         ",\"event\":" + (l.event ? json_quote(*l.event) : "null") +
+         ",\"attempts\":" + std::to_string(d.attempts) + ",\"reason\":" + json_quote(d.reason) +
+         ",\"instance\":" + json_quote(d.instance);
+  if (d.truncated()) out += ",\"message_bytes\":" + std::to_string(d.message_bytes);
+  out += ",\"replayable\":" + std::string(d.truncated() ? "false" : "true") + "}";
+  return out;
+}
+
+// Asks on the terminal whether to act on all n letters. True when the operator said yes.
+bool confirmed(const std::string& action, size_t n, const std::string& dead) {
+  std::cerr << n << " dead letters in " << printable(dead) << ": " << action << " all? [y/N] "
+            << std::flush;
+  std::string answer;
+  if (!std::getline(std::cin, answer)) return false;
+  return answer == "y" || answer == "Y" || answer == "yes";
 }
 
 }  // namespace
 
 int dlq_command(const CommonOptions& common, const DlqOptions& options) {
+  const bool acting = options.action == "replay" || options.action == "purge";
+  Filters filters;
+  filters.event_glob = options.event;
+  filters.handler = options.handler;
+  filters.reason = options.reason;
+  for (std::string id : options.ids) {
+    std::transform(id.begin(), id.end(), id.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    if (id.size() < kMinIdDigits || id.size() > kDeadLetterIdDigits ||
+        id.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      std::cerr << "switchyard: \"" << printable(id) << "\" is not a dead-letter id: give "
+                << kMinIdDigits << " to " << kDeadLetterIdDigits
+                << " of its hex digits, as `switchyard dlq list` shows them\n";
+      return 2;
+    }
+    filters.ids.push_back(std::move(id));
+  }
+  const int64_t now = now_ms();
+  const std::pair<const std::string*, std::optional<int64_t>*> times[] = {
+      {&options.since, &filters.since}, {&options.before, &filters.before}};
+  for (const auto& [text, out] : times) {
+    if (text->empty()) continue;
+    int64_t t = 0;
+    if (!parse_time_option(*text, now, &t)) {
+      std::cerr << "switchyard: dlq --" << (text == &options.since ? "since" : "before") << " \""
+                << printable(*text)
+                << "\" is neither an ISO 8601 time (2026-12-04T10:00:00Z) nor a duration ago "
+                   "(30m, 2h, 7d)\n";
+      return 2;
+    }
+    *out = t;
+  }
+  if (!options.older_than.empty()) {
+    Millis age;
+    if (!parse_duration(options.older_than, &age)) {
+      std::cerr << "switchyard: dlq --older-than \"" << printable(options.older_than)
+                << "\" is not a duration (30m, 2h, 7d)\n";
+      return 2;
+    }
+    filters.before = std::min(filters.before.value_or(now), now - age.count());
+  }
+  if (options.dry_run && !acting) {
+    std::cerr << "switchyard: --dry-run goes with dlq replay or purge\n";
+    return 2;
+  }
+
   Loaded loaded;
   if (int rc = load_common(common, &loaded)) return rc;
   const Config& config = *loaded.config;
@@ -50,6 +195,7 @@ int dlq_command(const CommonOptions& common, const DlqOptions& options) {
     }
   }
   SourceKeys keys(source->key);
+  const std::string dead = keys.dead();
   RedisConnection connection(loaded.endpoint, "switchyard:dlq");
   Status s = connection.connect();
   if (!s) {
@@ -57,165 +203,298 @@ int dlq_command(const CommonOptions& common, const DlqOptions& options) {
     return 1;
   }
   Reply all;
-  s = connection.command_ok({"LRANGE", keys.dead(), "0", "-1"}, &all);
+  s = connection.command_ok({"LRANGE", dead, "0", "-1"}, &all);
   if (!s) {
     std::cerr << "switchyard: " << s.message() << "\n";
     return 1;
   }
-  // The selection: by index, or every letter matching --handler, up to --limit.
-  // list takes the newest (from the tail of K:dead, where the daemon appends), the other
-  // actions the oldest; either way they are shown and acted on in index order.
-  struct Selected {
-    long index;
-    std::string raw;
-    DeadLetter letter;
-    std::string unreadable;  // why the element is not a dead letter; empty when it is one
-  };
-  std::vector<Selected> selected;
-  const bool newest = options.action == "list";
-  long limit = options.limit >= 0 ? options.limit : (newest ? 20 : -1);
+
+  // Every letter that matches, in list order (the oldest first: the daemon appends).
+  std::vector<Letter> matched;
+  std::set<std::string> seen;  // raw bytes already matched by an id: identical letters act once
   const long count = static_cast<long>(all->elements);
-  for (long k = 0; k < count; ++k) {
-    const long i = newest ? count - 1 - k : k;
-    if (options.index >= 0 && i != options.index) continue;
-    std::string raw(all->element[i]->str, all->element[i]->len);
-    DeadLetter letter;
+  for (long i = 0; i < count; ++i) {
+    Letter l;
+    l.index = i;
+    l.raw.assign(all->element[i]->str, all->element[i]->len);
+    l.id = dead_letter_id(l.raw);
+    if (!filters.ids.empty() &&  // the id first: decoding every letter is the slow part
+        std::none_of(filters.ids.begin(), filters.ids.end(),
+                     [&](const std::string& id) { return l.id.compare(0, id.size(), id) == 0; }))
+      continue;
     std::string error;
-    if (!decode_dead_letter(raw, &letter, &error)) {
-      if (error.empty()) error = "not a dead letter";
-      letter.reason = "(unreadable: " + error + ")";
+    if (!decode_dead_letter(l.raw, &l.letter, &error)) {
+      l.unreadable = error.empty() ? "not a dead letter" : error;
+      l.letter.reason = "(unreadable: " + l.unreadable + ")";
     } else {
-      error.clear();
+      l.event = event_of(l.letter.message);
+      int64_t t = 0;
+      if (parse_iso8601(l.letter.failed_at, &t)) l.failed_ms = t;
     }
-    if (!options.handler.empty()) {
-      bool before_routing = options.handler == "-" || options.handler == "null";
-      if (before_routing ? letter.handler.has_value() : letter.handler != options.handler) continue;
-    }
-    if (limit >= 0 && static_cast<long>(selected.size()) >= limit) break;
-    selected.push_back({i, std::move(raw), std::move(letter), std::move(error)});
+    if (!filters.match(l)) continue;
+    if (!filters.ids.empty() && acting && !seen.insert(l.raw).second) continue;
+    matched.push_back(std::move(l));
   }
-  if (newest) std::reverse(selected.begin(), selected.end());
+  // Every id names exactly one letter (identical copies count as one).
+  for (const auto& id : filters.ids) {
+    std::set<std::string> distinct;
+    for (const auto& l : matched)
+      if (l.id.compare(0, id.size(), id) == 0) distinct.insert(l.raw);
+    if (distinct.size() > 1) {
+      std::cerr << "switchyard: dead-letter id " << id << " matches " << distinct.size()
+                << " different letters in " << printable(dead) << "; give more of its "
+                << kDeadLetterIdDigits << " digits\n";
+      return 1;
+    }
+    if (distinct.empty()) {
+      std::cerr << "switchyard: no dead letter with id " << id << " in " << printable(dead)
+                << (filters.any_but_ids() ? " (that matches the other filters)" : "")
+                << ": replayed, purged or trimmed meanwhile, or mistyped; `switchyard dlq list` "
+                   "shows the ids\n";
+      return 1;
+    }
+  }
+  const size_t total_matched = matched.size();
+
+  // The selection: list takes the newest --limit (20 unless given) and shows them newest first;
+  // replay and purge take the oldest --limit (all unless given) and act in list order.
+  std::vector<Letter> selected;
+  const bool newest = options.action == "list";
+  const long limit = options.limit >= 0 ? options.limit : (newest ? 20 : -1);
+  if (newest) {
+    for (auto it = matched.rbegin(); it != matched.rend(); ++it) {
+      if (limit >= 0 && static_cast<long>(selected.size()) >= limit) break;
+      selected.push_back(std::move(*it));
+    }
+  } else {
+    for (auto& l : matched) {
+      if (limit >= 0 && static_cast<long>(selected.size()) >= limit) break;
+      selected.push_back(std::move(l));
+    }
+  }
 
   if (options.action == "list") {
+    if (options.json) {
+      std::cout << "{\"key\":" << json_quote(dead) << ",\"total\":" << count
+                << ",\"matched\":" << total_matched << ",\"letters\":[";
+      for (size_t i = 0; i < selected.size(); ++i)
+        std::cout << (i ? "," : "") << letter_json(selected[i]);
+      std::cout << "]}\n";
+      return 0;
+    }
     // Everything but the counts comes from K:dead, which producers' messages fill: escaped.
-    std::cout << printable(keys.dead()) << ": " << all->elements << " dead letter(s)";
-    if (selected.size() < all->elements)
-      std::cout << ", showing " << selected.size() << (options.handler.empty() ? " newest" : "");
-    std::cout << "\n";
-    for (const auto& s : selected) {
-      std::cout << "#" << s.index << "  " << printable(s.letter.failed_at)
-                << "  handler=" << printable(s.letter.handler ? *s.letter.handler : "-")
-                << "  event=" << printable(event_of(s.letter.message))
-                << "  attempts=" << s.letter.attempts;
-      if (s.letter.truncated())
-        std::cout << "  message: first " << s.letter.message.size() << " of "
-                  << s.letter.message_bytes << " bytes";
-      std::cout << "  reason: " << printable(s.letter.reason) << "\n";
+    std::cout << printable(dead) << ": " << count << " dead letter(s)";
+    if (filters.any()) std::cout << ", " << total_matched << " matching";
+    if (selected.size() < total_matched)
+      std::cout << ", showing the " << selected.size() << " newest";
+    std::cout << " (newest first)\n";
+    for (const auto& l : selected) {
+      std::cout << l.id << "  " << printable(l.letter.failed_at)
+                << "  handler=" << printable(l.letter.handler ? *l.letter.handler : "-")
+                << "  event=" << printable(l.event ? *l.event : "?")
+                << "  attempts=" << l.letter.attempts;
+      if (l.letter.truncated())
+        std::cout << "  message: first " << l.letter.message.size() << " of "
+                  << l.letter.message_bytes << " bytes";
+      std::cout << "  reason: " << printable(l.letter.reason) << "\n";
     }
     return 0;
   }
   if (options.action == "show") {
-    for (const auto& s : selected) {
-      std::string error;
-      std::string out = "#" + std::to_string(s.index) + " ";
-      std::string pretty;
-      if (pretty_print_bounded_json(s.raw, JsonBounds{}, &pretty, &error)) {
-        // The writer escapes C0 controls only: DEL and C1 controls too, still as JSON.
+    std::string out;
+    if (options.json) out = "{\"key\":" + json_quote(dead) + ",\"letters\":[";
+    for (size_t i = 0; i < selected.size(); ++i) {
+      const Letter& l = selected[i];
+      std::string error, pretty;
+      const bool readable = pretty_print_bounded_json(l.raw, JsonBounds{}, &pretty, &error);
+      if (options.json) {
+        out += (i ? "," : "") + std::string("{\"id\":") + json_quote(l.id);
+        if (readable) {
+          // The writer escapes C0 controls only: DEL and C1 controls too, still as JSON.
+          out += ",\"letter\":";
+          append_escaped(pretty, EscapeStyle::kJsonDocument, &out);
+        } else {
+          out += ",\"unreadable\":" + json_quote(error) + ",\"raw\":" + json_quote(l.raw);
+        }
+        out += "}";
+        continue;
+      }
+      out += l.id + " ";
+      if (readable) {
         append_escaped(pretty, EscapeStyle::kJsonDocument, &out);
       } else {
         out += "(unreadable: " + error + ") ";
-        append_escaped(s.raw, EscapeStyle::kText, &out);
+        append_escaped(l.raw, EscapeStyle::kText, &out);
       }
-      std::cout << out << "\n";
+      out += "\n";
     }
+    if (options.json) out += "]}\n";
+    std::cout << out;
     return 0;
   }
+
+  // replay and purge: acting on every letter wants a yes.
+  if (!filters.any() && options.limit < 0 && !options.dry_run && !options.yes &&
+      !selected.empty()) {
+    if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO)) {
+      std::cerr << "switchyard: dlq " << options.action << " without an id or a filter acts on all "
+                << selected.size() << " dead letters in " << printable(dead)
+                << "; pass --yes to confirm (no terminal to ask on)\n";
+      return 2;
+    }
+    if (!confirmed(options.action, selected.size(), dead)) {
+      std::cerr << "switchyard: nothing done\n";
+      return 1;
+    }
+  }
+
   if (options.action == "replay") {
-    long replayed = 0;
-    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-    long refused = 0;
+    long replayed = 0, refused = 0, gone = 0;
+    std::string json_letters;
+    const std::string score = std::to_string(now);
     for (const auto& sel : selected) {
+      const std::string target = sel.letter.handler ? keys.retry() : keys.pending;
+      std::string result;
       // Replaying what is not a dead letter, or only the start of a message, would queue a
       // message that never was: refuse, and leave the element where it is.
       if (!sel.unreadable.empty() || sel.letter.truncated()) {
-        std::cerr << "switchyard: dead letter #" << sel.index << " in " << printable(keys.dead())
-                  << " not replayed: "
-                  << (sel.unreadable.empty()
-                          ? "it keeps only the first " + std::to_string(sel.letter.message.size()) +
-                                " of the message's " + std::to_string(sel.letter.message_bytes) +
-                                " bytes (it was over limits.max_message_bytes)"
-                          : "it cannot be read (" + printable(sel.unreadable) + ")")
-                  << "; it stays in place: inspect it with `switchyard dlq show " << sel.index
-                  << "`, remove it with `switchyard dlq purge " << sel.index << "`\n";
+        const std::string why =
+            sel.unreadable.empty()
+                ? "it keeps only the first " + std::to_string(sel.letter.message.size()) +
+                      " of the message's " + std::to_string(sel.letter.message_bytes) +
+                      " bytes (it was over limits.max_message_bytes)"
+                : "it cannot be read (" + printable(sel.unreadable) + ")";
+        std::cerr << "switchyard: dead letter " << sel.id << " in " << printable(dead)
+                  << " not replayed: " << why << "; it stays in place: inspect it with "
+                  << "`switchyard dlq show " << sel.id << "`, remove it with `switchyard dlq purge "
+                  << sel.id << "`\n";
         ++refused;
-        continue;
-      }
-      Reply reply;
-      std::string score = std::to_string(now_ms);
-      if (sel.letter.handler) {
-        // Back to only the handler that failed it, through the retry schedule, due now.
-        RetryEntry entry;
-        entry.attempt = 1;
-        entry.first_failed_ms = now_ms;
-        entry.handler = *sel.letter.handler;
-        entry.message = sel.letter.message;
-        std::string member = encode_retry_entry(entry);
-        s = connection.eval(kReplayScript, {keys.dead(), keys.retry()},
-                            {sel.raw, "retry", score, member}, &reply);
-      } else {
-        // Failed before routing: back to the tail of the source's list, to all its routes.
-        s = connection.eval(kReplayScript, {keys.dead(), keys.pending},
-                            {sel.raw, to_string(source->type), score, sel.letter.message}, &reply);
-      }
-      if (!s) {
-        std::cerr << "switchyard: " << s.message() << "\n";
-        return 1;
-      }
-      replayed += reply->integer;
-    }
-    std::cout << "replayed " << replayed << " dead letter(s) from " << printable(keys.dead())
-              << "\n";
-    return refused ? 1 : 0;
-  }
-  if (options.action == "purge") {
-    long purged = 0;
-    bool one_by_one = true;
-    if (options.handler.empty() && options.index < 0 && options.limit < 0) {
-      // Everything listed, which is the head of K:dead: trim exactly that many, unless the head
-      // changed meanwhile. What the daemon appended since the listing is not touched.
-      if (selected.empty()) {
-        one_by_one = false;
+        result = "refused";
+      } else if (options.dry_run) {
+        result = "would_replay";
+        ++replayed;
       } else {
         Reply reply;
-        s = connection.eval(
-            kPurgeListedScript, {keys.dead()},
-            {std::to_string(selected.size()), selected.front().raw, selected.back().raw}, &reply);
-        if (s && reply->integer >= 0) {
-          purged = static_cast<long>(reply->integer);
-          one_by_one = false;
+        if (sel.letter.handler) {
+          // Back to only the handler that failed it, through the retry schedule, due now.
+          RetryEntry entry;
+          entry.attempt = 1;
+          entry.first_failed_ms = now;
+          entry.handler = *sel.letter.handler;
+          entry.message = sel.letter.message;
+          s = connection.eval(kReplayScript, {dead, keys.retry()},
+                              {sel.raw, "retry", score, encode_retry_entry(entry)}, &reply);
+        } else {
+          // Failed before routing: back to the tail of the source's list, to all its routes.
+          s = connection.eval(kReplayScript, {dead, keys.pending},
+                              {sel.raw, to_string(source->type), score, sel.letter.message},
+                              &reply);
         }
+        if (!s) {
+          std::cerr << "switchyard: " << s.message() << "\n";
+          return 1;
+        }
+        if (reply->integer == 1) {
+          ++replayed;
+          result = "replayed";
+        } else {
+          ++gone;
+          result = "gone";
+          std::cerr << "switchyard: dead letter " << sel.id << " left " << printable(dead)
+                    << " meanwhile (replayed, purged or trimmed): not replayed\n";
+        }
+      }
+      if (options.json) {
+        json_letters +=
+            (json_letters.empty() ? "" : ",") + std::string("{\"id\":") + json_quote(sel.id) +
+            ",\"handler\":" + (sel.letter.handler ? json_quote(*sel.letter.handler) : "null") +
+            ",\"to\":" + json_quote(target) + ",\"result\":\"" + result + "\"}";
+      } else if (options.dry_run && result == "would_replay") {
+        std::cout << "would replay " << sel.id
+                  << "  event=" << printable(sel.event ? *sel.event : "?") << "  to "
+                  << (sel.letter.handler ? "handler " + printable(*sel.letter.handler) + " via " +
+                                               printable(target)
+                                         : printable(target) + " (all its routes)")
+                  << "\n";
+      }
+    }
+    if (options.json) {
+      std::cout << "{\"key\":" << json_quote(dead)
+                << ",\"dry_run\":" << (options.dry_run ? "true" : "false")
+                << ",\"replayed\":" << replayed << ",\"refused\":" << refused
+                << ",\"gone\":" << gone << ",\"letters\":[" << json_letters << "]}\n";
+    } else {
+      std::cout << (options.dry_run ? "would replay " : "replayed ") << replayed
+                << " dead letter(s) from " << printable(dead) << "\n";
+    }
+    // A named letter that is gone is an error too; one that left a bulk replay is not.
+    return refused || (gone && !filters.ids.empty()) ? 1 : 0;
+  }
+
+  // purge
+  long purged = 0;
+  std::vector<const Letter*> removed;
+  if (options.dry_run) {
+    for (const auto& sel : selected) removed.push_back(&sel);
+    purged = static_cast<long>(selected.size());
+  } else {
+    bool one_by_one = true;
+    // The selection is the head of K:dead (purge everything, or --older-than on letters in time
+    // order): trim exactly that many, unless the head changed meanwhile. What the daemon
+    // appended since the listing is at the tail and is not touched.
+    const bool head = !selected.empty() && selected.front().index == 0 &&
+                      selected.back().index == static_cast<long>(selected.size()) - 1 &&
+                      filters.ids.empty();
+    if (selected.empty()) {
+      one_by_one = false;
+    } else if (head) {
+      Reply reply;
+      s = connection.eval(
+          kPurgeListedScript, {dead},
+          {std::to_string(selected.size()), selected.front().raw, selected.back().raw}, &reply);
+      if (s && reply->integer >= 0) {
+        purged = static_cast<long>(reply->integer);
+        for (const auto& sel : selected) removed.push_back(&sel);
+        one_by_one = false;
       }
     }
     if (s && one_by_one) {
+      // Each exact element, wherever it is now: nothing else is removed.
       for (const auto& sel : selected) {
         Reply reply;
-        s = connection.command_ok({"LREM", keys.dead(), "1", sel.raw}, &reply);
+        s = connection.command_ok({"LREM", dead, "1", sel.raw}, &reply);
         if (!s) break;
         purged += reply->integer;
+        if (reply->integer > 0) removed.push_back(&sel);
       }
     }
     if (!s) {
       std::cerr << "switchyard: " << s.message() << "\n";
       return 1;
     }
-    std::cout << "purged " << purged << " dead letter(s) from " << printable(keys.dead()) << "\n";
-    return 0;
   }
-  std::cerr << "switchyard: unknown dlq action \"" << options.action
-            << "\" (use list, show, replay or purge)\n";
-  return 2;
+  if (options.json) {
+    std::cout << "{\"key\":" << json_quote(dead)
+              << ",\"dry_run\":" << (options.dry_run ? "true" : "false") << ",\"purged\":" << purged
+              << ",\"ids\":[";
+    for (size_t i = 0; i < removed.size(); ++i)
+      std::cout << (i ? "," : "") << json_quote(removed[i]->id);
+    std::cout << "]}\n";
+  } else {
+    if (options.dry_run)
+      for (const Letter* l : removed)
+        std::cout << "would purge " << l->id << "  " << printable(l->letter.failed_at)
+                  << "  reason: " << printable(l->letter.reason) << "\n";
+    std::cout << (options.dry_run ? "would purge " : "purged ") << purged << " dead letter(s) from "
+              << printable(dead) << "\n";
+  }
+  if (!filters.ids.empty() && static_cast<size_t>(purged) < selected.size()) {
+    std::cerr << "switchyard: " << selected.size() - static_cast<size_t>(purged)
+              << " of the named dead letters left " << printable(dead)
+              << " meanwhile (replayed, purged or trimmed)\n";
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace switchyard

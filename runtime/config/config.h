@@ -70,6 +70,7 @@ struct SourceConfig {
   int workers = 0;                // consumer threads
   int max_deliveries = 0;         // deliveries without an ack before dead-lettering
   long long dead_letter_max = 0;  // most dead letters K:dead keeps; the daemon trims the oldest
+  Millis dead_letter_max_age{0};  // the daemon drops dead letters older than this; 0: any age
   Millis reclaim_after{0};        // a silent instance's in-flight messages are reclaimed after
   Delivery delivery{};            // type list only
   Mark mark;                      // where the source's name is written

@@ -126,6 +126,9 @@ std::vector<KeySpec> build_table() {
              "inflight", "inflight | lease (type list; see \"Two delivery modes\")"),
       integer("sources.*.dead_letter_max", 1, 1000000000, &store<&SourceConfig::dead_letter_max>,
               "100000", "most dead letters K:dead keeps; the oldest beyond are trimmed"),
+      duration("sources.*.dead_letter_max_age", Millis(0),
+               &store<&SourceConfig::dead_letter_max_age>, "0",
+               "dead letters older than this are trimmed (0: kept at any age)"),
       section("handlers", "handler instances, by name (letters, digits, '_', '.', '-')"),
       section("handlers.*", "one handler"),
       row("handlers.*.plugin", K::kNonEmptyString, {}, none,
@@ -309,6 +312,8 @@ bool parse_duration(const std::string& text, Millis* out) {
     scale = 60 * 1000;
   else if (unit == "h")
     scale = 60 * 60 * 1000;
+  else if (unit == "d")
+    scale = 24 * 60 * 60 * 1000;
   else
     return false;
   int64_t n = 0;

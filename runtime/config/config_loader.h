@@ -22,7 +22,7 @@ Status load_config(const std::string& path, Config* config);
 Status load_config_from_string(const std::string& yaml, const std::string& name,
                                const std::string& dir, Config* config);
 
-// Parses a duration such as "250ms", "30s", "5m", "1h" or a bare number of milliseconds.
+// Parses a duration such as "250ms", "30s", "5m", "1h", "7d" or a bare number of milliseconds.
 // Returns false when text is not a duration.
 bool parse_duration(const std::string& text, Millis* out);
 

@@ -286,18 +286,28 @@ void Daemon::housekeeping() {
         }
         if (!s) health_.report_down(options_.endpoint.redacted(), s.message());
       }
-      // K:dead stays within dead_letter_max, whatever producers send (every source kind).
+      // K:dead stays within dead_letter_max and dead_letter_max_age, whatever producers send
+      // (every source kind).
       for (size_t i = 0; i < sources.size() && connection.connected() && reclaim; ++i) {
+        const int64_t max_age = sources[i].dead_letter_max_age.count();
+        const std::string cutoff =
+            max_age > 0 ? iso8601(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count() -
+                                  max_age)
+                        : "";
         Reply reply;
-        Status s = connection.eval(kTrimDeadScript, {SourceKeys(sources[i].key).dead()},
-                                   {std::to_string(sources[i].dead_letter_max)}, &reply);
+        Status s =
+            connection.eval(kTrimDeadScript, {SourceKeys(sources[i].key).dead()},
+                            {std::to_string(sources[i].dead_letter_max), cutoff, "1000"}, &reply);
         if (s && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0) {
           metrics_.add_dead_letters_trimmed(sources[i].name, static_cast<uint64_t>(reply->integer));
           spdlog::warn(
               "source {}: dropped the {} oldest dead letter(s) of {} to keep it at "
-              "dead_letter_max ({}); see switchyard_dead_letters_trimmed_total",
+              "dead_letter_max ({}){}; see switchyard_dead_letters_trimmed_total",
               sources[i].name, reply->integer, SourceKeys(sources[i].key).dead(),
-              sources[i].dead_letter_max);
+              sources[i].dead_letter_max,
+              max_age > 0 ? " and dead_letter_max_age (" + std::to_string(max_age) + " ms)" : "");
         }
         if (!s) health_.report_down(options_.endpoint.redacted(), s.message());
       }

@@ -230,9 +230,18 @@ bool decode_dead_letter(std::string_view json, DeadLetter* letter, std::string* 
   return true;
 }
 
+std::string dead_letter_id(std::string_view element) {
+  return sha256_hex(element).substr(0, kDeadLetterIdDigits);
+}
+
 std::string now_iso8601() {
   auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  return iso8601(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
+}
+
+std::string iso8601(int64_t ms) {
+  if (ms < 0) ms = 0;
   std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm;
   gmtime_r(&secs, &tm);
@@ -240,6 +249,67 @@ std::string now_iso8601() {
   size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(ms % 1000));
   return buf;
+}
+
+bool parse_iso8601(std::string_view text, int64_t* epoch_ms) {
+  size_t i = 0;
+  // Reads exactly n digits into *value.
+  auto digits = [&](int n, int* value) {
+    *value = 0;
+    for (int k = 0; k < n; ++k, ++i) {
+      if (i >= text.size() || text[i] < '0' || text[i] > '9') return false;
+      *value = *value * 10 + (text[i] - '0');
+    }
+    return true;
+  };
+  auto take = [&](char c) {
+    if (i < text.size() && text[i] == c) {
+      ++i;
+      return true;
+    }
+    return false;
+  };
+  std::tm tm{};
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, ms = 0;
+  if (!digits(4, &year) || !take('-') || !digits(2, &month) || !take('-') || !digits(2, &day))
+    return false;
+  int64_t offset_minutes = 0;
+  if (i < text.size()) {
+    if (!take('T') && !take(' ')) return false;
+    if (!digits(2, &hour) || !take(':') || !digits(2, &minute)) return false;
+    if (take(':')) {
+      if (!digits(2, &second)) return false;
+      if (take('.')) {
+        int scale = 100, d = 0;
+        if (i >= text.size() || text[i] < '0' || text[i] > '9') return false;
+        while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+          if (!digits(1, &d)) return false;
+          ms += d * scale;
+          scale /= 10;
+        }
+      }
+    }
+    if (!take('Z') && i < text.size()) {
+      const int sign = text[i] == '+' ? 1 : text[i] == '-' ? -1 : 0;
+      int oh = 0, om = 0;
+      ++i;
+      if (sign == 0 || !digits(2, &oh) || !take(':') || !digits(2, &om) || oh > 23 || om > 59)
+        return false;
+      offset_minutes = sign * (oh * 60 + om);
+    }
+    if (i != text.size()) return false;
+  }
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
+    return false;
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  const std::time_t secs = timegm(&tm);
+  *epoch_ms = (static_cast<int64_t>(secs) - offset_minutes * 60) * 1000 + ms;
+  return true;
 }
 
 std::string instance_name() {

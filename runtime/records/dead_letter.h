@@ -3,6 +3,7 @@
 #ifndef SWITCHYARD_RECORDS_DEAD_LETTER_H_
 #define SWITCHYARD_RECORDS_DEAD_LETTER_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,8 +50,24 @@ std::string encode_dead_letter_tail(const DeadLetter& letter);
 // anything not in that format.
 bool decode_dead_letter(std::string_view json, DeadLetter* letter, std::string* error);
 
+// A dead letter's id: the first 16 hex digits of the SHA-256 of the element's exact bytes in
+// K:dead (any bytes, a dead letter or not). Elements never change in place, so the id stays the
+// same while the element is there, whatever is added, trimmed or removed around it; identical
+// elements share an id and are interchangeable.
+std::string dead_letter_id(std::string_view element);
+inline constexpr size_t kDeadLetterIdDigits = 16;
+
 // The current time as ISO 8601 UTC with milliseconds, e.g. 2026-11-27T05:34:10.123Z.
 std::string now_iso8601();
+
+// ms since the Unix epoch as ISO 8601 UTC with milliseconds, the format of failed_at. Strings
+// of this format compare in time order.
+std::string iso8601(int64_t epoch_ms);
+
+// Parses ISO 8601 time, e.g. "2026-12-04", "2026-12-04T10:00", "2026-12-04T10:00:00.123Z",
+// "2026-12-04 10:00:00+01:00" (no offset: UTC), into ms since the Unix epoch. Returns false for
+// anything else.
+bool parse_iso8601(std::string_view text, int64_t* epoch_ms);
 
 // "<hostname>:<pid>", the instance field of dead letters.
 std::string instance_name();

@@ -161,7 +161,7 @@ TEST_P(SqlSinkDaemonTest, OutageLongerThanRetryBudgetDeadLettersWithItsTextThenR
       << letter;
 
   db_->start();
-  CommandResult replay = SwitchyardProcess::exec({"dlq", "replay", "-c", config_});
+  CommandResult replay = SwitchyardProcess::exec({"dlq", "replay", "--yes", "-c", config_});
   ASSERT_EQ(replay.exit_code, 0) << replay;
   ASSERT_TRUE(wait_until([&] { return rows() == kEvents; }, 120s, "every replayed row"))
       << describe() << daemon.log_tail();

@@ -17,11 +17,13 @@ RoutesYaml dlq_spec(const std::string& source_extra) {
   return fault_spec(source_extra, "5s", /*max_attempts=*/2);
 }
 
-// Lines of `text` starting with '#' (one per dead letter in `dlq list`).
+// Lines of `text` starting with a dead-letter id (one per dead letter in `dlq list`).
 size_t listed(const std::string& text) {
   size_t n = 0;
   for (const auto& line : split_lines(text))
-    if (!line.empty() && line[0] == '#') ++n;
+    if (line.size() > kDeadLetterIdDigits &&
+        line.find_first_not_of("0123456789abcdef") == kDeadLetterIdDigits)
+      ++n;
   return n;
 }
 
@@ -74,10 +76,11 @@ TEST_P(DlqReplayTest, ReplayOfAFanOutFailureRunsOnlyTheFailedHandler) {
 
   // show: the whole record of one letter, message verbatim.
   const DeadLetterView first = rig.dead_letters().at(0);
-  CommandResult show = rig.cli({"dlq", "show", "0"});
+  const std::string id = dead_letter_id(first.raw);
+  CommandResult show = rig.cli({"dlq", "show", id});
   ASSERT_EQ(show.exit_code, 0) << show;
-  EXPECT_EQ(show.out.rfind("#0 ", 0), 0u) << show;
-  const DeadLetterView shown = read_dead_letter(show.out.substr(3));
+  EXPECT_EQ(show.out.rfind(id + " ", 0), 0u) << show;
+  const DeadLetterView shown = read_dead_letter(show.out.substr(id.size() + 1));
   EXPECT_EQ(shown.message, first.message) << show;
   EXPECT_EQ(shown.handler, first.handler) << show;
   EXPECT_EQ(shown.reason, first.reason) << show;
@@ -148,7 +151,7 @@ TEST_P(DlqReplayTest, ReplayOfAnUnroutedMessageGoesBackToItsRoutes) {
   rig.expect_drained_state();
 }
 
-TEST_P(DlqReplayTest, PurgeSelectsByHandlerIndexOrEverything) {
+TEST_P(DlqReplayTest, PurgeSelectsByHandlerIdOrEverything) {
   Rig rig(kind(), {"reject_sink", "throwing_sink"});
   RoutesYaml spec = dlq_spec("batch: 64\nreclaim_after: 1s");
   spec.extra_handlers = "rejecter:\n  plugin: reject_sink\nthrower:\n  plugin: throwing_sink";
@@ -193,13 +196,16 @@ TEST_P(DlqReplayTest, PurgeSelectsByHandlerIndexOrEverything) {
   EXPECT_EQ(rig.dead_count(), 7);
 
   const std::string second = rig.client().lrange(rig.dead_key(), 1, 1).at(0);
-  r = rig.cli({"dlq", "purge", "0"});
+  r = rig.cli({"dlq", "purge", dead_letter_id(rig.client().lrange(rig.dead_key(), 0, 0).at(0))});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_NE(r.out.find("purged 1 dead letter(s)"), std::string::npos) << r;
   EXPECT_EQ(rig.dead_count(), 6);
   EXPECT_EQ(rig.client().lrange(rig.dead_key(), 0, 0).at(0), second);
 
   r = rig.cli({"dlq", "purge"});
+  EXPECT_EQ(r.exit_code, 2) << "every letter, without --yes: " << r;
+  EXPECT_EQ(rig.dead_count(), 6);
+  r = rig.cli({"dlq", "purge", "--yes"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_NE(r.out.find("purged 6 dead letter(s)"), std::string::npos) << r;
   EXPECT_EQ(rig.dead_count(), 0);

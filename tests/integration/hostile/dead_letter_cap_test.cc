@@ -1,6 +1,6 @@
-// dead_letter_cap_test.cc: K:dead stays within the source's dead_letter_max (the oldest trimmed,
-// counted in switchyard_dead_letters_trimmed_total), and an oversize message's dead letter keeps
-// only its first 4 KiB, its length and its SHA-256.
+// dead_letter_cap_test.cc: K:dead stays within the source's dead_letter_max and
+// dead_letter_max_age (the oldest trimmed, counted in switchyard_dead_letters_trimmed_total), and
+// an oversize message's dead letter keeps only its first 4 KiB, its length and its SHA-256.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -65,6 +65,51 @@ TEST(DeadLetterCap, KeepsTheNewestDeadLetterMaxAndCountsTheTrimmed) {
   const std::vector<std::string> left = client.lrange(kDead);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(read_dead_letter(left[i]).message, bad[15 + i]);
   EXPECT_NE(daemon.log_tail().find("dropped the"), std::string::npos) << daemon.log_tail();
+  const auto stopped = daemon.stop(20s);
+  ASSERT_TRUE(stopped.has_value());
+  EXPECT_EQ(*stopped, 0);
+}
+
+TEST(DeadLetterCap, DropsLettersOlderThanDeadLetterMaxAge) {
+  RedisServer redis;
+  redis.start();
+  RedisClient client = redis.client();
+  TempDir dir;
+  const int port = pick_free_tcp_port();
+  RoutesYaml spec;
+  spec.redis_url = redis.url();
+  spec.plugins_dir = SWITCHYARD_PLUGIN_DIR;
+  spec.database = dir.file("analytics.db");
+  spec.source_name = kKey;
+  spec.source_key = kKey;
+  spec.source_extra = "dead_letter_max_age: 1h\nreclaim_after: 1s\n";
+  spec.extra_yaml = "metrics: {listen: \"127.0.0.1:" + std::to_string(port) + "\"}\n";
+  const std::string config = dir.write("routes.yaml", routes_yaml(spec));
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  std::vector<std::string> letters;
+  for (int64_t age_minutes : {180, 61, 1}) {
+    DeadLetter d;
+    d.message = user_registered(age_minutes);
+    d.source = kKey;
+    d.reason = "aged " + std::to_string(age_minutes) + " minutes";
+    d.failed_at = iso8601(now - age_minutes * 60 * 1000);
+    letters.push_back(encode_dead_letter(d));
+  }
+  client.rpush_many(kDead, letters);
+  SwitchyardProcess daemon = SwitchyardProcess::run(config, dir.file("daemon.log"));
+  const std::string metric = "switchyard_dead_letters_trimmed_total{source=\"events\"}";
+  std::string page;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        page = http_get(port, "/metrics").body;
+        return client.llen(kDead) == 1 && sample_value(page, metric) == 2;
+      },
+      60s, "the two letters older than an hour dropped and counted"))
+      << daemon.log_tail() << "\n"
+      << page;
+  EXPECT_EQ(client.lrange(kDead), std::vector<std::string>{letters[2]});
   const auto stopped = daemon.stop(20s);
   ASSERT_TRUE(stopped.has_value());
   EXPECT_EQ(*stopped, 0);

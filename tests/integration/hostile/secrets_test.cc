@@ -185,7 +185,7 @@ TEST_F(SecretsTest, NoCommandEverPrintsAPassword) {
     EXPECT_EQ(cli(w.name + " stats", {"stats"}, w.config, w.url, w.env).exit_code, 0);
     cli(w.name + " stats --json", {"stats", "--json"}, w.config, w.url, w.env);
     EXPECT_EQ(cli(w.name + " dlq list", {"dlq", "list"}, w.config, w.url, w.env).exit_code, 0);
-    cli(w.name + " dlq show", {"dlq", "show", "0"}, w.config, w.url, w.env);
+    cli(w.name + " dlq show", {"dlq", "show"}, w.config, w.url, w.env);
     std::vector<std::string> run_args;
     if (!w.url.empty()) run_args = {"--redis", w.url};
     daemon(w.name + "-run", w.config, /*expect_ok=*/true, user_id,

@@ -197,15 +197,17 @@ handler:
 }
 
 TEST(ConfigLoaderTest, UnknownSourceKey) {
-  EXPECT_EQ(error_of(R"(version: 1
+  EXPECT_EQ(
+      error_of(R"(version: 1
 sources:
   analytics:
     type: list
     bacth: 10
 )"),
-            "routes.yaml:5:5: unknown key \"bacth\" in sources.analytics (expected one of: type, "
-            "key, format, prefix, cluster_hash_tag, group, start, batch, workers, "
-            "max_deliveries, reclaim_after, delivery, dead_letter_max); did you mean \"batch\"?");
+      "routes.yaml:5:5: unknown key \"bacth\" in sources.analytics (expected one of: type, "
+      "key, format, prefix, cluster_hash_tag, group, start, batch, workers, "
+      "max_deliveries, reclaim_after, delivery, dead_letter_max, dead_letter_max_age); did you "
+      "mean \"batch\"?");
 }
 
 TEST(ConfigLoaderTest, DeadLetterMaxIsReadAndRangeChecked) {
@@ -410,11 +412,13 @@ TEST(ConfigLoaderTest, ParseDuration) {
   EXPECT_EQ(d, Millis(300000));
   ASSERT_TRUE(parse_duration("1h", &d));
   EXPECT_EQ(d, Millis(3600000));
+  ASSERT_TRUE(parse_duration("7d", &d));
+  EXPECT_EQ(d, Millis(7 * 24 * 3600000LL));
   ASSERT_TRUE(parse_duration("1500", &d));
   EXPECT_EQ(d, Millis(1500));
   ASSERT_TRUE(parse_duration("0", &d));
   EXPECT_EQ(d, Millis(0));
-  for (const char* bad : {"", "-5s", "+5s", "5 s", "1.5s", "5d", "s", "ms", "5sec", " 5s",
+  for (const char* bad : {"", "-5s", "+5s", "5 s", "1.5s", "5w", "d", "s", "ms", "5sec", " 5s",
                           "99999999999999999999", "9999999999999999h"})
     EXPECT_FALSE(parse_duration(bad, &d)) << bad;
 }

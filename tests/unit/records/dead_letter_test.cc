@@ -207,4 +207,32 @@ TEST(DeadLetter, KeepPrefixOnlyLeavesShortMessagesWhole) {
 }
 
 }  // namespace
+TEST(DeadLetter, IdIsTheSha256PrefixOfTheExactBytes) {
+  // SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
+  EXPECT_EQ(dead_letter_id("abc"), "ba7816bf8f01cfea");
+  EXPECT_EQ(dead_letter_id("abc").size(), kDeadLetterIdDigits);
+  EXPECT_NE(dead_letter_id("abc "), dead_letter_id("abc"));
+  EXPECT_EQ(dead_letter_id(std::string("a\0b", 3)).size(), kDeadLetterIdDigits);
+}
+
+TEST(DeadLetter, Iso8601RoundTripsAndParsesWhatOperatorsType) {
+  int64_t ms = 0;
+  ASSERT_TRUE(parse_iso8601("2026-12-04T10:00:00.123Z", &ms));
+  EXPECT_EQ(ms, 1796378400123);
+  EXPECT_EQ(iso8601(ms), "2026-12-04T10:00:00.123Z");
+  ASSERT_TRUE(parse_iso8601("2026-12-04", &ms));
+  EXPECT_EQ(ms, 1796342400000);
+  ASSERT_TRUE(parse_iso8601("2026-12-04T10:00", &ms));
+  EXPECT_EQ(ms, 1796378400000);
+  ASSERT_TRUE(parse_iso8601("2026-12-04 11:00:00+01:00", &ms));
+  EXPECT_EQ(ms, 1796378400000);
+  ASSERT_TRUE(parse_iso8601("2026-12-04T09:30:00-00:30", &ms));
+  EXPECT_EQ(ms, 1796378400000);
+  ASSERT_TRUE(parse_iso8601(now_iso8601(), &ms));
+  for (const char* bad : {"", "2026", "2026-12-4", "2026-13-01", "2026-12-04T", "2026-12-04T10",
+                          "2026-12-04T10:00:00.Z", "2026-12-04T10:00:00+1", "yesterday",
+                          "2026-12-04T10:00:00Zjunk", "2h"})
+    EXPECT_FALSE(parse_iso8601(bad, &ms)) << bad;
+}
+
 }  // namespace switchyard
