@@ -75,6 +75,8 @@ static std::string gauge_value(double v) {
   std::ostringstream out;
   out << v;
   return out.str();
+}
+
 void Metrics::watch_handler(const std::string& handler) {
   std::lock_guard<std::mutex> lock(mutex_);
   handler_timeouts_.try_emplace(handler, 0);
