@@ -43,7 +43,7 @@ _switchyard() {
     "") words="$commands --help --help-all --version" ;;
     run) words="$common --instance --pid-file --watch" ;;
     reload) words="$common --pid-file" ;;
-    check) words="$common --print-keys --route --connect" ;;
+    check) words="$common --print-keys --route --source --connect" ;;
     publish) words="$common --file --source --stream" ;;
     dlq)
       local action=""
@@ -63,7 +63,7 @@ _switchyard() {
         esac
       fi ;;
     stats) words="$common --source --json --watch --interval" ;;
-    top) words="$common --source --interval" ;;
+    top) words="$common --source --sort --interval" ;;
     tap) words="$common --event --source --limit" ;;
     test)
       if [[ $cur != -* ]]; then

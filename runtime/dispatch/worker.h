@@ -54,7 +54,7 @@ struct WorkerShared {
                                                   // abandoned (left in flight for redelivery)
   std::string instance;                           // host:pid, for dead letters
   Metrics* metrics = nullptr;
-  Tap* tap = nullptr;  // `switchyard tap` samples (nullptr: none)
+  Tap* tap = nullptr;                   // `switchyard tap` samples (nullptr: none)
   HandlerWatchdog* watchdog = nullptr;  // each worker adds its CallWatch (null: not watched)
   const PauseBoard* pause = nullptr;    // this source's pause state (null: never paused)
 };
