@@ -82,6 +82,9 @@ int pause_command(const CommonOptions& common, const PauseOptions& options) {
                        : connection.command_ok({"HSETNX", key, field, value}, &reply);
     if (!s) {
       std::cerr << "switchyard: " << s.message() << "\n";
+      if (s.message().find("WRONGTYPE") != std::string::npos)
+        std::cerr << "switchyard: " << key << " is not a hash (written by something else): "
+                  << "check what it holds, DEL it, then run this again\n";
       return 1;
     }
     const bool changed = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;

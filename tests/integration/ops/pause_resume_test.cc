@@ -241,5 +241,16 @@ TEST_F(PauseTest, UnknownNamesAreUsageErrors) {
   EXPECT_TRUE(client.keys("*").empty());  // nothing was written
 }
 
+// K:paused replaced by a string: the command names the key and says what to do, and changes it not.
+TEST_F(PauseTest, APausedKeyOfAnotherTypeIsNamedWithWhatToDo) {
+  RedisClient client = redis_.client();
+  client.command({"SET", "events:paused", "junk"});
+  CommandResult r = cli({"pause", "events"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_NE(r.err.find("events:paused is not a hash"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("DEL it"), std::string::npos) << r;
+  EXPECT_EQ(client.command({"GET", "events:paused"}).str, "junk");
+}
+
 }  // namespace
 }  // namespace switchyard::test
