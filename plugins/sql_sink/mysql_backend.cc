@@ -165,16 +165,20 @@ class MysqlBackend : public Backend {
     exec("COMMIT");
   }
 
-  std::map<std::string, std::string> describe_table() override {
+  // The information_schema condition naming the mapped table: "schema.table", or "table" in the
+  // connection's database. Both names are plain identifiers (checked by Mapping), safe in quotes.
+  std::string this_table_condition() const {
     const size_t dot = mapping_.table.find('.');
     const std::string schema =
         dot == std::string::npos ? "DATABASE()" : "'" + mapping_.table.substr(0, dot) + "'";
     const std::string table =
         dot == std::string::npos ? mapping_.table : mapping_.table.substr(dot + 1);
-    // Both names are plain identifiers (checked by Mapping), safe inside quotes.
-    const std::string sql =
-        "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = " +
-        schema + " AND TABLE_NAME = '" + table + "'";
+    return "TABLE_SCHEMA = " + schema + " AND TABLE_NAME = '" + table + "'";
+  }
+
+  std::map<std::string, std::string> describe_table() override {
+    const std::string sql = "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE " +
+                            this_table_condition();
     if (!conn_ || mysql_real_query(conn_, sql.data(), sql.size()) != 0)
       fail("describing table " + mapping_.table);
     MYSQL_RES* res = mysql_store_result(conn_);
@@ -190,17 +194,12 @@ class MysqlBackend : public Backend {
   }
 
   std::vector<std::vector<std::string>> unique_keys() override {
-    const size_t dot = mapping_.table.find('.');
-    const std::string schema =
-        dot == std::string::npos ? "DATABASE()" : "'" + mapping_.table.substr(0, dot) + "'";
-    const std::string table =
-        dot == std::string::npos ? mapping_.table : mapping_.table.substr(dot + 1);
-    // Both names are plain identifiers (checked by Mapping), safe inside quotes. MariaDB has no
-    // partial indexes; SUB_PART is set for a prefix index, which is unique on the prefix only.
+    // MariaDB has no partial indexes; SUB_PART is set for a prefix index, which is unique on the
+    // prefix only.
     const std::string sql =
-        "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = " +
-        schema + " AND TABLE_NAME = '" + table +
-        "' AND NON_UNIQUE = 0 AND COLUMN_NAME IS NOT NULL AND SUB_PART IS NULL "
+        "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE " +
+        this_table_condition() +
+        " AND NON_UNIQUE = 0 AND COLUMN_NAME IS NOT NULL AND SUB_PART IS NULL "
         "ORDER BY INDEX_NAME, SEQ_IN_INDEX";
     if (!conn_ || mysql_real_query(conn_, sql.data(), sql.size()) != 0)
       fail("listing the unique indexes of " + mapping_.table);
