@@ -40,16 +40,17 @@ TEST_F(PaceTest, APacedHandlerDoesNotSlowTheUnpacedHandlerOfTheSameEvents) {
   start(0);
   RedisClient client = redis_.client();
   client.rpush_many("events", users(1, kEvents), 100);
-  // At 20/s the paced handler needs about 5 s for all; the fast one gets them all long before.
   ASSERT_TRUE(wait_until(
       [&] {
         return lines(fast).size() == static_cast<size_t>(kEvents) && client.llen("events") == 0;
       },
       20s, "the unpaced handler to get every event"))
       << logs();
+  // Held to 20/s (a bucket of 2), the paced handler needs about 5 s for all of them: had the
+  // fast one waited for it, it could not have finished first.
   const size_t paced_then = lines(paced).size();
-  EXPECT_LT(paced_then, static_cast<size_t>(kEvents) / 2)
-      << "the paced handler was not held to 20/s while the fast one drained";
+  EXPECT_LT(paced_then, static_cast<size_t>(kEvents))
+      << "the unpaced handler finished only when the paced one did";
   EXPECT_GT(client.zcard("events:retry"), 0) << "the paced handler's share waits in K:retry";
   EXPECT_GT(counter(0, "switchyard_handler_rate_limited_total", "handler", "paced"), 0);
   ASSERT_TRUE(wait_until(
