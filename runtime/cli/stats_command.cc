@@ -10,6 +10,7 @@
 
 #include "cli/behind_view.h"
 #include "cli/commands.h"
+#include "dispatch/pace.h"
 #include "dispatch/pause.h"
 #include "redis/redis_connection.h"
 #include "source/behind_sampler.h"
@@ -286,6 +287,24 @@ void print_handlers(const std::vector<HandlerView>& handlers) {
   std::cout.unsetf(std::ios::floatfield);
 }
 
+// One line per source or handler with a max_rate, max_in_flight or dedup (README "Pace and
+// dedup"), as routes.yaml configures them.
+void print_limits(const Config& config) {
+  for (const SourceConfig& s : config.sources)
+    if (s.max_rate.limited())
+      std::cout << "limits: source " << printable(s.name) << " max_rate " << rate_text(s.max_rate)
+                << "\n";
+  for (const HandlerConfig& h : config.handlers) {
+    std::string parts;
+    if (h.max_rate.limited()) parts += ", max_rate " + rate_text(h.max_rate) + " per source";
+    if (h.max_in_flight > 0) parts += ", max_in_flight " + std::to_string(h.max_in_flight);
+    if (!h.dedup.key.empty())
+      parts += ", dedup " + printable(h.dedup.key) + " for " +
+               std::to_string(h.dedup.window.count() / 1000) + "s";
+    if (!parts.empty()) std::cout << "limits: handler " << printable(h.name) << parts << "\n";
+  }
+}
+
 void print_text(const std::vector<SourceStats>& stats,
                 const std::map<std::string, SourceBehindView>& behind,
                 const std::vector<HandlerView>& handlers) {
@@ -339,6 +358,7 @@ int stats_command(const CommonOptions& common, const StatsOptions& options) {
       return 1;
     }
     options.json ? print_json(stats, behind, handlers) : print_text(stats, behind, handlers);
+    if (!options.json) print_limits(*loaded.config);
     return 0;
   }
   // --watch: redraw until interrupted; rates are the change per second since the last draw

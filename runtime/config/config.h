@@ -4,6 +4,7 @@
 #define SWITCHYARD_CONFIG_CONFIG_H_
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -54,6 +55,14 @@ struct RedisConfig {
   Mark mark;  // where url is written (else the `redis:` key, else FILE:1:1), for URL errors
 };
 
+// max_rate: at most `tokens` per `per` (README "Pace and dedup"); tokens 0: no limit.
+struct Rate {
+  int64_t tokens = 0;
+  Millis per{0};
+  bool limited() const { return tokens > 0; }
+  bool operator==(const Rate&) const = default;
+};
+
 struct SourceConfig {
   SourceConfig();
   std::string name;  // the key under `sources:`
@@ -73,6 +82,7 @@ struct SourceConfig {
   Millis dead_letter_max_age{0};  // the daemon drops dead letters older than this; 0: any age
   Millis reclaim_after{0};        // a silent instance's in-flight messages are reclaimed after
   Delivery delivery{};            // type list only
+  Rate max_rate;                  // messages taken from K, by every instance together
   Mark mark;                      // where the source's name is written
 };
 
@@ -80,6 +90,14 @@ struct SourceConfig {
 struct ConfigKey {
   std::string name;
   Mark mark;
+};
+
+// handlers.*.dedup: a delivery whose `key` (a JSON pointer into the envelope) was handled
+// within `window` is not handed to the handler again. key empty: no dedup.
+struct DedupConfig {
+  DedupConfig();
+  std::string key;
+  Millis window{0};
 };
 
 struct HandlerConfig {
@@ -91,6 +109,9 @@ struct HandlerConfig {
   Mark mark;                           // where the handler is defined
   Mark plugin_mark;                    // where `plugin:` is written
   Millis handler_timeout{0};           // one call running longer is a stuck handler (watchdog)
+  Rate max_rate;                       // deliveries per source, by every instance together
+  int max_in_flight = 0;               // concurrent calls in this process; 0: no limit
+  DedupConfig dedup;
 };
 
 struct RouteConfig {

@@ -34,6 +34,8 @@ void store(typename MemberTraits<decltype(M)>::Struct* s, const KeyValue& v) {
     s->*M = static_cast<T>(v.integer);
   else if constexpr (std::is_same_v<T, Millis>)
     s->*M = v.duration;
+  else if constexpr (std::is_same_v<T, Rate>)
+    s->*M = v.rate;
   else
     s->*M = v.text;
 }
@@ -124,6 +126,9 @@ std::vector<KeySpec> build_table() {
                "a silent consumer's in-flight messages are reclaimed after this"),
       one_of("sources.*.delivery", words(kDeliveryNames), &store<&SourceConfig::delivery>,
              "inflight", "inflight | lease (type list; see \"Two delivery modes\")"),
+      row("sources.*.max_rate", K::kRate, &store<&SourceConfig::max_rate>, none,
+          "optional; messages taken per second (N/s), minute (N/m) or hour (N/h) by all instances "
+          "together; absent: no limit"),
       integer("sources.*.dead_letter_max", 1, 1000000000, &store<&SourceConfig::dead_letter_max>,
               "100000", "most dead letters K:dead keeps; the oldest beyond are trimmed"),
       duration("sources.*.dead_letter_max_age", Millis(0),
@@ -136,6 +141,17 @@ std::vector<KeySpec> build_table() {
       duration("handlers.*.handler_timeout", Millis(1000), &store<&HandlerConfig::handler_timeout>,
                "60s",
                "a call running longer is stuck: logged, counted, /healthz fails, systemd restarts"),
+      row("handlers.*.max_rate", K::kRate, &store<&HandlerConfig::max_rate>, none,
+          "optional; deliveries per N/s, N/m or N/h from each source, all instances together; "
+          "the rest wait in K:retry"),
+      integer(
+          "handlers.*.max_in_flight", 1, 10000, &store<&HandlerConfig::max_in_flight>, none,
+          "optional; most concurrent calls per source, all instances together; absent: no limit"),
+      section("handlers.*.dedup", "optional; deliveries handled within the window are skipped"),
+      row("handlers.*.dedup.key", K::kNonEmptyString, &store<&DedupConfig::key>, none,
+          "required in dedup: a JSON pointer into the envelope, e.g. /payload/event_id"),
+      duration("handlers.*.dedup.window", Millis(1000), &store<&DedupConfig::window>, "24h",
+               "how long a handled key is remembered (>= 1s)"),
       section("handlers.*.config",
               "handed to the plugin as JSON; keys checked against the plugin's list"),
       section("routes", "event pattern -> handler names"),
@@ -238,6 +254,8 @@ std::string describe_key_type(const KeySpec& spec) {
                                                     : std::to_string(spec.min) + "ms");
     case KeyType::kNames:
       return "handler name(s)";
+    case KeyType::kRate:
+      return "rate N/s | N/m | N/h";
   }
   return "";
 }
@@ -290,12 +308,35 @@ bool parse_key_text(const KeySpec& spec, const std::string& text, KeyValue* valu
     case KeyType::kDuration:
       if (!parse_duration(text, &value->duration) || value->duration.count() < spec.min) break;
       return true;
+    case KeyType::kRate:
+      if (!parse_rate(text, &value->rate)) break;
+      return true;
     case KeyType::kMap:
     case KeyType::kNames:
       break;
   }
   *error = "\"" + text + "\" is not a valid value of " + spec.path;
   return false;
+}
+
+bool parse_rate(std::string_view text, Rate* out) {
+  const size_t slash = text.find('/');
+  if (slash == std::string_view::npos || slash == 0) return false;
+  const std::string_view unit = text.substr(slash + 1);
+  Millis per;
+  if (unit == "s")
+    per = Millis(1000);
+  else if (unit == "m")
+    per = Millis(60 * 1000);
+  else if (unit == "h")
+    per = Millis(60 * 60 * 1000);
+  else
+    return false;
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + slash, n);
+  if (ec != std::errc() || end != text.data() + slash || n < 1 || n > 1000000000) return false;
+  *out = Rate{n, per};
+  return true;
 }
 
 bool parse_duration(const std::string& text, Millis* out) {
@@ -327,6 +368,7 @@ Config::Config() { apply_defaults(this); }
 RedisConfig::RedisConfig() { apply_defaults(this); }
 SourceConfig::SourceConfig() { apply_defaults(this); }
 HandlerConfig::HandlerConfig() { apply_defaults(this); }
+DedupConfig::DedupConfig() { apply_defaults(this); }
 RetryConfig::RetryConfig() { apply_defaults(this); }
 LimitsConfig::LimitsConfig() { apply_defaults(this); }
 MetricsConfig::MetricsConfig() { apply_defaults(this); }

@@ -28,6 +28,7 @@ enum class KeyType {
   kEnum,            // one of options
   kDuration,        // 250ms, 30s, 5m, 1h or milliseconds; at least min milliseconds
   kNames,           // a handler name or a list of them (routes)
+  kRate,            // N/s, N/m or N/h (N >= 1): a rate limit
 };
 
 // A value as read, before it is stored: only the field of the key's type is set.
@@ -35,6 +36,7 @@ struct KeyValue {
   int64_t integer = 0;
   bool boolean = false;
   Millis duration{0};
+  Rate rate;
   size_t option = 0;  // kEnum: index into options, which is the enum's value
   std::string text;   // kString, kNonEmptyString, kPath, kEnum
 };
@@ -43,9 +45,10 @@ struct KeyValue {
 // (maps, the version, names the user picks) store nothing here (std::monostate).
 template <class S>
 using Store = void (*)(S*, const KeyValue&);
-using AnyStore = std::variant<std::monostate, Store<Config>, Store<RedisConfig>,
-                              Store<SourceConfig>, Store<HandlerConfig>, Store<RetryConfig>,
-                              Store<LimitsConfig>, Store<MetricsConfig>, Store<LoggingConfig>>;
+using AnyStore =
+    std::variant<std::monostate, Store<Config>, Store<RedisConfig>, Store<SourceConfig>,
+                 Store<HandlerConfig>, Store<DedupConfig>, Store<RetryConfig>, Store<LimitsConfig>,
+                 Store<MetricsConfig>, Store<LoggingConfig>>;
 
 struct KeySpec {
   std::string path;  // dotted; "*" stands for a name the user picks ("sources.*.batch")
@@ -77,6 +80,10 @@ std::string describe_key_type(const KeySpec& spec);
 // exact messages); this is for the table's own text.
 bool parse_key_text(const KeySpec& spec, const std::string& text, KeyValue* value,
                     std::string* error);
+
+// A rate as routes.yaml writes it: N/s, N/m or N/h with N a whole number 1..1000000000. False
+// for anything else. Pure.
+bool parse_rate(std::string_view text, Rate* out);
 
 // YAML 1.2 core schema booleans (true, True, TRUE, false, ...).
 std::optional<bool> parse_yaml_bool(std::string_view s);

@@ -9,6 +9,7 @@
 #include "config/config_loader.h"
 
 #include <fcntl.h>
+#include <rapidjson/pointer.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/eventhandler.h>
@@ -56,6 +57,7 @@ class Parser : public YamlReader {
   SourceConfig parse_source(const Field& f, Mark* key_mark) const;
   void parse_sources(const Field& f, std::vector<SourceConfig>* sources) const;
   HandlerConfig parse_handler(const Field& f) const;
+  DedupConfig parse_dedup(const Field& f) const;
   RouteConfig parse_route(const Field& f, const Config& config) const;
   void parse_retry(const Field& f, RetryConfig* retry) const;
   void parse_contracts(const Field& f, Config* config) const;
@@ -186,9 +188,11 @@ HandlerConfig Parser::parse_handler(const Field& f) const {
         fail(x, quote(h.plugin) +
                     " is not a plugin name; use letters, digits, '_' and '-' only "
                     "(plugin: NAME loads PLUGINS_DIR/NAME.so)");
-    } else if (x.key.Scalar() == "handler_timeout") {
-      const KeySpec& spec = *find_config_key("handlers.*.handler_timeout");
-      std::get<Store<HandlerConfig>>(spec.store)(&h, read_value(spec, x));
+    } else if (x.key.Scalar() == "dedup") {
+      h.dedup = parse_dedup(x);
+    } else if (const auto* to = std::get_if<Store<HandlerConfig>>(
+                   &find_config_key("handlers.*." + x.key.Scalar())->store)) {
+      (*to)(&h, read_value(*find_config_key("handlers.*." + x.key.Scalar()), x));
     } else if (!x.value.IsNull()) {  // config; empty means {}
       if (!x.value.IsMap()) fail(x, "expected a map, got " + describe(x.value));
       rapidjson::StringBuffer buffer;
@@ -202,6 +206,21 @@ HandlerConfig Parser::parse_handler(const Field& f) const {
   if (!has_plugin)
     fail(f, "missing required key \"plugin\"; add plugin: NAME (loads PLUGINS_DIR/NAME.so)");
   return h;
+}
+
+DedupConfig Parser::parse_dedup(const Field& f) const {
+  DedupConfig dedup;
+  const std::vector<Field> fields = read_section(f, "handlers.*.dedup", &dedup, kNoMore);
+  const Field* key = find_field(fields, "key");
+  if (!key)
+    fail(f,
+         "missing required key \"key\"; add key: with a JSON pointer into the envelope, e.g. "
+         "key: /payload/event_id");
+  if (!rapidjson::Pointer(dedup.key.c_str()).IsValid() || dedup.key[0] != '/')
+    fail(*key,
+         "is not a JSON pointer (RFC 6901); write it as /payload/event_id: a '/' before "
+         "each member name, ~1 for a '/' and ~0 for a '~' inside one");
+  return dedup;
 }
 
 RouteConfig Parser::parse_route(const Field& f, const Config& config) const {

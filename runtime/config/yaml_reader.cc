@@ -236,6 +236,14 @@ Millis YamlReader::read_duration(const Field& f, Millis min) const {
   return d;
 }
 
+Rate YamlReader::read_rate(const Field& f) const {
+  Rate r;
+  if (!f.value.IsScalar() || !parse_rate(f.value.Scalar(), &r))
+    fail(f, "expected a rate, got " + describe(f.value) +
+                "; write N/s, N/m or N/h with N a whole number from 1 to 1000000000, e.g. 2000/s");
+  return r;
+}
+
 std::string YamlReader::absolute_path(const std::string& path) const {
   if (path.empty()) return path;
   fs::path p(path);
@@ -272,6 +280,9 @@ KeyValue YamlReader::read_value(const KeySpec& spec, const Field& f) const {
       break;
     case KeyType::kDuration:
       v.duration = read_duration(f, Millis(spec.min));
+      break;
+    case KeyType::kRate:
+      v.rate = read_rate(f);
       break;
     case KeyType::kMap:
     case KeyType::kNames:

@@ -84,6 +84,8 @@ class YamlReader {
   int64_t read_int(const Field& f, int64_t min, int64_t max) const;
   bool read_bool(const Field& f) const;
   Millis read_duration(const Field& f, Millis min = Millis(0)) const;
+  // N/s, N/m or N/h (parse_rate).
+  Rate read_rate(const Field& f) const;
   // A non-empty path, made absolute against the file's directory.
   std::string read_path(const Field& f) const;
   // path made absolute against the file's directory ("" stays "").

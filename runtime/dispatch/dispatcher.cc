@@ -3,10 +3,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "dispatch/pause.h"
 #include "envelope/laravel_job.h"
 #include "log/logging.h"
 #include "records/dead_letter.h"
+#include "source/source_alerts.h"
 
 namespace switchyard {
 namespace {
@@ -18,6 +21,9 @@ std::string_view outcome_name(int32_t kind) {
 // The outcome field of a log line about a message dead-lettered other than by a handler's reject
 // (see LogFields::outcome).
 constexpr std::string_view kDeadLetter = "dead_letter";
+
+// How soon a call that found every max_in_flight slot held looks again.
+constexpr int64_t kSlotRecheckMs = 100;
 
 std::string_view event_name(const sy_event& event) { return {event.name.data, event.name.size}; }
 
@@ -103,7 +109,19 @@ void Dispatcher::dispatch(const Pipeline& pipeline, const TakenBatch& batch, Ack
       metrics_->add_parked(handler.name(), events.size());
       continue;
     }
+    // Duplicates are done; deliveries beyond the handler's max_rate wait in K:retry for it
+    // alone, due when its bucket has their tokens, and count no attempt.
+    screen(config.handlers[h], &events, &messages_by_handler_[h], &duplicates_, &deferred_);
+    for (const auto& [i, due] : deferred_) {
+      RetryEntry entry;
+      entry.first_failed_ms = now_ms_();
+      entry.handler = handler.name();
+      entry.message.assign(messages[i]);
+      writes->retries.emplace_back(due, encode_retry_entry(entry));
+    }
+    if (events.empty()) continue;
     run_handler(handler, config.handlers[h], events, config.retry);
+    after_call(config.handlers[h]);
     for (size_t k = 0; k < events.size(); ++k) {
       const Disposition& d = dispositions_[k];
       if (d.kind == Disposition::kDone) continue;
@@ -262,7 +280,20 @@ void Dispatcher::run_retries(const Pipeline& pipeline, const std::vector<LeasedR
                                 {e.payload.data(), e.payload.size()},
                                 static_cast<uint32_t>(leased[i].entry.attempt)});
     }
+    // Duplicates are settled as done; deliveries beyond max_rate wait again, no attempt counted.
+    screen(config.handlers[h], &events, &by_handler[h], &duplicates_, &deferred_);
+    for (size_t i : duplicates_) (*settlements)[i].kind = RetrySettlement::kDone;
+    for (const auto& [i, due] : deferred_) {
+      RetryEntry next = leased[i].entry;
+      next.leases = 0;
+      RetrySettlement& st = (*settlements)[i];
+      st.kind = RetrySettlement::kReschedule;
+      st.due_ms = due;
+      st.data = encode_retry_entry(next);
+    }
+    if (events.empty()) continue;
     run_handler(handler, config.handlers[h], events, config.retry);
+    after_call(config.handlers[h]);
     for (size_t k = 0; k < events.size(); ++k) {
       const Disposition& d = dispositions_[k];
       const RetryEntry& entry = leased[by_handler[h][k]].entry;
@@ -284,6 +315,135 @@ void Dispatcher::run_retries(const Pipeline& pipeline, const std::vector<LeasedR
     }
   }
   unescaped_names_.clear();
+}
+
+void Dispatcher::screen(const HandlerConfig& config, std::vector<sy_event>* events,
+                        std::vector<size_t>* ids, std::vector<size_t>* duplicates,
+                        std::vector<std::pair<size_t, int64_t>>* deferred) {
+  duplicates->clear();
+  deferred->clear();
+  marks_.assign(events->size(), std::string());
+  const std::string& name = config.name;
+  if (!config.dedup.key.empty() && dedup_) {
+    size_t unkeyed = 0;
+    std::string value;
+    std::vector<std::string> keys;
+    for (size_t k = 0; k < events->size(); ++k) {
+      const sy_event& e = (*events)[k];
+      if (!dedup_reader_.read(config.dedup.key, {e.message.data, e.message.size},
+                              source_.format == SourceFormat::kRaw, event_name(e),
+                              {e.payload.data, e.payload.size}, &value)) {
+        ++unkeyed;
+        continue;
+      }
+      marks_[k] = dedup_redis_key(source_.key, name, value);
+      keys.push_back(marks_[k]);
+    }
+    if (unkeyed) {
+      metrics_->add_dedup_unkeyed(name, unkeyed);
+      if (log_once("dedup-unkeyed:" + name))
+        log_with(spdlog::level::warn, {.source = source_.name, .handler = name},
+                 "a message has no string or number at its dedup key {}: it is handled without "
+                 "dedup (logged once; switchyard_handler_dedup_unkeyed_total counts them)",
+                 config.dedup.key);
+    }
+    std::vector<bool> seen;
+    Status s = dedup_->seen(keys, &seen);
+    if (!s && log_once("dedup-down:" + name))
+      log_with(spdlog::level::warn, {.source = source_.name, .handler = name},
+               "cannot read dedup keys ({}); the deliveries are handled without dedup",
+               s.message());
+    std::set<std::string> handled;  // already seen in Redis, or earlier in this batch
+    for (size_t j = 0; j < keys.size(); ++j)
+      if (seen[j]) handled.insert(keys[j]);
+    size_t kept = 0;
+    for (size_t k = 0; k < events->size(); ++k) {
+      if (!marks_[k].empty() && !handled.insert(marks_[k]).second) {
+        duplicates->push_back((*ids)[k]);
+        continue;
+      }
+      (*events)[kept] = (*events)[k];
+      (*ids)[kept] = (*ids)[k];
+      if (kept != k) marks_[kept] = std::move(marks_[k]);
+      ++kept;
+    }
+    events->resize(kept);
+    ids->resize(kept);
+    marks_.resize(kept);
+    if (!duplicates->empty()) metrics_->add_deduplicated(name, duplicates->size());
+  }
+  if (config.max_rate.limited() && pacer_ && !events->empty()) {
+    Grant grant;
+    Status s = pacer_->take(handler_bucket_key(source_.key, name), config.max_rate,
+                            static_cast<int64_t>(events->size()), &grant);
+    if (!s && log_once("pace-down:" + name))
+      log_with(spdlog::level::warn, {.source = source_.name, .handler = name},
+               "{}; its deliveries wait in K:retry until the bucket answers", s.message());
+    if (s) forget_logged("pace-down:" + name);
+    const size_t granted = static_cast<size_t>(
+        std::clamp<int64_t>(grant.granted, 0, static_cast<int64_t>(events->size())));
+    const int64_t now = now_ms_();
+    for (size_t k = granted; k < events->size(); ++k) {
+      // One token every per/tokens ms: spread the rest so each comes due near its token.
+      const int64_t spread =
+          static_cast<int64_t>(k - granted) * config.max_rate.per.count() / config.max_rate.tokens;
+      deferred->emplace_back((*ids)[k], now + grant.wait_ms + spread);
+    }
+    if (granted < events->size()) {
+      metrics_->add_rate_limited(name, events->size() - granted);
+      events->resize(granted);
+      ids->resize(granted);
+      marks_.resize(granted);
+    }
+  }
+  slot_.clear();
+  if (config.max_in_flight > 0 && pacer_ && !events->empty()) {
+    // One slot per call, leased for handler_timeout: a call running longer is stuck anyway, and
+    // a crashed holder's slot frees itself by then.
+    const std::string holder = instance_ + ":" + source_.name + ":" +
+                               std::to_string(reinterpret_cast<uintptr_t>(this)) + ":" +
+                               std::to_string(++slot_calls_);
+    bool taken = false;
+    int64_t wait_ms = 0;
+    Status s = pacer_->take_slot(handler_slots_key(source_.key, name), config.max_in_flight,
+                                 config.handler_timeout.count(), holder, &taken, &wait_ms);
+    if (!s && log_once("slot-down:" + name))
+      log_with(spdlog::level::warn, {.source = source_.name, .handler = name},
+               "{}; its deliveries wait in K:retry until the call slots answer", s.message());
+    if (s) forget_logged("slot-down:" + name);
+    if (taken) {
+      slot_ = holder;
+    } else {
+      // Every slot is held: the whole call waits in K:retry, looked at again soon (a slot is
+      // usually given back long before its lease ends).
+      const int64_t due = now_ms_() + std::clamp<int64_t>(wait_ms, 1, kSlotRecheckMs);
+      for (size_t id : *ids) deferred->emplace_back(id, due);
+      metrics_->add_in_flight_wait(name, events->size());
+      events->clear();
+      ids->clear();
+      marks_.clear();
+    }
+  }
+}
+
+void Dispatcher::after_call(const HandlerConfig& config) {
+  if (!slot_.empty()) {
+    Status s = pacer_->give_slot(handler_slots_key(source_.key, config.name), slot_);
+    if (!s && log_once("slot-give:" + config.name))
+      log_with(spdlog::level::warn, {.source = source_.name, .handler = config.name},
+               "{}; the call slot frees itself after handler_timeout", s.message());
+    slot_.clear();
+  }
+  if (config.dedup.key.empty() || !dedup_) return;
+  std::vector<std::string> done;
+  for (size_t k = 0; k < marks_.size() && k < dispositions_.size(); ++k)
+    if (!marks_[k].empty() && dispositions_[k].kind == Disposition::kDone)
+      done.push_back(std::move(marks_[k]));
+  Status s = dedup_->mark(done, config.dedup.window);
+  // Unmarked, a duplicate may be handled again: at-least-once still holds.
+  if (!s && log_once("dedup-mark:" + config.name))
+    log_with(spdlog::level::warn, {.source = source_.name, .handler = config.name},
+             "cannot write dedup keys ({}); a later duplicate may be handled again", s.message());
 }
 
 void Dispatcher::run_handler(HandlerInstance& handler, const HandlerConfig& config,

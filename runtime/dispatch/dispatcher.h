@@ -16,8 +16,10 @@
 #include <vector>
 
 #include "config/config.h"
+#include "dispatch/dedup.h"
 #include "dispatch/disposition.h"
 #include "dispatch/handler_watchdog.h"
+#include "dispatch/pace.h"
 #include "dispatch/pipeline.h"
 #include "dispatch/tap.h"
 #include "envelope/envelope.h"
@@ -72,6 +74,13 @@ class Dispatcher {
   // The handlers paused for this source (sorted): not called; their deliveries are parked in
   // K:retry (dispatch/pause.h) without counting an attempt.
   void set_paused_handlers(std::vector<std::string> names) { paused_ = std::move(names); }
+  // Pace and dedup (README "Pace and dedup"): pacer takes handlers' max_rate tokens and
+  // max_in_flight call slots, dedup remembers their dedup keys. Either may be nullptr: those
+  // features are off. Both outlive the Dispatcher and use this worker's connection.
+  void set_pace(Pacer* pacer, DedupStore* dedup) {
+    pacer_ = pacer;
+    dedup_ = dedup;
+  }
 
   // Hands `batch` to the handlers `pipeline` routes it to. *writes is cleared, then receives
   // what the batch's ack must write: a dead letter per message that reaches no handler or that
@@ -95,6 +104,17 @@ class Dispatcher {
   // when known), adds the record to *writes and counts it.
   void dead_letter_unrouted(std::string_view message, std::string_view event,
                             const std::string& reason, int attempts, AckWrites* writes);
+  // Screens the deliveries bound for one handler before its call: removes from *events (and the
+  // parallel *ids) the duplicates its dedup: already saw (into *duplicates), those beyond the
+  // tokens of its max_rate, and all of them when its max_in_flight slots are all held (into
+  // *deferred, with the due time at which each may run). marks_[k] then holds the dedup Redis
+  // key of (*events)[k] ("" when none), and slot_ the call slot taken ("" when none), for
+  // after_call.
+  void screen(const HandlerConfig& config, std::vector<sy_event>* events, std::vector<size_t>* ids,
+              std::vector<size_t>* duplicates, std::vector<std::pair<size_t, int64_t>>* deferred);
+  // After the call: gives back its call slot and remembers the dedup keys (marks_) of the
+  // deliveries that ended done.
+  void after_call(const HandlerConfig& config);
   bool is_paused(const std::string& handler) const {
     return !paused_.empty() && std::binary_search(paused_.begin(), paused_.end(), handler);
   }
@@ -107,6 +127,14 @@ class Dispatcher {
   std::function<int64_t()> now_ms_;
   CallWatch* watch_ = nullptr;
   std::vector<std::string> paused_;
+  Pacer* pacer_ = nullptr;
+  DedupStore* dedup_ = nullptr;
+  std::string slot_;         // the call slot held for the current call ("" when none)
+  uint64_t slot_calls_ = 0;  // makes each call's slot holder name unique
+  DedupKeyReader dedup_reader_;
+  std::vector<std::string> marks_;  // see screen()
+  std::vector<size_t> duplicates_;
+  std::vector<std::pair<size_t, int64_t>> deferred_;
 
   // Reused per batch: no per-message allocation in steady state.
   EnvelopeDecoder decoder_;

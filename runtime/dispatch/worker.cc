@@ -49,6 +49,9 @@ Worker::Worker(SourceConfig source, int index, std::string consumer, std::string
   // A retry run by a live worker (however slow its handler) is not leased again elsewhere.
   retries_->set_runner(made.alive_key, made.alive_value, index_);
   if (shared_.watchdog) dispatcher_.set_call_watch(shared_.watchdog->add(source_.name));
+  pacer_ = std::make_unique<Pacer>(connection_.get());
+  dedup_ = std::make_unique<DedupStore>(connection_.get());
+  dispatcher_.set_pace(pacer_.get(), dedup_.get());
 }
 
 int64_t Worker::now_ms() const {
@@ -99,7 +102,9 @@ void Worker::run() {
       run_due_retries(*pipeline);
       if (!connection_->connected()) continue;
     }
-    Status s = source_kind_->take(source_.batch, kIdleBlock, &batch_);
+    const int take_size = paced_take_size(*pipeline);
+    if (take_size == 0) continue;
+    Status s = source_kind_->take(take_size, kIdleBlock, &batch_);
     if (!s) {
       // Redis went away (the reply may be lost), or it answered with a refusal: only the first
       // is an outage to report.
@@ -133,6 +138,33 @@ void Worker::follow_paused_handlers() {
   if (version == paused_version_) return;
   paused_version_ = version;
   dispatcher_.set_paused_handlers(shared_.pause->handlers());
+}
+
+int Worker::paced_take_size(const Pipeline& pipeline) {
+  // max_rate follows reloads: the current pipeline's entry for this source.
+  Rate rate = source_.max_rate;
+  for (const SourceConfig& s : pipeline.config->sources)
+    if (s.name == source_.name) rate = s.max_rate;
+  if (!rate.limited()) return source_.batch;
+  Grant grant;
+  Status s = pacer_->take(source_bucket_key(source_.key), rate, source_.batch, &grant);
+  if (!s) {
+    if (!connection_->connected()) {
+      shared_.health->report_down(shared_.endpoint.redacted(), s.message());
+      return 0;
+    }
+    pause_after_refusal(s.message());  // an error reply: logged once, asked again in a second
+    return 0;
+  }
+  if (grant.granted > 0) return static_cast<int>(grant.granted);
+  // No token: wait for the next one (computed by the bucket; never a spin), interruptibly.
+  const int64_t start = steady_ms();
+  const int64_t until = start + grant.wait_ms;
+  while (steady_ms() < until && !shared_.stopping->load())
+    std::this_thread::sleep_for(std::chrono::milliseconds(
+        std::min<int64_t>(20, std::max<int64_t>(1, until - steady_ms()))));
+  shared_.metrics->add_source_rate_limited_seconds(source_.name, (steady_ms() - start) / 1000.0);
+  return 0;
 }
 
 bool Worker::follow_pause() {

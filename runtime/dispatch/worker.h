@@ -14,8 +14,10 @@
 #include <vector>
 
 #include "config/config.h"
+#include "dispatch/dedup.h"
 #include "dispatch/dispatcher.h"
 #include "dispatch/handler_watchdog.h"
+#include "dispatch/pace.h"
 #include "dispatch/pause.h"
 #include "dispatch/pipeline.h"
 #include "dispatch/redis_health.h"
@@ -85,6 +87,10 @@ class Worker {
   bool follow_pause();
   // Hands the Dispatcher the paused handlers when they changed (one atomic load when not).
   void follow_paused_handlers();
+  // How many messages the next take may move: batch, or with the source's max_rate the tokens
+  // its bucket grants (asked for batch at once). 0: none now; it then waited (interruptibly) for
+  // the next token, or after an error, and the caller loops.
+  int paced_take_size(const Pipeline& pipeline);
 
   SourceConfig source_;
   int index_;
@@ -93,6 +99,8 @@ class Worker {
   std::unique_ptr<RedisConnection> connection_;
   std::unique_ptr<Source> source_kind_;  // ListSource, LeaseSource or StreamSource
   std::unique_ptr<RetrySchedule> retries_;
+  std::unique_ptr<Pacer> pacer_;
+  std::unique_ptr<DedupStore> dedup_;
   ReconnectBackoff backoff_;
   bool recovered_ = false;
   bool take_reply_lost_ = false;

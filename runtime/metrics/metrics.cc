@@ -108,6 +108,31 @@ void Metrics::add_parked(const std::string& handler, uint64_t count) {
   parked_[handler] += count;
 }
 
+void Metrics::add_source_rate_limited_seconds(const std::string& source, double seconds) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  source_rate_waits_[source] += seconds;
+}
+
+void Metrics::add_rate_limited(const std::string& handler, uint64_t count) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  pace_[handler][0] += count;
+}
+
+void Metrics::add_in_flight_wait(const std::string& handler, uint64_t count) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  pace_[handler][1] += count;
+}
+
+void Metrics::add_deduplicated(const std::string& handler, uint64_t count) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  pace_[handler][2] += count;
+}
+
+void Metrics::add_dedup_unkeyed(const std::string& handler, uint64_t count) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  pace_[handler][3] += count;
+}
+
 std::string Metrics::escape_label(std::string_view value) {
   std::string out;
   out.reserve(value.size());
@@ -232,6 +257,27 @@ std::string Metrics::render() const {
   for (const auto& [handler, n] : parked_)
     out << "switchyard_handler_parked_total{handler=\"" << escape_label(handler) << "\"} " << n
         << "\n";
+  out << "# HELP switchyard_source_rate_limited_seconds_total Seconds the source's workers waited "
+         "for max_rate tokens.\n"
+         "# TYPE switchyard_source_rate_limited_seconds_total counter\n";
+  for (const auto& [source, seconds] : source_rate_waits_)
+    out << "switchyard_source_rate_limited_seconds_total{source=\"" << escape_label(source)
+        << "\"} " << seconds << "\n";
+  static const char* const kPace[4][2] = {
+      {"switchyard_handler_rate_limited_total",
+       "Deliveries beyond the handler's max_rate, sent to wait in K:retry."},
+      {"switchyard_handler_in_flight_waits_total",
+       "Deliveries sent to wait in K:retry because every max_in_flight slot was held."},
+      {"switchyard_handler_deduplicated_total",
+       "Deliveries skipped because the handler handled their dedup key within the window."},
+      {"switchyard_handler_dedup_unkeyed_total",
+       "Deliveries without a string or number at the handler's dedup key, handled anyway."}};
+  for (size_t i = 0; i < 4; ++i) {
+    out << "# HELP " << kPace[i][0] << " " << kPace[i][1] << "\n# TYPE " << kPace[i][0]
+        << " counter\n";
+    for (const auto& [handler, counts] : pace_)
+      out << kPace[i][0] << "{handler=\"" << escape_label(handler) << "\"} " << counts[i] << "\n";
+  }
   return out.str();
 }
 

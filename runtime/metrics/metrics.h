@@ -44,6 +44,15 @@ class Metrics {
   void set_paused(std::string_view label, const std::string& name, bool paused);
   void add_paused_wait(const std::string& source);
   void add_parked(const std::string& handler, uint64_t count);
+  // Pace and dedup: seconds a source's workers waited for max_rate tokens; deliveries a handler's
+  // max_rate sent to K:retry to wait for tokens; deliveries sent there because every
+  // max_in_flight slot was held; deliveries skipped as duplicates; deliveries without a usable
+  // dedup key (handled anyway).
+  void add_source_rate_limited_seconds(const std::string& source, double seconds);
+  void add_rate_limited(const std::string& handler, uint64_t count);
+  void add_in_flight_wait(const std::string& handler, uint64_t count);
+  void add_deduplicated(const std::string& handler, uint64_t count);
+  void add_dedup_unkeyed(const std::string& handler, uint64_t count);
 
   // How far behind a source is (README "How far behind"), set by the daemon's sampler every few
   // seconds and rendered as the switchyard_source_* gauges. drain_eta_seconds may be +infinity.
@@ -95,6 +104,9 @@ class Metrics {
   std::map<std::pair<std::string, std::string>, bool> paused_;       // label (source|handler), name
   std::map<std::string, uint64_t> paused_waits_;                     // source
   std::map<std::string, uint64_t> parked_;                           // handler
+  std::map<std::string, double> source_rate_waits_;                  // source
+  // handler -> rate limited, in-flight waits, deduplicated, unkeyed
+  std::map<std::string, std::array<uint64_t, 4>> pace_;
 };
 
 }  // namespace switchyard

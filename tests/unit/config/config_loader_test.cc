@@ -206,7 +206,8 @@ sources:
 )"),
       "routes.yaml:5:5: unknown key \"bacth\" in sources.analytics (expected one of: type, "
       "key, format, prefix, cluster_hash_tag, group, start, batch, workers, "
-      "max_deliveries, reclaim_after, delivery, dead_letter_max, dead_letter_max_age); did you "
+      "max_deliveries, reclaim_after, delivery, max_rate, dead_letter_max, dead_letter_max_age); "
+      "did you "
       "mean \"batch\"?");
 }
 
@@ -400,6 +401,53 @@ shutdown_timeout: 1h
   EXPECT_EQ(c.retry.initial_backoff, Millis(50));
   EXPECT_EQ(c.retry.max_backoff, Millis(120000));
   EXPECT_EQ(c.shutdown_timeout, Millis(3600000));
+}
+
+TEST(ConfigLoaderTest, PaceAndDedupKeysAreReadAndChecked) {
+  Config c;
+  Status status = load(R"(version: 1
+sources: {analytics: {max_rate: 2000/s}}
+handlers:
+  a: { plugin: p, max_rate: 30/m, max_in_flight: 4, dedup: { key: /payload/event_id } }
+  b: { plugin: p, max_rate: 5/h, dedup: { key: "/payload/a~1b", window: 2h } }
+  c: { plugin: p }
+)",
+                       &c);
+  ASSERT_TRUE(status.is_ok()) << status.message();
+  EXPECT_EQ(c.sources[0].max_rate, (Rate{2000, Millis(1000)}));
+  EXPECT_EQ(c.handlers[0].max_rate, (Rate{30, Millis(60000)}));
+  EXPECT_EQ(c.handlers[0].max_in_flight, 4);
+  EXPECT_EQ(c.handlers[0].dedup.key, "/payload/event_id");
+  EXPECT_EQ(c.handlers[0].dedup.window, Millis(24 * 3600 * 1000));
+  EXPECT_EQ(c.handlers[1].max_rate, (Rate{5, Millis(3600000)}));
+  EXPECT_EQ(c.handlers[1].dedup.window, Millis(2 * 3600 * 1000));
+  EXPECT_FALSE(c.handlers[2].max_rate.limited());
+  EXPECT_EQ(c.handlers[2].max_in_flight, 0);
+  EXPECT_TRUE(c.handlers[2].dedup.key.empty());
+
+  for (const char* bad : {"2000", "0/s", "-1/s", "10/d", "1.5/s", "/s", "1000000001/s"})
+    EXPECT_THAT(
+        error_of(std::string("version: 1\nsources: {analytics: {max_rate: \"") + bad + "\"}}\n"),
+        StartsWith("routes.yaml:2:33: sources.analytics.max_rate: expected a rate, got "))
+        << bad;
+  EXPECT_THAT(error_of("version: 1\nsources: {a: {}}\nhandlers: {h: {plugin: p, max_rate: x}}\n"),
+              HasSubstr("write N/s, N/m or N/h with N a whole number from 1 to 1000000000"));
+  EXPECT_THAT(
+      error_of("version: 1\nsources: {a: {}}\nhandlers: {h: {plugin: p, max_in_flight: 0}}\n"),
+      StartsWith("routes.yaml:3:42: handlers.h.max_in_flight: 0 is out of range; use 1 to "
+                 "10000"));
+  EXPECT_EQ(error_of("version: 1\nsources: {a: {}}\nhandlers: {h: {plugin: p, dedup: {}}}\n"),
+            "routes.yaml:3:34: handlers.h.dedup: missing required key \"key\"; add key: with a "
+            "JSON pointer into the envelope, e.g. key: /payload/event_id");
+  EXPECT_THAT(error_of("version: 1\nsources: {a: {}}\n"
+                       "handlers: {h: {plugin: p, dedup: {key: payload.id}}}\n"),
+              HasSubstr("handlers.h.dedup.key: is not a JSON pointer (RFC 6901)"));
+  EXPECT_THAT(error_of("version: 1\nsources: {a: {}}\n"
+                       "handlers: {h: {plugin: p, dedup: {key: /id, window: 10ms}}}\n"),
+              HasSubstr("handlers.h.dedup.window: 10ms is too short; use at least 1s"));
+  EXPECT_THAT(error_of("version: 1\nsources: {a: {}}\n"
+                       "handlers: {h: {plugin: p, dedup: {key: /id, keys: 1}}}\n"),
+              HasSubstr("keys"));
 }
 
 TEST(ConfigLoaderTest, ParseDuration) {
