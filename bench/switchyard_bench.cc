@@ -11,6 +11,8 @@
 //      ack scheme that does not copy messages would cost Redis);
 //   2. the real build/bin/switchyard, real plugin loading, the reliable in-flight path, noop_sink
 //      routed for both events, both transports: events/s and the ratio to (1) on that transport;
+//      2A: the same (unix) with `archive:` on: its share of row 2's rate, and the archive's
+//      Redis memory per event (INFO memory used_memory, after minus before);
 //      2L: the same with `delivery: lease` (one active consumer, windows acknowledged by LTRIM);
 //   3. the same with the two bundled SQLite sinks (two tables, one database file), rows verified;
 //      3L: with `delivery: lease`;
@@ -43,6 +45,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iomanip>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -100,8 +103,8 @@ const char* kUsage =
     "usage: switchyard_bench [--events N] [--json] [--batch B] [--repeat R] [--sqlite-events N]\n"
     "                        [--rss-events N] [--sql-workers W] [--rate R] [--latency-seconds S]\n"
     "                        [--envelope-bytes B] [--only "
-    "bare,bounds,e2e,sqlite,postgres,mariadb,\n                                "
-    "latency,rss,workers]\n"
+    "bare,bounds,e2e,archive,sqlite,postgres,\n                                "
+    "mariadb,latency,rss,workers]\n"
     "                        [--wrap \"CMD ARGS\"] [--switchyard PATH] [--keep]\n"
     "  --events N          events per drain measurement (default 1000000)\n"
     "  --json              print the results as JSON instead of a table\n"
@@ -495,6 +498,15 @@ class Bench {
         }));
       }
     }
+    if (wanted(o_, "archive")) {
+      // Row 2 (unix) is the reference; run it here when e2e did not.
+      if (!unix_w1)
+        unix_w1 = median_of(o_.repeat, [&] {
+          return drain("2", "switchyard end to end, noop_sink", false, 1, Handlers::kNoop,
+                       o_.events);
+        });
+      add(archive_drain(unix_w1));
+    }
     if (wanted(o_, "sqlite")) {
       add(median_of(o_.repeat, [&] {
         return drain("3", "switchyard end to end, 2 SQLite sinks", false, 1, Handlers::kSqlite,
@@ -556,6 +568,8 @@ class Bench {
  private:
   enum class Handlers { kNoop, kSqlite, kLatency, kSql };
   switchyard::test::SqlServer* db_ = nullptr;  // the server of the running kSql row
+  bool archive_ = false;                       // routes_yaml() turns `archive:` on (row 2A)
+  double memory_before_ = 0;                   // used_memory before the running drain's backlog
 
   void add(Result r) {
     if (r.ratio < 0 && r.rate > 0 && (r.transport == "unix" || r.transport == "tcp")) {
@@ -572,6 +586,41 @@ class Bench {
   }
 
   void flush() { control_.cmd({"FLUSHALL"}); }
+
+  // INFO memory's used_memory, in bytes.
+  double used_memory() {
+    ReplyPtr info = control_.cmd({"INFO", "memory"});
+    const std::string text(info->str, info->len);
+    const size_t at = text.find("used_memory:");
+    return at == std::string::npos ? -1 : std::stod(text.substr(at + 12));
+  }
+
+  // (2A) row 2 (unix) with `archive:` on: the rate, its share of row 2's (when it ran), and the
+  // archive's memory per event, measured on the last run's archive (every event archived once).
+  Result archive_drain(const std::optional<Result>& without) {
+    archive_ = true;
+    double bytes_per_event = -1;
+    long long archived = -1;
+    Result r = median_of(o_.repeat, [&] {
+      Result one = drain("2A", "switchyard end to end, noop_sink, with archive", false, 1,
+                         Handlers::kNoop, o_.events);
+      archived = control_.integer({"XLEN", std::string(kKey) + ":archive"});
+      bytes_per_event = (used_memory() - memory_before_) / static_cast<double>(o_.events);
+      return one;
+    });
+    archive_ = false;
+    r.extra["archive_bytes_per_event"] = bytes_per_event;
+    std::ostringstream check;
+    check << r.check << "; " << archived << " archived"
+          << (archived == o_.events ? "" : " MISMATCH [FAILED]") << ", " << std::fixed
+          << std::setprecision(0) << bytes_per_event << " B/event in Redis";
+    if (without && without->rate > 0) {
+      r.extra["share_of_row_2"] = r.rate / without->rate;
+      check << ", " << std::setprecision(0) << 100 * r.rate / without->rate << "% of row 2";
+    }
+    r.check = check.str();
+    return r;
+  }
 
   // (1) bare drain: LPOP key 1000 in a loop, counting replies.
   Result bare_drain(bool tcp) {
@@ -735,7 +784,7 @@ class Bench {
       << "sources:\n  bench:\n    type: list\n    key: " << kKey << "\n    batch: " << o_.batch
       << "\n    workers: " << workers << "\n    max_deliveries: 5\n    reclaim_after: 30s\n"
       << "    delivery: " << (lease ? "lease" : "inflight") << "\n"
-      << "handlers:\n";
+      << (archive_ ? "    archive: { retention: 7d, max_len: 10000000 }\n" : "") << "handlers:\n";
     switch (handlers) {
       case Handlers::kNoop:
         y << "  noop:\n    plugin: noop_sink\n"
@@ -877,6 +926,7 @@ class Bench {
       db_->exec("DROP TABLE IF EXISTS user_registrations");
       db_->exec("DROP TABLE IF EXISTS quotes");
     }
+    memory_before_ = used_memory();
     prefill(control_, kStaging, 0, events, static_cast<size_t>(o_.envelope_bytes));
     Daemon d;
     start_daemon(&d, routes_yaml(tcp, workers, handlers, db, lease), workers, lease);

@@ -172,6 +172,31 @@ int main(int argc, char** argv) {
     cmd->add_option("--handler", pause_options.handler, "Handler name: pause or resume it");
   }
 
+  BackfillOptions backfill_options;
+  auto* backfill = app.add_subcommand(
+      "backfill", "Feed archived events of a time range to one handler (K:archive -> K:retry)");
+  auto* replay = app.add_subcommand(
+      "replay", "Send archived events of a time range again to one handler, e.g. after a fix");
+  for (auto* cmd : {backfill, replay}) {
+    add_common(cmd);
+    const bool is_replay = cmd == replay;
+    cmd->add_option(is_replay ? "--to-handler" : "--handler", backfill_options.handler,
+                    "The handler to feed")
+        ->required();
+    cmd->add_option("--since", backfill_options.since,
+                    "Events handled at or after this (ISO 8601, or ago: 24h, 7d)")
+        ->required();
+    cmd->add_option("--until", backfill_options.until,
+                    "Events handled before this (ISO 8601, or ago; default: now)");
+    cmd->add_option("--event", backfill_options.event, "Only events matching this glob");
+    cmd->add_option("--rate", backfill_options.rate, "Deliveries per second (default 5000/s)");
+    cmd->add_option("--source", backfill_options.source,
+                    "Only this source (default: every source with archive:)");
+    cmd->add_flag("--dry-run", backfill_options.dry_run, "Count what would be sent; send nothing");
+    cmd->add_flag("--reset", backfill_options.reset,
+                  "Forget the handler's cursor: send a range an earlier run sent again");
+  }
+
   auto* version =
       app.add_subcommand("version", "Print the version, build type and plugin ABI version");
 
@@ -205,6 +230,10 @@ int main(int argc, char** argv) {
   if (*pause || *resume) {
     pause_options.resume = resume->parsed();
     return pause_command(common, pause_options);
+  }
+  if (*backfill || *replay) {
+    backfill_options.verb = replay->parsed() ? "replay" : "backfill";
+    return backfill_command(common, backfill_options);
   }
   if (*version) return version_command();
   return 2;

@@ -9,12 +9,13 @@ _switchyard() {
   ((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
   COMPREPLY=()
 
-  local commands="run reload check publish dlq stats top tap test pause resume version"
+  local commands="run reload check publish dlq stats top tap test pause resume backfill replay version"
   local common="-c --config --redis --plugins-dir -h --help"
 
   # The command is the first word after `switchyard` that is neither an option nor its value.
   local takes_value="-c --config --redis --plugins-dir --file --pid-file --instance --source \
-    --handler --limit --interval --event --reason --since --before --older-than --route"
+    --handler --limit --interval --event --reason --since --before --older-than --route \
+    --to-handler --until --rate"
   cmd=""
   for ((i = 1; i < COMP_CWORD; i++)); do
     case " $takes_value " in
@@ -34,7 +35,7 @@ _switchyard() {
       mapfile -t COMPREPLY < <(compgen -d -- "$cur")
       return 0 ;;
     --redis | --instance | --source | --handler | --limit | --interval | --event | --reason | \
-      --since | --before | --older-than | --route)
+      --since | --before | --older-than | --route | --to-handler | --until | --rate)
       return 0 ;;  # a value: nothing sensible to offer
   esac
 
@@ -72,6 +73,8 @@ _switchyard() {
       fi
       words="$common" ;;
     pause | resume) words="$common --handler" ;;
+    backfill) words="$common --handler --since --until --event --rate --source --dry-run --reset" ;;
+    replay) words="$common --to-handler --since --until --event --rate --source --dry-run --reset" ;;
     version) words="-h --help" ;;
     *) words="$common" ;;
   esac

@@ -4,6 +4,7 @@
 #ifndef SWITCHYARD_CLI_COMMANDS_H_
 #define SWITCHYARD_CLI_COMMANDS_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,10 @@ struct Loaded {
 // stores the error in *error (when given) or prints it to stderr.
 int load_common(const CommonOptions& options, Loaded* loaded, Status* error = nullptr,
                 bool need_redis = true);
+
+// A --since/--until/--before value: an ISO 8601 time, or a duration before now ("2h", "7d"), as
+// unix ms. False when text is neither.
+bool parse_time_option(const std::string& text, int64_t now, int64_t* out);
 
 struct RunOptions {
   std::string instance;  // --instance
@@ -118,6 +123,24 @@ struct PauseOptions {
 };
 // Sets (or clears) the pause in K:paused; an unknown source or handler is a usage error (2).
 int pause_command(const CommonOptions& common, const PauseOptions& options);
+
+// `switchyard backfill --handler H` and `switchyard replay --to-handler H` (README "History:
+// archive, backfill, replay"): copies the archived messages of a time range that routes send to
+// H, in chunks paced by rate, into each archived source's K:retry as deliveries to H alone; the
+// running daemon delivers them. Its cursor (K:backfill:H) makes it resumable and keeps a range
+// from being sent twice. Exit 0 done, 1 Redis failure or another run moved the cursor, 2 usage.
+struct BackfillOptions {
+  std::string verb = "backfill";  // backfill | replay (same work, named in output and cursor)
+  std::string handler;
+  std::string since;            // required: ISO 8601 or a duration ago
+  std::string until;            // default: now
+  std::string event;            // fnmatch(3) glob; empty: every event routed to the handler
+  std::string rate = "5000/s";  // deliveries per second enqueued
+  std::string source;           // only this source (default: every source with archive:)
+  bool dry_run = false;         // count what would be sent; write nothing
+  bool reset = false;           // forget the handler's cursor: send the range again
+};
+int backfill_command(const CommonOptions& common, const BackfillOptions& options);
 
 // "switchyard VERSION (BUILD_TYPE build, plugin ABI N)", without a newline: what `version` and
 // `--version` print. Thread safety: reentrant.

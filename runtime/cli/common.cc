@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "config/config_loader.h"
 #include "plugin_host/handler_registry.h"
+#include "records/dead_letter.h"
 
 namespace switchyard {
 namespace {
@@ -132,6 +133,15 @@ int load_common(const CommonOptions& options, Loaded* loaded, Status* error_out,
   }
   loaded->config = std::move(config);
   return 0;
+}
+
+bool parse_time_option(const std::string& text, int64_t now, int64_t* out) {
+  Millis ago;
+  if (parse_duration(text, &ago)) {
+    *out = now - ago.count();
+    return true;
+  }
+  return parse_iso8601(text, out);
 }
 
 }  // namespace switchyard

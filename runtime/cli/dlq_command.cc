@@ -55,16 +55,6 @@ int64_t now_ms() {
       .count();
 }
 
-// A --since/--before value: an ISO 8601 time, or a duration ago ("2h", "7d").
-bool parse_time_option(const std::string& text, int64_t now, int64_t* out) {
-  Millis ago;
-  if (parse_duration(text, &ago)) {
-    *out = now - ago.count();
-    return true;
-  }
-  return parse_iso8601(text, out);
-}
-
 // One element of K:dead.
 struct Letter {
   long index = 0;  // in the LRANGE this run made (only to tell the head of the list)

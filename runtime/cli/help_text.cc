@@ -69,6 +69,13 @@ std::string help_examples(const std::string& command) {
       {"test",
        "switchyard test routes.test.yaml\n"
        "switchyard test -c routes.yaml routes.test.yaml"},
+      {"backfill",
+       "switchyard backfill --handler quotes_archive --since 24h --dry-run\n"
+       "switchyard backfill --handler quotes_archive --since 24h --rate 2000/s"},
+      {"replay",
+       "switchyard replay --to-handler quotes_db --since 2h\n"
+       "switchyard replay --to-handler quotes_db --since 2026-05-07T10:00:00Z --until 1h "
+       "--event 'quote.*'"},
       {"pause",
        "switchyard pause events\n"
        "switchyard pause --handler quotes_db"},

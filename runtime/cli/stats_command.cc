@@ -12,7 +12,9 @@
 #include "cli/commands.h"
 #include "dispatch/pace.h"
 #include "dispatch/pause.h"
+#include "records/dead_letter.h"
 #include "redis/redis_connection.h"
+#include "source/archive.h"
 #include "source/behind_sampler.h"
 #include "source/list_source.h"
 #include "util/escape.h"
@@ -50,9 +52,17 @@ struct SourceStats {
   std::map<std::string, ConsumerStats> consumers;
   bool stream = false;
   std::vector<GroupStats> groups;
-  std::map<std::string, std::string> alerts;  // K:alerts: code -> "<ISO time> <text>"
-  std::map<std::string, std::string> paused;  // K:paused: field -> "<ISO time> by <who>"
+  std::map<std::string, std::string> alerts;        // K:alerts: code -> "<ISO time> <text>"
+  std::map<std::string, std::string> paused;        // K:paused: field -> "<ISO time> by <who>"
+  long long archived = -1;                          // XLEN K:archive; -1: archive off
+  std::map<std::string, BackfillCursor> backfills;  // handler -> K:backfill:<handler>
 };
+
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 // Reads a flat [field, value, ...] reply into a map of owned strings/integers (as text).
 std::map<std::string, std::string> fields_of(const redisReply* r) {
@@ -131,6 +141,14 @@ Status collect(RedisConnection& connection, const Config& config, const std::str
     Reply paused;
     if (connection.command({"HGETALL", paused_key(source.key)}, &paused))
       st.paused = fields_of(paused.get());
+    if (source.archive) st.archived = integer({"XLEN", keys.archive()});
+    for (const HandlerConfig& h : config.handlers) {
+      BackfillCursor cursor;
+      bool found = false;
+      Status b = read_backfill(&connection, keys, h.name, &cursor, &found);
+      if (!b) st.alerts["backfill_unreadable_" + h.name] = b.message();
+      if (found) st.backfills[h.name] = cursor;
+    }
     if (source.type == SourceType::kStream) {
       Status s = collect_stream(connection, source, &st);
       if (!s) return s;
@@ -217,6 +235,20 @@ void print_json(const std::vector<SourceStats>& stats,
     for (auto it = st.paused.begin(); it != st.paused.end(); ++it)
       std::cout << (it == st.paused.begin() ? "" : ",") << json_quote(it->first) << ":"
                 << json_quote(it->second);
+    std::cout << "},\"archived\":" << st.archived << ",\"backfills\":{";
+    const int64_t now = unix_ms();
+    for (auto it = st.backfills.begin(); it != st.backfills.end(); ++it) {
+      const BackfillCursor& c = it->second;
+      const auto eta = c.eta_ms(now);
+      std::cout << (it == st.backfills.begin() ? "" : ",") << json_quote(it->first)
+                << ":{\"command\":" << json_quote(c.verb)
+                << ",\"from\":" << json_quote(iso8601(c.from_ms))
+                << ",\"until\":" << json_quote(iso8601(c.until_ms))
+                << ",\"done\":" << (c.done ? "true" : "false") << ",\"read\":" << c.scanned
+                << ",\"sent\":" << c.sent << ",\"progress\":" << c.fraction()
+                << ",\"eta_seconds\":" << (eta ? std::to_string(*eta / 1000) : "null")
+                << ",\"updated\":" << json_quote(iso8601(c.updated_ms)) << "}";
+    }
     std::cout << "}";
     auto b = behind.find(st.name);
     print_behind_json(b == behind.end() ? SourceBehindView{} : b->second, handlers);
@@ -247,7 +279,8 @@ void print_json(const std::vector<SourceStats>& stats,
   std::cout << "}\n";
 }
 
-// One line per alert of the source (see source/source_alerts.h), and per paused thing.
+// One line per alert of the source (see source/source_alerts.h), per paused thing, for the
+// archive and per backfill or replay.
 void print_alerts(const SourceStats& st) {
   for (const auto& [code, text] : st.alerts)
     std::cout << "  ALERT " << printable(code) << ": " << printable(text) << "\n";
@@ -257,6 +290,22 @@ void print_alerts(const SourceStats& st) {
     std::cout << "  PAUSED " << (handler ? "handler " : "source ") << printable(name) << " since "
               << printable(since) << " (switchyard resume " << (handler ? "--handler " : "")
               << printable(name) << ")\n";
+  }
+  if (st.archived >= 0) std::cout << "  archive: " << st.archived << " messages\n";
+  const int64_t now = unix_ms();
+  for (const auto& [handler, c] : st.backfills) {
+    std::cout << "  " << (c.verb == "replay" ? "REPLAY" : "BACKFILL") << " handler "
+              << printable(handler) << " (" << iso8601(c.from_ms) << " to " << iso8601(c.until_ms)
+              << "): ";
+    if (c.done) {
+      std::cout << "done at " << iso8601(c.updated_ms) << ", sent " << c.sent << " of " << c.scanned
+                << " archived\n";
+      continue;
+    }
+    const auto eta = c.eta_ms(now);
+    std::cout << static_cast<int>(c.fraction() * 100) << "%, sent " << c.sent << " of " << c.scanned
+              << " read, ETA " << (eta ? std::to_string(*eta / 1000) + "s" : std::string("unknown"))
+              << ", last moved " << iso8601(c.updated_ms) << "\n";
   }
 }
 

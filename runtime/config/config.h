@@ -83,6 +83,9 @@ struct SourceConfig {
   Millis reclaim_after{0};        // a silent instance's in-flight messages are reclaimed after
   Delivery delivery{};            // type list only
   Rate max_rate;                  // messages taken from K, by every instance together
+  bool archive = false;           // `archive:` given: handled messages go to K:archive
+  Millis archive_retention{0};    // archive entries older than this are trimmed
+  long long archive_max_len = 0;  // most entries K:archive keeps (approximately)
   Mark mark;                      // where the source's name is written
 };
 

@@ -101,6 +101,10 @@ SourceConfig Parser::parse_source(const Field& f, Mark* key_mark) const {
   const std::vector<Field> fields =
       read_section(f, "sources.*", &s, [&](const Field& x, const KeySpec& spec) {
         if (x.key.Scalar() == "key") *key_mark = mark_of(x);
+        if (x.key.Scalar() == "archive") {
+          s.archive = true;
+          read_section(x, "sources.*.archive", &s, kNoMore);
+        }
         if (spec.only_for == "format: laravel" && !laravel_only) laravel_only = &x;
         if (spec.only_for == "type: stream" && !stream_only) stream_only = &x;
       });

@@ -15,6 +15,7 @@
 #include "source/behind_sampler.h"
 #include "source/lease_source.h"
 #include "source/list_source.h"
+#include "source/make_source.h"
 #include "source/source_alerts.h"
 #include "util/escape.h"
 
@@ -243,6 +244,8 @@ void Daemon::housekeeping() {
     lists.push_back(std::make_unique<ListSource>(&connection, sources[i].key,
                                                  identities_[i]->name(), 0, identities_[i]->token(),
                                                  sources[i].reclaim_after));
+    // What reclaiming dead-letters after max_deliveries is archived like an ack's messages.
+    lists.back()->set_archive(archive_settings(sources[i]));
     leases.push_back(std::make_unique<LeaseSource>(&connection, sources[i].key,
                                                    identities_[i]->name(), identities_[i]->token(),
                                                    sources[i].reclaim_after));

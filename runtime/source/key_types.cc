@@ -26,9 +26,10 @@ Status heal_key_types(RedisConnection* connection, const SourceKeys& keys,
                                     keys.lease(),
                                     keys.window(),
                                     keys.heartbeat(consumer),
-                                    keys.inflight(consumer, worker)};
-  std::vector<std::string> types = {"list", "list",   "zset", "hash",   "hash",
-                                    "hash", "string", "hash", "string", "list"};
+                                    keys.inflight(consumer, worker),
+                                    keys.archive()};
+  std::vector<std::string> types = {"list",   "list", "zset",   "hash", "hash",  "hash",
+                                    "string", "hash", "string", "list", "stream"};
   if (!notify_key.empty()) {
     names.push_back(notify_key);
     types.push_back("list");

@@ -41,6 +41,7 @@ Status LeaseSource::start(int max_deliveries, const std::string& source_name) {
   source_name_ = source_name;
   // In-flight lists of an earlier `delivery: inflight` run of this consumer go back to K first.
   ListSource lists(connection_, keys_.pending, consumer_, 0, "", std::chrono::milliseconds(1));
+  lists.set_archive(archive_);
   return lists.recover_at_start(max_deliveries, source_name);
 }
 
@@ -200,12 +201,14 @@ Status LeaseSource::ack(const TakenBatch& batch, const AckWrites& writes, bool* 
   const std::string n = std::to_string(batch.messages.size());
   std::vector<std::string_view> args = {holder_, n, batch.messages.front(), batch.messages.back()};
   std::vector<std::string> numbers;
-  append_ack_writes(writes, &numbers, &args);
+  append_ack_writes(archive_, writes, &numbers, &args);
   const std::string lease = keys_.lease(), window = keys_.window();
   const std::string deliveries = keys_.deliveries(), dead = keys_.dead(), retry = keys_.retry();
+  const std::string archive = keys_.archive();
   Reply reply;
-  Status s = connection_->eval(
-      kLeaseAckScript, {keys_.pending, lease, window, deliveries, dead, retry}, args, &reply);
+  Status s = connection_->eval(kLeaseAckScript,
+                               {keys_.pending, lease, window, deliveries, dead, retry, archive},
+                               args, &reply);
   if (!s) return s;
   if (reply->type == REDIS_REPLY_INTEGER && reply->integer == -1) {
     spdlog::error(

@@ -266,10 +266,12 @@ Status ListSource::ack(const TakenBatch& batch, const AckWrites& writes, bool* o
   std::vector<std::string> numbers;
   args_.clear();
   args_.push_back(n);
-  append_ack_writes(writes, &numbers, &args_);
+  append_ack_writes(archive_, writes, &numbers, &args_);
   std::string dead = keys_.dead(), retry = keys_.retry(), deliveries = keys_.deliveries();
+  std::string archive = keys_.archive();
   Reply reply;
-  Status s = connection_->eval(kAckScript, {inflight_, dead, retry, deliveries}, args_, &reply);
+  Status s =
+      connection_->eval(kAckScript, {inflight_, dead, retry, deliveries, archive}, args_, &reply);
   if (!s) return s;
   *owned = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
   if (*owned) return Status::ok();
@@ -277,9 +279,9 @@ Status ListSource::ack(const TakenBatch& batch, const AckWrites& writes, bool* o
   // batch's own messages are acked with their writes, anything else goes back to K.
   args_.resize(1);  // n
   args_.insert(args_.end(), batch.messages.begin(), batch.messages.end());
-  append_ack_writes(writes, &numbers, &args_);
-  s = connection_->eval(kHealAckScript, {inflight_, dead, retry, deliveries, keys_.pending}, args_,
-                        &reply);
+  append_ack_writes(archive_, writes, &numbers, &args_);
+  s = connection_->eval(
+      kHealAckScript, {inflight_, dead, retry, deliveries, keys_.pending, archive}, args_, &reply);
   if (!s) return s;
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
     return Status::error("ack script returned an unexpected reply");
@@ -313,10 +315,14 @@ Status ListSource::recover(const std::string& list, const std::string& consumer,
   std::string max = std::to_string(max_deliveries);
   std::string deliveries = keys_.deliveries(), dead_key = keys_.dead(), owners = keys_.owners();
   std::string heartbeat = keys_.heartbeat(consumer);
+  const std::string archive_key = keys_.archive();
+  const std::string retention = std::to_string(archive_.on ? archive_.retention.count() : 0);
+  const std::string max_len = std::to_string(archive_.on ? archive_.max_len : 0);
   Reply reply;
   Status s = connection_->eval(
-      kRecoverScript, {list, keys_.pending, deliveries, dead_key, owners, heartbeat},
-      {force ? "1" : "0", max, tail, count_delivery ? "1" : "0", ttl_ms_}, &reply);
+      kRecoverScript, {list, keys_.pending, deliveries, dead_key, owners, heartbeat, archive_key},
+      {force ? "1" : "0", max, tail, count_delivery ? "1" : "0", ttl_ms_, retention, max_len},
+      &reply);
   if (!s) return s;
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
     return Status::error("recover script returned an unexpected reply");

@@ -36,7 +36,16 @@ MadeSource make_source(RedisConnection* connection, const SourceConfig& config,
     made.alive_value = token;
     made.source = std::move(list);
   }
+  made.source->set_archive(archive_settings(config));
   return made;
+}
+
+ArchiveSettings archive_settings(const SourceConfig& config) {
+  ArchiveSettings archive;
+  archive.on = config.archive;
+  archive.retention = config.archive_retention;
+  archive.max_len = config.archive_max_len;
+  return archive;
 }
 
 }  // namespace switchyard

@@ -23,6 +23,10 @@ struct MadeSource {
   std::string alive_value;
 };
 
+// The source's `archive:` settings, for Source::set_archive (make_source applies them; so must
+// any other code that makes a source of this config, such as the daemon's housekeeping).
+ArchiveSettings archive_settings(const SourceConfig& config);
+
 // Makes worker number `worker`'s source for config: type stream -> StreamSource (kept alive with
 // token from now on); delivery lease -> LeaseSource; else ListSource (told config.workers).
 // Format laravel sources take one token from K:notify per message. consumer names this process

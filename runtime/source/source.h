@@ -41,6 +41,18 @@ struct SourceKeys {
   // Alerts about state Switchyard could not heal (hash: code -> "<ISO time> <text>"), see
   // source/source_alerts.h.
   std::string alerts() const { return pending + ":alerts"; }
+  // `archive:` on: every acknowledged message, field m, id time = when it was handled (stream).
+  std::string archive() const { return pending + ":archive"; }
+  // A backfill or replay for handler h: its range, cursor and totals (hash, see
+  // source/archive.h).
+  std::string backfill(const std::string& h) const { return pending + ":backfill:" + h; }
+};
+
+// A source's `archive:` settings (off unless configured).
+struct ArchiveSettings {
+  bool on = false;
+  std::chrono::milliseconds retention{0};  // entries older than this are trimmed (MINID ~)
+  long long max_len = 0;                   // about this many entries are kept (MAXLEN ~)
 };
 
 // Messages taken in one round trip. The views point into replies owned by the batch.
@@ -93,6 +105,11 @@ class Source {
   virtual const SourceKeys& keys() const = 0;
   // Where a taken batch waits for its ack (for log messages).
   virtual std::string describe_inflight() const = 0;
+  // Every ack from now on also archives the batch's messages (K:archive) when archive.on.
+  void set_archive(const ArchiveSettings& archive) { archive_ = archive; }
+
+ protected:
+  ArchiveSettings archive_;
 };
 
 }  // namespace switchyard

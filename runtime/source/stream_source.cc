@@ -364,10 +364,11 @@ Status StreamSource::ack(const TakenBatch& batch, const AckWrites& writes, bool*
   std::vector<std::string_view> args = {group_, consumer_, nids};
   args.insert(args.end(), ids.begin(), ids.end());
   std::vector<std::string> numbers;
-  append_ack_writes(writes, &numbers, &args);
-  std::string dead = keys_.dead(), retry = keys_.retry();
+  append_ack_writes(archive_, writes, &numbers, &args);
+  std::string dead = keys_.dead(), retry = keys_.retry(), archive = keys_.archive();
   Reply reply;
-  Status s = connection_->eval(kStreamAckScript, {keys_.pending, dead, retry}, args, &reply);
+  Status s =
+      connection_->eval(kStreamAckScript, {keys_.pending, dead, retry, archive}, args, &reply);
   if (!s) return s;
   *owned = !(reply->type == REDIS_REPLY_INTEGER && reply->integer < 0);
   keeper_->hold({});

@@ -1,10 +1,11 @@
 -- lease_ack.lua: acks the window of a `delivery: lease` source by trimming it off the head of
--- K, with the batch's dead letters and retries.
--- KEYS: K, lease, window, deliveries, dead, retry.
--- ARGV: holder, n, first message, last message, then the ack writes (ack_writes.lua): ndead,
--- dead letters..., (score, member)...
+-- K, with the batch's dead letters and retries, archiving its messages.
+-- KEYS: K, lease, window, deliveries, dead, retry, archive.
+-- ARGV: holder, n, first message, last message, then the ack writes (ack_writes.lua): retention
+-- ms, max_len, ndead, dead letters..., (score, member)...
 -- Reply: 1 (trimmed), 0 (lease or window no longer ours: nothing written), -1 (the head of K
 -- changed: window dropped, nothing trimmed or written).
+--@include archive.lua
 --@include ack_writes.lua
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 if redis.call('HGET', KEYS[3], 'by') ~= ARGV[1] then return 0 end
@@ -14,7 +15,10 @@ if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[3] or redis.call('LINDEX', KEYS[1], 
   redis.call('DEL', KEYS[3])
   return -1
 end
-write_ack_writes(5, KEYS[5], KEYS[6])
+check_ack_writes(5, KEYS[7])
+write_ack_writes(5, KEYS[5], KEYS[6], KEYS[7], function()
+  return redis.call('LRANGE', KEYS[1], 0, n - 1)
+end)
 -- Delivery counts of the window's messages (a suspect message, or counts an earlier
 -- `delivery: inflight` run left) end with the message.
 if redis.call('EXISTS', KEYS[4]) == 1 then

@@ -196,19 +196,37 @@ handler:
             "shutdown_timeout, limits, contracts, metrics, logging); did you mean \"handlers\"?");
 }
 
+TEST(ConfigLoaderTest, ArchiveIsOffUnlessGivenAndTakesItsKeys) {
+  Config c;
+  ASSERT_TRUE(
+      load("version: 1\nsources: {a: {}, b: {archive: {retention: 2h, max_len: 500}}, "
+           "c: {archive: {}}}\n",
+           &c));
+  EXPECT_FALSE(c.sources.at(0).archive);
+  EXPECT_TRUE(c.sources.at(1).archive);
+  EXPECT_EQ(c.sources.at(1).archive_retention, Millis(2 * 3600 * 1000));
+  EXPECT_EQ(c.sources.at(1).archive_max_len, 500);
+  EXPECT_TRUE(c.sources.at(2).archive);
+  EXPECT_EQ(c.sources.at(2).archive_retention, Millis(7LL * 24 * 3600 * 1000));
+  EXPECT_EQ(c.sources.at(2).archive_max_len, 10000000);
+  EXPECT_EQ(error_of("version: 1\nsources: {a: {archive: {retention: 7d, maxlen: 5}}}\n"),
+            "routes.yaml:2:40: unknown key \"maxlen\" in sources.a.archive (expected one of: "
+            "retention, max_len); did you mean \"max_len\"?");
+}
+
 TEST(ConfigLoaderTest, UnknownSourceKey) {
-  EXPECT_EQ(
-      error_of(R"(version: 1
+  EXPECT_EQ(error_of(R"(version: 1
 sources:
   analytics:
     type: list
     bacth: 10
 )"),
-      "routes.yaml:5:5: unknown key \"bacth\" in sources.analytics (expected one of: type, "
-      "key, format, prefix, cluster_hash_tag, group, start, batch, workers, "
-      "max_deliveries, reclaim_after, delivery, max_rate, dead_letter_max, dead_letter_max_age); "
-      "did you "
-      "mean \"batch\"?");
+            "routes.yaml:5:5: unknown key \"bacth\" in sources.analytics (expected one of: type, "
+            "key, format, prefix, cluster_hash_tag, group, start, batch, workers, "
+            "max_deliveries, reclaim_after, delivery, max_rate, dead_letter_max, "
+            "dead_letter_max_age, archive); "
+            "did you "
+            "mean \"batch\"?");
 }
 
 TEST(ConfigLoaderTest, DeadLetterMaxIsReadAndRangeChecked) {

@@ -11,6 +11,7 @@
 #include "records/dead_letter.h"
 #include "source/lua/scripts.h"
 #include "source/source.h"
+#include "support/archive.h"
 #include "support/lua_eval.h"
 #include "support/redis_server.h"
 
@@ -54,8 +55,8 @@ class LeaseScriptsTest : public ::testing::Test {
     return eval(redis(), lua::kLeaseTake, take_keys(), take_args(max, replaceable));
   }
   Strings ack_keys() const {
-    return {keys_.pending,      keys_.lease(), keys_.window(),
-            keys_.deliveries(), keys_.dead(),  keys_.retry()};
+    return {keys_.pending, keys_.lease(), keys_.window(), keys_.deliveries(),
+            keys_.dead(),  keys_.retry(), keys_.archive()};
   }
   std::string window(const std::string& field) {
     return redis().command({"HGET", keys_.window(), field}).str;
@@ -202,7 +203,7 @@ TEST_F(LeaseScriptsTest, AckTrimsTheWindowWithItsWritesAndCounts) {
   redis().rpush_many(keys_.pending, {"a", "b", "c"});
   ASSERT_EQ(integers_of(take(2)), (Integers{2, 0}));
   redis().command({"HSET", keys_.deliveries(), test::sha1_hex("a"), "1"});
-  const Strings args = {kMe, "2", "a", "b", "1", "d1", "1000", "r1"};
+  const Strings args = {kMe, "2", "a", "b", "0", "0", "1", "d1", "1000", "r1"};
   EXPECT_EQ(integer_of(eval(redis(), lua::kLeaseAck, ack_keys(), args)), 1);
   EXPECT_EQ(redis().lrange(keys_.pending), (Strings{"c"}));
   EXPECT_EQ(redis().lrange(keys_.dead()), (Strings{"d1"}));
@@ -211,11 +212,22 @@ TEST_F(LeaseScriptsTest, AckTrimsTheWindowWithItsWritesAndCounts) {
   EXPECT_EQ(test::type_of(redis(), keys_.window()), "none");
 }
 
+TEST_F(LeaseScriptsTest, AckWithTheArchiveOnArchivesTheWindowInOrder) {
+  redis().rpush_many(keys_.pending, {"a", "b", "c"});
+  ASSERT_EQ(integers_of(take(2)), (Integers{2, 0}));
+  const Strings args = {kMe, "2", "a", "b", "60000", "100", "0"};
+  EXPECT_EQ(integer_of(eval(redis(), lua::kLeaseAck, ack_keys(), args)), 1);
+  EXPECT_EQ(test::archived_messages(redis(), keys_.archive()), (Strings{"a", "b"}));
+  EXPECT_EQ(redis().lrange(keys_.pending), (Strings{"c"}));
+}
+
 TEST_F(LeaseScriptsTest, AckKeepsTheRemainingSuspectCountOfADeadHoldersWindow) {
   redis().rpush_many(keys_.pending, {"a", "b", "c"});
   redis().command({"HSET", keys_.window(), "n", "2", "by", "gone|t0", "suspect", "0"});
   ASSERT_EQ(integers_of(take(10)), (Integers{1, 0}));
-  EXPECT_EQ(integer_of(eval(redis(), lua::kLeaseAck, ack_keys(), {kMe, "1", "a", "a", "0"})), 1);
+  EXPECT_EQ(
+      integer_of(eval(redis(), lua::kLeaseAck, ack_keys(), {kMe, "1", "a", "a", "0", "0", "0"})),
+      1);
   EXPECT_EQ(window("n"), "0");
   EXPECT_EQ(window("by"), "");
   EXPECT_EQ(window("suspect"), "1");
@@ -224,7 +236,7 @@ TEST_F(LeaseScriptsTest, AckKeepsTheRemainingSuspectCountOfADeadHoldersWindow) {
 TEST_F(LeaseScriptsTest, AckIsRefusedWithoutWritingWhenTheLeaseOrWindowIsNotOurs) {
   redis().rpush_many(keys_.pending, {"a", "b"});
   ASSERT_EQ(integers_of(take(2)), (Integers{2, 0}));
-  const Strings args = {kMe, "2", "a", "b", "1", "d1", "1000", "r1"};
+  const Strings args = {kMe, "2", "a", "b", "0", "0", "1", "d1", "1000", "r1"};
   redis().command({"SET", keys_.lease(), "other|t9", "PX", "60000"});
   std::string before = snapshot();
   EXPECT_EQ(integer_of(eval(redis(), lua::kLeaseAck, ack_keys(), args)), 0);
@@ -245,7 +257,7 @@ TEST_F(LeaseScriptsTest, AckDropsTheWindowAndTrimsNothingWhenTheHeadOfKChanged) 
   ASSERT_EQ(integers_of(take(2)), (Integers{2, 0}));
   redis().command({"LPOP", keys_.pending});
   redis().rpush(keys_.pending, "c");
-  const Strings args = {kMe, "2", "a", "b", "1", "d1", "1000", "r1"};
+  const Strings args = {kMe, "2", "a", "b", "0", "0", "1", "d1", "1000", "r1"};
   EXPECT_EQ(integer_of(eval(redis(), lua::kLeaseAck, ack_keys(), args)), -1);
   EXPECT_EQ(redis().lrange(keys_.pending), (Strings{"b", "c"}));
   EXPECT_EQ(test::type_of(redis(), keys_.window()), "none");

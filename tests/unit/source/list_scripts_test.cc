@@ -14,6 +14,7 @@
 #include "source/ack_writes.h"
 #include "source/lua/scripts.h"
 #include "source/source.h"
+#include "support/archive.h"
 #include "support/lua_eval.h"
 #include "support/redis_server.h"
 
@@ -229,9 +230,10 @@ TEST_F(ListScriptsTest, FastTakeRemovesOneLaravelTokenPerMessageBeyondThoseConsu
 
 TEST_F(ListScriptsTest, AckDeletesTheInflightListAndWritesDeadLettersAndRetriesInOrder) {
   redis().rpush_many(inflight_, {"a", "b"});
-  const Strings keys = {inflight_, keys_.dead(), keys_.retry(), keys_.deliveries()};
-  test::Reply r =
-      eval(redis(), lua::kListAck, keys, {"2", "2", "d1", "d2", "1000", "r1", "2000", "r2"});
+  const Strings keys = {inflight_, keys_.dead(), keys_.retry(), keys_.deliveries(),
+                        keys_.archive()};
+  test::Reply r = eval(redis(), lua::kListAck, keys,
+                       {"2", "0", "0", "2", "d1", "d2", "1000", "r1", "2000", "r2"});
   EXPECT_EQ(integer_of(r), 1);
   EXPECT_EQ(test::type_of(redis(), inflight_), "none");
   EXPECT_EQ(redis().lrange(keys_.dead()), (Strings{"d1", "d2"}));
@@ -241,13 +243,14 @@ TEST_F(ListScriptsTest, AckDeletesTheInflightListAndWritesDeadLettersAndRetriesI
 
 TEST_F(ListScriptsTest, AckWritesMoreThanOneChunkOfDeadLettersAndRetries) {
   redis().rpush(inflight_, "a");
-  Strings args = {"1", "2500"};
+  Strings args = {"1", "0", "0", "2500"};
   for (int i = 0; i < 2500; ++i) args.push_back("d" + std::to_string(i));
   for (int i = 0; i < 1500; ++i) {
     args.push_back(std::to_string(i));
     args.push_back("r" + std::to_string(i));
   }
-  const Strings keys = {inflight_, keys_.dead(), keys_.retry(), keys_.deliveries()};
+  const Strings keys = {inflight_, keys_.dead(), keys_.retry(), keys_.deliveries(),
+                        keys_.archive()};
   EXPECT_EQ(integer_of(eval(redis(), lua::kListAck, keys, args)), 1);
   const Strings dead = redis().lrange(keys_.dead());
   ASSERT_EQ(dead.size(), 2500u);
@@ -266,15 +269,17 @@ TEST_F(ListScriptsTest, AckWritesBuiltByAppendAckWritesLandInOrder) {
     writes.retries.emplace_back(1700000000000 + i, "v1|0|retry " + std::to_string(i));
   std::vector<std::string_view> views = {"1"};
   std::vector<std::string> numbers;
-  append_ack_writes(writes, &numbers, &views);
-  ASSERT_EQ(views.size(), 1u + 1 + 1200 + 2 * 1500);
-  EXPECT_EQ(views[1], "1200");
-  EXPECT_EQ(views[2], "letter 0");
-  EXPECT_EQ(views[1202], "1700000000000");
-  EXPECT_EQ(views[1203], "v1|0|retry 0");
+  append_ack_writes(ArchiveSettings{}, writes, &numbers, &views);
+  ASSERT_EQ(views.size(), 1u + 3 + 1200 + 2 * 1500);
+  EXPECT_EQ(views[1], "0");  // archive off
+  EXPECT_EQ(views[3], "1200");
+  EXPECT_EQ(views[4], "letter 0");
+  EXPECT_EQ(views[1204], "1700000000000");
+  EXPECT_EQ(views[1205], "v1|0|retry 0");
   redis().rpush(inflight_, "a");
   const Strings args(views.begin(), views.end());
-  const Strings keys = {inflight_, keys_.dead(), keys_.retry(), keys_.deliveries()};
+  const Strings keys = {inflight_, keys_.dead(), keys_.retry(), keys_.deliveries(),
+                        keys_.archive()};
   EXPECT_EQ(integer_of(eval(redis(), lua::kListAck, keys, args)), 1);
   EXPECT_EQ(redis().lrange(keys_.dead()), writes.dead_letters);
   EXPECT_EQ(redis().zcard(keys_.retry()), 1500);
@@ -285,8 +290,9 @@ TEST_F(ListScriptsTest, AckOfASingleMessageDropsItsDeliveryCount) {
   redis().rpush(inflight_, "a");
   count_delivery("a", 2);
   count_delivery("other", 1);
-  const Strings keys = {inflight_, keys_.dead(), keys_.retry(), keys_.deliveries()};
-  EXPECT_EQ(integer_of(eval(redis(), lua::kListAck, keys, {"1", "0"})), 1);
+  const Strings keys = {inflight_, keys_.dead(), keys_.retry(), keys_.deliveries(),
+                        keys_.archive()};
+  EXPECT_EQ(integer_of(eval(redis(), lua::kListAck, keys, {"1", "0", "0", "0"})), 1);
   EXPECT_EQ(strings_of(redis().command({"HKEYS", keys_.deliveries()})),
             (Strings{test::sha1_hex("other")}));
 }
@@ -294,12 +300,88 @@ TEST_F(ListScriptsTest, AckOfASingleMessageDropsItsDeliveryCount) {
 TEST_F(ListScriptsTest, AckIsRefusedWithoutWritingWhenTheListIsNotExactlyTheBatch) {
   redis().rpush_many(inflight_, {"a", "b", "stale"});
   const std::string before = snapshot();
-  const Strings keys = {inflight_, keys_.dead(), keys_.retry(), keys_.deliveries()};
-  EXPECT_EQ(integer_of(eval(redis(), lua::kListAck, keys, {"2", "1", "d1", "1000", "r1"})), 0);
+  const Strings keys = {inflight_, keys_.dead(), keys_.retry(), keys_.deliveries(),
+                        keys_.archive()};
+  EXPECT_EQ(
+      integer_of(eval(redis(), lua::kListAck, keys, {"2", "0", "0", "1", "d1", "1000", "r1"})), 0);
   EXPECT_EQ(snapshot(), before);
   redis().del(inflight_);
-  EXPECT_EQ(integer_of(eval(redis(), lua::kListAck, keys, {"2", "1", "d1", "1000", "r1"})), 0);
+  EXPECT_EQ(
+      integer_of(eval(redis(), lua::kListAck, keys, {"2", "0", "0", "1", "d1", "1000", "r1"})), 0);
   EXPECT_TRUE(redis().keys().empty());
+}
+
+// --- archive.lua (every ack script includes it; list_ack.lua and list_heal_ack.lua here)
+
+TEST_F(ListScriptsTest, AckWithTheArchiveOnArchivesTheBatchInOrderWithItsWrites) {
+  redis().rpush_many(inflight_, {"a", "b"});
+  const Strings keys = {inflight_, keys_.dead(), keys_.retry(), keys_.deliveries(),
+                        keys_.archive()};
+  EXPECT_EQ(integer_of(eval(redis(), lua::kListAck, keys, {"2", "60000", "100", "1", "d1"})), 1);
+  EXPECT_EQ(test::archived_messages(redis(), keys_.archive()), (Strings{"a", "b"}));
+  EXPECT_EQ(redis().lrange(keys_.dead()), (Strings{"d1"}));
+  EXPECT_EQ(test::type_of(redis(), inflight_), "none");
+}
+
+TEST_F(ListScriptsTest, AckTrimsTheArchiveToMaxLen) {
+  // One entry per stream node, so that the approximate trims (~) are exact here.
+  redis().command({"CONFIG", "SET", "stream-node-max-entries", "1"});
+  for (const char* m : {"o1", "o2", "o3"}) redis().command({"XADD", keys_.archive(), "*", "m", m});
+  redis().rpush_many(inflight_, {"a", "b"});
+  const Strings keys = {inflight_, keys_.dead(), keys_.retry(), keys_.deliveries(),
+                        keys_.archive()};
+  EXPECT_EQ(integer_of(eval(redis(), lua::kListAck, keys, {"2", "60000", "3", "0"})), 1);
+  EXPECT_EQ(test::archived_messages(redis(), keys_.archive()), (Strings{"o3", "a", "b"}));
+}
+
+TEST_F(ListScriptsTest, AckDropsArchivedMessagesOlderThanTheRetention) {
+  redis().command({"CONFIG", "SET", "stream-node-max-entries", "1"});
+  redis().command({"XADD", keys_.archive(), "1000-0", "m", "handled in 1970"});
+  redis().rpush(inflight_, "a");
+  const Strings keys = {inflight_, keys_.dead(), keys_.retry(), keys_.deliveries(),
+                        keys_.archive()};
+  EXPECT_EQ(integer_of(eval(redis(), lua::kListAck, keys, {"1", "60000", "100", "0"})), 1);
+  EXPECT_EQ(test::archived_messages(redis(), keys_.archive()), (Strings{"a"}));
+}
+
+TEST_F(ListScriptsTest, AckWithTheArchiveOffWritesNoArchive) {
+  redis().rpush(inflight_, "a");
+  const Strings keys = {inflight_, keys_.dead(), keys_.retry(), keys_.deliveries(),
+                        keys_.archive()};
+  EXPECT_EQ(integer_of(eval(redis(), lua::kListAck, keys, {"1", "0", "0", "0"})), 1);
+  EXPECT_EQ(test::type_of(redis(), keys_.archive()), "none");
+}
+
+// An archive key of another type stops the ack before it writes anything (the worker moves the
+// key aside, see key_types.h, and acks again): never an ack without its archive entries.
+TEST_F(ListScriptsTest, AckRefusesAnArchiveOfAnotherTypeBeforeWritingAnything) {
+  redis().command({"SET", keys_.archive(), "not a stream"});
+  redis().rpush_many(inflight_, {"a", "b"});
+  const std::string before = snapshot();
+  const Strings keys = {inflight_, keys_.dead(), keys_.retry(), keys_.deliveries(),
+                        keys_.archive()};
+  const test::Reply r = eval(redis(), lua::kListAck, keys, {"2", "60000", "100", "1", "d1"});
+  ASSERT_TRUE(r.is_error()) << r.describe();
+  EXPECT_NE(r.str.find("WRONGTYPE"), std::string::npos) << r.str;
+  EXPECT_NE(r.str.find(keys_.archive()), std::string::npos) << r.str;
+  EXPECT_EQ(snapshot(), before);
+  const Strings heal_keys = {inflight_,          keys_.dead(),  keys_.retry(),
+                             keys_.deliveries(), keys_.pending, keys_.archive()};
+  const test::Reply h =
+      eval(redis(), lua::kListHealAck, heal_keys, {"1", "a", "60000", "100", "1", "d1"});
+  ASSERT_TRUE(h.is_error()) << h.describe();
+  EXPECT_EQ(snapshot(), before);
+}
+
+TEST_F(ListScriptsTest, HealAckArchivesOnlyTheBatchMessagesItRemoved) {
+  redis().rpush_many(inflight_, {"x", "a"});
+  const Strings keys = {inflight_,          keys_.dead(),  keys_.retry(),
+                        keys_.deliveries(), keys_.pending, keys_.archive()};
+  EXPECT_EQ(
+      integers_of(eval(redis(), lua::kListHealAck, keys, {"2", "a", "gone", "60000", "100", "0"})),
+      (std::vector<int64_t>{1, 1}));
+  EXPECT_EQ(test::archived_messages(redis(), keys_.archive()), (Strings{"a"}));
+  EXPECT_EQ(redis().lrange(keys_.pending), (Strings{"x"}));
 }
 
 // --- list_heal_ack.lua
@@ -309,8 +391,10 @@ TEST_F(ListScriptsTest, HealAckAcksTheBatchAndReturnsTheOtherElementsToTheHeadOf
   redis().rpush(keys_.pending, "next");
   count_delivery("a");
   count_delivery("x");
-  const Strings keys = {inflight_, keys_.dead(), keys_.retry(), keys_.deliveries(), keys_.pending};
-  test::Reply r = eval(redis(), lua::kListHealAck, keys, {"2", "a", "b", "1", "d1", "1000", "r1"});
+  const Strings keys = {inflight_,          keys_.dead(),  keys_.retry(),
+                        keys_.deliveries(), keys_.pending, keys_.archive()};
+  test::Reply r =
+      eval(redis(), lua::kListHealAck, keys, {"2", "a", "b", "0", "0", "1", "d1", "1000", "r1"});
   EXPECT_EQ(integers_of(r), (std::vector<int64_t>{2, 2}));
   EXPECT_EQ(redis().lrange(keys_.pending), (Strings{"x", "y", "next"}));
   EXPECT_EQ(test::type_of(redis(), inflight_), "none");
@@ -322,8 +406,10 @@ TEST_F(ListScriptsTest, HealAckAcksTheBatchAndReturnsTheOtherElementsToTheHeadOf
 
 TEST_F(ListScriptsTest, HealAckWritesNothingOfTheBatchWhenNoneOfItsMessagesIsThere) {
   redis().rpush_many(inflight_, {"x"});
-  const Strings keys = {inflight_, keys_.dead(), keys_.retry(), keys_.deliveries(), keys_.pending};
-  test::Reply r = eval(redis(), lua::kListHealAck, keys, {"1", "a", "1", "d1", "1000", "r1"});
+  const Strings keys = {inflight_,          keys_.dead(),  keys_.retry(),
+                        keys_.deliveries(), keys_.pending, keys_.archive()};
+  test::Reply r =
+      eval(redis(), lua::kListHealAck, keys, {"1", "a", "0", "0", "1", "d1", "1000", "r1"});
   EXPECT_EQ(integers_of(r), (std::vector<int64_t>{0, 1}));
   EXPECT_EQ(redis().lrange(keys_.pending), (Strings{"x"}));
   EXPECT_EQ(test::type_of(redis(), keys_.dead()), "none");
@@ -332,15 +418,17 @@ TEST_F(ListScriptsTest, HealAckWritesNothingOfTheBatchWhenNoneOfItsMessagesIsThe
 
 TEST_F(ListScriptsTest, HealAckRemovesOneOccurrencePerBatchMessage) {
   redis().rpush_many(inflight_, {"a", "a"});
-  const Strings keys = {inflight_, keys_.dead(), keys_.retry(), keys_.deliveries(), keys_.pending};
-  EXPECT_EQ(integers_of(eval(redis(), lua::kListHealAck, keys, {"1", "a", "0"})),
+  const Strings keys = {inflight_,          keys_.dead(),  keys_.retry(),
+                        keys_.deliveries(), keys_.pending, keys_.archive()};
+  EXPECT_EQ(integers_of(eval(redis(), lua::kListHealAck, keys, {"1", "a", "0", "0", "0"})),
             (std::vector<int64_t>{1, 1}));
   EXPECT_EQ(redis().lrange(keys_.pending), (Strings{"a"}));
 }
 
 TEST_F(ListScriptsTest, HealAckWritesNothingWhenTheListIsGoneOrNotAList) {
-  const Strings keys = {inflight_, keys_.dead(), keys_.retry(), keys_.deliveries(), keys_.pending};
-  const Strings args = {"1", "a", "1", "d1", "1000", "r1"};
+  const Strings keys = {inflight_,          keys_.dead(),  keys_.retry(),
+                        keys_.deliveries(), keys_.pending, keys_.archive()};
+  const Strings args = {"1", "a", "0", "0", "1", "d1", "1000", "r1"};
   EXPECT_EQ(integers_of(eval(redis(), lua::kListHealAck, keys, args)),
             (std::vector<int64_t>{0, 0}));
   EXPECT_TRUE(redis().keys().empty());
@@ -465,6 +553,21 @@ TEST_F(ListRecoverScriptTest, DeadLettersAMessageAtMaxDeliveriesKeepingItsExactB
   DeadLetter whole = letter_;
   whole.message = "a";
   EXPECT_EQ(dead[1], encode_dead_letter(whole));
+}
+
+// A message dead-lettered at max_deliveries leaves the source there: it is archived with it.
+TEST_F(ListRecoverScriptTest, ArchivesWhatItDeadLettersWhenTheArchiveIsOn) {
+  redis().rpush_many(inflight_, {"a", "b", "c"});
+  count_delivery("a", 2);
+  count_delivery("c", 2);
+  Strings keys = recover_keys();
+  keys.push_back(keys_.archive());
+  Strings args = recover_args(true);
+  args.insert(args.end(), {"60000", "100"});
+  EXPECT_EQ(integers_of(eval(redis(), lua::kListRecover, keys, args)),
+            (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(test::archived_messages(redis(), keys_.archive()), (Strings{"a", "c"}));
+  EXPECT_EQ(redis().lrange(keys_.pending), (Strings{"b"}));
 }
 
 TEST_F(ListRecoverScriptTest, LeavesTheListOfALiveOwnerAloneUnlessForced) {

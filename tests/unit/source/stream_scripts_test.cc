@@ -9,6 +9,7 @@
 
 #include "source/lua/scripts.h"
 #include "source/source.h"
+#include "support/archive.h"
 #include "support/lua_eval.h"
 #include "support/redis_server.h"
 
@@ -46,12 +47,12 @@ class StreamScriptsTest : public ::testing::Test {
   Strings ack_args(const Strings& ids) const {
     Strings args = {"g", "c", std::to_string(ids.size())};
     args.insert(args.end(), ids.begin(), ids.end());
-    args.insert(args.end(), {"1", "d1", "1000", "r1"});
+    args.insert(args.end(), {"0", "0", "1", "d1", "1000", "r1"});
     return args;
   }
   test::Reply ack(const Strings& ids) {
-    return eval(redis(), lua::kStreamAck, {keys_.pending, keys_.dead(), keys_.retry()},
-                ack_args(ids));
+    return eval(redis(), lua::kStreamAck,
+                {keys_.pending, keys_.dead(), keys_.retry(), keys_.archive()}, ack_args(ids));
   }
   bool nothing_written() {
     return test::type_of(redis(), keys_.dead()) == "none" &&
@@ -125,6 +126,17 @@ TEST_F(StreamScriptsTest, KeepResetsTheIdleTimeOfEntriesStillThisConsumers) {
   EXPECT_EQ(integer_of(r), 1);
   EXPECT_LT(idle_ms(ids_[0]), 60000);
   EXPECT_GE(idle_ms(ids_[1]), 60000);
+}
+
+// The acked entries' messages are archived; an entry deleted before its ack has none to keep.
+TEST_F(StreamScriptsTest, AckWithTheArchiveOnArchivesTheAckedEntriesMessages) {
+  read_as("c", 3);
+  redis().command({"XDEL", keys_.pending, ids_[1]});
+  Strings args = {"g", "c", "3", ids_[0], ids_[1], ids_[2], "60000", "100", "0"};
+  const test::Reply r = eval(redis(), lua::kStreamAck,
+                             {keys_.pending, keys_.dead(), keys_.retry(), keys_.archive()}, args);
+  EXPECT_EQ(integers_of(r), (Integers{3, 0})) << r.describe();
+  EXPECT_EQ(test::archived_messages(redis(), keys_.archive()), (Strings{"a", "c"}));
 }
 
 }  // namespace

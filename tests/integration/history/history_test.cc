@@ -1,0 +1,233 @@
+// history_test.cc: the archive, `switchyard backfill` and `switchyard replay` against the real
+// daemon, redis-server and SQLite sinks (README "History: archive, backfill, replay"): a handler
+// added later gets exactly the archived events its routes send it, once even when the backfill
+// runs twice; a dry run counts without writing; replay by time sends one time range again; the
+// archive is trimmed by length and by age; usage errors name what to do.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "integration/fault/fault_support.h"
+#include "records/dead_letter.h"
+#include "support/archive.h"
+
+namespace switchyard::test::fault {
+namespace {
+
+// The story: quotes_db (SQLite) handles quote.created from the start; quotes_new, a second
+// SQLite handler of quote.created with its own file, is added later and backfilled.
+class HistoryTest : public ::testing::Test {
+ protected:
+  explicit HistoryTest(RedisServerOptions redis = {})
+      : rig_(SourceKind::kList, {}, std::move(redis)) {}
+
+  RoutesYaml spec(bool with_new_handler, const std::string& archive) {
+    RoutesYaml s = fault_spec("batch: 100\nreclaim_after: 1s\narchive: " + archive);
+    s.extra_handlers = audit_handler(rig_.file("audit.jsonl"));
+    s.extra_routes = "\"quote.*\": [audit]";
+    if (with_new_handler) {
+      s.extra_handlers += "quotes_new:\n  plugin: quote_created_sink\n  config: { database: " +
+                          json_string(new_db()) + " }\n";
+      s.extra_routes = "\"quote.*\": [audit, quotes_new]";
+    }
+    return s;
+  }
+  std::string new_db() const { return rig_.file("new.db"); }
+  int64_t new_quotes() { return std::max<int64_t>(0, count_rows(new_db(), "quotes")); }
+  int64_t audit_lines() {
+    return static_cast<int64_t>(file_lines(rig_.file("audit.jsonl")).size());
+  }
+  std::string archive_key() const { return rig_.key() + ":archive"; }
+  int64_t archived_count() { return rig_.client().command({"XLEN", archive_key()}).integer; }
+
+  // Publishes messages and waits until the running daemon archived all of them.
+  void publish_and_drain(const std::vector<std::string>& messages, SwitchyardProcess& daemon) {
+    const int64_t before = archived_count();
+    rig_.publish(messages);
+    ASSERT_TRUE(wait_until(
+        [&] {
+          return archived_count() == before + static_cast<int64_t>(messages.size()) &&
+                 rig_.drained();
+        },
+        30s, "the messages handled and archived"))
+        << rig_.describe() << "\n"
+        << daemon.log_tail();
+  }
+
+  Rig rig_;
+};
+
+std::vector<std::string> quotes(int64_t first, int64_t n) {
+  std::vector<std::string> out;
+  for (int64_t i = 0; i < n; ++i) out.push_back(quote_created(first + i));
+  return out;
+}
+
+TEST_F(HistoryTest, BackfillFeedsANewHandlerWhatItsRoutesSendItOnceAndADryRunOnlyCounts) {
+  rig_.write_config(spec(false, "{ retention: 1d }"));
+  SwitchyardProcess daemon = rig_.start();
+  std::vector<std::string> day = mixed_events(200);  // 100 users, 100 quotes
+  day.push_back(envelope("nobody.listens", "{}"));   // dead-lettered, archived too
+  publish_and_drain(day, daemon);
+  EXPECT_EQ(rig_.quotes(), 100);
+  EXPECT_EQ(archived_messages(rig_.client(), archive_key()), day);
+  EXPECT_EQ(daemon.stop(10s), 0) << daemon.log_tail();
+
+  // The new handler: two lines of routes.yaml, then a restart; no producer change.
+  rig_.write_config(spec(true, "{ retention: 1d }"));
+  daemon = rig_.start();
+  CommandResult dry =
+      rig_.cli({"backfill", "--handler", "quotes_new", "--since", "1h", "--dry-run"});
+  EXPECT_EQ(dry.exit_code, 0) << dry;
+  EXPECT_NE(dry.out.find("would send 100 of 201 archived messages"), std::string::npos) << dry;
+  EXPECT_EQ(rig_.client().keys(rig_.key() + ":backfill:*").size(), 0u);
+  EXPECT_EQ(rig_.retrying(), 0);
+
+  const int64_t audit_before = audit_lines();
+  CommandResult run = rig_.cli({"backfill", "--handler", "quotes_new", "--since", "1h"});
+  EXPECT_EQ(run.exit_code, 0) << run;
+  EXPECT_NE(run.out.find("sent 100 of 201 archived messages"), std::string::npos) << run;
+  ASSERT_TRUE(wait_until([&] { return new_quotes() == 100 && rig_.retrying() == 0; }, 30s,
+                         "the backfill delivered"))
+      << rig_.describe() << "\n"
+      << daemon.log_tail();
+  // Only quotes_new got them: audit (the other handler of quote.*) saw nothing new.
+  EXPECT_EQ(audit_lines(), audit_before);
+  EXPECT_EQ(rig_.dead_count(), 1);
+
+  // stats shows the finished backfill and the archive.
+  CommandResult stats = rig_.cli({"stats", "--json"});
+  EXPECT_EQ(stats.exit_code, 0) << stats;
+  EXPECT_NE(stats.out.find("\"quotes_new\":{\"command\":\"backfill\""), std::string::npos) << stats;
+  EXPECT_NE(stats.out.find("\"done\":true,\"read\":201,\"sent\":100"), std::string::npos) << stats;
+  CommandResult text = rig_.cli({"stats"});
+  EXPECT_NE(text.out.find("BACKFILL handler quotes_new"), std::string::npos) << text;
+  EXPECT_NE(text.out.find("archive: 201 messages"), std::string::npos) << text;
+  // Again: the cursor says it was sent; nothing is enqueued twice.
+  CommandResult again = rig_.cli({"backfill", "--handler", "quotes_new", "--since", "1h"});
+  EXPECT_EQ(again.exit_code, 0) << again;
+  EXPECT_NE(again.out.find("sent 0 of 0 archived messages"), std::string::npos) << again;
+  EXPECT_EQ(rig_.retrying(), 0);
+
+  // Live events now reach quotes_new too.
+  publish_and_drain(quotes(1001, 10), daemon);
+  EXPECT_EQ(new_quotes(), 110);
+
+  EXPECT_EQ(daemon.stop(10s), 0) << daemon.log_tail();
+}
+
+TEST_F(HistoryTest, ReplayByTimeSendsOneTimeRangeAgainToOneHandler) {
+  rig_.write_config(spec(false, "{ retention: 1d }"));
+  SwitchyardProcess daemon = rig_.start();
+  publish_and_drain(quotes(1, 50), daemon);
+  // The boundary: just after the last archived message of the first range.
+  const std::vector<ArchivedMessage> first = archived(rig_.client(), archive_key());
+  const int64_t boundary = std::stoll(first.back().id.substr(0, first.back().id.find('-'))) + 1;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count() > boundary;
+      },
+      5s, "the clock to pass the boundary"));
+  publish_and_drain(quotes(101, 30), daemon);
+  ASSERT_EQ(audit_lines(), 80);
+
+  CommandResult dry =
+      rig_.cli({"replay", "--to-handler", "audit", "--since", iso8601(boundary), "--dry-run"});
+  EXPECT_EQ(dry.exit_code, 0) << dry;
+  EXPECT_NE(dry.out.find("would send 30 of 30 archived messages"), std::string::npos) << dry;
+  CommandResult run = rig_.cli({"replay", "--to-handler", "audit", "--since", iso8601(boundary)});
+  EXPECT_EQ(run.exit_code, 0) << run;
+  ASSERT_TRUE(wait_until([&] { return audit_lines() == 110 && rig_.retrying() == 0; }, 30s,
+                         "the replay delivered"))
+      << rig_.describe() << "\n"
+      << daemon.log_tail();
+  // The 30 lines after the first 80 are the second range again: quotes 101..130.
+  const std::vector<std::string> lines = file_lines(rig_.file("audit.jsonl"));
+  std::set<int64_t> replayed;
+  for (size_t i = 80; i < lines.size(); ++i) {
+    const size_t at = lines[i].find("\"quote_id\":");
+    ASSERT_NE(at, std::string::npos) << lines[i];
+    replayed.insert(std::stoll(lines[i].substr(at + 11)));
+  }
+  std::set<int64_t> second;
+  for (int64_t q = 101; q <= 130; ++q) second.insert(q);
+  EXPECT_EQ(replayed, second);
+  // The same replay again sends nothing; --reset sends the range again.
+  EXPECT_NE(rig_.cli({"replay", "--to-handler", "audit", "--since", iso8601(boundary)})
+                .out.find("sent 0 of 0"),
+            std::string::npos);
+  CommandResult reset =
+      rig_.cli({"replay", "--to-handler", "audit", "--since", iso8601(boundary), "--reset"});
+  EXPECT_NE(reset.out.find("sent 30 of 30"), std::string::npos) << reset;
+  ASSERT_TRUE(wait_until([&] { return audit_lines() == 140; }, 30s, "the second replay"))
+      << daemon.log_tail();
+  EXPECT_EQ(daemon.stop(10s), 0) << daemon.log_tail();
+}
+
+TEST_F(HistoryTest, UsageErrorsSayWhatToDo) {
+  RoutesYaml no_archive = fault_spec("batch: 100");
+  rig_.write_config(no_archive);
+  CommandResult r = rig_.cli({"backfill", "--handler", "quotes_db", "--since", "1h"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_NE(r.err.find("no source keeps an archive"), std::string::npos) << r;
+  rig_.write_config(spec(false, "{ retention: 1d }"));
+  r = rig_.cli({"backfill", "--handler", "nope", "--since", "1h"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_NE(r.err.find("no handler named \"nope\""), std::string::npos) << r;
+  r = rig_.cli({"backfill", "--handler", "quotes_db", "--since", "yesterday"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_NE(r.err.find("--since \"yesterday\""), std::string::npos) << r;
+  r = rig_.cli({"backfill", "--handler", "quotes_db", "--since", "1h", "--rate", "fast"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_NE(r.err.find("5000/s"), std::string::npos) << r;
+}
+
+// One entry per stream node, so that the approximate trims (MAXLEN ~, MINID ~) are exact here.
+class ArchiveRetentionTest : public HistoryTest {
+ protected:
+  ArchiveRetentionTest() : HistoryTest(node_of_one()) {}
+  static RedisServerOptions node_of_one() {
+    RedisServerOptions o;
+    o.extra_args = {"--stream-node-max-entries", "1"};
+    return o;
+  }
+};
+
+TEST_F(ArchiveRetentionTest, TheArchiveIsTrimmedByLengthAndByAge) {
+  rig_.write_config(spec(false, "{ retention: 1s, max_len: 50 }"));
+  SwitchyardProcess daemon = rig_.start();
+  const std::vector<std::string> first = quotes(1, 120);
+  rig_.publish(first);
+  ASSERT_TRUE(wait_until([&] { return rig_.quotes() == 120 && rig_.drained(); }, 30s,
+                         "the first messages handled"))
+      << daemon.log_tail();
+  // By length: the newest 50.
+  EXPECT_EQ(archived_messages(rig_.client(), archive_key()),
+            std::vector<std::string>(first.end() - 50, first.end()));
+  // By age: once they are older than 1 s, the next ack drops them.
+  const std::vector<ArchivedMessage> kept = archived(rig_.client(), archive_key());
+  const int64_t newest = std::stoll(kept.back().id.substr(0, kept.back().id.find('-')));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count() > newest + 1100;
+      },
+      5s, "the archived messages to age past the retention"));
+  const std::vector<std::string> second = quotes(1001, 5);
+  rig_.publish(second);
+  ASSERT_TRUE(wait_until([&] { return rig_.quotes() == 125 && rig_.drained(); }, 30s,
+                         "the second messages handled"))
+      << daemon.log_tail();
+  EXPECT_EQ(archived_messages(rig_.client(), archive_key()), second);
+  EXPECT_EQ(daemon.stop(10s), 0) << daemon.log_tail();
+}
+
+}  // namespace
+}  // namespace switchyard::test::fault
