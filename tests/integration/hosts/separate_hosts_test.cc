@@ -341,6 +341,20 @@ TEST_P(SeparateHostsTest, HostFrozenMidDrainIsReclaimedAndFenced) {
   run_outage(kind(), Outage::kFrozen);
 }
 
+// A partition longer than the read timeout, for delivery: inflight (the timeouts and the
+// reconnect are the same for every kind).
+class LongPartitionTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string why = HostNetwork::unavailable_reason();
+    if (!why.empty()) GTEST_SKIP() << "network namespaces unavailable: " << why;
+  }
+};
+
+TEST_F(LongPartitionTest, HostPartitionedPastItsReadTimeoutReconnectsAndIsFenced) {
+  run_outage(SourceKind::kList, Outage::kPartition);
+}
+
 INSTANTIATE_TEST_SUITE_P(, SeparateHostsTest,
                          testing::Values(SourceKind::kList, SourceKind::kLease,
                                          SourceKind::kStream),
