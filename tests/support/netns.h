@@ -53,7 +53,8 @@ class HostNetwork {
   // its packets are dropped and new connections fail at once (no route).
   void cut(int i);
   // Host i's link down at the Redis end (v<i>): the host still sees its link up, so its packets
-  // and connection attempts vanish unanswered (a partition elsewhere in the network).
+  // vanish unanswered (a partition elsewhere in the network); a new connection fails only when
+  // address resolution gives up, after seconds.
   void cut_at_redis(int i);
   // Both ends of host i's link up again (its route comes back).
   void restore(int i);

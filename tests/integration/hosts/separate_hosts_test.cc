@@ -1,11 +1,13 @@
 // separate_hosts_test.cc: three Switchyard instances on separate hosts (each its own network
 // namespace, joined by veth pairs to a Redis in a fourth), sharing one key: competing consumers,
 // a host cut off from the network mid-drain, and a host frozen mid-drain. Exact counts after each.
-// Needs root (network namespaces); skips with a message otherwise.
+// The hosts share this machine's filesystem (one SQLite file) and hostname (so each daemon is
+// named with --instance). Needs root (network namespaces); skips with a message otherwise.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -125,9 +127,10 @@ class Hosts {
 
   // Waits until host i holds messages in flight (it takes part in the drain).
   bool wait_holding(int i) {
-    return wait_until([&] { return rig_.inflight_of(host_name(i)) > 0; }, 30s,
-                      host_name(i) + " to hold messages in flight") ||
-           (ADD_FAILURE() << daemon(i).log_tail(), false);
+    const bool holding = wait_until([&] { return rig_.inflight_of(host_name(i)) > 0; }, 30s,
+                                    host_name(i) + " to hold messages in flight");
+    if (!holding) ADD_FAILURE() << daemon(i).log_tail();
+    return holding;
   }
 
   // Stops every daemon still running (exit 0 expected) and returns their logs.
@@ -192,9 +195,9 @@ TEST_P(SeparateHostsTest, CompetingConsumersShareTheKey) {
 // How a host is taken away mid-drain, and given back:
 // kLinkDown   its eth0 down, given back once the others took its messages over (seconds);
 // kFrozen     SIGSTOP, then SIGCONT at the same moment;
-// kPartition  its link down at the Redis end (the host's own link stays up, so its packets and
-//             its reconnects' SYNs vanish unanswered instead of failing at once), given back only
-//             once it has found Redis unreachable: its reads timed out and it reconnects.
+// kPartition  its link down at the Redis end (the host's own link stays up, so its packets
+//             vanish unanswered and its reconnects fail only after seconds, not at once), given
+//             back only once it has found Redis unreachable: its reads timed out, it reconnects.
 enum class Outage { kLinkDown, kFrozen, kPartition };
 
 // host0 is taken away while it holds messages in flight (lease: it is the active instance); the
