@@ -21,7 +21,7 @@ struct RedisServerOptions {
   std::vector<std::string> extra_args;
   // Put in front of the command line, e.g. HostNetwork::exec_prefix(ns) to run it in a network
   // namespace (the prefix must exec redis-server, so that the pid is the server's).
-  std::vector<std::string> command_prefix;
+  std::vector<std::string> command_prefix = {};
 };
 
 // One redis-server process:
