@@ -21,7 +21,12 @@
 //   4. publish-to-handled latency at a fixed offered rate (latency_sink, sent_ns in the payload);
 //      4L: with `delivery: lease`;
 //   5. the daemon's peak RSS (VmHWM) while draining a 1,000,000-event backlog;
-//   6. workers: 1 versus workers: 2 (noop_sink).
+//   6. workers: 1 versus workers: 2 (noop_sink);
+//   S. with --scale only: 1, 2 and 4 daemon instances (workers: 1 each, delivery: inflight,
+//      noop_sink, TCP) draining one key, at --batch and at batch 100, with Redis CPU per event
+//      from INFO cpu (used_cpu_user + used_cpu_sys, before and after) and how busy that kept
+//      Redis' one thread; the ratio is to the 1-instance row of the same batch, same run.
+//      (--scale-shards, the same over the shards of a Redis Cluster, needs redis.cluster.)
 // A drain is timed from the moment the pre-filled list appears under the source's key (RENAME
 // of a staging list while the daemon is idle in BLMOVE, so start-up and plugin loading are not
 // counted) until the source list and every in-flight list are empty, i.e. every message was
@@ -95,6 +100,7 @@ struct Options {
   bool json = false;
   bool keep = false;  // keep the temp dir (logs, routes.yaml, redis.log)
   std::string only;   // comma list: bare,bounds,e2e,sqlite,postgres,mariadb,latency,rss,workers
+                      // (or scale, which runs only when named: --scale)
   std::string wrap;   // command prefix for the daemon, e.g. "valgrind --tool=callgrind"
   std::string binary = BENCH_SWITCHYARD_BINARY;  // the switchyard executable to measure
 };
@@ -105,7 +111,7 @@ const char* kUsage =
     "                        [--envelope-bytes B] [--only "
     "bare,bounds,e2e,archive,sqlite,postgres,\n                                "
     "mariadb,latency,rss,workers]\n"
-    "                        [--wrap \"CMD ARGS\"] [--switchyard PATH] [--keep]\n"
+    "                        [--wrap \"CMD ARGS\"] [--switchyard PATH] [--keep] [--scale]\n"
     "  --events N          events per drain measurement (default 1000000)\n"
     "  --json              print the results as JSON instead of a table\n"
     "  --batch B           batch: of the generated routes.yaml and the take bound (default 1000)\n"
@@ -117,6 +123,8 @@ const char* kUsage =
     "  --latency-seconds S duration of the latency measurement (default 5)\n"
     "  --envelope-bytes B  size of each envelope (default 200)\n"
     "  --only LIST         run only these measurements\n"
+    "  --scale             only the scale rows: 1, 2, 4 instances on one key (= --only scale)\n"
+    "  --scale-shards      the same over Redis Cluster shards (needs redis.cluster)\n"
     "  --wrap CMD          run the daemon under CMD (e.g. \"valgrind --tool=callgrind\")\n"
     "  --switchyard PATH   the switchyard binary to run (default: this build's bin/switchyard)\n"
     "  --keep              keep the temporary directories (logs, routes.yaml, redis.log) and "
@@ -124,7 +132,8 @@ const char* kUsage =
     "                      their paths\n";
 
 bool wanted(const Options& o, const char* what) {
-  if (o.only.empty()) return true;
+  // The scale rows start up to 4 daemons per drain: a mode of their own, run only when named.
+  if (o.only.empty()) return std::string_view(what) != "scale";
   std::stringstream ss(o.only);
   std::string item;
   while (std::getline(ss, item, ','))
@@ -557,6 +566,18 @@ class Bench {
       });
       add(w2);
     }
+    if (wanted(o_, "scale")) {
+      for (int batch : {o_.batch, 100}) {
+        double one = -1;
+        for (int instances : {1, 2, 4}) {
+          Result r = median_of(o_.repeat, [&] { return scale_drain(instances, batch); });
+          if (instances == 1) one = r.rate;
+          r.ratio = one > 0 ? r.rate / one : -1;
+          add(r);
+        }
+        if (batch == 100) break;  // --batch 100: one set of rows
+      }
+    }
     load_end_ = loadavg();
     if (o_.json)
       print_json();
@@ -776,13 +797,15 @@ class Bench {
     return res;
   }
 
+  // batch 0: --batch.
   std::string routes_yaml(bool tcp, int workers, Handlers handlers, const std::string& extra_path,
-                          bool lease = false) {
+                          bool lease = false, int batch = 0) {
     std::ostringstream y;
     y << "version: 1\n"
       << "redis:\n  url: " << redis_.url(tcp) << "\n"
-      << "sources:\n  bench:\n    type: list\n    key: " << kKey << "\n    batch: " << o_.batch
-      << "\n    workers: " << workers << "\n    max_deliveries: 5\n    reclaim_after: 30s\n"
+      << "sources:\n  bench:\n    type: list\n    key: " << kKey
+      << "\n    batch: " << (batch ? batch : o_.batch) << "\n    workers: " << workers
+      << "\n    max_deliveries: 5\n    reclaim_after: 30s\n"
       << "    delivery: " << (lease ? "lease" : "inflight") << "\n"
       << (archive_ ? "    archive: { retention: 7d, max_len: 10000000 }\n" : "") << "handlers:\n";
     switch (handlers) {
@@ -832,8 +855,8 @@ class Bench {
     std::vector<std::string> inflight;  // the workers' in-flight lists
   };
 
-  // Starts the daemon and waits until every worker is idle in BLMOVE (with delivery: inflight,
-  // also until each registered its in-flight list).
+  // Starts the daemon and waits until `workers` workers (of every daemon running) are idle in
+  // BLMOVE (with delivery: inflight, also until each registered its in-flight list).
   void start_daemon(Daemon* d, const std::string& config, int workers, bool lease = false) {
     int n = ++daemon_runs_;
     std::string dir = dir_.path() + "/run" + std::to_string(n);
@@ -886,8 +909,9 @@ class Bench {
     return total;
   }
 
-  // Polls every millisecond until nothing is pending or in flight; false on a stall.
-  bool wait_drained(Daemon& d, std::chrono::seconds stall_limit) {
+  // Polls every `poll` until nothing is pending or in flight; false on a stall.
+  bool wait_drained(Daemon& d, std::chrono::seconds stall_limit,
+                    std::chrono::milliseconds poll = std::chrono::milliseconds(1)) {
     long long last = -1;
     auto last_change = Clock::now();
     while (true) {
@@ -900,7 +924,7 @@ class Bench {
         return false;
       }
       if (!d.process.is_running()) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      std::this_thread::sleep_for(poll);
     }
   }
 
@@ -980,6 +1004,70 @@ class Bench {
     }
     res.check = check.str() + (res.check.empty() ? "" : "; " + res.check);
     if (!drained || dead != 0 || retry != 0) res.check += " [FAILED]";
+    return res;
+  }
+
+  // Redis' own CPU seconds (INFO cpu: used_cpu_user + used_cpu_sys, the whole process). Read
+  // over the wire, so it works for a Redis on another host too.
+  double redis_info_cpu() {
+    ReplyPtr r = control_.cmd({"INFO", "cpu"});
+    const std::string info(r->str, r->len);
+    double total = 0;
+    for (const char* field : {"used_cpu_user:", "used_cpu_sys:"}) {
+      const size_t at = info.find(field);
+      if (at == std::string::npos) fail(std::string("INFO cpu without ") + field);
+      total += std::strtod(info.c_str() + at + std::strlen(field), nullptr);
+    }
+    return total;
+  }
+
+  // (S) `instances` daemons (workers: 1 each, delivery: inflight, noop_sink, TCP, `batch`)
+  // compete for one backlog of --events: events/s, Redis CPU per event (INFO cpu) and the share
+  // of one core Redis was busy (its CPU seconds over the wall-clock seconds of the drain).
+  Result scale_drain(int instances, int batch) {
+    flush();
+    prefill(control_, kStaging, 0, o_.events, static_cast<size_t>(o_.envelope_bytes));
+    std::vector<Daemon> daemons(static_cast<size_t>(instances));
+    for (int i = 0; i < instances; ++i) {
+      start_daemon(&daemons[static_cast<size_t>(i)],
+                   routes_yaml(true, 1, Handlers::kNoop, "", false, batch), i + 1);
+    }
+    Daemon& last = daemons.back();  // its in-flight list names cover every daemon's
+    Result res;
+    res.id = "S" + std::to_string(instances);
+    res.name = "no-op drain, " + std::to_string(instances) + " instance(s), batch " +
+               std::to_string(batch);
+    res.transport = "tcp";
+    res.workers = instances;
+    res.events = o_.events;
+    auto daemons_cpu = [&] {
+      double total = 0;
+      for (auto& d : daemons) total += std::max(0.0, cpu_seconds(d.process.pid()));
+      return total;
+    };
+    const double dcpu0 = daemons_cpu(), rcpu0 = redis_info_cpu();
+    auto t0 = Clock::now();
+    control_.cmd({"RENAME", kStaging, kKey});
+    // Polled every 10 ms, not 1: the polls would add Redis CPU in proportion to the time taken,
+    // and distort the slow rows' CPU per event.
+    bool drained = wait_drained(last, std::chrono::seconds(60), std::chrono::milliseconds(10));
+    res.seconds = seconds_since(t0);
+    res.redis_cpu = redis_info_cpu() - rcpu0;
+    res.consumer_cpu = daemons_cpu() - dcpu0;
+    res.rate = static_cast<double>(o_.events) / res.seconds;
+    res.extra["batch"] = batch;
+    res.extra["instances"] = instances;
+    res.extra["redis_busy"] = res.redis_cpu / res.seconds;
+    long long dead = control_.integer({"LLEN", std::string(kKey) + ":dead"});
+    std::ostringstream check;
+    if (!drained) check << "DID NOT DRAIN (" << remaining(last) << " left); ";
+    char busy[48];
+    std::snprintf(busy, sizeof busy, "Redis busy %.0f%% of a core; ",
+                  res.extra["redis_busy"] * 100);
+    check << busy << "drained, " << dead << " dead";
+    for (auto& d : daemons) stop_daemon(d, &res);
+    res.check = check.str() + (res.check.empty() ? "" : "; " + res.check);
+    if (!drained || dead != 0) res.check += " [FAILED]";
     return res;
   }
 
@@ -1139,7 +1227,8 @@ class Bench {
         "cpu-bound: events / (consumer + redis CPU seconds), the rate if both\nran "
         "undisturbed one after the other (several workers: max(redis, total / cores)); on a "
         "busy\nmachine steadier than events/s. "
-        "vs(1): events/s over row 1, same transport.\n");
+        "vs(1): events/s over row 1, same transport;\nfor rows S*, over the "
+        "1-instance row of the same batch (S1). Rows S*: redis us from INFO cpu.\n");
   }
 
   static std::string json_string(const std::string& s) {
@@ -1258,7 +1347,14 @@ int main(int argc, char** argv) {
         o.wrap = value();
       else if (a == "--keep")
         o.keep = true;
-      else if (a == "--switchyard")
+      else if (a == "--scale")
+        o.only = "scale";
+      else if (a == "--scale-shards") {
+        std::cerr << "switchyard_bench: --scale-shards needs redis.cluster (a Redis Cluster "
+                     "client), which this build does not have; --scale measures instances on "
+                     "one Redis\n";
+        return 2;
+      } else if (a == "--switchyard")
         o.binary = value();
       else if (a == "-h" || a == "--help") {
         std::cout << kUsage;

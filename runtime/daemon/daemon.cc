@@ -259,8 +259,14 @@ void Daemon::housekeeping() {
   auto next_reclaim = std::chrono::steady_clock::now();
   while (!stopping_) {
     if (!connection.connected()) {
+      // Either way is news: a read that timed out here may have been the only sign of an outage
+      // (the workers' connections can live through a partition), so its end is logged here too.
       Status s = connection.connect();
-      if (!s) health_.report_down(options_.endpoint.redacted(), s.message());
+      if (s) {
+        health_.report_up(options_.endpoint.redacted());
+      } else {
+        health_.report_down(options_.endpoint.redacted(), s.message());
+      }
     }
     if (connection.connected()) follow_pauses(connection, sources);
     if (connection.connected()) {

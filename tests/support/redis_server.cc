@@ -80,7 +80,8 @@ std::string RedisServer::log_tail(std::size_t lines) const {
 }
 
 std::vector<std::string> RedisServer::command_line() const {
-  std::vector<std::string> argv = {"redis-server", "--port", std::to_string(port_)};
+  std::vector<std::string> argv = options_.command_prefix;
+  argv.insert(argv.end(), {"redis-server", "--port", std::to_string(port_)});
   if (options_.tcp) {
     argv.insert(argv.end(), {"--bind", "127.0.0.1"});
   }

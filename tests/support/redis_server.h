@@ -19,6 +19,9 @@ struct RedisServerOptions {
   bool tcp = false;
   // Appended verbatim to the command line, e.g. {"--maxmemory", "10mb"}.
   std::vector<std::string> extra_args;
+  // Put in front of the command line, e.g. HostNetwork::exec_prefix(ns) to run it in a network
+  // namespace (the prefix must exec redis-server, so that the pid is the server's).
+  std::vector<std::string> command_prefix = {};
 };
 
 // One redis-server process:

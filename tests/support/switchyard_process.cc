@@ -23,8 +23,10 @@ std::string SwitchyardProcess::binary() { return SWITCHYARD_BINARY; }
 SwitchyardProcess SwitchyardProcess::run(const std::string& config_path,
                                          const std::string& log_path,
                                          const std::vector<std::string>& extra_args,
-                                         const std::map<std::string, std::string>& env) {
-  std::vector<std::string> argv = {binary(), "run", "-c", config_path};
+                                         const std::map<std::string, std::string>& env,
+                                         const std::vector<std::string>& command_prefix) {
+  std::vector<std::string> argv = command_prefix;
+  argv.insert(argv.end(), {binary(), "run", "-c", config_path});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   SpawnOptions options = clean_options(env);
   options.output_path = log_path;

@@ -27,11 +27,14 @@ class SwitchyardProcess {
   // Not running.
   SwitchyardProcess() = default;
 
-  // Launches SWITCHYARD_BINARY run -c config_path extra_args..., output appended to log_path.
+  // Launches [command_prefix...] SWITCHYARD_BINARY run -c config_path extra_args..., output
+  // appended to log_path. command_prefix must exec the binary (e.g. HostNetwork::exec_prefix, to
+  // run it in a network namespace), so that pid() and signals reach the daemon itself.
   // Returns at once: wait for readiness with wait_until() on its observable effects.
   static SwitchyardProcess run(const std::string& config_path, const std::string& log_path,
                                const std::vector<std::string>& extra_args = {},
-                               const std::map<std::string, std::string>& env = {});
+                               const std::map<std::string, std::string>& env = {},
+                               const std::vector<std::string>& command_prefix = {});
 
   // Runs SWITCHYARD_BINARY args... to completion (check, publish, dlq, stats, version...), with
   // stdout and stderr captured separately. stdin_data, when not empty, is its stdin (for
