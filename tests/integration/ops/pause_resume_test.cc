@@ -292,6 +292,44 @@ TEST_F(PauseTest, AHandlerRemovedWhilePausedHasItsParkedDeliveriesDeadLettered) 
   EXPECT_EQ(users(), kUsers);
 }
 
+// The daemon killed (SIGKILL) while a handler's deliveries are parked, the handler resumed while
+// no daemon runs: the next daemon makes them due at its first look, and each reaches the handler
+// once.
+TEST_F(PauseTest, AResumeWhileTheDaemonIsDownIsObeyedByTheNextOne) {
+  constexpr int kUsers = 60;
+  start();
+  ASSERT_EQ(cli({"pause", "--handler", "audit"}).exit_code, 0);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return metric("switchyard_paused", {{"handler", "audit"}}) == 1.0;
+      },
+      10s, "switchyard_paused{handler=\"audit\"} to be 1"))
+      << daemon_.log_tail();
+  RedisClient client = redis_.client();
+  std::vector<std::string> events;
+  for (int i = 1; i <= kUsers; ++i) events.push_back(user_registered(i));
+  client.rpush_many("events", events, 100);
+  ASSERT_TRUE(
+      wait_until([&] { return users() == kUsers && client.zcard("events:retry") == kUsers; }, 30s,
+                 "audit's deliveries to be parked"))
+      << daemon_.log_tail();
+  daemon_.kill9();
+  CommandResult r = cli({"resume", "--handler", "audit"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  start();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return file_lines(dir_.file("audit.jsonl")).size() >= kUsers &&
+               client.zcard("events:retry") == 0;
+      },
+      30s, "audit to get every parked delivery after the restart"))
+      << daemon_.log_tail();
+  const std::vector<std::string> lines = file_lines(dir_.file("audit.jsonl"));
+  EXPECT_EQ(lines.size(), static_cast<size_t>(kUsers));
+  EXPECT_EQ(std::set<std::string>(lines.begin(), lines.end()).size(), static_cast<size_t>(kUsers));
+  EXPECT_EQ(client.llen("events:dead"), 0);
+}
+
 // K:paused replaced by a string: the command names the key and says what to do, and changes it not.
 TEST_F(PauseTest, APausedKeyOfAnotherTypeIsNamedWithWhatToDo) {
   RedisClient client = redis_.client();
