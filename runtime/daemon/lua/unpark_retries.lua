@@ -6,8 +6,8 @@
 -- skipped whole (a delivery of another handler at that score, a 52-bit hash collision, waits for
 -- that handler's resume).
 -- KEYS: retry.
--- ARGV: the most members to move (and scores to look at) in one call, then the names of the
--- handlers that stay paused.
+-- ARGV: the most members to move in one call, then the names of the handlers that stay paused.
+-- At most 10000 parked scores are looked at per call (one per handler, unless K:retry holds junk).
 -- Reply: how many it moved.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -19,7 +19,7 @@ local function handler_of(m)
 end
 local moved, looks = 0, 0
 local from = '4503599627370496' -- 2^52, as text: Lua's tostring would round it
-while moved < max and looks < max do
+while moved < max and looks < 10000 do
   looks = looks + 1
   local first = redis.call('ZRANGEBYSCORE', KEYS[1], from, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
   if #first == 0 then break end
