@@ -3,6 +3,7 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -21,6 +22,13 @@ double number(const rapidjson::Value& object, const char* name, double otherwise
   if (v.IsNumber()) return v.GetDouble();
   if (v.IsNull()) return std::numeric_limits<double>::infinity();
   return otherwise;
+}
+
+// A count written by someone: a non-negative integer, else 0.
+uint64_t count(const rapidjson::Value& object, const char* name) {
+  if (!object.IsObject()) return 0;
+  auto it = object.FindMember(name);
+  return it != object.MemberEnd() && it->value.IsUint64() ? it->value.GetUint64() : 0;
 }
 
 struct HandlerSum {
@@ -56,8 +64,12 @@ Status read_behind(RedisConnection& connection, const Config& config,
       rapidjson::Document doc;
       doc.Parse(all->element[f + 1]->str, all->element[f + 1]->len);
       if (doc.HasParseError() || !doc.IsObject()) continue;
+      // Fresh: written in the last kSnapshotStaleMs by Redis' clock. A snapshot dated later than
+      // that is not an instance's (they all use that clock): ignored, and the daemon deletes it.
       const double at = number(doc, "at_ms", 0);
-      if (!std::isfinite(at) || at < static_cast<double>(now_ms - kSnapshotStaleMs)) continue;
+      if (!std::isfinite(at) || at < static_cast<double>(now_ms - kSnapshotStaleMs) ||
+          at > static_cast<double>(now_ms + kSnapshotStaleMs))
+        continue;
       ++view.instances;
       view.reported = true;
       if (at > static_cast<double>(freshest)) {
@@ -68,11 +80,16 @@ Status read_behind(RedisConnection& connection, const Config& config,
         view.out_1m = number(doc, "out_1m", 0);
         view.out_5m = number(doc, "out_5m", 0);
         view.drain_eta_seconds = number(doc, "drain_eta_seconds", 0);
+        view.sampled_seconds_ago = std::max(0.0, static_cast<double>(now_ms) - at) / 1000.0;
+        auto pending = doc.FindMember("pending");
+        view.pending =
+            pending != doc.MemberEnd() && pending->value.IsInt64() ? pending->value.GetInt64() : -1;
       }
       if (i != 0 || !doc.HasMember("handlers") || !doc["handlers"].IsObject()) continue;
       for (const auto& h : doc["handlers"].GetObject()) {
+        if (!h.value.IsObject()) continue;
         HandlerSum& sum = sums[std::string(h.name.GetString(), h.name.GetStringLength())];
-        sum.calls += static_cast<uint64_t>(number(h.value, "calls_1m", 0));
+        sum.calls += count(h.value, "calls_1m");
         if (h.value.HasMember("rates_1m") && h.value["rates_1m"].IsObject())
           for (const auto& r : h.value["rates_1m"].GetObject())
             if (r.value.IsNumber())

@@ -24,7 +24,9 @@ struct SourceBehindView {
   int instances = 0;  // live instances reporting
   double oldest_age_seconds = 0;
   double in_1m = 0, in_5m = 0, out_1m = 0, out_5m = 0;
-  double drain_eta_seconds = 0;  // +infinity: the backlog does not shrink
+  double drain_eta_seconds = 0;    // +infinity: the backlog does not shrink
+  double sampled_seconds_ago = 0;  // how old the freshest snapshot is
+  int64_t pending = -1;            // pending when it was sampled; -1: not in the snapshot
 };
 
 // One handler over the last minute, summed over every live instance.

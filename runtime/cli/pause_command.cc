@@ -56,22 +56,33 @@ int pause_command(const CommonOptions& common, const PauseOptions& options) {
               << config.path << "; its sources are: " << names_of(source_names) << "\n";
     return 2;
   }
-  if (!options.handler.empty() && !config.find_handler(options.handler)) {
+  RedisConnection connection(loaded.endpoint, "switchyard:pause");
+  const std::string field = options.handler.empty()
+                                ? std::string(kPausedSourceField)
+                                : std::string(kPausedHandlerPrefix) + options.handler;
+  // A handler removed from routes.yaml while paused can still be resumed: that clears its pause.
+  auto paused_somewhere = [&] {
+    if (!options.resume || !connection.connect()) return false;
+    for (const SourceConfig* source : sources) {
+      Reply reply;
+      if (connection.command({"HEXISTS", paused_key(source->key), field}, &reply) &&
+          reply->type == REDIS_REPLY_INTEGER && reply->integer == 1)
+        return true;
+    }
+    return false;
+  };
+  if (!options.handler.empty() && !config.find_handler(options.handler) && !paused_somewhere()) {
     std::vector<std::string> handlers;
     for (const HandlerConfig& h : config.handlers) handlers.push_back(h.name);
     std::cerr << "switchyard: no handler named \"" << printable(options.handler) << "\" in "
               << config.path << "; its handlers are: " << names_of(handlers) << "\n";
     return 2;
   }
-  RedisConnection connection(loaded.endpoint, "switchyard:pause");
-  Status s = connection.connect();
+  Status s = connection.connected() ? Status::ok() : connection.connect();
   if (!s) {
     std::cerr << "switchyard: " << s.message() << "\n";
     return 1;
   }
-  const std::string field = options.handler.empty()
-                                ? std::string(kPausedSourceField)
-                                : std::string(kPausedHandlerPrefix) + options.handler;
   const std::string what =
       options.handler.empty() ? "source " + options.source : "handler " + options.handler;
   const std::string value = paused_by();

@@ -1,11 +1,14 @@
-// stats_command.cc: `switchyard stats`: per source, pending, in flight (per consumer), retrying and
-// dead; `--watch` redraws it with rates for operators.
+// stats_command.cc: `switchyard stats`: per source, pending, in flight (per consumer), retrying,
+// dead, how far behind, and each handler's rates and latency; `--watch` redraws the same frame.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "cli/behind_view.h"
@@ -193,156 +196,165 @@ Status collect(RedisConnection& connection, const Config& config, const std::str
 }
 
 // The "behind" and "handlers" members of a source's JSON object (README "How far behind").
-void print_behind_json(const SourceBehindView& b, const std::vector<HandlerView>& handlers) {
-  std::cout << ",\"behind\":{\"reported\":" << (b.reported ? "true" : "false")
-            << ",\"instances\":" << b.instances
-            << ",\"oldest_age_seconds\":" << json_number(b.oldest_age_seconds)
-            << ",\"in_rate\":{\"1m\":" << json_number(b.in_1m) << ",\"5m\":" << json_number(b.in_5m)
-            << "},\"out_rate\":{\"1m\":" << json_number(b.out_1m)
-            << ",\"5m\":" << json_number(b.out_5m)
-            << "},\"drain_eta_seconds\":" << json_number(b.drain_eta_seconds) << "}";
-  std::cout << ",\"handlers\":{";
+void print_behind_json(std::ostream& out, const SourceBehindView& b,
+                       const std::vector<HandlerView>& handlers) {
+  out << ",\"behind\":{\"reported\":" << (b.reported ? "true" : "false")
+      << ",\"instances\":" << b.instances
+      << ",\"sampled_seconds_ago\":" << json_number(b.sampled_seconds_ago)
+      << ",\"sampled_pending\":" << b.pending
+      << ",\"oldest_age_seconds\":" << json_number(b.oldest_age_seconds)
+      << ",\"in_rate\":{\"1m\":" << json_number(b.in_1m) << ",\"5m\":" << json_number(b.in_5m)
+      << "},\"out_rate\":{\"1m\":" << json_number(b.out_1m) << ",\"5m\":" << json_number(b.out_5m)
+      << "},\"drain_eta_seconds\":" << json_number(b.drain_eta_seconds) << "}";
+  out << ",\"handlers\":{";
   for (size_t i = 0; i < handlers.size(); ++i) {
     const HandlerView& h = handlers[i];
-    std::cout << (i ? "," : "") << json_quote(h.name) << ":{\"calls_1m\":" << h.calls
-              << ",\"rates_1m\":{";
+    out << (i ? "," : "") << json_quote(h.name) << ":{\"calls_1m\":" << h.calls
+        << ",\"rates_1m\":{";
     bool first = true;
     for (const auto& [outcome, rate] : h.rates) {
-      std::cout << (first ? "" : ",") << json_quote(outcome) << ":" << json_number(rate);
+      out << (first ? "" : ",") << json_quote(outcome) << ":" << json_number(rate);
       first = false;
     }
-    std::cout << "},\"p50_seconds\":" << json_number(h.p50_seconds)
-              << ",\"p99_seconds\":" << json_number(h.p99_seconds) << "}";
+    out << "},\"p50_seconds\":" << json_number(h.p50_seconds)
+        << ",\"p99_seconds\":" << json_number(h.p99_seconds) << "}";
   }
-  std::cout << "}";
+  out << "}";
 }
 
-void print_json(const std::vector<SourceStats>& stats,
+void print_json(std::ostream& out, const std::vector<SourceStats>& stats,
                 const std::map<std::string, SourceBehindView>& behind,
                 const std::vector<HandlerView>& handlers) {
-  std::cout << "{";
+  out << "{";
   for (size_t i = 0; i < stats.size(); ++i) {
     const auto& st = stats[i];
-    std::cout << (i ? "," : "") << json_quote(st.name) << ":{\"key\":" << json_quote(st.key)
-              << ",\"pending\":" << st.pending << ",\"inflight\":" << st.inflight
-              << ",\"retrying\":" << st.retrying << ",\"dead\":" << st.dead << ",\"alerts\":{";
+    out << (i ? "," : "") << json_quote(st.name) << ":{\"key\":" << json_quote(st.key)
+        << ",\"pending\":" << st.pending << ",\"inflight\":" << st.inflight
+        << ",\"retrying\":" << st.retrying << ",\"dead\":" << st.dead << ",\"alerts\":{";
     bool first_alert = true;
     for (const auto& [code, text] : st.alerts) {
-      std::cout << (first_alert ? "" : ",") << json_quote(code) << ":" << json_quote(text);
+      out << (first_alert ? "" : ",") << json_quote(code) << ":" << json_quote(text);
       first_alert = false;
     }
-    std::cout << "},\"paused\":{";
+    out << "},\"paused\":{";
     for (auto it = st.paused.begin(); it != st.paused.end(); ++it)
-      std::cout << (it == st.paused.begin() ? "" : ",") << json_quote(it->first) << ":"
-                << json_quote(it->second);
-    std::cout << "},\"archived\":" << st.archived << ",\"backfills\":{";
+      out << (it == st.paused.begin() ? "" : ",") << json_quote(it->first) << ":"
+          << json_quote(it->second);
+    out << "},\"archived\":" << st.archived << ",\"backfills\":{";
     const int64_t now = unix_ms();
     for (auto it = st.backfills.begin(); it != st.backfills.end(); ++it) {
       const BackfillCursor& c = it->second;
       const auto eta = c.eta_ms(now);
-      std::cout << (it == st.backfills.begin() ? "" : ",") << json_quote(it->first)
-                << ":{\"command\":" << json_quote(c.verb)
-                << ",\"from\":" << json_quote(iso8601(c.from_ms))
-                << ",\"until\":" << json_quote(iso8601(c.until_ms))
-                << ",\"done\":" << (c.done ? "true" : "false") << ",\"read\":" << c.scanned
-                << ",\"sent\":" << c.sent << ",\"progress\":" << c.fraction()
-                << ",\"eta_seconds\":" << (eta ? std::to_string(*eta / 1000) : "null")
-                << ",\"updated\":" << json_quote(iso8601(c.updated_ms)) << "}";
+      out << (it == st.backfills.begin() ? "" : ",") << json_quote(it->first)
+          << ":{\"command\":" << json_quote(c.verb)
+          << ",\"from\":" << json_quote(iso8601(c.from_ms))
+          << ",\"until\":" << json_quote(iso8601(c.until_ms))
+          << ",\"done\":" << (c.done ? "true" : "false") << ",\"read\":" << c.scanned
+          << ",\"sent\":" << c.sent << ",\"progress\":" << c.fraction()
+          << ",\"eta_seconds\":" << (eta ? std::to_string(*eta / 1000) : "null")
+          << ",\"updated\":" << json_quote(iso8601(c.updated_ms)) << "}";
     }
-    std::cout << "}";
+    out << "}";
     auto b = behind.find(st.name);
-    print_behind_json(b == behind.end() ? SourceBehindView{} : b->second, handlers);
+    print_behind_json(out, b == behind.end() ? SourceBehindView{} : b->second, handlers);
     if (st.stream) {
-      std::cout << ",\"groups\":{";
+      out << ",\"groups\":{";
       for (size_t g = 0; g < st.groups.size(); ++g) {
         const auto& gs = st.groups[g];
-        std::cout << (g ? "," : "") << json_quote(gs.name) << ":{\"pending\":" << gs.pending
-                  << ",\"lag\":" << gs.lag << ",\"consumers\":{";
+        out << (g ? "," : "") << json_quote(gs.name) << ":{\"pending\":" << gs.pending
+            << ",\"lag\":" << gs.lag << ",\"consumers\":{";
         for (size_t c = 0; c < gs.consumers.size(); ++c)
-          std::cout << (c ? "," : "") << json_quote(gs.consumers[c].name)
-                    << ":{\"pending\":" << gs.consumers[c].pending
-                    << ",\"idle_ms\":" << gs.consumers[c].idle_ms << "}";
-        std::cout << "}}";
+          out << (c ? "," : "") << json_quote(gs.consumers[c].name)
+              << ":{\"pending\":" << gs.consumers[c].pending
+              << ",\"idle_ms\":" << gs.consumers[c].idle_ms << "}";
+        out << "}}";
       }
-      std::cout << "}}";
+      out << "}}";
       continue;
     }
-    std::cout << ",\"consumers\":{";
+    out << ",\"consumers\":{";
     bool first = true;
     for (const auto& [c, cs] : st.consumers) {
-      std::cout << (first ? "" : ",") << json_quote(c) << ":{\"inflight\":" << cs.inflight
-                << ",\"alive\":" << (cs.alive ? "true" : "false") << "}";
+      out << (first ? "" : ",") << json_quote(c) << ":{\"inflight\":" << cs.inflight
+          << ",\"alive\":" << (cs.alive ? "true" : "false") << "}";
       first = false;
     }
-    std::cout << "}}";
+    out << "}}";
   }
-  std::cout << "}\n";
+  out << "}\n";
 }
 
 // One line per alert of the source (see source/source_alerts.h), per paused thing, for the
 // archive and per backfill or replay.
-void print_alerts(const SourceStats& st) {
+void print_alerts(std::ostream& out, const SourceStats& st) {
   for (const auto& [code, text] : st.alerts)
-    std::cout << "  ALERT " << printable(code) << ": " << printable(text) << "\n";
+    out << "  ALERT " << printable(code) << ": " << printable(text) << "\n";
   for (const auto& [field, since] : st.paused) {
     const bool handler = field.rfind(kPausedHandlerPrefix, 0) == 0;
     const std::string name = handler ? field.substr(kPausedHandlerPrefix.size()) : st.name;
-    std::cout << "  PAUSED " << (handler ? "handler " : "source ") << printable(name) << " since "
-              << printable(since) << " (switchyard resume " << (handler ? "--handler " : "")
-              << printable(name) << ")\n";
+    out << "  PAUSED " << (handler ? "handler " : "source ") << printable(name) << " since "
+        << printable(since) << " (switchyard resume " << (handler ? "--handler " : "")
+        << printable(name) << ")\n";
   }
-  if (st.archived >= 0) std::cout << "  archive: " << st.archived << " messages\n";
+  if (st.archived >= 0) out << "  archive: " << st.archived << " messages\n";
   const int64_t now = unix_ms();
   for (const auto& [handler, c] : st.backfills) {
-    std::cout << "  " << (c.verb == "replay" ? "REPLAY" : "BACKFILL") << " handler "
-              << printable(handler) << " (" << iso8601(c.from_ms) << " to " << iso8601(c.until_ms)
-              << "): ";
+    out << "  " << (c.verb == "replay" ? "REPLAY" : "BACKFILL") << " handler " << printable(handler)
+        << " (" << iso8601(c.from_ms) << " to " << iso8601(c.until_ms) << "): ";
     if (c.done) {
-      std::cout << "done at " << iso8601(c.updated_ms) << ", sent " << c.sent << " of " << c.scanned
-                << " archived\n";
+      out << "done at " << iso8601(c.updated_ms) << ", sent " << c.sent << " of " << c.scanned
+          << " archived\n";
       continue;
     }
     const auto eta = c.eta_ms(now);
-    std::cout << static_cast<int>(c.fraction() * 100) << "%, sent " << c.sent << " of " << c.scanned
-              << " read, ETA " << (eta ? std::to_string(*eta / 1000) + "s" : std::string("unknown"))
-              << ", last moved " << iso8601(c.updated_ms) << "\n";
+    out << static_cast<int>(c.fraction() * 100) << "%, sent " << c.sent << " of " << c.scanned
+        << " read, ETA " << (eta ? std::to_string(*eta / 1000) + "s" : std::string("unknown"))
+        << ", last moved " << iso8601(c.updated_ms) << "\n";
   }
+}
+
+// Whether the sampled ETA speaks of the backlog there is now: not when the sample saw none and
+// messages have arrived since (it would say 0 s).
+bool eta_known(const SourceStats& st, const SourceBehindView& b) {
+  return !(b.pending == 0 && st.pending > 0);
 }
 
 // One line: how far behind the source is, or that no running instance reports it.
-void print_behind(const SourceStats& st, const std::map<std::string, SourceBehindView>& behind) {
+void print_behind(std::ostream& out, const SourceStats& st,
+                  const std::map<std::string, SourceBehindView>& behind) {
   auto it = behind.find(st.name);
   if (it == behind.end() || !it->second.reported) {
-    std::cout << "  behind: unknown (no running instance reported in the last "
-              << kSnapshotStaleMs / 1000 << " s)\n";
+    out << "  behind: unknown (no running instance reported in the last " << kSnapshotStaleMs / 1000
+        << " s)\n";
     return;
   }
   const SourceBehindView& b = it->second;
-  std::cout << std::fixed << std::setprecision(1) << "  behind: oldest "
-            << human_seconds(b.oldest_age_seconds) << ", in " << b.in_1m << "/s (5m " << b.in_5m
-            << "/s), out " << b.out_1m << "/s (5m " << b.out_5m << "/s), drain ETA "
-            << human_seconds(b.drain_eta_seconds) << ", " << b.instances << " instance(s)\n";
-  std::cout.unsetf(std::ios::floatfield);
+  out << std::fixed << std::setprecision(1) << "  behind: oldest "
+      << human_seconds(b.oldest_age_seconds) << ", in " << b.in_1m << "/s (5m " << b.in_5m
+      << "/s), out " << b.out_1m << "/s (5m " << b.out_5m << "/s), drain ETA "
+      << (eta_known(st, b) ? human_seconds(b.drain_eta_seconds) : "not sampled yet") << ", "
+      << b.instances << " instance(s), sampled " << b.sampled_seconds_ago << " s ago\n";
+  out.unsetf(std::ios::floatfield);
 }
 
 // One line per handler: last minute's rates and latency quantiles.
-void print_handlers(const std::vector<HandlerView>& handlers) {
+void print_handlers(std::ostream& out, const std::vector<HandlerView>& handlers) {
   for (const HandlerView& h : handlers)
-    std::cout << std::fixed << std::setprecision(1) << "handler " << printable(h.name) << ": ok "
-              << h.rate("ok") << "/s, errors " << h.error_rate() << "/s (retry " << h.rate("retry")
-              << ", reject " << h.rate("reject") << ", dead " << h.rate("dead_letter") << "), p50 "
-              << human_latency(h.p50_seconds) << ", p99 " << human_latency(h.p99_seconds)
-              << " (last minute)\n";
-  std::cout.unsetf(std::ios::floatfield);
+    out << std::fixed << std::setprecision(1) << "handler " << printable(h.name) << ": ok "
+        << h.rate("ok") << "/s, errors " << h.error_rate() << "/s (retry " << h.rate("retry")
+        << ", reject " << h.rate("reject") << ", dead " << h.rate("dead_letter") << "), p50 "
+        << human_latency(h.p50_seconds) << ", p99 " << human_latency(h.p99_seconds)
+        << " (last minute)\n";
+  out.unsetf(std::ios::floatfield);
 }
 
 // One line per source or handler with a max_rate, max_in_flight or dedup (README "Pace and
 // dedup"), as routes.yaml configures them.
-void print_limits(const Config& config) {
+void print_limits(std::ostream& out, const Config& config) {
   for (const SourceConfig& s : config.sources)
     if (s.max_rate.limited())
-      std::cout << "limits: source " << printable(s.name) << " max_rate " << rate_text(s.max_rate)
-                << "\n";
+      out << "limits: source " << printable(s.name) << " max_rate " << rate_text(s.max_rate)
+          << "\n";
   for (const HandlerConfig& h : config.handlers) {
     std::string parts;
     if (h.max_rate.limited()) parts += ", max_rate " + rate_text(h.max_rate) + " per source";
@@ -350,39 +362,39 @@ void print_limits(const Config& config) {
     if (!h.dedup.key.empty())
       parts += ", dedup " + printable(h.dedup.key) + " for " +
                std::to_string(h.dedup.window.count() / 1000) + "s";
-    if (!parts.empty()) std::cout << "limits: handler " << printable(h.name) << parts << "\n";
+    if (!parts.empty()) out << "limits: handler " << printable(h.name) << parts << "\n";
   }
 }
 
-void print_text(const std::vector<SourceStats>& stats,
+void print_text(std::ostream& out, const std::vector<SourceStats>& stats,
                 const std::map<std::string, SourceBehindView>& behind,
                 const std::vector<HandlerView>& handlers) {
   for (const auto& st : stats) {
     if (st.stream) {
-      std::cout << printable(st.name) << " (stream " << printable(st.key) << "): retrying "
-                << st.retrying << ", dead " << st.dead << "\n";
-      print_behind(st, behind);
-      print_alerts(st);
+      out << printable(st.name) << " (stream " << printable(st.key) << "): retrying " << st.retrying
+          << ", dead " << st.dead << "\n";
+      print_behind(out, st, behind);
+      print_alerts(out, st);
       for (const auto& g : st.groups) {
-        std::cout << "  group " << printable(g.name) << ": pending " << g.pending << ", lag "
-                  << (g.lag < 0 ? std::string("unknown") : std::to_string(g.lag)) << "\n";
+        out << "  group " << printable(g.name) << ": pending " << g.pending << ", lag "
+            << (g.lag < 0 ? std::string("unknown") : std::to_string(g.lag)) << "\n";
         for (const auto& c : g.consumers)
-          std::cout << "    consumer " << printable(c.name) << ": pending " << c.pending
-                    << ", idle " << c.idle_ms << " ms\n";
+          out << "    consumer " << printable(c.name) << ": pending " << c.pending << ", idle "
+              << c.idle_ms << " ms\n";
       }
       continue;
     }
-    std::cout << printable(st.name) << " (" << printable(st.key) << "): pending " << st.pending
-              << ", in flight " << st.inflight << ", retrying " << st.retrying << ", dead "
-              << st.dead << "\n";
-    print_behind(st, behind);
-    print_alerts(st);
+    out << printable(st.name) << " (" << printable(st.key) << "): pending " << st.pending
+        << ", in flight " << st.inflight << ", retrying " << st.retrying << ", dead " << st.dead
+        << "\n";
+    print_behind(out, st, behind);
+    print_alerts(out, st);
     for (const auto& [c, cs] : st.consumers) {
-      std::cout << "  consumer " << printable(c) << ": in flight " << cs.inflight
-                << (cs.alive ? "" : " (silent: reclaimed after reclaim_after)") << "\n";
+      out << "  consumer " << printable(c) << ": in flight " << cs.inflight
+          << (cs.alive ? "" : " (silent: reclaimed after reclaim_after)") << "\n";
     }
   }
-  print_handlers(handlers);
+  print_handlers(out, handlers);
 }
 
 }  // namespace
@@ -392,65 +404,58 @@ int stats_command(const CommonOptions& common, const StatsOptions& options) {
   if (int rc = load_common(common, &loaded)) return rc;
   RedisConnection connection(loaded.endpoint, "switchyard:stats");
   Status s = connection.connect();
-  if (!s) {
+  if (!s && !options.watch) {
     std::cerr << "switchyard: " << s.message() << "\n";
     return 1;
   }
-  std::vector<SourceStats> stats;
-  if (!options.watch) {
-    s = collect(connection, *loaded.config, options.source, &stats);
+  // One frame: what Redis holds now and what the running instances reported.
+  auto frame = [&](std::ostream& out) -> Status {
+    if (!connection.connected()) {
+      Status c = connection.connect();
+      if (!c) return c;
+    }
+    std::vector<SourceStats> stats;
     std::map<std::string, SourceBehindView> behind;
     std::vector<HandlerView> handlers;
-    if (s) s = read_behind(connection, *loaded.config, &behind, &handlers);
+    Status f = collect(connection, *loaded.config, options.source, &stats);
+    if (f) f = read_behind(connection, *loaded.config, &behind, &handlers);
+    if (!f) return f;
+    options.json ? print_json(out, stats, behind, handlers)
+                 : print_text(out, stats, behind, handlers);
+    if (!options.json) print_limits(out, *loaded.config);
+    return Status::ok();
+  };
+  if (!options.watch) {
+    std::ostringstream out;
+    s = frame(out);
     if (!s) {
       std::cerr << "switchyard: " << s.message() << "\n";
       return 1;
     }
-    options.json ? print_json(stats, behind, handlers) : print_text(stats, behind, handlers);
-    if (!options.json) print_limits(*loaded.config);
+    std::cout << out.str();
     return 0;
   }
-  // --watch: redraw until interrupted; rates are the change per second since the last draw
-  // (pending falls as Switchyard drains and rises as producers push).
-  std::map<std::string, SourceStats> previous;
-  auto last = std::chrono::steady_clock::now();
-  auto interval = std::chrono::duration<double>(options.interval > 0.05 ? options.interval : 1.0);
+  // --watch: the same frame every interval until interrupted. On a terminal the screen is
+  // redrawn; elsewhere (a pipe, a log) frames follow each other, and --json writes one JSON
+  // document per line.
+  const bool terminal = isatty(STDOUT_FILENO);
+  const auto interval =
+      std::chrono::duration<double>(options.interval > 0.05 ? options.interval : 1.0);
   while (true) {
-    if (!connection.connected()) connection.connect();
-    s = collect(connection, *loaded.config, options.source, &stats);
-    auto now = std::chrono::steady_clock::now();
-    double seconds = std::chrono::duration<double>(now - last).count();
-    last = now;
-    std::cout << "\x1b[H\x1b[2J"
-              << "switchyard stats  " << loaded.endpoint.redacted() << "  every "
-              << interval.count() << "s  (Ctrl-C to quit)\n\n";
-    if (!s) {
-      std::cout << "Redis unreachable: " << printable(s.message()) << "\n";
-    } else {
-      std::cout << std::left << std::setw(20) << "source" << std::right << std::setw(12)
-                << "pending" << std::setw(12) << "pending/s" << std::setw(10) << "inflight"
-                << std::setw(10) << "retrying" << std::setw(10) << "dead" << std::setw(10)
-                << "dead/s"
-                << "\n";
-      for (const auto& st : stats) {
-        auto prev = previous.find(st.name);
-        double pending_rate = 0, dead_rate = 0;
-        if (prev != previous.end() && seconds > 0) {
-          pending_rate = static_cast<double>(st.pending - prev->second.pending) / seconds;
-          dead_rate = static_cast<double>(st.dead - prev->second.dead) / seconds;
-        }
-        std::cout << std::left << std::setw(20) << printable(st.name) << std::right << std::setw(12)
-                  << st.pending << std::setw(12) << std::fixed << std::setprecision(0)
-                  << pending_rate << std::setw(10) << st.inflight << std::setw(10) << st.retrying
-                  << std::setw(10) << st.dead << std::setw(10) << dead_rate << "\n";
-        for (const auto& [c, cs] : st.consumers)
-          std::cout << "    " << c << ": in flight " << cs.inflight << (cs.alive ? "" : " (silent)")
-                    << "\n";
-        print_alerts(st);
-        previous[st.name] = st;
-      }
+    std::ostringstream out;
+    s = frame(out);
+    if (!s) out << (options.json ? "" : "Redis unreachable: ") << printable(s.message()) << "\n";
+    if (!options.json) {
+      const std::string header = "switchyard stats  " + loaded.endpoint.redacted() + "  every " +
+                                 human_seconds(interval.count()) + "  (Ctrl-C to quit)\n\n";
+      std::cout << (terminal ? "\x1b[H\x1b[2J" : "\n") << header;
     }
+    if (!s && options.json)
+      std::cerr << "switchyard: " << out.str();
+    else
+      std::cout << out.str();
     std::cout.flush();
+    if (!std::cout) return 1;  // the reader went away
     std::this_thread::sleep_for(interval);
   }
 }

@@ -42,11 +42,37 @@ std::string fixed(double v, int precision = 1) {
   return buffer;
 }
 
-// A cell padded to width (left-aligned when left, else right-aligned), cut when longer.
+// The first `width` characters of text (UTF-8 code points; never a split one), and their count.
+std::string cut(const std::string& text, size_t width, size_t* shown) {
+  size_t bytes = 0, chars = 0;
+  while (bytes < text.size() && chars < width) {
+    ++bytes;
+    while (bytes < text.size() && (static_cast<unsigned char>(text[bytes]) & 0xC0) == 0x80) ++bytes;
+    ++chars;
+  }
+  *shown = chars;
+  return text.substr(0, bytes);
+}
+
+// A cell padded to width characters (left-aligned when left, else right-aligned), cut when
+// longer.
 std::string cell(const std::string& text, size_t width, bool left = false) {
-  std::string t = text.size() > width ? text.substr(0, width) : text;
-  std::string pad(width - t.size(), ' ');
+  size_t shown = 0;
+  std::string t = cut(text, width, &shown);
+  std::string pad(width - shown, ' ');
   return left ? t + pad : pad + t;
+}
+
+// The width of the name column: the longest name shown (at least the title's, at most 32), so
+// that a narrow terminal still shows the first figures.
+size_t name_width(const std::vector<std::string>& names, size_t title) {
+  size_t width = title + 1;
+  for (const std::string& n : names) {
+    size_t shown = 0;
+    cut(n, 32, &shown);
+    width = std::max(width, shown + 2);
+  }
+  return std::min<size_t>(width, 34);
 }
 
 // One frame of the view; the caller adds the screen control codes.
@@ -97,12 +123,16 @@ std::string render(const Config& config, RedisConnection& connection, const std:
                        double y = std::isnan(b.p99_seconds) ? -1 : b.p99_seconds;
                        return x > y;
                      });
-  out << cell("SOURCE", 20, true) << cell("PENDING", 10) << cell("INFLIGHT", 10) << cell("RETRY", 8)
+  std::vector<std::string> names;
+  for (const Row& r : rows) names.push_back(printable(r.name));
+  for (const HandlerView& h : handlers) names.push_back(printable(h.name));
+  const size_t w = name_width(names, 7);
+  out << cell("SOURCE", w, true) << cell("PENDING", 10) << cell("INFLIGHT", 10) << cell("RETRY", 8)
       << cell("DEAD", 8) << cell("IN/s", 10) << cell("OUT/s", 10) << cell("OLDEST", 10)
       << cell("ETA", 10) << "\n";
   for (const Row& r : rows) {
     const bool d = r.depth_known, b = r.behind.reported;
-    out << cell(printable(r.name), 20, true) << cell(d ? std::to_string(r.depth.pending) : "-", 10)
+    out << cell(printable(r.name), w, true) << cell(d ? std::to_string(r.depth.pending) : "-", 10)
         << cell(d ? std::to_string(r.depth.inflight) : "-", 10)
         << cell(d ? std::to_string(r.depth.retry) : "-", 8)
         << cell(d ? std::to_string(r.depth.dead) : "-", 8)
@@ -111,10 +141,10 @@ std::string render(const Config& config, RedisConnection& connection, const std:
         << cell(b ? human_seconds(r.behind.drain_eta_seconds) : "-", 10) << "\n";
   }
   out << "\n"
-      << cell("HANDLER", 20, true) << cell("OK/s", 10) << cell("ERR/s", 10) << cell("RETRY/s", 10)
+      << cell("HANDLER", w, true) << cell("OK/s", 10) << cell("ERR/s", 10) << cell("RETRY/s", 10)
       << cell("P50", 10) << cell("P99", 10) << cell("CALLS/1m", 10) << "\n";
   for (const HandlerView& h : handlers)
-    out << cell(printable(h.name), 20, true) << cell(fixed(h.rate("ok")), 10)
+    out << cell(printable(h.name), w, true) << cell(fixed(h.rate("ok")), 10)
         << cell(fixed(h.rate("reject") + h.rate("dead_letter")), 10)
         << cell(fixed(h.rate("retry")), 10) << cell(human_latency(h.p50_seconds), 10)
         << cell(human_latency(h.p99_seconds), 10) << cell(std::to_string(h.calls), 10) << "\n";
@@ -148,14 +178,15 @@ class RawTerminal {
   termios saved_{};
 };
 
-// The first `rows` lines of `frame`, each cut to `columns` (a line wider than the terminal would
-// wrap and scroll the view).
+// The first `rows` lines of `frame`, each cut to `columns` characters: a line wider than the
+// terminal would wrap, and a line break after the last row would scroll the header away.
 std::string fit(const std::string& frame, int rows, int columns) {
   std::istringstream in(frame);
   std::string line, out;
   for (int n = 0; std::getline(in, line) && (rows <= 0 || n < rows); ++n) {
-    if (columns > 0 && line.size() > static_cast<size_t>(columns)) line.resize(columns);
-    out += line + "\x1b[K\r\n";
+    size_t shown = 0;
+    if (columns > 0) line = cut(line, static_cast<size_t>(columns), &shown);
+    out += (n ? "\r\n" : "") + line + "\x1b[K";
   }
   return out;
 }

@@ -25,8 +25,14 @@ namespace {
 // Its Redis scripts: daemon/lua/<name>.lua says what each does, its KEYS, ARGV and reply.
 const RedisScript kTrimDeadScript(lua::kTrimDead);
 const RedisScript kUnparkScript(lua::kUnparkRetries);
-// The most parked deliveries made due again per handler and source at each beat.
+// The most parked deliveries made due again per source at each beat.
 constexpr int kUnparkPerBeat = 10000;
+
+std::vector<std::string> handler_names(const Config& config) {
+  std::vector<std::string> names;
+  for (const HandlerConfig& h : config.handlers) names.push_back(h.name);
+  return names;
+}
 
 }  // namespace
 
@@ -37,6 +43,11 @@ Daemon::Daemon(DaemonOptions options, std::shared_ptr<const Pipeline> pipeline)
 
 Daemon::~Daemon() {
   if (!threads_.empty() || housekeeper_.joinable() || tap_thread_.joinable()) stop();
+}
+
+void Daemon::set_pipeline(std::shared_ptr<const Pipeline> pipeline) {
+  metrics_.set_handlers(handler_names(*pipeline->config));
+  pipelines_.set(std::move(pipeline));
 }
 
 Status Daemon::start() {
@@ -53,7 +64,7 @@ Status Daemon::start() {
   tap_ = std::make_unique<Tap>(config.sources);
   shared.tap = tap_.get();
   shared.watchdog = &watchdog_;
-  for (const HandlerConfig& h : config.handlers) metrics_.watch_handler(h.name);
+  metrics_.set_handlers(handler_names(config));
 
   for (const SourceConfig& source : config.sources) {
     pauses_.push_back(std::make_unique<PauseBoard>());
@@ -195,8 +206,16 @@ void Daemon::follow_pauses(RedisConnection& connection, const std::vector<Source
       spdlog::info("source {}: resumed", source.name);
     }
     const std::vector<std::string> before = board.handlers();
+    std::string unknown;  // paused names that are no handler of the config, for one line
+    size_t unknown_count = 0;
     for (const std::string& h : state.handlers) {
       paused_handlers.insert(h);
+      if (std::find(handlers.begin(), handlers.end(), h) == handlers.end()) {
+        if (++unknown_count <= 3)
+          unknown += (unknown.empty() ? "" : ", ") + printable(h.substr(0, 64)) +
+                     (h.size() > 64 ? "..." : "");
+        continue;
+      }
       if (!std::binary_search(before.begin(), before.end(), h))
         spdlog::info(
             "source {}: handler {} paused: its deliveries wait in {} until `switchyard "
@@ -204,20 +223,28 @@ void Daemon::follow_pauses(RedisConnection& connection, const std::vector<Source
             source.name, h, SourceKeys(source.key).retry(), h);
     }
     for (const std::string& h : before)
-      if (!std::binary_search(state.handlers.begin(), state.handlers.end(), h))
+      if (!std::binary_search(state.handlers.begin(), state.handlers.end(), h) &&
+          std::find(handlers.begin(), handlers.end(), h) != handlers.end())
         spdlog::info("source {}: handler {} resumed", source.name, h);
-    // Deliveries parked for a handler that is not paused (any more) are due now. Before the
-    // workers learn of a resume they may park a few more: the next beat makes those due too.
-    std::vector<std::string> args{std::to_string(kUnparkPerBeat)};
-    for (const std::string& h : handlers) {
-      if (std::binary_search(state.handlers.begin(), state.handlers.end(), h)) continue;
-      args.push_back(std::to_string(parked_score(h)));
-      args.push_back(h);
+    if (unknown_count > 0) {
+      const std::string why =
+          "source " + source.name + ": " + key + " pauses " + std::to_string(unknown_count) +
+          " handler(s) not in " + pipelines_.get()->config->path + " (" + unknown +
+          (unknown_count > 3 ? ", ..." : "") +
+          "): deliveries parked for them are dead-lettered; `switchyard resume --handler NAME " +
+          source.name + "` clears such a pause";
+      if (log_once(why)) spdlog::warn("{}", why);
     }
+    // Deliveries parked for a handler that is not paused (any more), or no longer configured, are
+    // due now: the retry runners hand them to their handler, or dead-letter them naming the
+    // handler that is gone. Before the workers learn of a resume they may park a few more: the
+    // next beat makes those due too.
+    std::vector<std::string> args{std::to_string(kUnparkPerBeat)};
+    for (const std::string& h : state.handlers)
+      if (std::find(handlers.begin(), handlers.end(), h) != handlers.end()) args.push_back(h);
     const bool source_paused = state.source;
     board.publish(std::move(state));
     metrics_.set_paused("source", source.name, source_paused);  // after: the gauge means obeyed
-    if (args.size() == 1) continue;
     const std::vector<std::string_view> views(args.begin(), args.end());
     s = connection.eval(kUnparkScript, {SourceKeys(source.key).retry()}, views, &reply);
     if (!s) {
@@ -225,8 +252,10 @@ void Daemon::follow_pauses(RedisConnection& connection, const std::vector<Source
       return;
     }
     if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
-      spdlog::info("source {}: {} delivery(ies) parked for resumed handlers are due again",
-                   source.name, reply->integer);
+      spdlog::info(
+          "source {}: {} delivery(ies) parked for handlers no longer paused (resumed, or removed "
+          "from {}: those are dead-lettered) are due again",
+          source.name, reply->integer, pipelines_.get()->config->path);
   }
   for (const std::string& h : handlers) metrics_.set_paused("handler", h, paused_handlers.count(h));
 }

@@ -47,10 +47,9 @@ class Daemon {
   // `sources:` (workers, lock files and heartbeats are set up at start), or of redis: / metrics:,
   // naming the setting and its old and new value. Empty when everything in `next` can be applied.
   std::vector<std::string> changes_needing_restart(const Config& next) const;
-  // Swaps in a new pipeline; workers pick it up at their next batch.
-  void set_pipeline(std::shared_ptr<const Pipeline> pipeline) {
-    pipelines_.set(std::move(pipeline));
-  }
+  // Swaps in a new pipeline; workers pick it up at their next batch. The per-handler metrics
+  // follow its handlers at once (Metrics::set_handlers).
+  void set_pipeline(std::shared_ptr<const Pipeline> pipeline);
   std::shared_ptr<const Pipeline> pipeline() const { return pipelines_.get(); }
   RedisHealth& health() { return health_; }
   Metrics& metrics() { return metrics_; }

@@ -151,8 +151,9 @@ void Dispatcher::dispatch(const Pipeline& pipeline, const TakenBatch& batch, Ack
     for (const TapSample& sample : tap_samples_) {
       names.clear();
       for (int h : sample.handlers) names.push_back(config.handlers[h].name);
-      tap_->offer(tap_channel_, encode_tap_record(source_.name, sample.event, names, sample.outcome,
-                                                  sample.reason));
+      tap_->offer(tap_channel_, sample.event, [&] {
+        return encode_tap_record(source_.name, sample.event, names, sample.outcome, sample.reason);
+      });
     }
   }
 }

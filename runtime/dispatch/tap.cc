@@ -1,10 +1,14 @@
-// tap.cc: sampling handled envelopes for `switchyard tap` and publishing them while someone taps.
+// tap.cc: sampling handled envelopes for `switchyard tap`, filtered by each listener's glob, and
+// publishing them while someone taps.
 #include "dispatch/tap.h"
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "records/dead_letter.h"
 #include "redis/redis_connection.h"
+#include "routing/route_table.h"
 #include "util/escape.h"
 
 namespace switchyard {
@@ -27,7 +31,11 @@ void append_string(std::string_view s, std::string* out) {
 
 }  // namespace
 
-std::string tap_channel(const std::string& key) { return key + ":tap"; }
+std::string tap_channel(const std::string& key, std::string_view event_glob) {
+  std::string channel = key + ":tap";
+  if (!event_glob.empty()) channel.append(":event:").append(event_glob);
+  return channel;
+}
 
 std::string encode_tap_record(std::string_view source, std::string_view event,
                               const std::vector<std::string_view>& handlers,
@@ -53,12 +61,13 @@ std::string encode_tap_record(std::string_view source, std::string_view event,
   return out;
 }
 
-Tap::Tap(const std::vector<SourceConfig>& sources) : pending_(sources.size()) {
+Tap::Tap(const std::vector<SourceConfig>& sources) : listeners_(sources.size()) {
   for (const SourceConfig& s : sources) {
     auto c = std::make_unique<TapChannel>();
     c->source = s.name;
     c->channel = tap_channel(s.key);
     channels_.push_back(std::move(c));
+    keys_.push_back(s.key);
   }
 }
 
@@ -68,23 +77,82 @@ TapChannel* Tap::channel(const std::string& name) {
   return nullptr;
 }
 
-void Tap::offer(TapChannel* channel, std::string record) {
+size_t Tap::index_of(const TapChannel* channel) const {
   size_t i = 0;
   while (i < channels_.size() && channels_[i].get() != channel) ++i;
+  return i;
+}
+
+void Tap::offer(TapChannel* channel, std::string_view event,
+                const std::function<std::string()>& encode) {
+  const size_t i = index_of(channel);
   if (i == channels_.size()) return;
   const int64_t second = steady_second();
+  std::string record;
   std::lock_guard<std::mutex> lock(mutex_);
-  Pending& p = pending_[i];
-  if (p.second != second) {
-    p.second = second;
-    p.queued = 0;
+  for (Listener& l : listeners_[i]) {
+    if (!l.glob.empty() && !glob_match(l.glob, event)) continue;
+    if (l.second != second) {
+      l.second = second;
+      l.queued = 0;
+    }
+    if (l.queued >= kTapPerSecond) {
+      ++l.dropped;
+      continue;
+    }
+    ++l.queued;
+    if (record.empty()) record = encode();
+    l.records.push_back(record);
   }
-  if (p.queued >= kTapPerSecond) {
-    ++p.dropped;
-    return;
+}
+
+std::vector<std::string> Tap::listening(const std::string& key,
+                                        const std::vector<std::string>& channels, size_t* ignored) {
+  const std::string all = tap_channel(key), filtered = all + ":event:";
+  std::vector<std::string> out;
+  *ignored = 0;
+  for (const std::string& c : channels) {
+    if (c == all) {
+      out.push_back(c);
+    } else if (c.size() > filtered.size() && c.compare(0, filtered.size(), filtered) == 0) {
+      if (c.size() - filtered.size() <= kTapMaxGlobBytes)
+        out.push_back(c);
+      else
+        ++*ignored;
+    }
   }
-  ++p.queued;
-  p.records.push_back(std::move(record));
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  if (out.size() > kTapMaxChannels) {
+    *ignored += out.size() - kTapMaxChannels;
+    out.resize(kTapMaxChannels);
+  }
+  return out;
+}
+
+void Tap::set_listening(const std::string& name, const std::vector<std::string>& channels) {
+  TapChannel* c = channel(name);
+  const size_t i = index_of(c);
+  if (i == channels_.size()) return;
+  const std::string filtered = tap_channel(keys_[i]) + ":event:";
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<Listener> next;
+    for (const std::string& ch : channels) {
+      auto same = std::find_if(listeners_[i].begin(), listeners_[i].end(),
+                               [&](const Listener& l) { return l.channel == ch; });
+      if (same != listeners_[i].end()) {
+        next.push_back(std::move(*same));
+        continue;
+      }
+      Listener l;
+      l.channel = ch;
+      if (ch.size() > filtered.size()) l.glob = ch.substr(filtered.size());
+      next.push_back(std::move(l));
+    }
+    listeners_[i] = std::move(next);
+  }
+  c->tapped.store(!channels.empty(), std::memory_order_relaxed);
 }
 
 void Tap::stop() {
@@ -93,24 +161,42 @@ void Tap::stop() {
   wake_.notify_all();
 }
 
+// A glob matching exactly `text` for PUBSUB CHANNELS: its glob characters quoted.
+static std::string quote_glob(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
 void Tap::run(const RedisEndpoint& endpoint) {
   // A short timeout: stop() waits for a command in progress.
   RedisConnection connection(endpoint, "switchyard:tap", std::chrono::milliseconds(1000));
   auto next_check = std::chrono::steady_clock::now();
+  std::vector<size_t> ignored_before(channels_.size(), 0);
   auto untap_all = [&] {
-    for (auto& c : channels_) c->tapped.store(false, std::memory_order_relaxed);
+    for (auto& c : channels_) set_listening(c->source, {});
   };
   while (true) {
-    std::vector<Pending> out(channels_.size());
+    struct Out {
+      std::string channel;
+      std::deque<std::string> records;
+      uint64_t dropped = 0;
+    };
+    std::vector<Out> out;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait_for(lock, kPublishEvery, [this] { return stopping_; });
       if (stopping_) break;
-      for (size_t i = 0; i < channels_.size(); ++i) {
-        out[i].records.swap(pending_[i].records);
-        out[i].dropped = pending_[i].dropped;
-        pending_[i].dropped = 0;
-      }
+      for (auto& source : listeners_)
+        for (Listener& l : source) {
+          if (l.records.empty() && l.dropped == 0) continue;
+          out.push_back({l.channel, {}, l.dropped});
+          out.back().records.swap(l.records);
+          l.dropped = 0;
+        }
     }
     if (std::chrono::steady_clock::now() >= next_check) {
       next_check = std::chrono::steady_clock::now() + kListenersEvery;
@@ -119,30 +205,40 @@ void Tap::run(const RedisEndpoint& endpoint) {
         untap_all();
         continue;
       }
-      std::vector<std::string_view> argv = {"PUBSUB", "NUMSUB"};
-      for (auto& c : channels_) argv.push_back(c->channel);
-      Reply reply;
-      Status s = connection.command(argv, &reply);
-      if (!s || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 * channels_.size()) {
-        untap_all();
-        continue;
-      }
-      for (size_t i = 0; i < channels_.size(); ++i) {
-        const redisReply* n = reply->element[2 * i + 1];
-        channels_[i]->tapped.store(n->type == REDIS_REPLY_INTEGER && n->integer > 0,
-                                   std::memory_order_relaxed);
+      for (size_t i = 0; i < channels_.size() && connection.connected(); ++i) {
+        Reply reply;
+        const std::string pattern = quote_glob(channels_[i]->channel) + "*";
+        Status s = connection.command({"PUBSUB", "CHANNELS", pattern}, &reply);
+        if (!s || reply->type != REDIS_REPLY_ARRAY) {
+          untap_all();
+          break;
+        }
+        std::vector<std::string> names;
+        for (size_t e = 0; e < reply->elements; ++e)
+          if (reply->element[e]->type == REDIS_REPLY_STRING)
+            names.emplace_back(reply->element[e]->str, reply->element[e]->len);
+        size_t ignored = 0;
+        set_listening(channels_[i]->source, listening(keys_[i], names, &ignored));
+        if (ignored > 0 && ignored != ignored_before[i])
+          spdlog::warn(
+              "source {}: {} tap subscription(s) on {}:event:* not served (more than {} "
+              "channels, or a glob over {} bytes)",
+              channels_[i]->source, ignored, channels_[i]->channel, kTapMaxChannels,
+              kTapMaxGlobBytes);
+        ignored_before[i] = ignored;
       }
     }
-    for (size_t i = 0; i < channels_.size() && connection.connected(); ++i) {
+    for (const Out& o : out) {
+      if (!connection.connected()) break;
       // Sampled before a listener was seen to leave: published to nobody, which is harmless.
-      for (const std::string& record : out[i].records) {
+      for (const std::string& record : o.records) {
         Reply reply;
-        if (!connection.command({"PUBLISH", channels_[i]->channel, record}, &reply)) break;
+        if (!connection.command({"PUBLISH", o.channel, record}, &reply)) break;
       }
-      if (out[i].dropped) {
+      if (o.dropped) {
         Reply reply;
-        const std::string note = "{\"dropped\":" + std::to_string(out[i].dropped) + "}";
-        connection.command({"PUBLISH", channels_[i]->channel, note}, &reply);
+        const std::string note = "{\"dropped\":" + std::to_string(o.dropped) + "}";
+        connection.command({"PUBLISH", o.channel, note}, &reply);
       }
     }
   }

@@ -36,6 +36,17 @@ double RateWindow::gauge_slope(int64_t window_ms) const {
          static_cast<double>(samples_.back().at_ms - start->at_ms);
 }
 
+double RateWindow::fall_since_peak(int64_t window_ms) const {
+  if (samples_.empty()) return 0;
+  const int64_t from = samples_.back().at_ms - window_ms;
+  const Sample* peak = nullptr;
+  for (const Sample& s : samples_)
+    if (s.at_ms >= from && (peak == nullptr || s.gauge >= peak->gauge)) peak = &s;
+  if (peak == nullptr || peak == &samples_.back() || peak->at_ms == samples_.back().at_ms) return 0;
+  return (peak->gauge - samples_.back().gauge) * 1000.0 /
+         static_cast<double>(samples_.back().at_ms - peak->at_ms);
+}
+
 double drain_eta_seconds(double pending, double in_rate, double out_rate) {
   if (pending <= 0) return 0;
   const double net = out_rate - in_rate;

@@ -24,6 +24,11 @@ class RateWindow {
   double counter_rate(int64_t window_ms) const;
   // The gauge's change per second over the same span (negative while it falls).
   double gauge_slope(int64_t window_ms) const;
+  // How fast the gauge fell since its peak in the last window_ms (per second, >= 0): from the
+  // latest sample holding the highest value to the last one. 0 when the peak is the last sample
+  // (it holds or grows). For a backlog this is the net drain rate of what is there now: a burst
+  // that arrived at once does not count as a steady arrival rate, as it would in a window's slope.
+  double fall_since_peak(int64_t window_ms) const;
 
  private:
   struct Sample {

@@ -60,10 +60,12 @@ std::map<std::string, Metrics::HandlerTotals> Metrics::handler_totals() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::map<std::string, HandlerTotals> out;
   for (const auto& [handler, h] : durations_) {
+    if (!shown(handler)) continue;
     out[handler].buckets.assign(h.buckets.begin(), h.buckets.end());
     out[handler].calls = h.count;
   }
-  for (const auto& [key, n] : handled_) out[key.first].handled[key.second] = n;
+  for (const auto& [key, n] : handled_)
+    if (shown(key.first)) out[key.first].handled[key.second] = n;
   for (auto& [handler, t] : out)
     if (t.buckets.empty()) t.buckets.assign(kBuckets.size(), 0);
   return out;
@@ -77,10 +79,29 @@ static std::string gauge_value(double v) {
   return out.str();
 }
 
-void Metrics::watch_handler(const std::string& handler) {
+void Metrics::set_handlers(const std::vector<std::string>& handlers) {
   std::lock_guard<std::mutex> lock(mutex_);
-  handler_timeouts_.try_emplace(handler, 0);
-  handler_stuck_.try_emplace(handler, false);
+  handlers_known_ = true;
+  handlers_ = std::set<std::string>(handlers.begin(), handlers.end());
+  auto drop = [this](auto& series, auto handler_of) {
+    for (auto it = series.begin(); it != series.end();)
+      it = handlers_.count(handler_of(*it)) ? std::next(it) : series.erase(it);
+  };
+  auto first = [](const auto& entry) -> const std::string& { return entry.first; };
+  auto first_of_key = [](const auto& entry) -> const std::string& { return entry.first.first; };
+  drop(handled_, first_of_key);
+  drop(durations_, first);
+  drop(handler_timeouts_, first);
+  drop(parked_, first);
+  for (auto it = paused_.begin(); it != paused_.end();)
+    it = it->first.first != "handler" || handlers_.count(it->first.second) ? std::next(it)
+                                                                           : paused_.erase(it);
+  for (auto it = handler_stuck_.begin(); it != handler_stuck_.end();)
+    it = it->second || handlers_.count(it->first) ? std::next(it) : handler_stuck_.erase(it);
+  for (const std::string& h : handlers_) {
+    handler_timeouts_.try_emplace(h, 0);
+    handler_stuck_.try_emplace(h, false);
+  }
 }
 
 void Metrics::add_handler_timeout(const std::string& handler) {
@@ -90,7 +111,10 @@ void Metrics::add_handler_timeout(const std::string& handler) {
 
 void Metrics::set_handler_stuck(const std::string& handler, bool stuck) {
   std::lock_guard<std::mutex> lock(mutex_);
-  handler_stuck_[handler] = stuck;
+  if (stuck || shown(handler))
+    handler_stuck_[handler] = stuck;
+  else
+    handler_stuck_.erase(handler);  // removed by a reload while stuck: gone once it returns
 }
 
 void Metrics::set_paused(std::string_view label, const std::string& name, bool paused) {
@@ -160,8 +184,9 @@ std::string Metrics::render() const {
   out << "# HELP switchyard_events_handled_total Messages answered by a handler, by outcome.\n"
          "# TYPE switchyard_events_handled_total counter\n";
   for (const auto& [key, n] : handled_)
-    out << "switchyard_events_handled_total{handler=\"" << escape_label(key.first)
-        << "\",outcome=\"" << escape_label(key.second) << "\"} " << n << "\n";
+    if (shown(key.first))
+      out << "switchyard_events_handled_total{handler=\"" << escape_label(key.first)
+          << "\",outcome=\"" << escape_label(key.second) << "\"} " << n << "\n";
   out << "# HELP switchyard_dead_letters_unrouted_total Messages dead-lettered before any "
          "handler (invalid, unrouted).\n"
          "# TYPE switchyard_dead_letters_unrouted_total counter\n";
@@ -177,6 +202,7 @@ std::string Metrics::render() const {
   out << "# HELP switchyard_handler_duration_seconds Wall time of one handle_batch call.\n"
          "# TYPE switchyard_handler_duration_seconds histogram\n";
   for (const auto& [handler, h] : durations_) {
+    if (!shown(handler)) continue;
     std::string label = escape_label(handler);
     for (size_t i = 0; i < kBuckets.size(); ++i)
       out << "switchyard_handler_duration_seconds_bucket{handler=\"" << label << "\",le=\""
@@ -233,19 +259,22 @@ std::string Metrics::render() const {
          "handler_timeout.\n"
          "# TYPE switchyard_handler_timeouts_total counter\n";
   for (const auto& [handler, n] : handler_timeouts_)
-    out << "switchyard_handler_timeouts_total{handler=\"" << escape_label(handler) << "\"} " << n
-        << "\n";
+    if (shown(handler))
+      out << "switchyard_handler_timeouts_total{handler=\"" << escape_label(handler) << "\"} " << n
+          << "\n";
   out << "# HELP switchyard_handler_stuck 1 while a call of the handler runs past its "
          "handler_timeout.\n"
          "# TYPE switchyard_handler_stuck gauge\n";
   for (const auto& [handler, stuck] : handler_stuck_)
-    out << "switchyard_handler_stuck{handler=\"" << escape_label(handler) << "\"} "
-        << (stuck ? 1 : 0) << "\n";
+    if (stuck || shown(handler))
+      out << "switchyard_handler_stuck{handler=\"" << escape_label(handler) << "\"} "
+          << (stuck ? 1 : 0) << "\n";
   out << "# HELP switchyard_paused 1 while a source or a handler is paused (switchyard pause).\n"
          "# TYPE switchyard_paused gauge\n";
   for (const auto& [key, paused] : paused_)
-    out << "switchyard_paused{" << key.first << "=\"" << escape_label(key.second) << "\"} "
-        << (paused ? 1 : 0) << "\n";
+    if (key.first != "handler" || shown(key.second))
+      out << "switchyard_paused{" << key.first << "=\"" << escape_label(key.second) << "\"} "
+          << (paused ? 1 : 0) << "\n";
   out << "# HELP switchyard_source_paused_waits_total Times a worker of a paused source looked and "
          "took nothing.\n"
          "# TYPE switchyard_source_paused_waits_total counter\n";
@@ -255,8 +284,9 @@ std::string Metrics::render() const {
   out << "# HELP switchyard_handler_parked_total Deliveries set aside for a paused handler.\n"
          "# TYPE switchyard_handler_parked_total counter\n";
   for (const auto& [handler, n] : parked_)
-    out << "switchyard_handler_parked_total{handler=\"" << escape_label(handler) << "\"} " << n
-        << "\n";
+    if (shown(handler))
+      out << "switchyard_handler_parked_total{handler=\"" << escape_label(handler) << "\"} " << n
+          << "\n";
   out << "# HELP switchyard_source_rate_limited_seconds_total Seconds the source's workers waited "
          "for max_rate tokens.\n"
          "# TYPE switchyard_source_rate_limited_seconds_total counter\n";
@@ -276,7 +306,8 @@ std::string Metrics::render() const {
     out << "# HELP " << kPace[i][0] << " " << kPace[i][1] << "\n# TYPE " << kPace[i][0]
         << " counter\n";
     for (const auto& [handler, counts] : pace_)
-      out << kPace[i][0] << "{handler=\"" << escape_label(handler) << "\"} " << counts[i] << "\n";
+      if (shown(handler))
+        out << kPace[i][0] << "{handler=\"" << escape_label(handler) << "\"} " << counts[i] << "\n";
   }
   return out.str();
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,10 +33,14 @@ class Metrics {
   // A reload attempt: result "success", "partial" (applied, but some settings need a restart)
   // or "failure".
   void add_reload(std::string_view result);
-  // Stuck-handler watchdog: a handler's timeouts counter and stuck gauge appear at 0 (watch), a
-  // call that ran past its handler_timeout counts once (add_handler_timeout), and the gauge is 1
-  // while such a call is still running (set_handler_stuck).
-  void watch_handler(const std::string& handler);
+  // The handlers of the running config (at start and after each reload): each gets its timeouts
+  // counter and stuck gauge at 0 at once, and every series labelled with a handler not in
+  // `handlers` is dropped (counts that arrive for it later, from a batch still finishing, are not
+  // rendered), except a stuck gauge at 1: it stays until that call returns.
+  void set_handlers(const std::vector<std::string>& handlers);
+  // Stuck-handler watchdog: a call that ran past its handler_timeout counts once
+  // (add_handler_timeout), and the gauge is 1 while such a call is still running
+  // (set_handler_stuck).
   void add_handler_timeout(const std::string& handler);
   void set_handler_stuck(const std::string& handler, bool stuck);
   // Pause and resume: switchyard_paused{source} or {handler} is 1 while paused; a worker of a
@@ -90,7 +95,14 @@ class Metrics {
     double sum = 0;
   };
 
+  // A series labelled with handler h is rendered (under mutex_).
+  bool shown(const std::string& handler) const {
+    return !handlers_known_ || handlers_.count(handler) > 0;
+  }
+
   mutable std::mutex mutex_;
+  bool handlers_known_ = false;  // set_handlers was called
+  std::set<std::string> handlers_;
   std::map<std::string, uint64_t> received_;                         // source
   std::map<std::pair<std::string, std::string>, uint64_t> handled_;  // handler, outcome
   std::map<std::string, uint64_t> dead_before_routing_;              // source

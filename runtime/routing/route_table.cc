@@ -192,8 +192,31 @@ Bracket match_bracket(std::string_view pattern, size_t* p, char32_t c) {
   return negate ? Bracket::kNoMatch : Bracket::kMatch;
 }
 
-// fnmatch(pattern, name, 0) on UTF-8 characters, without recursion: on a mismatch, the last '*'
-// takes one more character and matching resumes after it. Linear space, O(|p|*|n|) worst case.
+bool is_glob(std::string_view pattern) {
+  return pattern.find_first_of("*?[\\") != std::string_view::npos;
+}
+
+bool is_catch_all(std::string_view pattern) {
+  return !pattern.empty() && pattern.find_first_not_of('*') == std::string_view::npos;
+}
+
+// Whether text is whole, well-formed UTF-8 characters (so that it matches byte for byte exactly
+// where it matches character for character).
+bool is_utf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();)
+    if (next_char(text, &i) >= kNotUtf8) return false;
+  return true;
+}
+
+void sort_unique(std::vector<int>* v) {
+  std::sort(v->begin(), v->end());
+  v->erase(std::unique(v->begin(), v->end()), v->end());
+}
+
+}  // namespace
+
+// Without recursion: on a mismatch, the last '*' takes one more character and matching resumes
+// after it. Linear space, O(|p|*|n|) worst case.
 bool glob_match(std::string_view pattern, std::string_view name) {
   size_t p = 0;
   size_t n = 0;
@@ -237,29 +260,6 @@ bool glob_match(std::string_view pattern, std::string_view name) {
   while (p < pattern.size() && pattern[p] == '*') ++p;
   return p == pattern.size();
 }
-
-bool is_glob(std::string_view pattern) {
-  return pattern.find_first_of("*?[\\") != std::string_view::npos;
-}
-
-bool is_catch_all(std::string_view pattern) {
-  return !pattern.empty() && pattern.find_first_not_of('*') == std::string_view::npos;
-}
-
-// Whether text is whole, well-formed UTF-8 characters (so that it matches byte for byte exactly
-// where it matches character for character).
-bool is_utf8(std::string_view text) {
-  for (size_t i = 0; i < text.size();)
-    if (next_char(text, &i) >= kNotUtf8) return false;
-  return true;
-}
-
-void sort_unique(std::vector<int>* v) {
-  std::sort(v->begin(), v->end());
-  v->erase(std::unique(v->begin(), v->end()), v->end());
-}
-
-}  // namespace
 
 bool RouteTable::Glob::matches(std::string_view name) const {
   if (name.size() < prefix.size() + suffix.size() || !name.starts_with(prefix) ||

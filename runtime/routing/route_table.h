@@ -12,6 +12,10 @@
 
 namespace switchyard {
 
+// fnmatch(pattern, name, 0) on UTF-8 characters, as the globs of routes: match (below): '*', '?',
+// [...] classes and '\' quoting. Never allocates; O(|pattern| * |name|) time at worst. Pure.
+bool glob_match(std::string_view pattern, std::string_view name);
+
 class RouteTable {
  public:
   // One routes.yaml entry: a pattern and the handler indexes it routes to. Patterns: an exact

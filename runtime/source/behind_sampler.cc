@@ -164,9 +164,11 @@ Status BehindSampler::sample(RedisConnection& connection) {
       rapidjson::Document doc;
       doc.Parse(all->element[f + 1]->str, all->element[f + 1]->len);
       const bool valid = !doc.HasParseError() && doc.IsObject() && doc.HasMember("at_ms") &&
-                         doc["at_ms"].IsNumber();
+                         doc["at_ms"].IsInt64();
       const int64_t at = valid ? doc["at_ms"].GetInt64() : 0;
-      if (at < now_ms - kSnapshotForgetMs) {
+      // Not a snapshot, an old one, or one dated ahead of Redis' clock (no instance writes that):
+      // deleted, so that no reader trusts it.
+      if (at < now_ms - kSnapshotForgetMs || at > now_ms + kSnapshotStaleMs) {
         Reply ignored;
         connection.command({"HDEL", behind_stats_key(source.key), field}, &ignored);
         continue;
@@ -184,7 +186,11 @@ Status BehindSampler::sample(RedisConnection& connection) {
     behind.in_rate_5m = in_5m;
     behind.out_rate_1m = out_1m;
     behind.out_rate_5m = out_5m;
-    behind.drain_eta_seconds = drain_eta_seconds(static_cast<double>(depth.pending), in_1m, out_1m);
+    // The ETA follows the backlog's net fall since its peak in the last minute, not the minute's
+    // average rates: right after a burst those still hold the burst as arrivals, and would say
+    // "never" while it drains.
+    behind.drain_eta_seconds =
+        drain_eta_seconds(static_cast<double>(depth.pending), 0, window.fall_since_peak(60000));
     metrics_->set_behind(source.name, behind);
     std::string snapshot =
         "{\"at_ms\":" + std::to_string(now_ms) + ",\"pending\":" + std::to_string(depth.pending) +

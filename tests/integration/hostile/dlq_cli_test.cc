@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "support/switchyard_process.h"
 #include "support/temp_dir.h"
 #include "support/terminal_text.h"
+#include "support/wait.h"
 
 namespace switchyard::test {
 namespace {
@@ -207,6 +209,59 @@ TEST_F(DlqCli, ReplayRefusesALetterThatKeepsOnlyAPrefix) {
 }
 
 // Purge with no filter used to LRANGE, then DEL: letters pushed in between were lost unseen.
+// Two operators replay everything at the same moment: each letter goes back exactly once (no
+// duplicate in K:retry or K, none lost), whichever replay took it; each says what it did.
+TEST_F(DlqCli, TwoReplaysAtOnceReplayEachLetterOnce) {
+  constexpr int kLetters = 3000;
+  std::vector<std::string> letters;
+  for (int i = 0; i < kLetters; ++i)
+    letters.push_back(encode_dead_letter(letter(user_registered(i), "failed " + std::to_string(i),
+                                                i % 3 == 0 ? nullptr : "users_db")));
+  client().rpush_many(kDead, letters, 1000);
+  ChildProcess first, second;
+  SpawnOptions a, b;
+  a.output_path = dir_.file("a.out");
+  b.output_path = dir_.file("b.out");
+  first.spawn({SwitchyardProcess::binary(), "dlq", "replay", "--yes", "-c", config_}, a);
+  second.spawn({SwitchyardProcess::binary(), "dlq", "replay", "--yes", "-c", config_}, b);
+  const std::optional<int> ra = first.wait_exit(60s), rb = second.wait_exit(60s);
+  ASSERT_TRUE(ra.has_value() && rb.has_value());
+  EXPECT_EQ(*ra, 0) << read_file(dir_.file("a.out"));
+  EXPECT_EQ(*rb, 0) << read_file(dir_.file("b.out"));
+  EXPECT_EQ(client().llen(kDead), 0);
+  const std::vector<std::string> pending = client().lrange(kKey);
+  const int64_t retries = client().zcard("events:retry");
+  EXPECT_EQ(static_cast<int64_t>(pending.size()) + retries, kLetters)
+      << "K " << pending.size() << ", K:retry " << retries << "\n"
+      << read_file(dir_.file("a.out")) << read_file(dir_.file("b.out"));
+  EXPECT_EQ(pending.size(), static_cast<size_t>((kLetters + 2) / 3));
+  EXPECT_EQ(std::set<std::string>(pending.begin(), pending.end()).size(), pending.size());
+}
+
+// A replay killed (SIGKILL) halfway: every letter is either still dead or replayed, once.
+TEST_F(DlqCli, AReplayKilledHalfwayLosesAndDuplicatesNothing) {
+  constexpr int kLetters = 20000;
+  std::vector<std::string> letters;
+  for (int i = 0; i < kLetters; ++i)
+    letters.push_back(
+        encode_dead_letter(letter(user_registered(i), "failed " + std::to_string(i), "users_db")));
+  client().rpush_many(kDead, letters, 1000);
+  ChildProcess replay;
+  SpawnOptions options;
+  options.output_path = dir_.file("replay.out");
+  replay.spawn({SwitchyardProcess::binary(), "dlq", "replay", "--yes", "-c", config_}, options);
+  ASSERT_TRUE(
+      wait_until([&] { return client().zcard("events:retry") > 0; }, 60s, "the replay to start"));
+  replay.kill9();
+  const int64_t dead = client().llen(kDead), retries = client().zcard("events:retry");
+  EXPECT_EQ(dead + retries, kLetters) << "dead " << dead << ", replayed " << retries;
+  // What is left replays cleanly afterwards.
+  const CommandResult r = cli({"dlq", "replay", "--yes"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(client().llen(kDead), 0);
+  EXPECT_EQ(client().zcard("events:retry"), kLetters);
+}
+
 TEST_F(DlqCli, PurgeRemovesExactlyWhatItListed) {
   constexpr int kListed = 20000;
   std::vector<std::string> letters;

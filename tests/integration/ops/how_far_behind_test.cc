@@ -9,6 +9,7 @@
 #include <string>
 
 #include "integration/ops/ops_support.h"
+#include "support/child_process.h"
 #include "support/events.h"
 #include "support/redis_client.h"
 #include "support/redis_server.h"
@@ -169,6 +170,27 @@ TEST_F(BehindTest, WhileDrainingTheEtaIsFiniteAndHandlerLatencyIsReported) {
   EXPECT_GT(slow["rates_1m"]["ok"].GetDouble(), 0.0) << text;
   EXPECT_GT(doc["analytics"]["behind"]["out_rate"]["1m"].GetDouble(), 0.0) << text;
 
+  // `stats --watch` redraws the same frame as `stats`: how far behind, and each handler.
+  const std::string watched = dir_.file("watch.out");
+  ChildProcess watch;
+  SpawnOptions options;
+  options.output_path = watched;
+  watch.spawn({SwitchyardProcess::binary(), "stats", "--watch", "--interval", "0.2", "-c", config},
+              options);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const std::string out = read_file(watched);
+        return out.find("behind: oldest ") != std::string::npos &&
+               out.find(", drain ETA ") != std::string::npos &&
+               out.find("handler slow: ok ") != std::string::npos &&
+               out.find(", p99 ") != std::string::npos;
+      },
+      20s, "stats --watch to show how far behind and the handlers' p50/p99"))
+      << read_file(watched);
+  EXPECT_EQ(read_file(watched).find('\x1b'), std::string::npos)
+      << "screen control codes written to a file";
+  watch.kill9();
+
   // Drained: nothing waits, so the age and the ETA are 0.
   ASSERT_TRUE(wait_until(
       [&] {
@@ -179,6 +201,55 @@ TEST_F(BehindTest, WhileDrainingTheEtaIsFiniteAndHandlerLatencyIsReported) {
       60s, "the backlog drained, ETA and age 0"))
       << daemon.log_tail();
   EXPECT_EQ(daemon.stop(20s), 0) << daemon.log_tail();
+}
+
+// A burst pushed while the daemon runs: the ETA follows the drain (finite, and falling) instead
+// of counting the burst as a steady arrival rate for the next minute ("never" all along).
+TEST_F(BehindTest, AfterABurstTheEtaFollowsTheDrain) {
+  // 50 ms per batch of 10: about 200 messages/s, so 4000 take about 20 s to drain.
+  const std::string config = write_config(50, 10);
+  SwitchyardProcess daemon = SwitchyardProcess::run(config, dir_.file("switchyard.log"));
+  // A sample of the empty source first, so that the burst lands inside the rate window.
+  ASSERT_TRUE(wait_until([&] { return gauge("switchyard_source_drain_eta_seconds") == 0.0; }, 30s,
+                         "the first sample"))
+      << daemon.log_tail();
+  publish(4000);
+  std::optional<double> eta;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        eta = gauge("switchyard_source_drain_eta_seconds");
+        return eta && std::isfinite(*eta) && *eta > 0;
+      },
+      30s, "a finite drain ETA while the burst drains"))
+      << "last ETA " << eta.value_or(-1) << "\n"
+      << daemon.log_tail();
+  EXPECT_GT(gauge("switchyard_queue_depth", {{"state", "pending"}}).value_or(0), 0.0);
+  daemon.kill9();
+}
+
+// Messages that arrived after the last sample saw an empty source: `stats` says the ETA is not
+// sampled yet (instead of the 0 s of the empty source), and how old the sample is.
+TEST_F(BehindTest, StatsDoesNotShowAnEtaSampledBeforeTheBacklogArrived) {
+  const std::string config = write_config(0, 10);
+  RedisClient client = redis_.client();
+  Reply t = client.command({"TIME"});
+  const int64_t now_ms =
+      std::stoll(t.elements.at(0).str) * 1000 + std::stoll(t.elements.at(1).str) / 1000;
+  client.command({"HSET", "events:stats", "instance:web-1",
+                  "{\"at_ms\":" + std::to_string(now_ms - 1500) +
+                      ",\"pending\":0,\"in_1m\":0,\"out_1m\":0,\"oldest_age_seconds\":0,"
+                      "\"drain_eta_seconds\":0}"});
+  publish(50);
+  CommandResult r = SwitchyardProcess::exec({"stats", "-c", config}, 20s);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_NE(r.out.find("pending 50,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("drain ETA not sampled yet, 1 instance(s), sampled "), std::string::npos)
+      << r.out;
+  rapidjson::Document doc;
+  std::string text;
+  ASSERT_TRUE(stats_json(config, &doc, &text));
+  EXPECT_EQ(doc["analytics"]["behind"]["sampled_pending"].GetInt64(), 0) << text;
+  EXPECT_GE(doc["analytics"]["behind"]["sampled_seconds_ago"].GetDouble(), 1.5) << text;
 }
 
 }  // namespace

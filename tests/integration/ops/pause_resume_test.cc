@@ -241,6 +241,95 @@ TEST_F(PauseTest, UnknownNamesAreUsageErrors) {
   EXPECT_TRUE(client.keys("*").empty());  // nothing was written
 }
 
+// A handler paused, then removed from routes.yaml by a reload: its parked deliveries do not wait
+// forever at the never-due score; they become dead letters naming the handler (to replay once it
+// is back), and `resume --handler` still clears the pause of the handler that is gone.
+TEST_F(PauseTest, AHandlerRemovedWhilePausedHasItsParkedDeliveriesDeadLettered) {
+  constexpr int kUsers = 40;
+  start();
+  CommandResult r = cli({"pause", "--handler", "audit"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return metric("switchyard_paused", {{"handler", "audit"}}) == 1.0;
+      },
+      10s, "switchyard_paused{handler=\"audit\"} to be 1"))
+      << daemon_.log_tail();
+  RedisClient client = redis_.client();
+  std::vector<std::string> events;
+  for (int i = 1; i <= kUsers; ++i) events.push_back(user_registered(i));
+  client.rpush_many("events", events, 100);
+  ASSERT_TRUE(
+      wait_until([&] { return users() == kUsers && client.zcard("events:retry") == kUsers; }, 30s,
+                 "users_db to get every event and audit's to be parked"))
+      << daemon_.log_tail();
+
+  RoutesYaml spec;
+  spec.redis_url = redis_.url();
+  spec.plugins_dir = plugins_;
+  spec.database = dir_.file("analytics.db");
+  spec.source_extra = "batch: 50";
+  spec.extra_yaml = "metrics: { listen: \"127.0.0.1:" + std::to_string(port_) + "\" }";
+  ops::write_atomically(config_, routes_yaml(spec));  // audit is gone
+  ASSERT_TRUE(daemon_.reload());
+  ASSERT_TRUE(wait_until(
+      [&] { return client.zcard("events:retry") == 0 && client.llen("events:dead") == kUsers; },
+      30s, "the deliveries parked for the removed handler to be dead-lettered"))
+      << daemon_.log_tail();
+  const std::string letter = client.command({"LINDEX", "events:dead", "0"}).str;
+  EXPECT_NE(letter.find("handler audit is no longer in"), std::string::npos) << letter;
+  EXPECT_NE(letter.find("\"handler\":\"audit\""), std::string::npos) << letter;
+  EXPECT_NE(daemon_.log().find("pauses 1 handler(s) not in"), std::string::npos)
+      << daemon_.log_tail();
+  EXPECT_TRUE(file_lines(dir_.file("audit.jsonl")).empty());
+
+  r = cli({"resume", "--handler", "audit"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_NE(r.out.find("resumed handler audit for source events"), std::string::npos) << r;
+  EXPECT_EQ(client.command({"HLEN", "events:paused"}).integer, 0);
+  r = cli({"resume", "--handler", "audit"});  // nothing paused, not configured: a usage error
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_EQ(users(), kUsers);
+}
+
+// The daemon killed (SIGKILL) while a handler's deliveries are parked, the handler resumed while
+// no daemon runs: the next daemon makes them due at its first look, and each reaches the handler
+// once.
+TEST_F(PauseTest, AResumeWhileTheDaemonIsDownIsObeyedByTheNextOne) {
+  constexpr int kUsers = 60;
+  start();
+  ASSERT_EQ(cli({"pause", "--handler", "audit"}).exit_code, 0);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return metric("switchyard_paused", {{"handler", "audit"}}) == 1.0;
+      },
+      10s, "switchyard_paused{handler=\"audit\"} to be 1"))
+      << daemon_.log_tail();
+  RedisClient client = redis_.client();
+  std::vector<std::string> events;
+  for (int i = 1; i <= kUsers; ++i) events.push_back(user_registered(i));
+  client.rpush_many("events", events, 100);
+  ASSERT_TRUE(
+      wait_until([&] { return users() == kUsers && client.zcard("events:retry") == kUsers; }, 30s,
+                 "audit's deliveries to be parked"))
+      << daemon_.log_tail();
+  daemon_.kill9();
+  CommandResult r = cli({"resume", "--handler", "audit"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  start();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return file_lines(dir_.file("audit.jsonl")).size() >= kUsers &&
+               client.zcard("events:retry") == 0;
+      },
+      30s, "audit to get every parked delivery after the restart"))
+      << daemon_.log_tail();
+  const std::vector<std::string> lines = file_lines(dir_.file("audit.jsonl"));
+  EXPECT_EQ(lines.size(), static_cast<size_t>(kUsers));
+  EXPECT_EQ(std::set<std::string>(lines.begin(), lines.end()).size(), static_cast<size_t>(kUsers));
+  EXPECT_EQ(client.llen("events:dead"), 0);
+}
+
 // K:paused replaced by a string: the command names the key and says what to do, and changes it not.
 TEST_F(PauseTest, APausedKeyOfAnotherTypeIsNamedWithWhatToDo) {
   RedisClient client = redis_.client();

@@ -236,5 +236,53 @@ TEST(StuckHandlerTest, SystemdsWatchdogIsNotFedWhileACallIsStuck) {
   EXPECT_EQ(daemon.stop(), 0);
 }
 
+// A handler added by a reload exposes its stuck gauge and timeouts counter at 0 at once (an alert
+// on them must see the series before the first timeout), and a handler removed by a reload loses
+// every series labelled with it.
+TEST(StuckHandlerTest, EveryConfiguredHandlerHasItsSeriesFromTheStartAndARemovedOneLosesThem) {
+  RedisServer redis;
+  redis.start();
+  TempDir dir;
+  const std::string plugins = ops::make_plugins_dir(
+      dir, {ops::bundled_plugin("user_registered_sink"), ops::bundled_plugin("quote_created_sink"),
+            ops::test_plugin("slow_sink"), ops::bundled_plugin("jsonl_sink")});
+  const int port = pick_free_tcp_port();
+  const std::string config = watchdog_config(redis, plugins, dir, port, 0);
+  SwitchyardProcess daemon = SwitchyardProcess::run(config, dir.file("switchyard.log"));
+  ASSERT_TRUE(wait_until([&] { return metric(port, "switchyard_handler_stuck", "slow") == 0.0; },
+                         20s, "switchyard_handler_stuck{handler=\"slow\"} at 0"))
+      << daemon.log_tail();
+  RedisClient client = redis.client();
+  client.rpush_many("events", jobs(3));
+  ASSERT_TRUE(wait_until([&] { return file_lines(dir.file("out.jsonl")).size() == 3; }, 20s,
+                         "slow to handle 3 jobs"))
+      << daemon.log_tail();
+  EXPECT_EQ(metric(port, "switchyard_events_handled_total", "slow"), 3.0);
+
+  // Reload: `slow` goes, `audit` comes.
+  RoutesYaml spec;
+  spec.redis_url = redis.url();
+  spec.plugins_dir = plugins;
+  spec.database = dir.file("analytics.db");
+  spec.source_extra = "batch: 16";
+  spec.extra_handlers =
+      "audit:\n  plugin: jsonl_sink\n  config: { path: \"" + dir.file("audit.jsonl") + "\" }";
+  spec.extra_routes = "\"job.*\": [audit]";
+  spec.extra_yaml = "metrics: { listen: \"127.0.0.1:" + std::to_string(port) + "\" }";
+  ops::write_atomically(config, routes_yaml(spec));
+  ASSERT_TRUE(daemon.reload());
+  ASSERT_TRUE(wait_until([&] { return metric(port, "switchyard_handler_stuck", "audit") == 0.0; },
+                         20s, "switchyard_handler_stuck{handler=\"audit\"} at 0 after the reload"))
+      << daemon.log_tail();
+  EXPECT_EQ(metric(port, "switchyard_handler_timeouts_total", "audit"), 0.0);
+  ASSERT_TRUE(wait_until([&] { return metric(port, "switchyard_paused", "audit") == 0.0; }, 10s,
+                         "switchyard_paused{handler=\"audit\"} at 0"))
+      << daemon.log_tail();
+  const ops::HttpResult r = ops::http_get(port, "/metrics");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.find("handler=\"slow\""), std::string::npos) << r.body;
+  EXPECT_EQ(daemon.stop(), 0);
+}
+
 }  // namespace
 }  // namespace switchyard::test

@@ -127,6 +127,30 @@ TEST_F(TopTest, ShowsAChangingRateSortsOnSAndQuitsOnQ) {
       << tmux.capture();
 }
 
+// On a terminal of 20 columns and 5 rows the header stays on the first row (no line break after
+// the last row scrolls it away), no line wraps, and the source's first figure still shows.
+TEST_F(TopTest, ANarrowTerminalKeepsTheHeaderAndTheFirstFigure) {
+  Tmux tmux;
+  CommandResult started =
+      tmux.run({"new-session", "-d", "-s", "top", "-x", "20", "-y", "5",
+                SwitchyardProcess::binary() + " top -c " + config_ + " --interval 0.3"});
+  ASSERT_EQ(started.exit_code, 0) << started;
+  std::string screen;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        screen = tmux.capture();
+        std::vector<std::string> row = row_of(screen, "analytics");
+        return row.size() >= 2 && row[1] != "-";
+      },
+      30s, "top to show analytics' pending count in 20 columns"))
+      << screen;
+  const std::vector<std::string> lines = split_lines(screen);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines[0].rfind("switchyard top", 0), 0u) << screen;
+  for (const std::string& line : lines) EXPECT_LE(line.size(), 20u) << screen;
+  ASSERT_EQ(tmux.run({"send-keys", "-t", "top", "q"}).exit_code, 0);
+}
+
 TEST_F(TopTest, KeepsRefreshingWhenStdinIsNotATerminal) {
   Tmux tmux;
   CommandResult started =

@@ -17,8 +17,8 @@ using namespace std::chrono_literals;
 class TapTest : public RouterTest {
  protected:
   // How many subscribers the tap channel of source "events" has.
-  int64_t subscribers() {
-    const auto reply = client().command({"PUBSUB", "NUMSUB", "events:tap"});
+  int64_t subscribers(const std::string& channel = "events:tap") {
+    const auto reply = client().command({"PUBSUB", "NUMSUB", channel});
     return reply.elements.size() == 2 ? reply.elements[1].integer : -1;
   }
   // The calls Redis counted for command `name` (INFO commandstats); 0 when it never ran.
@@ -48,7 +48,8 @@ TEST_F(TapTest, PrintsTheMatchingEventsEscapedAndExitsAfterLimit) {
   tap.spawn(
       {SwitchyardProcess::binary(), "tap", "--event", "quote.*", "--limit", "3", "-c", config},
       options);
-  ASSERT_TRUE(wait_until([&] { return subscribers() == 1; }, 30s, "the tap to subscribe"))
+  ASSERT_TRUE(wait_until([&] { return subscribers("events:tap:event:quote.*") == 1; }, 30s,
+                         "the tap to subscribe"))
       << read_file(dir_.file("tap.err"));
 
   // The daemon looks for listeners once a second: keep producing until the tap has printed three
@@ -82,7 +83,53 @@ TEST_F(TapTest, PrintsTheMatchingEventsEscapedAndExitsAfterLimit) {
   EXPECT_EQ(count, 3) << out;
   EXPECT_EQ(out.find("user.registered"), std::string::npos) << out;
   EXPECT_EQ(out.find('\x1b'), std::string::npos) << "printed unescaped: " << out;
-  ASSERT_TRUE(wait_until([&] { return subscribers() == 0; }, 30s, "the tap to unsubscribe"));
+  ASSERT_TRUE(wait_until([&] { return subscribers("events:tap:event:quote.*") == 0; }, 30s,
+                         "the tap to unsubscribe"));
+}
+
+// The daemon applies --event's glob before its 100/s limit: in a burst of 2000 other events the
+// few matching ones are all printed, and the others are never published.
+TEST_F(TapTest, TheDaemonFiltersByTheGlobSoRareEventsSurviveABurst) {
+  const std::string config = write_config(base_spec());
+  start_daemon(config);
+  ASSERT_TRUE(wait_idle(30s)) << diagnostics();
+  ChildProcess tap;
+  SpawnOptions options;
+  options.output_path = dir_.file("tap.out");
+  options.stderr_path = dir_.file("tap.err");
+  tap.spawn({SwitchyardProcess::binary(), "tap", "--event", "quote.*", "-c", config}, options);
+  auto quotes_printed = [&] {
+    const std::string out = read_file(dir_.file("tap.out"));
+    int64_t n = 0;
+    for (size_t at = out.find("quote.created"); at != std::string::npos;
+         at = out.find("quote.created", at + 1))
+      ++n;
+    return n;
+  };
+  // Warm-up events the glob matches (no route takes them) until the daemon samples them.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        client().rpush(kKey, R"({"event":"quote.warmup","payload":{}})");
+        return read_file(dir_.file("tap.out")).find("quote.warmup") != std::string::npos;
+      },
+      60s, "the first tapped event"))
+      << read_file(dir_.file("tap.err")) << diagnostics();
+  ASSERT_TRUE(wait_drained(60s)) << diagnostics();
+  const int64_t published_before = calls("publish");
+  std::vector<std::string> burst;
+  for (int i = 0; i < 2000; ++i) burst.push_back(user_registered(i + 1));
+  for (int i = 0; i < 20; ++i) burst.push_back(quote_created(1000 + i));
+  client().rpush_many(kKey, burst);
+  ASSERT_TRUE(
+      wait_until([&] { return quotes_printed() >= 20; }, 60s, "the 20 quotes of the burst printed"))
+      << "printed " << quotes_printed() << " of 20\n"
+      << read_file(dir_.file("tap.err"));
+  ASSERT_TRUE(wait_drained(60s)) << diagnostics();
+  EXPECT_EQ(quotes_printed(), 20);
+  EXPECT_EQ(read_file(dir_.file("tap.out")).find("user.registered"), std::string::npos);
+  EXPECT_EQ(read_file(dir_.file("tap.err")).find("not sampled"), std::string::npos)
+      << read_file(dir_.file("tap.err"));
+  EXPECT_LE(calls("publish") - published_before, 20 + 5);  // the quotes (and warm-up stragglers)
 }
 
 TEST_F(TapTest, OverOneHundredPerSecondTheRestIsDroppedAndCounted) {
@@ -138,7 +185,7 @@ TEST_F(TapTest, NobodyTappingTheDaemonPublishesNothing) {
   EXPECT_EQ(rows("quotes"), 50);
   // The daemon did look for listeners (twice, so at least a second went by with the messages
   // handled), and published nothing.
-  ASSERT_TRUE(wait_until([&] { return calls("pubsub|numsub") >= 2; }, 30s,
+  ASSERT_TRUE(wait_until([&] { return calls("pubsub|channels") >= 2; }, 30s,
                          "the daemon to look for tap listeners"));
   EXPECT_EQ(calls("publish"), 0);
   EXPECT_EQ(subscribers(), 0);

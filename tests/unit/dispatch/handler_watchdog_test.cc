@@ -95,7 +95,7 @@ TEST(CallWatchTest, AReaderNeverSeesAMixOfTwoCalls) {
 TEST(HandlerWatchdogTest, ACallPastItsTimeoutIsReportedOnceUntilItReturns) {
   CapturedLog log;
   Metrics metrics;
-  metrics.watch_handler("quotes_db");
+  metrics.set_handlers({"quotes_db"});
   HandlerWatchdog watchdog(&metrics);
   CallWatch* idle = watchdog.add("other");
   (void)idle;

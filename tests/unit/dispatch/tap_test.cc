@@ -43,6 +43,27 @@ TEST(TapRecordTest, EachSourceHasItsChannelNamedAfterItsKey) {
   EXPECT_EQ(tap.channel("events")->channel, "app:events:tap");
   EXPECT_FALSE(tap.channel("events")->tapped.load());
   EXPECT_EQ(tap.channel("nope"), nullptr);
+  EXPECT_EQ(tap_channel("app:events", "quote.*"), "app:events:tap:event:quote.*");
+}
+
+// The channels the daemon serves: the source's own (K:tap, K:tap:event:GLOB), sorted, without an
+// empty or too long glob, at most kTapMaxChannels; the rest are counted.
+TEST(TapRecordTest, OnlyTheSourcesOwnTapChannelsAreServedWithinTheLimits) {
+  size_t ignored = 99;
+  std::vector<std::string> got = Tap::listening(
+      "k",
+      {"k:tap:event:quote.*", "other:tap", "k:tap", "k:tapx",
+       "k:tap:event:", "k:tap:event:" + std::string(kTapMaxGlobBytes + 1, 'a'), "k:tap"},
+      &ignored);
+  EXPECT_EQ(got, (std::vector<std::string>{"k:tap", "k:tap:event:quote.*"}));
+  EXPECT_EQ(ignored, 1u);  // the long glob
+  std::vector<std::string> many;
+  for (size_t i = 0; i < kTapMaxChannels + 3; ++i)
+    many.push_back("k:tap:event:e" + std::to_string(i + 10));
+  got = Tap::listening("k", many, &ignored);
+  EXPECT_EQ(got.size(), kTapMaxChannels);
+  EXPECT_EQ(got.front(), "k:tap:event:e10");
+  EXPECT_EQ(ignored, 3u);
 }
 
 }  // namespace

@@ -43,6 +43,22 @@ TEST(RateWindowTest, ACounterResetStartsAfreshAndOldTimesAreIgnored) {
   EXPECT_NEAR(window.counter_rate(60000), 10.0, 1e-9);
 }
 
+TEST(RateWindowTest, TheFallSinceThePeakIgnoresHowTheBacklogArrived) {
+  RateWindow window;
+  EXPECT_EQ(window.fall_since_peak(60000), 0.0);
+  window.add(0, 0, 0);
+  window.add(2000, 100, 3000);  // a burst of 3000 arrived, 100 of them already taken
+  EXPECT_EQ(window.fall_since_peak(60000), 0.0);  // at its peak: not falling
+  window.add(4000, 1100, 2000);
+  window.add(6000, 2100, 1000);
+  EXPECT_NEAR(window.fall_since_peak(60000), 500.0, 1e-9);  // 2000 in 4 s
+  EXPECT_GT(window.gauge_slope(60000), 0.0);  // the minute's slope still counts the burst
+  window.add(8000, 2100, 1500);               // growing again: falls from the old peak, slower
+  EXPECT_NEAR(window.fall_since_peak(60000), 250.0, 1e-9);
+  window.add(70000, 2100, 1500);  // the peak left the window: nothing fell since
+  EXPECT_EQ(window.fall_since_peak(60000), 0.0);
+}
+
 TEST(DrainEtaTest, NetDrainRateDecides) {
   EXPECT_EQ(drain_eta_seconds(0, 10, 0), 0.0);                 // nothing pending
   EXPECT_EQ(drain_eta_seconds(1000, 0, 100), 10.0);            // nothing arrives
