@@ -28,6 +28,7 @@ enum class KeyType {
   kEnum,            // one of options
   kDuration,        // 250ms, 30s, 5m, 1h or milliseconds; at least min milliseconds
   kNames,           // a handler name or a list of them (routes)
+  kUrls,            // a list of Redis URLs (redis.cluster, redis.sentinel.nodes)
 };
 
 // A value as read, before it is stored: only the field of the key's type is set.
