@@ -111,8 +111,14 @@ Status RedisConnection::connect_cluster() {
     endpoint_.port = node.port;
     Status s = open_context();
     if (s) s = refresh_slots();
-    if (s) return s;
-    if (auth_error_) return s;
+    // Connected means connected to where the commands go: the node of the last key used, so
+    // that a master that is down (until its replica is promoted) keeps this connection down.
+    const RedisNodeAddress* home = s ? slots_.owner(home_slot_) : nullptr;
+    if (home) {
+      const RedisNodeAddress node = *home;
+      return use_node(node);
+    }
+    if (s || auth_error_) return s;
     tried += "\n  " + s.message();
   }
   disconnect();
@@ -220,7 +226,8 @@ Status RedisConnection::use_node(const RedisNodeAddress& node) {
 }
 
 Status RedisConnection::route(std::string_view key) {
-  const RedisNodeAddress* owner = slots_.owner(cluster_key_slot(key));
+  home_slot_ = cluster_key_slot(key);
+  const RedisNodeAddress* owner = slots_.owner(home_slot_);
   if (owner == nullptr) return Status::ok();  // unknown: the node in use answers or redirects
   const RedisNodeAddress node = *owner;
   return use_node(node);

@@ -56,8 +56,9 @@ class RedisConnection {
 
   // Connects and runs the handshake (AUTH [user] password, SELECT db, CLIENT SETNAME). An error
   // names the redacted address and what to do; a wrong password is reported as such
-  // (is_auth_error() then returns true: retrying will not help). Cluster: connects to the first
-  // node (of the last slot map, then the seeds) that answers CLUSTER SLOTS. Sentinel: asks the
+  // (is_auth_error() then returns true: retrying will not help). Cluster: loads the slot map from
+  // the first node (of the last map, then the seeds) that answers CLUSTER SLOTS, then connects
+  // to the master of the last key used, if any (an error while it is down). Sentinel: asks the
   // sentinels for the master and checks with ROLE that it is one.
   Status connect();
   bool connected() const { return context_ != nullptr; }
@@ -108,7 +109,8 @@ class RedisConnection {
   std::unordered_map<const RedisScript*, std::string> script_sha1_;  // cleared on disconnect
   ClusterSlotMap slots_;                                             // cluster mode
   std::vector<std::pair<std::string, redisContext*>> nodes_;  // cluster: open contexts by node
-  int pending_ = 0;                                           // appended, replies not yet read
+  int home_slot_ = -1;  // cluster: the slot of the last key routed (connect() goes there)
+  int pending_ = 0;     // appended, replies not yet read
 };
 
 // A short description of a reply's type, for error messages ("array", "nil", ...).
