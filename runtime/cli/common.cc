@@ -119,13 +119,17 @@ int load_common(const CommonOptions& options, Loaded* loaded, Status* error_out,
   std::string url = !options.redis_url.empty()             ? options.redis_url
                     : !env("SWITCHYARD_REDIS_URL").empty() ? env("SWITCHYARD_REDIS_URL")
                                                            : config->redis.url;
+  const bool from_file = options.redis_url.empty() && env("SWITCHYARD_REDIS_URL").empty();
   std::string error;
-  if (!parse_redis_url(url, &loaded->endpoint, &error)) {
-    return fail((options.redis_url.empty() && env("SWITCHYARD_REDIS_URL").empty()
-                     ? config->redis.mark.str() + ": "
-                     : std::string()) +
-                error);
-  }
+  bool parsed;
+  if (from_file && !config->redis.cluster.empty())
+    parsed = make_cluster_endpoint(config->redis.cluster, &loaded->endpoint, &error);
+  else if (from_file && !config->redis.sentinel_nodes.empty())
+    parsed = make_sentinel_endpoint(config->redis.sentinel_master, config->redis.sentinel_nodes,
+                                    &loaded->endpoint, &error);
+  else
+    parsed = parse_redis_url(url, &loaded->endpoint, &error);
+  if (!parsed) return fail((from_file ? config->redis.mark.str() + ": " : std::string()) + error);
   if (!env("SWITCHYARD_REDIS_PASSWORD").empty()) {
     loaded->endpoint.password = env("SWITCHYARD_REDIS_PASSWORD");
   } else if (!config->redis.password_file.empty()) {

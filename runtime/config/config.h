@@ -52,6 +52,11 @@ struct RedisConfig {
   RedisConfig();
   std::string url;            // redis://[user@]host[:port][/db] or unix:///path
   std::string password_file;  // optional; absolute after loading
+  // Instead of url (one of the three): a Redis Cluster's seed nodes, or Redis Sentinel's
+  // sentinels and the master's name. Empty when not used.
+  std::vector<std::string> cluster;
+  std::string sentinel_master;
+  std::vector<std::string> sentinel_nodes;
   Mark mark;  // where url is written (else the `redis:` key, else FILE:1:1), for URL errors
 };
 

@@ -92,6 +92,14 @@ std::vector<KeySpec> build_table() {
       section("redis", "the Redis server"),
       row("redis.url", K::kNonEmptyString, &store<&RedisConfig::url>, "redis://127.0.0.1:6379/0",
           "redis://[user@]host[:port][/db] or unix:///path/redis.sock[?db=N]; no password"),
+      row("redis.cluster", K::kUrls, {}, none,
+          "instead of url: Redis Cluster seed nodes [redis://[user@]host:port, ...]"),
+      section("redis.sentinel",
+              "instead of url: Redis Sentinel (see \"Redis Cluster and Sentinel\")"),
+      row("redis.sentinel.master", K::kNonEmptyString, &store<&RedisConfig::sentinel_master>, none,
+          "the master's name in the sentinels' `sentinel monitor` line"),
+      row("redis.sentinel.nodes", K::kUrls, {}, none,
+          "the sentinels [redis://[user@]host:port[/db], ...]; user and db apply to the master"),
       row("redis.password_file", K::kPath, &store<&RedisConfig::password_file>, none,
           "optional; the file holding the Redis password, readable only by the service user"),
       row("plugins_dir", K::kPath, &store<&Config::plugins_dir>, none,
@@ -263,6 +271,8 @@ std::string describe_key_type(const KeySpec& spec) {
       return "handler name(s)";
     case KeyType::kRate:
       return "rate N/s | N/m | N/h";
+    case KeyType::kUrls:
+      return "list of Redis URLs";
   }
   return "";
 }
@@ -320,6 +330,7 @@ bool parse_key_text(const KeySpec& spec, const std::string& text, KeyValue* valu
       return true;
     case KeyType::kMap:
     case KeyType::kNames:
+    case KeyType::kUrls:
       break;
   }
   *error = "\"" + text + "\" is not a valid value of " + spec.path;

@@ -29,6 +29,7 @@ enum class KeyType {
   kDuration,        // 250ms, 30s, 5m, 1h or milliseconds; at least min milliseconds
   kNames,           // a handler name or a list of them (routes)
   kRate,            // N/s, N/m or N/h (N >= 1): a rate limit
+  kUrls,            // a list of Redis URLs (redis.cluster, redis.sentinel.nodes)
 };
 
 // A value as read, before it is stored: only the field of the key's type is set.

@@ -28,6 +28,7 @@
 
 #include "config/config_keys.h"
 #include "config/yaml_reader.h"
+#include "redis/crc16.h"
 #include "redis/redis_url.h"
 
 namespace switchyard {
@@ -54,6 +55,9 @@ class Parser : public YamlReader {
 
  private:
   void parse_redis(const Field& f, RedisConfig* redis) const;
+  void check_cluster_keys(const Config& config) const;
+  void check_redis_url(const Field& x, const std::string& url) const;
+  std::vector<std::string> read_urls(const Field& f) const;
   SourceConfig parse_source(const Field& f, Mark* key_mark) const;
   void parse_sources(const Field& f, std::vector<SourceConfig>* sources) const;
   HandlerConfig parse_handler(const Field& f) const;
@@ -67,26 +71,93 @@ class Parser : public YamlReader {
 // Nothing to check beyond the table.
 constexpr auto kNoMore = [](const Field&, const KeySpec&) {};
 
+void Parser::check_redis_url(const Field& x, const std::string& url) const {
+  if (url.rfind("redis://", 0) != 0 && url.rfind("unix://", 0) != 0)
+    fail(x, quote(redact_redis_url(url)) +
+                " is not a Redis URL; use redis://[user@]host[:port][/db] or "
+                "unix:///path/redis.sock");
+  // routes.yaml is readable by the service's group and often copied around: a password
+  // in any form of the URL (redis://:p@h, redis://u:p/q@h, unix://u:p@/s) is refused, judged
+  // by the same parser that connects. A URL the parser refuses is reported when loaded.
+  RedisEndpoint endpoint;
+  std::string ignored;
+  if (parse_redis_url(url, &endpoint, &ignored) && !endpoint.password.empty())
+    fail(x, "the URL " + quote(redact_redis_url(url)) +
+                " contains a password; put the password alone in a file readable only by "
+                "the service user and set password_file: to its path instead");
+}
+
+std::vector<std::string> Parser::read_urls(const Field& f) const {
+  if (!f.value.IsSequence() || f.value.size() == 0)
+    fail(f,
+         "expected a list of Redis URLs, e.g. [redis://10.0.0.1:7000, redis://10.0.0.2:7000], "
+         "got " +
+             describe(f.value));
+  std::vector<std::string> urls;
+  for (const YAML::Node& n : f.value) {
+    const Field element{f.path, f.key, n};
+    urls.push_back(read_nonempty_string(element));
+    check_redis_url(element, urls.back());
+  }
+  return urls;
+}
+
+void Parser::check_cluster_keys(const Config& config) const {
+  // Each source's scripts touch K and K:... in one call, which Redis Cluster runs only when
+  // they all live in one slot: the first {tag} of K decides it for all of them.
+  for (const SourceConfig& s : config.sources) {
+    if (has_cluster_hash_tag(s.key)) continue;
+    if (s.format == SourceFormat::kLaravel)
+      fail(s.mark, "source " + quote(s.name) + " reads " + quote(s.key) +
+                       ", which has no hash tag, so its keys would spread over the slots of "
+                       "redis.cluster; set cluster_hash_tag: true (Laravel's queues:{" +
+                       s.queue + "} layout on a cluster)");
+    fail(s.mark, "source " + quote(s.name) + " reads " + quote(s.key) +
+                     ", which has no hash tag, so its keys would spread over the slots of "
+                     "redis.cluster; name the key with one, e.g. key: \"{" +
+                     s.key + "}\" (producers push there), so that K and K:... share a slot");
+  }
+}
+
 void Parser::parse_redis(const Field& f, RedisConfig* redis) const {
   redis->mark = mark_of(f.key);
+  std::optional<Field> url;
+  std::optional<Field> other;  // cluster: or sentinel:
   read_section(f, "redis", redis, [&](const Field& x, const KeySpec&) {
-    if (x.key.Scalar() != "url") return;
-    const std::string& url = redis->url;
-    if (url.rfind("redis://", 0) != 0 && url.rfind("unix://", 0) != 0)
-      fail(x, quote(redact_redis_url(url)) +
-                  " is not a Redis URL; use redis://[user@]host[:port][/db] or "
-                  "unix:///path/redis.sock");
-    // routes.yaml is readable by the service's group and often copied around: a password
-    // in any form of the URL (redis://:p@h, redis://u:p/q@h, unix://u:p@/s) is refused, judged
-    // by the same parser that connects. A URL the parser refuses is reported when loaded.
-    RedisEndpoint endpoint;
-    std::string ignored;
-    if (parse_redis_url(url, &endpoint, &ignored) && !endpoint.password.empty())
-      fail(x, "the URL " + quote(redact_redis_url(url)) +
-                  " contains a password; put the password alone in a file readable only by "
-                  "the service user and set password_file: to its path instead");
-    redis->mark = mark_of(x);
+    const std::string& name = x.key.Scalar();
+    if (name == "url") {
+      check_redis_url(x, redis->url);
+      redis->mark = mark_of(x);
+      url = x;
+    } else if (name == "cluster" || name == "sentinel") {
+      if (other)
+        fail(x,
+             "redis: has both cluster: and sentinel:; a Redis Cluster does its own "
+             "failover, keep the one that describes your Redis");
+      if (name == "cluster") {
+        redis->cluster = read_urls(x);
+      } else {
+        if (!x.value.IsMap())
+          fail(x,
+               "expected a map { master: NAME, nodes: [redis://sentinel:26379, ...] }, "
+               "got " +
+                   describe(x.value));
+        read_section(x, "redis.sentinel", redis, [&](const Field& y, const KeySpec&) {
+          if (y.key.Scalar() == "nodes") redis->sentinel_nodes = read_urls(y);
+        });
+        if (redis->sentinel_master.empty() || redis->sentinel_nodes.empty())
+          fail(x,
+               "redis.sentinel needs master: (the name in the sentinels' `sentinel "
+               "monitor` line) and nodes: (the sentinels' URLs)");
+      }
+      redis->mark = mark_of(x);
+      other = x;
+    }
   });
+  if (url && other)
+    fail(*url, "redis: has url: and " + other->key.Scalar() +
+                   ":; they are exclusive: remove url: (the nodes are found through " +
+                   other->key.Scalar() + ":)");
 }
 
 SourceConfig Parser::parse_source(const Field& f, Mark* key_mark) const {
@@ -345,6 +416,7 @@ Config Parser::parse(const YAML::Node& root) const {
     fail(mark_of(root),
          "missing required key \"sources\"; add at least one source "
          "(e.g. sources: { analytics: { key: analytics } })");
+  if (!config.redis.cluster.empty()) check_cluster_keys(config);
   // Routes last: they refer to handlers, which may come later in the file.
   if (const Field* routes = find_field(read, "routes"))
     for (const Field& r : entries(*routes)) config.routes.push_back(parse_route(r, config));

@@ -286,6 +286,7 @@ KeyValue YamlReader::read_value(const KeySpec& spec, const Field& f) const {
       break;
     case KeyType::kMap:
     case KeyType::kNames:
+    case KeyType::kUrls:
       fail(f, "is not a scalar key (" + spec.path + ")");
   }
   return v;

@@ -105,6 +105,14 @@ std::vector<std::string> Daemon::changes_needing_restart(const Config& next) con
   };
   note("redis.url", now.redis.url, next.redis.url);
   note("redis.password_file", now.redis.password_file, next.redis.password_file);
+  auto list = [](const std::vector<std::string>& urls) {
+    std::string out;
+    for (const std::string& u : urls) out += (out.empty() ? "" : ", ") + u;
+    return out;
+  };
+  note("redis.cluster", list(now.redis.cluster), list(next.redis.cluster));
+  note("redis.sentinel.master", now.redis.sentinel_master, next.redis.sentinel_master);
+  note("redis.sentinel.nodes", list(now.redis.sentinel_nodes), list(next.redis.sentinel_nodes));
   note("metrics.listen", now.metrics.listen, next.metrics.listen);
   for (const SourceConfig& s : now.sources) {
     auto it = std::find_if(next.sources.begin(), next.sources.end(),

@@ -1,8 +1,13 @@
 // redis_connection.cc: hiredis connection handling: connect, handshake, commands, scripts.
 #include "redis/redis_connection.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <thread>
+
+#include "redis/crc16.h"
+#include "redis/sentinel.h"
 
 namespace switchyard {
 namespace {
@@ -12,6 +17,24 @@ timeval to_timeval(std::chrono::milliseconds ms) {
   tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
   tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
   return tv;
+}
+
+bool starts_with(const redisReply* reply, std::string_view prefix) {
+  return reply->type == REDIS_REPLY_ERROR && reply->len >= prefix.size() &&
+         std::string_view(reply->str, prefix.size()) == prefix;
+}
+
+// What an operator checks when a node cannot be reached.
+const char* where_configured(RedisMode mode) {
+  switch (mode) {
+    case RedisMode::kCluster:
+      return " (is the cluster up? check redis.cluster)";
+    case RedisMode::kSentinel:
+      return " (the sentinels named it master: is it up? check redis.sentinel)";
+    case RedisMode::kSingle:
+      break;
+  }
+  return " (is redis-server running there? set redis.url or --redis)";
 }
 
 }  // namespace
@@ -45,8 +68,12 @@ RedisConnection::RedisConnection(RedisEndpoint endpoint, std::string client_name
 RedisConnection::~RedisConnection() { disconnect(); }
 
 void RedisConnection::disconnect() {
+  for (auto& node : nodes_)
+    if (node.second != context_) redisFree(node.second);
+  nodes_.clear();
   if (context_) redisFree(context_);
   context_ = nullptr;
+  pending_ = 0;
   script_sha1_.clear();
 }
 
@@ -59,6 +86,75 @@ Status RedisConnection::io_error(const char* what) {
 Status RedisConnection::connect() {
   disconnect();
   auth_error_ = false;
+  switch (endpoint_.mode) {
+    case RedisMode::kCluster:
+      return connect_cluster();
+    case RedisMode::kSentinel:
+      return connect_sentinel();
+    case RedisMode::kSingle:
+      break;
+  }
+  return open_context();
+}
+
+Status RedisConnection::connect_cluster() {
+  std::vector<RedisNodeAddress> candidates = slots_.nodes();
+  for (const RedisNodeAddress& seed : endpoint_.discovery)
+    if (std::none_of(candidates.begin(), candidates.end(), [&](const RedisNodeAddress& n) {
+          return n.host == seed.host && n.port == seed.port;
+        }))
+      candidates.push_back(seed);
+  std::string tried;
+  for (const RedisNodeAddress& node : candidates) {
+    disconnect();
+    endpoint_.host = node.host;
+    endpoint_.port = node.port;
+    Status s = open_context();
+    if (s) s = refresh_slots();
+    // Connected means connected to where the commands go: the node of the last key used, so
+    // that a master that is down (until its replica is promoted) keeps this connection down.
+    const RedisNodeAddress* home = s ? slots_.owner(home_slot_) : nullptr;
+    if (home) {
+      const RedisNodeAddress node = *home;
+      return use_node(node);
+    }
+    if (s || auth_error_) return s;
+    tried += "\n  " + s.message();
+  }
+  disconnect();
+  return Status::error(
+      "Redis Cluster: no node answered CLUSTER SLOTS; check redis.cluster (the seed nodes) and "
+      "that the nodes run with cluster-enabled yes:" +
+      tried);
+}
+
+Status RedisConnection::connect_sentinel() {
+  RedisNodeAddress master;
+  Status s = ask_sentinels_for_master(endpoint_, &master);
+  if (!s) return s;
+  endpoint_.host = master.host;
+  endpoint_.port = master.port;
+  s = open_context();
+  if (!s) return s;
+  Reply role;
+  s = send({"ROLE"}, &role);
+  if (!s) return s;
+  if (role->type != REDIS_REPLY_ARRAY || role->elements == 0 ||
+      role->element[0]->type != REDIS_REPLY_STRING ||
+      std::string_view(role->element[0]->str, role->element[0]->len) != "master") {
+    std::string what = role->type == REDIS_REPLY_ARRAY && role->elements > 0 &&
+                               role->element[0]->type == REDIS_REPLY_STRING
+                           ? std::string(role->element[0]->str, role->element[0]->len)
+                           : reply_type_name(role.get());
+    disconnect();
+    return Status::error("Redis " + endpoint_.redacted() +
+                         ": the sentinels name it the master of " + endpoint_.sentinel_master +
+                         " but its ROLE is " + what + " (a failover is under way; retrying)");
+  }
+  return Status::ok();
+}
+
+Status RedisConnection::open_context() {
   const timeval connect_timeout = to_timeval(std::chrono::milliseconds(3000));
   redisContext* c =
       endpoint_.is_unix
@@ -69,18 +165,20 @@ Status RedisConnection::connect() {
     std::string detail = c->errstr;
     redisFree(c);
     return Status::error("Redis " + endpoint_.redacted() + ": cannot connect: " + detail +
-                         " (is redis-server running there? set redis.url or --redis)");
+                         where_configured(endpoint_.mode));
   }
   redisSetTimeout(c, to_timeval(io_timeout_));
   if (!endpoint_.is_unix) redisEnableKeepAlive(c);  // TCP only: fails on unix sockets
   context_ = c;
+  if (endpoint_.mode == RedisMode::kCluster)
+    nodes_.emplace_back(endpoint_.host + ":" + std::to_string(endpoint_.port), c);
 
   Reply reply;
   if (!endpoint_.password.empty()) {
     std::vector<std::string_view> auth = {"AUTH"};
     if (!endpoint_.user.empty()) auth.push_back(endpoint_.user);
     auth.push_back(endpoint_.password);
-    Status s = command(auth, &reply);
+    Status s = send(auth, &reply);
     if (!s) return s;
     if (reply->type == REDIS_REPLY_ERROR) {
       std::string detail(reply->str, reply->len);
@@ -93,20 +191,113 @@ Status RedisConnection::connect() {
   }
   if (endpoint_.db != 0) {
     std::string db = std::to_string(endpoint_.db);
-    Status s = command_ok({"SELECT", db}, &reply);
+    Status s = send({"SELECT", db}, &reply);
+    if (s && reply->type == REDIS_REPLY_ERROR)
+      s = Status::error("Redis " + endpoint_.redacted() +
+                        ": SELECT failed: " + std::string(reply->str, reply->len));
     if (!s) {
       disconnect();
       return s;
     }
   }
   if (!client_name_.empty()) {
-    Status s = command(std::vector<std::string_view>{"CLIENT", "SETNAME", client_name_}, &reply);
+    Status s = send(std::vector<std::string_view>{"CLIENT", "SETNAME", client_name_}, &reply);
     if (!s) return s;
   }
   return Status::ok();
 }
 
+Status RedisConnection::use_node(const RedisNodeAddress& node) {
+  const std::string name = node.host + ":" + std::to_string(node.port);
+  if (context_ && endpoint_.host == node.host && endpoint_.port == node.port) return Status::ok();
+  for (const auto& open : nodes_) {
+    if (open.first != name) continue;
+    context_ = open.second;
+    endpoint_.host = node.host;
+    endpoint_.port = node.port;
+    return Status::ok();
+  }
+  context_ = nullptr;  // still in nodes_: disconnect() frees it
+  endpoint_.host = node.host;
+  endpoint_.port = node.port;
+  Status s = open_context();
+  if (!s) disconnect();  // the caller reconnects, which reloads the slot map
+  return s;
+}
+
+Status RedisConnection::route(std::string_view key) {
+  home_slot_ = cluster_key_slot(key);
+  const RedisNodeAddress* owner = slots_.owner(home_slot_);
+  if (owner == nullptr) return Status::ok();  // unknown: the node in use answers or redirects
+  const RedisNodeAddress node = *owner;
+  return use_node(node);
+}
+
+Status RedisConnection::refresh_slots() {
+  Reply reply;
+  Status s = send({"CLUSTER", "SLOTS"}, &reply);
+  if (!s) return s;
+  std::string error;
+  if (reply->type == REDIS_REPLY_ERROR)
+    error = std::string(reply->str, reply->len) + " (is cluster-enabled yes set on this node?)";
+  else if (slots_.load(reply.get(), {endpoint_.host, endpoint_.port}, &error))
+    return Status::ok();
+  return Status::error("Redis " + endpoint_.redacted() + ": CLUSTER SLOTS: " + error);
+}
+
+Status RedisConnection::follow_cluster(const std::vector<std::string_view>& argv, Reply* reply) {
+  std::chrono::milliseconds pause(50);
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const redisReply* r = reply->get();
+    ClusterRedirect redirect;
+    Status s;
+    if (parse_cluster_redirect(std::string_view(r->str, r->len), &redirect)) {
+      if (!redirect.ask) slots_.set_owner(redirect.slot, redirect.node);
+      s = use_node(redirect.node);
+      if (s && !redirect.ask) s = refresh_slots();  // a slot moved: others may have too
+      if (s && redirect.ask) {
+        Reply asking;
+        s = send({"ASKING"}, &asking);
+      }
+    } else if (starts_with(r, "CLUSTERDOWN") || starts_with(r, "TRYAGAIN")) {
+      // A failover or a multi-key command during a migration: wait, then ask again.
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+      s = refresh_slots();
+      const int k = command_key_index(argv);
+      if (s && k >= 0) s = route(argv[static_cast<size_t>(k)]);
+    } else {
+      return Status::ok();  // an error reply for the caller to judge
+    }
+    if (!s) return s;
+    s = send(argv, reply);
+    if (!s || (*reply)->type != REDIS_REPLY_ERROR) return s;
+  }
+  return Status::ok();
+}
+
 Status RedisConnection::command(const std::vector<std::string_view>& argv, Reply* reply) {
+  if (endpoint_.mode == RedisMode::kCluster && context_ && pending_ == 0) {
+    const int k = command_key_index(argv);
+    if (k >= 0) {
+      Status s = route(argv[static_cast<size_t>(k)]);
+      if (!s) return s;
+    }
+  }
+  Status s = send(argv, reply);
+  if (!s || (*reply)->type != REDIS_REPLY_ERROR) return s;
+  if (endpoint_.mode == RedisMode::kCluster) return follow_cluster(argv, reply);
+  if (endpoint_.mode == RedisMode::kSentinel && starts_with(reply->get(), "READONLY")) {
+    const std::string node = endpoint_.redacted();
+    disconnect();
+    return Status::error("Redis " + node +
+                         " is a replica now (a failover happened); reconnecting to the master the "
+                         "sentinels name");
+  }
+  return s;
+}
+
+Status RedisConnection::send(const std::vector<std::string_view>& argv, Reply* reply) {
   if (!context_) return Status::error("Redis " + endpoint_.redacted() + ": not connected");
   argv_buffer_.clear();
   argl_buffer_.clear();
@@ -135,6 +326,13 @@ Status RedisConnection::command_ok(const std::vector<std::string_view>& argv, Re
 }
 
 Status RedisConnection::append(const std::vector<std::string_view>& argv) {
+  if (endpoint_.mode == RedisMode::kCluster && context_ && pending_ == 0) {
+    const int k = command_key_index(argv);
+    if (k >= 0) {
+      Status s = route(argv[static_cast<size_t>(k)]);
+      if (!s) return s;
+    }
+  }
   if (!context_) return Status::error("Redis " + endpoint_.redacted() + ": not connected");
   argv_buffer_.clear();
   argl_buffer_.clear();
@@ -146,6 +344,7 @@ Status RedisConnection::append(const std::vector<std::string_view>& argv) {
                              argl_buffer_.data()) != REDIS_OK) {
     return io_error("pipeline");
   }
+  ++pending_;
   return Status::ok();
 }
 
@@ -156,13 +355,18 @@ Status RedisConnection::read_reply(Reply* reply) {
     if (r) freeReplyObject(r);
     return io_error("reading a reply");
   }
+  if (pending_ > 0) --pending_;
   reply->reset(static_cast<redisReply*>(r));
   return Status::ok();
 }
 
 Status RedisConnection::eval(const RedisScript& script, const std::vector<std::string_view>& keys,
                              const std::vector<std::string_view>& args, Reply* reply) {
-  for (int attempt = 0; attempt < 2; ++attempt) {
+  if (endpoint_.mode == RedisMode::kCluster && context_ && !keys.empty()) {
+    Status s = route(keys[0]);  // load the script where it will run
+    if (!s) return s;
+  }
+  for (int attempt = 0; attempt < 3; ++attempt) {
     auto known = script_sha1_.find(&script);
     if (known == script_sha1_.end()) {
       Status s = command_ok({"SCRIPT", "LOAD", script.source()}, reply);

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "redis/cluster_router.h"
 #include "redis/redis_url.h"
 #include "util/status.h"
 
@@ -37,6 +38,12 @@ class RedisScript {
   std::string source_;
 };
 
+// In cluster mode (endpoint.mode kCluster) a connection holds one hiredis context per node it
+// has used: each command goes to the node serving its key's slot (command_key_index), keyless
+// commands to the node in use; -MOVED and -ASK are followed, CLUSTERDOWN and TRYAGAIN retried
+// with a bounded backoff (about 5 s in all). In sentinel mode it connects to the master the
+// sentinels name, checked with ROLE; a READONLY reply (the master was demoted) drops the
+// connection, so the next connect() asks the sentinels again.
 class RedisConnection {
  public:
   // Does not connect. client_name is set with CLIENT SETNAME (visible in CLIENT LIST).
@@ -49,11 +56,15 @@ class RedisConnection {
 
   // Connects and runs the handshake (AUTH [user] password, SELECT db, CLIENT SETNAME). An error
   // names the redacted address and what to do; a wrong password is reported as such
-  // (is_auth_error() then returns true: retrying will not help).
+  // (is_auth_error() then returns true: retrying will not help). Cluster: loads the slot map from
+  // the first node (of the last map, then the seeds) that answers CLUSTER SLOTS, then connects
+  // to the master of the last key used, if any (an error while it is down). Sentinel: asks the
+  // sentinels for the master and checks with ROLE that it is one.
   Status connect();
   bool connected() const { return context_ != nullptr; }
-  // Frees the context; the next command fails until connect() succeeds again.
+  // Frees the context(s); the next command fails until connect() succeeds again.
   void disconnect();
+  // The endpoint; in cluster and sentinel mode host and port name the node in use.
   const RedisEndpoint& endpoint() const { return endpoint_; }
   bool last_error_was_auth() const { return auth_error_; }
 
@@ -64,7 +75,9 @@ class RedisConnection {
   // Same, but an error reply is turned into an error status naming the command.
   Status command_ok(const std::vector<std::string_view>& argv, Reply* reply);
 
-  // Pipelining: append commands, then read one reply per appended command in order.
+  // Pipelining: append commands, then read one reply per appended command in order. Cluster: a
+  // pipeline runs on the node of its first command's key; redirects in its replies are not
+  // followed (the caller sees the error reply), so a pipeline must stay within one hash tag.
   Status append(const std::vector<std::string_view>& argv);
   Status read_reply(Reply* reply);
 
@@ -75,6 +88,16 @@ class RedisConnection {
 
  private:
   Status io_error(const char* what);
+  Status open_context();  // connects to endpoint_.host/port (or socket) and runs the handshake
+  Status connect_cluster();
+  Status connect_sentinel();
+  Status send(const std::vector<std::string_view>& argv, Reply* reply);  // no routing
+  // Cluster: makes node's context the current one, opening it when needed.
+  Status use_node(const RedisNodeAddress& node);
+  Status route(std::string_view key);  // cluster: use_node(the owner of key's slot)
+  Status refresh_slots();              // cluster: CLUSTER SLOTS on the current node
+  // Cluster: follows the redirects and retries of the error *reply to argv.
+  Status follow_cluster(const std::vector<std::string_view>& argv, Reply* reply);
 
   RedisEndpoint endpoint_;
   std::string client_name_;
@@ -84,6 +107,10 @@ class RedisConnection {
   std::vector<const char*> argv_buffer_;
   std::vector<size_t> argl_buffer_;
   std::unordered_map<const RedisScript*, std::string> script_sha1_;  // cleared on disconnect
+  ClusterSlotMap slots_;                                             // cluster mode
+  std::vector<std::pair<std::string, redisContext*>> nodes_;  // cluster: open contexts by node
+  int home_slot_ = -1;  // cluster: the slot of the last key routed (connect() goes there)
+  int pending_ = 0;     // appended, replies not yet read
 };
 
 // A short description of a reply's type, for error messages ("array", "nil", ...).

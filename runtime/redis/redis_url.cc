@@ -73,6 +73,69 @@ std::string redact_password_parameters(const std::string& url) {
 
 }  // namespace
 
+std::string RedisNodeAddress::str() const {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+         std::to_string(port);
+}
+
+namespace {
+
+// The node addresses of urls, into endpoint (whose host/port become the first one's); user and
+// db must agree across urls.
+bool parse_node_list(const std::vector<std::string>& urls, const char* what,
+                     RedisEndpoint* endpoint, std::string* error) {
+  if (urls.empty()) {
+    *error = std::string("list at least one ") + what + " (redis://host:port)";
+    return false;
+  }
+  endpoint->discovery.clear();
+  for (size_t i = 0; i < urls.size(); ++i) {
+    RedisEndpoint node;
+    if (!parse_redis_url(urls[i], &node, error)) return false;
+    if (node.is_unix) {
+      *error = std::string("a ") + what + " is reached over TCP: write redis://host:port, not " +
+               node.redacted();
+      return false;
+    }
+    if (i == 0) {
+      *endpoint = node;
+    } else if (node.user != endpoint->user || node.db != endpoint->db) {
+      *error = std::string("every ") + what +
+               " URL must name the same user and db: " + node.redacted() + " differs from " +
+               endpoint->redacted();
+      return false;
+    }
+    endpoint->discovery.push_back({node.host, node.port});
+  }
+  return true;
+}
+
+}  // namespace
+
+bool make_cluster_endpoint(const std::vector<std::string>& seeds, RedisEndpoint* endpoint,
+                           std::string* error) {
+  if (!parse_node_list(seeds, "cluster seed node", endpoint, error)) return false;
+  if (endpoint->db != 0) {
+    *error = "Redis Cluster has only db 0: remove /" + std::to_string(endpoint->db) +
+             " from the cluster URLs";
+    return false;
+  }
+  endpoint->mode = RedisMode::kCluster;
+  return true;
+}
+
+bool make_sentinel_endpoint(const std::string& master, const std::vector<std::string>& sentinels,
+                            RedisEndpoint* endpoint, std::string* error) {
+  if (master.empty()) {
+    *error = "name the master as the sentinels know it (sentinel monitor NAME ...): master: NAME";
+    return false;
+  }
+  if (!parse_node_list(sentinels, "sentinel", endpoint, error)) return false;
+  endpoint->mode = RedisMode::kSentinel;
+  endpoint->sentinel_master = master;
+  return true;
+}
+
 std::string RedisEndpoint::redacted() const {
   if (is_unix)
     return "unix://" + (user.empty() ? "" : user + "@") + socket_path +
