@@ -1,5 +1,5 @@
 // main.cpp: the `switchyard` command line (CLI11): run, check, test, publish, dlq, stats, top,
-// tap, pause, resume, version; --version, and examples under each command's --help.
+// tap, pause, resume, console, version; --version, and examples under each command's --help.
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -172,6 +172,13 @@ int main(int argc, char** argv) {
     cmd->add_option("--handler", pause_options.handler, "Handler name: pause or resume it");
   }
 
+  ConsoleCommandOptions console_options;
+  auto* console = app.add_subcommand(
+      "console", "Serve the web console from this host, reading every instance's state from Redis");
+  add_common(console);
+  console->add_option("--listen", console_options.listen,
+                      "host:port to serve on (default 127.0.0.1:8080)");
+
   auto* version =
       app.add_subcommand("version", "Print the version, build type and plugin ABI version");
 
@@ -206,6 +213,7 @@ int main(int argc, char** argv) {
     pause_options.resume = resume->parsed();
     return pause_command(common, pause_options);
   }
+  if (*console) return console_command(common, console_options);
   if (*version) return version_command();
   return 2;
 }

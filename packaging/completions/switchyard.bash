@@ -9,7 +9,7 @@ _switchyard() {
   ((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
   COMPREPLY=()
 
-  local commands="run reload check publish dlq stats top tap test pause resume version"
+  local commands="run reload check publish dlq stats top tap test pause resume console version"
   local common="-c --config --redis --plugins-dir -h --help"
 
   # The command is the first word after `switchyard` that is neither an option nor its value.
@@ -72,6 +72,7 @@ _switchyard() {
       fi
       words="$common" ;;
     pause | resume) words="$common --handler" ;;
+    console) words="$common --listen" ;;
     version) words="-h --help" ;;
     *) words="$common" ;;
   esac

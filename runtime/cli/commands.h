@@ -119,6 +119,14 @@ struct PauseOptions {
 // Sets (or clears) the pause in K:paused; an unknown source or handler is a usage error (2).
 int pause_command(const CommonOptions& common, const PauseOptions& options);
 
+struct ConsoleCommandOptions {
+  std::string listen = "127.0.0.1:8080";  // --listen host:port (port 0: any free port)
+};
+// `switchyard console`: serves the web console (README "Web console") from this process, reading
+// everything from Redis, until SIGINT/SIGTERM. Prints its address on stdout; exit 2 when the
+// address cannot be bound or ui.token_file cannot be read.
+int console_command(const CommonOptions& common, const ConsoleCommandOptions& options);
+
 // "switchyard VERSION (BUILD_TYPE build, plugin ABI N)", without a newline: what `version` and
 // `--version` print. Thread safety: reentrant.
 std::string version_text();

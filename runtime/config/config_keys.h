@@ -43,9 +43,10 @@ struct KeyValue {
 // (maps, the version, names the user picks) store nothing here (std::monostate).
 template <class S>
 using Store = void (*)(S*, const KeyValue&);
-using AnyStore = std::variant<std::monostate, Store<Config>, Store<RedisConfig>,
-                              Store<SourceConfig>, Store<HandlerConfig>, Store<RetryConfig>,
-                              Store<LimitsConfig>, Store<MetricsConfig>, Store<LoggingConfig>>;
+using AnyStore =
+    std::variant<std::monostate, Store<Config>, Store<RedisConfig>, Store<SourceConfig>,
+                 Store<HandlerConfig>, Store<RetryConfig>, Store<LimitsConfig>,
+                 Store<MetricsConfig>, Store<UiConfig>, Store<LoggingConfig>>;
 
 struct KeySpec {
   std::string path;  // dotted; "*" stands for a name the user picks ("sources.*.batch")

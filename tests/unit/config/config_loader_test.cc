@@ -706,5 +706,26 @@ TEST(ConfigLoaderTest, MissingFileSaysHowToPointAtOne) {
               HasSubstr(": cannot read: Is a directory; pass -c FILE"));
 }
 
+TEST(ConfigLoaderTest, TheConsoleIsOffAndReadOnlyByDefaultAndWritesNeedATokenFile) {
+  Config c;
+  ASSERT_TRUE(load("version: 1\nsources: {a: {}}\n", &c));
+  EXPECT_FALSE(c.ui.enabled);
+  EXPECT_FALSE(c.ui.write);
+  EXPECT_EQ(c.ui.token_file, "");
+  ASSERT_TRUE(
+      load("version: 1\nsources: {a: {}}\nmetrics: {listen: \"127.0.0.1:9464\"}\n"
+           "ui: {enabled: true, write: true, token_file: ui.token}\n",
+           &c));
+  EXPECT_TRUE(c.ui.enabled);
+  EXPECT_TRUE(c.ui.write);
+  EXPECT_EQ(c.ui.token_file.back(), 'n');
+  EXPECT_EQ(c.ui.token_file.front(), '/');  // made absolute
+  EXPECT_THAT(error_of("version: 1\nsources: {a: {}}\nui: {write: true}\n"),
+              StartsWith("routes.yaml:3:5: ui: write: true needs token_file"));
+  EXPECT_THAT(error_of("version: 1\nsources: {a: {}}\nui: {enabled: true}\n"),
+              StartsWith("routes.yaml:3:5: ui: enabled: true serves the console on the HTTP "
+                         "endpoint, which is off"));
+}
+
 }  // namespace
 }  // namespace switchyard
