@@ -185,15 +185,16 @@ sources:
 }
 
 TEST(ConfigLoaderTest, UnknownTopLevelKey) {
-  EXPECT_EQ(error_of(R"(version: 1
+  EXPECT_EQ(
+      error_of(R"(version: 1
 sources:
   analytics: {}
 handler:
   users_db: { plugin: user_registered_sink }
 )"),
-            "routes.yaml:4:1: unknown key \"handler\" at the top level (expected one of: "
-            "version, redis, plugins_dir, sources, handlers, routes, unrouted, retry, "
-            "shutdown_timeout, limits, contracts, metrics, logging); did you mean \"handlers\"?");
+      "routes.yaml:4:1: unknown key \"handler\" at the top level (expected one of: "
+      "version, redis, plugins_dir, sources, handlers, routes, unrouted, retry, "
+      "shutdown_timeout, limits, contracts, metrics, ui, logging); did you mean \"handlers\"?");
 }
 
 TEST(ConfigLoaderTest, UnknownSourceKey) {
@@ -354,7 +355,7 @@ TEST(ConfigLoaderTest, ErrorsNeverEchoTheFilesText) {
   EXPECT_EQ(error_of("version: 1\nsources: {a: {}}\npass word=S3cr3t!PW: x\n"),
             "routes.yaml:3:1: unknown key at line 3, column 1 at the top level (expected one of: "
             "version, redis, plugins_dir, sources, handlers, routes, unrouted, retry, "
-            "shutdown_timeout, limits, contracts, metrics, logging)");
+            "shutdown_timeout, limits, contracts, metrics, ui, logging)");
   // Values of the wrong kind deeper down: only short identifier-like text is echoed.
   EXPECT_THAT(error_of("version: 1\nsources: {analytics: {batch: \"S3cr3t PW!\"}}\n"),
               AllOf(HasSubstr("expected an integer, got a quoted string (not shown)"),
