@@ -1,5 +1,5 @@
 // main.cpp: the `switchyard` command line (CLI11): run, check, test, publish, dlq, stats, top,
-// tap, pause, resume, version; --version, and examples under each command's --help.
+// tap, pause, resume, console, version; --version, and examples under each command's --help.
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -196,6 +196,12 @@ int main(int argc, char** argv) {
     cmd->add_flag("--reset", backfill_options.reset,
                   "Forget the handler's cursor: send a range an earlier run sent again");
   }
+  ConsoleCommandOptions console_options;
+  auto* console = app.add_subcommand(
+      "console", "Serve the web console from this host, reading every instance's state from Redis");
+  add_common(console);
+  console->add_option("--listen", console_options.listen,
+                      "host:port to serve on (default 127.0.0.1:8080)");
 
   auto* version =
       app.add_subcommand("version", "Print the version, build type and plugin ABI version");
@@ -235,6 +241,7 @@ int main(int argc, char** argv) {
     backfill_options.verb = replay->parsed() ? "replay" : "backfill";
     return backfill_command(common, backfill_options);
   }
+  if (*console) return console_command(common, console_options);
   if (*version) return version_command();
   return 2;
 }

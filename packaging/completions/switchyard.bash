@@ -9,7 +9,7 @@ _switchyard() {
   ((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
   COMPREPLY=()
 
-  local commands="run reload check publish dlq stats top tap test pause resume backfill replay version"
+  local commands="run reload check publish dlq stats top tap test pause resume backfill replay console version"
   local common="-c --config --redis --plugins-dir -h --help"
 
   # The command is the first word after `switchyard` that is neither an option nor its value.
@@ -75,6 +75,7 @@ _switchyard() {
     pause | resume) words="$common --handler" ;;
     backfill) words="$common --handler --since --until --event --rate --source --dry-run --reset" ;;
     replay) words="$common --to-handler --since --until --event --rate --source --dry-run --reset" ;;
+    console) words="$common --listen" ;;
     version) words="-h --help" ;;
     *) words="$common" ;;
   esac

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "console/dead_letters.h"
 #include "dispatch/dispatcher.h"
 #include "dispatch/pipeline.h"
 #include "records/dead_letter.h"

@@ -35,10 +35,6 @@ struct Loaded {
 int load_common(const CommonOptions& options, Loaded* loaded, Status* error = nullptr,
                 bool need_redis = true);
 
-// A --since/--until/--before value: an ISO 8601 time, or a duration before now ("2h", "7d"), as
-// unix ms. False when text is neither.
-bool parse_time_option(const std::string& text, int64_t now, int64_t* out);
-
 struct RunOptions {
   std::string instance;  // --instance
   std::string pid_file;  // --pid-file; default: default_pid_file(config) (daemon/pid_file.h)
@@ -141,6 +137,13 @@ struct BackfillOptions {
   bool reset = false;           // forget the handler's cursor: send the range again
 };
 int backfill_command(const CommonOptions& common, const BackfillOptions& options);
+struct ConsoleCommandOptions {
+  std::string listen = "127.0.0.1:8080";  // --listen host:port (port 0: any free port)
+};
+// `switchyard console`: serves the web console (README "Web console") from this process, reading
+// everything from Redis, until SIGINT/SIGTERM. Prints its address on stdout; exit 2 when the
+// address cannot be bound or ui.token_file cannot be read.
+int console_command(const CommonOptions& common, const ConsoleCommandOptions& options);
 
 // "switchyard VERSION (BUILD_TYPE build, plugin ABI N)", without a newline: what `version` and
 // `--version` print. Thread safety: reentrant.

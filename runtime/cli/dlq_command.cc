@@ -10,10 +10,9 @@
 #include <set>
 
 #include "cli/commands.h"
-#include "cli/lua/scripts.h"
 #include "config/config_loader.h"
+#include "console/dead_letters.h"
 #include "records/dead_letter.h"
-#include "records/retry_entry.h"
 #include "redis/redis_connection.h"
 #include "source/list_source.h"
 #include "util/bounded_json.h"
@@ -22,94 +21,13 @@
 namespace switchyard {
 namespace {
 
-// Its Redis scripts: cli/lua/<name>.lua says what each does, its KEYS, ARGV and reply.
-const RedisScript kReplayScript(lua::kDlqReplay);
-const RedisScript kPurgeListedScript(lua::kDlqPurgeListed);
-
-constexpr size_t kMinIdDigits = 6;
-
-// The event name of a dead-lettered message, as it is (the caller escapes it); nullopt when the
-// message has none.
-std::optional<std::string> event_of(const std::string& message) {
-  rapidjson::Document doc;
-  std::string error;
-  if (parse_bounded_json(message, JsonBounds{}, &doc, &error) && doc.IsObject()) {
-    auto it = doc.FindMember("event");
-    if (it != doc.MemberEnd() && it->value.IsString())
-      return std::string(it->value.GetString(), it->value.GetStringLength());
-  }
-  return std::nullopt;
-}
-
-// s as a JSON string, escaped for a terminal too.
-std::string json_quote(std::string_view s) {
-  std::string out = "\"";
-  append_escaped(s, EscapeStyle::kJson, &out);
-  out += '"';
-  return out;
-}
+const auto json_quote = letter_json_quote;
+using Filters = LetterFilters;
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// One element of K:dead.
-struct Letter {
-  long index = 0;  // in the LRANGE this run made (only to tell the head of the list)
-  std::string id;
-  std::string raw;
-  DeadLetter letter;
-  std::string unreadable;  // why the element is not a dead letter; empty when it is one
-  std::optional<std::string> event;
-  std::optional<int64_t> failed_ms;
-};
-
-// The filters of a dlq command, parsed.
-struct Filters {
-  std::vector<std::string> ids;
-  std::string event_glob;
-  std::string handler;
-  std::string reason;
-  std::optional<int64_t> since, before;
-
-  bool any_but_ids() const {
-    return !event_glob.empty() || !handler.empty() || !reason.empty() || since || before;
-  }
-  bool any() const { return !ids.empty() || any_but_ids(); }
-  bool match(const Letter& l) const {
-    if (!ids.empty() && std::none_of(ids.begin(), ids.end(), [&](const std::string& id) {
-          return l.id.compare(0, id.size(), id) == 0;
-        }))
-      return false;
-    if (!event_glob.empty() && (!l.event || fnmatch(event_glob.c_str(), l.event->c_str(), 0) != 0))
-      return false;
-    if (!handler.empty()) {
-      const bool before_routing = handler == "-" || handler == "null";
-      if (before_routing ? l.letter.handler.has_value() : l.letter.handler != handler) return false;
-    }
-    if (!reason.empty() && l.letter.reason.find(reason) == std::string::npos) return false;
-    if ((since || before) && !l.failed_ms) return false;
-    if (since && *l.failed_ms < *since) return false;
-    if (before && *l.failed_ms >= *before) return false;
-    return true;
-  }
-};
-
-// The one-line summary of a letter, as a JSON object.
-std::string letter_json(const Letter& l) {
-  std::string out = "{\"id\":" + json_quote(l.id);
-  if (!l.unreadable.empty()) return out + ",\"unreadable\":" + json_quote(l.unreadable) + "}";
-  const DeadLetter& d = l.letter;
-  out += ",\"failed_at\":" + json_quote(d.failed_at) + ",\"source\":" + json_quote(d.source) +
-         ",\"handler\":" + (d.handler ? json_quote(*d.handler) : "null") +
-         ",\"event\":" + (l.event ? json_quote(*l.event) : "null") +
-         ",\"attempts\":" + std::to_string(d.attempts) + ",\"reason\":" + json_quote(d.reason) +
-         ",\"instance\":" + json_quote(d.instance);
-  if (d.truncated()) out += ",\"message_bytes\":" + std::to_string(d.message_bytes);
-  out += ",\"replayable\":" + std::string(d.truncated() ? "false" : "true") + "}";
-  return out;
 }
 
 // Asks on the terminal whether to act on all n letters. True when the operator said yes.
@@ -129,14 +47,10 @@ int dlq_command(const CommonOptions& common, const DlqOptions& options) {
   filters.event_glob = options.event;
   filters.handler = options.handler;
   filters.reason = options.reason;
-  for (std::string id : options.ids) {
-    std::transform(id.begin(), id.end(), id.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
-    if (id.size() < kMinIdDigits || id.size() > kDeadLetterIdDigits ||
-        id.find_first_not_of("0123456789abcdef") != std::string::npos) {
-      std::cerr << "switchyard: \"" << printable(id) << "\" is not a dead-letter id: give "
-                << kMinIdDigits << " to " << kDeadLetterIdDigits
-                << " of its hex digits, as `switchyard dlq list` shows them\n";
+  for (const std::string& text : options.ids) {
+    std::string id, error;
+    if (!parse_letter_id(text, &id, &error)) {
+      std::cerr << "switchyard: " << error << "\n";
       return 2;
     }
     filters.ids.push_back(std::move(id));
@@ -192,36 +106,17 @@ int dlq_command(const CommonOptions& common, const DlqOptions& options) {
     std::cerr << "switchyard: " << s.message() << "\n";
     return 1;
   }
-  Reply all;
-  s = connection.command_ok({"LRANGE", dead, "0", "-1"}, &all);
+  // Every letter that matches, in list order (the oldest first: the daemon appends).
+  std::vector<Letter> all_matched;
+  long count = 0;
+  s = read_matching_letters(connection, dead, filters, &all_matched, &count);
   if (!s) {
     std::cerr << "switchyard: " << s.message() << "\n";
     return 1;
   }
-
-  // Every letter that matches, in list order (the oldest first: the daemon appends).
   std::vector<Letter> matched;
   std::set<std::string> seen;  // raw bytes already matched by an id: identical letters act once
-  const long count = static_cast<long>(all->elements);
-  for (long i = 0; i < count; ++i) {
-    Letter l;
-    l.index = i;
-    l.raw.assign(all->element[i]->str, all->element[i]->len);
-    l.id = dead_letter_id(l.raw);
-    if (!filters.ids.empty() &&  // the id first: decoding every letter is the slow part
-        std::none_of(filters.ids.begin(), filters.ids.end(),
-                     [&](const std::string& id) { return l.id.compare(0, id.size(), id) == 0; }))
-      continue;
-    std::string error;
-    if (!decode_dead_letter(l.raw, &l.letter, &error)) {
-      l.unreadable = error.empty() ? "not a dead letter" : error;
-      l.letter.reason = "(unreadable: " + l.unreadable + ")";
-    } else {
-      l.event = event_of(l.letter.message);
-      int64_t t = 0;
-      if (parse_iso8601(l.letter.failed_at, &t)) l.failed_ms = t;
-    }
-    if (!filters.match(l)) continue;
+  for (auto& l : all_matched) {
     if (!filters.ids.empty() && acting && !seen.insert(l.raw).second) continue;
     matched.push_back(std::move(l));
   }
@@ -341,50 +236,29 @@ int dlq_command(const CommonOptions& common, const DlqOptions& options) {
   if (options.action == "replay") {
     long replayed = 0, refused = 0, gone = 0;
     std::string json_letters;
-    const std::string score = std::to_string(now);
     for (const auto& sel : selected) {
       const std::string target = sel.letter.handler ? keys.retry() : keys.pending;
       std::string result;
-      // Replaying what is not a dead letter, or only the start of a message, would queue a
-      // message that never was: refuse, and leave the element where it is.
-      if (!sel.unreadable.empty() || sel.letter.truncated()) {
-        const std::string why =
-            sel.unreadable.empty()
-                ? "it keeps only the first " + std::to_string(sel.letter.message.size()) +
-                      " of the message's " + std::to_string(sel.letter.message_bytes) +
-                      " bytes (it was over limits.max_message_bytes)"
-                : "it cannot be read (" + printable(sel.unreadable) + ")";
-        std::cerr << "switchyard: dead letter " << sel.id << " in " << printable(dead)
-                  << " not replayed: " << why << "; it stays in place: inspect it with "
-                  << "`switchyard dlq show " << sel.id << "`, remove it with `switchyard dlq purge "
-                  << sel.id << "`\n";
-        ++refused;
-        result = "refused";
-      } else if (options.dry_run) {
+      ReplayResult done = ReplayResult::kReplayed;
+      std::string why;
+      if (options.dry_run && sel.unreadable.empty() && !sel.letter.truncated()) {
         result = "would_replay";
         ++replayed;
       } else {
-        Reply reply;
-        if (sel.letter.handler) {
-          // Back to only the handler that failed it, through the retry schedule, due now.
-          RetryEntry entry;
-          entry.attempt = 1;
-          entry.first_failed_ms = now;
-          entry.handler = *sel.letter.handler;
-          entry.message = sel.letter.message;
-          s = connection.eval(kReplayScript, {dead, keys.retry()},
-                              {sel.raw, "retry", score, encode_retry_entry(entry)}, &reply);
-        } else {
-          // Failed before routing: back to the tail of the source's list, to all its routes.
-          s = connection.eval(kReplayScript, {dead, keys.pending},
-                              {sel.raw, to_string(source->type), score, sel.letter.message},
-                              &reply);
-        }
+        // Refuses an unreadable or truncated letter without writing (also in a dry run).
+        s = replay_letter(connection, *source, sel, now, &done, &why);
         if (!s) {
           std::cerr << "switchyard: " << s.message() << "\n";
           return 1;
         }
-        if (reply->integer == 1) {
+        if (done == ReplayResult::kRefused) {
+          std::cerr << "switchyard: dead letter " << sel.id << " in " << printable(dead)
+                    << " not replayed: " << why << "; it stays in place: inspect it with "
+                    << "`switchyard dlq show " << sel.id << "`, remove it with `switchyard dlq "
+                    << "purge " << sel.id << "`\n";
+          ++refused;
+          result = "refused";
+        } else if (done == ReplayResult::kReplayed) {
           ++replayed;
           result = "replayed";
         } else {
@@ -438,25 +312,20 @@ int dlq_command(const CommonOptions& common, const DlqOptions& options) {
     if (selected.empty()) {
       one_by_one = false;
     } else if (head) {
-      Reply reply;
-      s = connection.eval(
-          kPurgeListedScript, {dead},
-          {std::to_string(selected.size()), selected.front().raw, selected.back().raw}, &reply);
-      if (s && reply->integer >= 0) {
-        purged = static_cast<long>(reply->integer);
+      long head_purged = -1;
+      s = purge_head(connection, dead, selected.size(), selected.front().raw, selected.back().raw,
+                     &head_purged);
+      if (s && head_purged >= 0) {
+        purged = head_purged;
         for (const auto& sel : selected) removed.push_back(&sel);
         one_by_one = false;
       }
     }
     if (s && one_by_one) {
-      // Each exact element, wherever it is now: nothing else is removed.
-      for (const auto& sel : selected) {
-        Reply reply;
-        s = connection.command_ok({"LREM", dead, "1", sel.raw}, &reply);
-        if (!s) break;
-        purged += reply->integer;
-        if (reply->integer > 0) removed.push_back(&sel);
-      }
+      std::vector<const Letter*> listed;
+      for (const auto& sel : selected) listed.push_back(&sel);
+      s = purge_letters(connection, dead, listed, &removed);
+      purged = static_cast<long>(removed.size());
     }
     if (!s) {
       std::cerr << "switchyard: " << s.message() << "\n";

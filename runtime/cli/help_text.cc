@@ -82,6 +82,9 @@ std::string help_examples(const std::string& command) {
       {"resume",
        "switchyard resume events\n"
        "switchyard resume --handler quotes_db"},
+      {"console",
+       "switchyard console -c /etc/switchyard/routes.yaml\n"
+       "switchyard console --listen 127.0.0.1:0"},
       {"version",
        "switchyard version\n"
        "switchyard --version"},

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "cli/behind_view.h"
 #include "cli/commands.h"
+#include "console/behind_view.h"
 #include "redis/redis_connection.h"
 #include "source/queue_depth.h"
 #include "util/escape.h"

@@ -146,6 +146,14 @@ struct MetricsConfig {
   std::string listen;  // host:port; empty = off
 };
 
+struct UiConfig {
+  UiConfig();
+  bool enabled = false;    // the daemon serves the web console under /ui/ of metrics.listen
+  bool write = false;      // replay and purge allowed (with the token)
+  std::string token_file;  // the write token's file; absolute after loading
+  Mark mark;               // where the `ui:` key is written, for token file errors
+};
+
 struct LoggingConfig {
   LoggingConfig();
   std::string level;   // trace | debug | info | warn | error
@@ -169,6 +177,7 @@ struct Config {
   std::map<std::string, std::string> contracts;  // event -> schema file (absolute)
   std::map<std::string, Mark> contract_marks;    // event -> where its schema path is written
   MetricsConfig metrics;
+  UiConfig ui;
   LoggingConfig logging;
 
   const HandlerConfig* find_handler(const std::string& name) const {

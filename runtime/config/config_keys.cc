@@ -193,6 +193,13 @@ std::vector<KeySpec> build_table() {
       section("metrics", "the HTTP endpoint (/metrics, /healthz)"),
       row("metrics.listen", K::kString, &store<&MetricsConfig::listen>, none,
           "optional; host:port to listen on; absent: no endpoint"),
+      section("ui", "the web console (see Web console)"),
+      row("ui.enabled", K::kBool, &store<&UiConfig::enabled>, "false",
+          "serve the console under /ui/ of metrics.listen"),
+      row("ui.write", K::kBool, &store<&UiConfig::write>, "false",
+          "allow replay and purge from the console (needs token_file)"),
+      row("ui.token_file", K::kPath, &store<&UiConfig::token_file>, none,
+          "the file holding the write token, readable only by the service user"),
       section("logging", "what goes to stderr"),
       one_of("logging.level", {"trace", "debug", "info", "warn", "error"},
              &store<&LoggingConfig::level>, "info", "trace | debug | info | warn | error"),
@@ -390,6 +397,7 @@ DedupConfig::DedupConfig() { apply_defaults(this); }
 RetryConfig::RetryConfig() { apply_defaults(this); }
 LimitsConfig::LimitsConfig() { apply_defaults(this); }
 MetricsConfig::MetricsConfig() { apply_defaults(this); }
+UiConfig::UiConfig() { apply_defaults(this); }
 LoggingConfig::LoggingConfig() { apply_defaults(this); }
 
 }  // namespace switchyard

@@ -49,7 +49,7 @@ using Store = void (*)(S*, const KeyValue&);
 using AnyStore =
     std::variant<std::monostate, Store<Config>, Store<RedisConfig>, Store<SourceConfig>,
                  Store<HandlerConfig>, Store<DedupConfig>, Store<RetryConfig>, Store<LimitsConfig>,
-                 Store<MetricsConfig>, Store<LoggingConfig>>;
+                 Store<MetricsConfig>, Store<UiConfig>, Store<LoggingConfig>>;
 
 struct KeySpec {
   std::string path;  // dotted; "*" stands for a name the user picks ("sources.*.batch")

@@ -408,6 +408,14 @@ Config Parser::parse(const YAML::Node& root) const {
           parse_contracts(x, &config);
         } else if (k == "metrics") {
           parse_metrics(x, &config.metrics);
+        } else if (k == "ui") {
+          config.ui.mark = mark_of(x.key);
+          read_section(x, "ui", &config.ui, kNoMore);
+          if (config.ui.write && config.ui.token_file.empty())
+            fail(x,
+                 "write: true needs token_file: the file holding the token write actions "
+                 "must send; create one (e.g. head -c 32 /dev/urandom | base64 > ui.token; "
+                 "chmod 0600 ui.token) and name it");
         } else if (k == "logging") {
           read_section(x, "logging", &config.logging, kNoMore);
         }
@@ -417,6 +425,11 @@ Config Parser::parse(const YAML::Node& root) const {
          "missing required key \"sources\"; add at least one source "
          "(e.g. sources: { analytics: { key: analytics } })");
   if (!config.redis.cluster.empty()) check_cluster_keys(config);
+  if (const Field* ui = find_field(fields, "ui");
+      ui && config.ui.enabled && config.metrics.listen.empty())
+    fail(*ui,
+         "enabled: true serves the console on the HTTP endpoint, which is off; add "
+         "metrics: { listen: \"127.0.0.1:9464\" } (or run `switchyard console`)");
   // Routes last: they refer to handlers, which may come later in the file.
   if (const Field* routes = find_field(read, "routes"))
     for (const Field& r : entries(*routes)) config.routes.push_back(parse_route(r, config));

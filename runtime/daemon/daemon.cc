@@ -114,6 +114,9 @@ std::vector<std::string> Daemon::changes_needing_restart(const Config& next) con
   note("redis.sentinel.master", now.redis.sentinel_master, next.redis.sentinel_master);
   note("redis.sentinel.nodes", list(now.redis.sentinel_nodes), list(next.redis.sentinel_nodes));
   note("metrics.listen", now.metrics.listen, next.metrics.listen);
+  note("ui.enabled", now.ui.enabled ? "true" : "false", next.ui.enabled ? "true" : "false");
+  note("ui.write", now.ui.write ? "true" : "false", next.ui.write ? "true" : "false");
+  note("ui.token_file", now.ui.token_file, next.ui.token_file);
   for (const SourceConfig& s : now.sources) {
     auto it = std::find_if(next.sources.begin(), next.sources.end(),
                            [&](const SourceConfig& n) { return n.name == s.name; });

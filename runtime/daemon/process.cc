@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "console/console_server.h"
 #include "daemon/config_watcher.h"
 #include "daemon/daemon.h"
 #include "daemon/pid_file.h"
@@ -115,15 +116,33 @@ int run_process(ProcessConfig loaded, const ConfigLoader& load_again,
     spdlog::error("{}", s.message());
     return 2;
   }
+  auto current_config = [&daemon]() -> std::shared_ptr<const Config> {
+    std::shared_ptr<const Pipeline> pipeline = daemon.pipeline();
+    return pipeline ? pipeline->config : nullptr;
+  };
+  // The web console, on the same listener (it outlives the endpoint, which calls it).
+  std::unique_ptr<ConsoleServer> console;
+  if (loaded.config->ui.enabled) {
+    ConsoleOptions console_options;
+    console_options.write = loaded.config->ui.write;
+    std::string error;
+    if (console_options.write &&
+        !read_console_token(loaded.config->ui, &console_options.token, &error)) {
+      spdlog::error("{}", error);
+      daemon.stop();
+      return 2;
+    }
+    console = std::make_unique<ConsoleServer>(loaded.endpoint, current_config,
+                                              std::move(console_options));
+  }
   std::unique_ptr<HttpEndpoint> http;
   if (!loaded.config->metrics.listen.empty()) {
-    http = std::make_unique<HttpEndpoint>(
-        loaded.config->metrics.listen, &daemon.metrics(), loaded.endpoint,
-        [&daemon]() -> std::shared_ptr<const Config> {
-          std::shared_ptr<const Pipeline> pipeline = daemon.pipeline();
-          return pipeline ? pipeline->config : nullptr;
-        });
+    http = std::make_unique<HttpEndpoint>(loaded.config->metrics.listen, &daemon.metrics(),
+                                          loaded.endpoint, current_config);
     http->set_health_check([&daemon] { return daemon.watchdog().unhealthy_reason(); });
+    if (console)
+      http->add_routes({[&console](httplib::Server& server) { console->install(server); },
+                        &ConsoleServer::is_write_path, ConsoleServer::kMaxBody});
     s = http->start();
     if (!s) {
       spdlog::error("{}", s.message());

@@ -116,11 +116,12 @@ Status HttpEndpoint::start() {
   server_->set_read_timeout(kIoTimeoutSeconds, 0);
   server_->set_write_timeout(kIoTimeoutSeconds, 0);
   server_->set_keep_alive_max_count(kRequestsPerConnection);
-  server_->set_payload_max_length(0);
+  server_->set_payload_max_length(routes_.post_allowed ? routes_.max_body : 0);
   // Runs after the request line and headers, before cpp-httplib would read a body: only GET and
-  // HEAD without a body pass. The connection then closes (one request per connection), so the
-  // unread body is never read.
-  server_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+  // HEAD without a body pass, and POST with a small Content-Length body on the paths the added
+  // routes allow. The connection then closes (one request per connection), so an unread body is
+  // never read.
+  server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     // Ranges are not served: cpp-httplib would repeat the body once per range of a multi-range
     // request (thousands fit in one header). The answer has no body, so there is nothing to
     // repeat (cpp-httplib applies the ranges to any response it writes).
@@ -132,7 +133,17 @@ Status HttpEndpoint::start() {
     const bool has_body =
         req.has_header("Transfer-Encoding") ||
         (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
-    if (req.method != "GET" && req.method != "HEAD") {
+    const bool post =
+        req.method == "POST" && routes_.post_allowed && routes_.post_allowed(req.path);
+    if (post) {
+      const std::string length = req.get_header_value("Content-Length");
+      const bool small = !req.has_header("Transfer-Encoding") && !length.empty() &&
+                         length.size() <= 9 &&
+                         length.find_first_not_of("0123456789") == std::string::npos &&
+                         std::stoul(length) <= routes_.max_body;
+      if (small) return httplib::Server::HandlerResponse::Unhandled;
+      res.status = 413;
+    } else if (req.method != "GET" && req.method != "HEAD") {
       res.status = 405;
       res.set_header("Allow", "GET, HEAD");
     } else if (has_body) {
@@ -141,11 +152,32 @@ Status HttpEndpoint::start() {
       return httplib::Server::HandlerResponse::Unhandled;
     }
     res.set_header("Connection", "close");
-    res.set_content(
-        res.status == 405 ? "only GET and HEAD are served\n" : "a request body is not accepted\n",
-        "text/plain");
+    res.set_content(res.status == 405 ? "only GET and HEAD are served\n"
+                    : post            ? "a POST body must have a Content-Length of at most " +
+                                 std::to_string(routes_.max_body) + " bytes\n"
+                           : "a request body is not accepted\n",
+                    "text/plain");
     return httplib::Server::HandlerResponse::Handled;
   });
+  if (routes_.install) routes_.install(*server_);
+  if (metrics_) register_endpoint_routes();
+  if (port == 0) {
+    port_ = server_->bind_to_any_port(host);
+    if (port_ < 0) return Status::error("metrics.listen " + listen_ + ": cannot bind");
+  } else {
+    if (!server_->bind_to_port(host, port)) {
+      return Status::error("metrics.listen " + listen_ +
+                           ": cannot bind (address in use, or not an address of this host)");
+    }
+    port_ = port;
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  spdlog::info("serving {}{} on {}:{}", metrics_ ? "/metrics, /healthz, /readyz" : "",
+               routes_.install ? (metrics_ ? " and /ui/" : "/ui/") : "", host, port_);
+  return Status::ok();
+}
+
+void HttpEndpoint::register_endpoint_routes() {
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(render_metrics(), "text/plain; version=0.0.4; charset=utf-8");
   });
@@ -177,19 +209,6 @@ Status HttpEndpoint::start() {
                       "text/plain");
     }
   });
-  if (port == 0) {
-    port_ = server_->bind_to_any_port(host);
-    if (port_ < 0) return Status::error("metrics.listen " + listen_ + ": cannot bind");
-  } else {
-    if (!server_->bind_to_port(host, port)) {
-      return Status::error("metrics.listen " + listen_ +
-                           ": cannot bind (address in use, or not an address of this host)");
-    }
-    port_ = port;
-  }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-  spdlog::info("serving /metrics, /healthz, /readyz on {}:{}", host, port_);
-  return Status::ok();
 }
 
 void HttpEndpoint::stop() {

@@ -4,6 +4,8 @@
 // only, any request body refused before it is read, one request per connection, 5 s read and write
 // timeouts, at most 4 requests served at once and 16 connections waiting (then clients wait in
 // the listen backlog).
+// Further routes (the web console) can be served on the same listener, with POST allowed on the
+// paths they name (add_routes).
 // Thread safety: start and stop from one thread; request handlers are internally synchronised.
 #ifndef SWITCHYARD_OPS_HTTP_ENDPOINT_H_
 #define SWITCHYARD_OPS_HTTP_ENDPOINT_H_
@@ -29,7 +31,8 @@ class HttpEndpoint {
  public:
   // listen is "host:port" ("127.0.0.1:9464"; "[::1]:9464" for IPv6). current_config returns the
   // config in use, whose sources' queue depths are reported (null: none loaded, not ready).
-  // It is called on the request threads, so it must be thread-safe.
+  // It is called on the request threads, so it must be thread-safe. metrics null: /metrics,
+  // /healthz and /readyz are not served (only the routes of add_routes).
   HttpEndpoint(std::string listen, Metrics* metrics, RedisEndpoint endpoint,
                std::function<std::shared_ptr<const Config>()> current_config);
   ~HttpEndpoint();
@@ -40,6 +43,17 @@ class HttpEndpoint {
     health_check_ = std::move(health_check);
   }
 
+  // Routes served besides the endpoint's own, installed once before start(). POST passes the
+  // endpoint's rules only for a path post_allowed() accepts, with a Content-Length of at most
+  // max_body bytes (no chunked body); every other method, path and body keeps the rules above.
+  // post_allowed runs on the request threads, so it must be thread-safe.
+  struct Routes {
+    std::function<void(httplib::Server&)> install;
+    std::function<bool(const std::string& path)> post_allowed;
+    size_t max_body = 0;
+  };
+  void add_routes(Routes routes) { routes_ = std::move(routes); }
+
   // Binds and starts serving; an error names the address and why (in use, bad address).
   Status start();
   void stop();
@@ -47,6 +61,8 @@ class HttpEndpoint {
   int port() const { return port_; }
 
  private:
+  // /metrics, /healthz and /readyz.
+  void register_endpoint_routes();
   std::string render_metrics();
   // Queries queue depths; false when Redis does not answer.
   bool append_queue_depth(const Config& config, std::string* out);
@@ -56,6 +72,7 @@ class HttpEndpoint {
   RedisEndpoint endpoint_;
   std::function<std::shared_ptr<const Config>()> current_config_;
   std::function<std::string()> health_check_;
+  Routes routes_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;

@@ -204,6 +204,15 @@ Status BehindSampler::sample(RedisConnection& connection) {
     Reply written;
     s = connection.command_ok({"HSET", behind_stats_key(source.key), own, snapshot}, &written);
     if (!s) return s;
+    // The console's last hour: this bucket's point replaces the one written before.
+    const std::string history = behind_history_key(source.key);
+    const std::string bucket = std::to_string(now_ms - now_ms % kHistoryBucketMs);
+    const std::string oldest = "(" + std::to_string(now_ms - kHistorySpanMs);
+    const std::string point = bucket + " " + std::to_string(depth.pending) + " " + json_number(age);
+    s = connection.command_ok({"ZREMRANGEBYSCORE", history, bucket, bucket}, &written);
+    if (s) s = connection.command_ok({"ZADD", history, bucket, point}, &written);
+    if (s) s = connection.command_ok({"ZREMRANGEBYSCORE", history, "-inf", oldest}, &written);
+    if (!s) return s;
   }
   return Status::ok();
 }

@@ -32,6 +32,16 @@ inline constexpr const char* kSnapshotFieldPrefix = "instance:";
 // "instance:<consumer>" -> that instance's JSON snapshot.
 inline std::string behind_stats_key(const std::string& source_key) { return source_key + ":stats"; }
 
+// K:stats:history of the source with key K (sorted set): the last hour of its backlog and oldest
+// age for the web console, one member "<bucket ms> <pending> <oldest age s>" per
+// kHistoryBucketMs bucket, scored by the bucket's start. Every instance writes the same global
+// figures; the last write of a bucket wins, members older than kHistorySpanMs are removed.
+inline std::string behind_history_key(const std::string& source_key) {
+  return source_key + ":stats:history";
+}
+inline constexpr int64_t kHistoryBucketMs = 10000;
+inline constexpr int64_t kHistorySpanMs = 3600000;
+
 // Redis' clock (TIME) in ms: the one clock of every age, so that hosts with skewed clocks agree;
 // this host's clock when an ACL refuses TIME. Errors: the connection failed.
 Status redis_time_ms(RedisConnection& connection, int64_t* now_ms);
@@ -51,9 +61,9 @@ class BehindSampler {
                 Metrics* metrics);
   // One round for every source: depth, oldest age, rates, ETA into the gauges, and one HSET of
   // this instance's snapshot per source (snapshots of instances silent for kSnapshotForgetMs are
-  // deleted). The first source's snapshot also holds
-  // the per-handler rates and latency buckets of the last minute. Errors: the first failed
-  // command (the round stops there; gauges keep their last values).
+  // deleted), and the backlog and oldest age into K:stats:history. The first source's snapshot
+  // also holds the per-handler rates and latency buckets of the last minute. Errors: the first
+  // failed command (the round stops there; gauges keep their last values).
   Status sample(RedisConnection& connection);
   // Deletes this instance's snapshots (a clean stop). Errors are ignored.
   void withdraw(RedisConnection& connection);

@@ -185,15 +185,16 @@ sources:
 }
 
 TEST(ConfigLoaderTest, UnknownTopLevelKey) {
-  EXPECT_EQ(error_of(R"(version: 1
+  EXPECT_EQ(
+      error_of(R"(version: 1
 sources:
   analytics: {}
 handler:
   users_db: { plugin: user_registered_sink }
 )"),
-            "routes.yaml:4:1: unknown key \"handler\" at the top level (expected one of: "
-            "version, redis, plugins_dir, sources, handlers, routes, unrouted, retry, "
-            "shutdown_timeout, limits, contracts, metrics, logging); did you mean \"handlers\"?");
+      "routes.yaml:4:1: unknown key \"handler\" at the top level (expected one of: "
+      "version, redis, plugins_dir, sources, handlers, routes, unrouted, retry, "
+      "shutdown_timeout, limits, contracts, metrics, ui, logging); did you mean \"handlers\"?");
 }
 
 TEST(ConfigLoaderTest, ArchiveIsOffUnlessGivenAndTakesItsKeys) {
@@ -373,7 +374,7 @@ TEST(ConfigLoaderTest, ErrorsNeverEchoTheFilesText) {
   EXPECT_EQ(error_of("version: 1\nsources: {a: {}}\npass word=S3cr3t!PW: x\n"),
             "routes.yaml:3:1: unknown key at line 3, column 1 at the top level (expected one of: "
             "version, redis, plugins_dir, sources, handlers, routes, unrouted, retry, "
-            "shutdown_timeout, limits, contracts, metrics, logging)");
+            "shutdown_timeout, limits, contracts, metrics, ui, logging)");
   // Values of the wrong kind deeper down: only short identifier-like text is echoed.
   EXPECT_THAT(error_of("version: 1\nsources: {analytics: {batch: \"S3cr3t PW!\"}}\n"),
               AllOf(HasSubstr("expected an integer, got a quoted string (not shown)"),
@@ -770,6 +771,27 @@ TEST(ConfigLoaderTest, MissingFileSaysHowToPointAtOne) {
                                   "set SWITCHYARD_CONFIG");
   EXPECT_THAT(load_config(tmp.path(), &c).message(),
               HasSubstr(": cannot read: Is a directory; pass -c FILE"));
+}
+
+TEST(ConfigLoaderTest, TheConsoleIsOffAndReadOnlyByDefaultAndWritesNeedATokenFile) {
+  Config c;
+  ASSERT_TRUE(load("version: 1\nsources: {a: {}}\n", &c));
+  EXPECT_FALSE(c.ui.enabled);
+  EXPECT_FALSE(c.ui.write);
+  EXPECT_EQ(c.ui.token_file, "");
+  ASSERT_TRUE(
+      load("version: 1\nsources: {a: {}}\nmetrics: {listen: \"127.0.0.1:9464\"}\n"
+           "ui: {enabled: true, write: true, token_file: ui.token}\n",
+           &c));
+  EXPECT_TRUE(c.ui.enabled);
+  EXPECT_TRUE(c.ui.write);
+  EXPECT_EQ(c.ui.token_file.back(), 'n');
+  EXPECT_EQ(c.ui.token_file.front(), '/');  // made absolute
+  EXPECT_THAT(error_of("version: 1\nsources: {a: {}}\nui: {write: true}\n"),
+              StartsWith("routes.yaml:3:5: ui: write: true needs token_file"));
+  EXPECT_THAT(error_of("version: 1\nsources: {a: {}}\nui: {enabled: true}\n"),
+              StartsWith("routes.yaml:3:5: ui: enabled: true serves the console on the HTTP "
+                         "endpoint, which is off"));
 }
 
 }  // namespace

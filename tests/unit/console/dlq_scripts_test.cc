@@ -1,5 +1,5 @@
-// dlq_scripts_test.cc: the `switchyard dlq` scripts (cli/lua/dlq_*.lua), run with EVAL against a
-// private redis-server: a replay queues the message and removes its letter in one step, a purge
+// dlq_scripts_test.cc: the `switchyard dlq` scripts (console/lua/dlq_*.lua), run with EVAL against
+// a private redis-server: a replay queues the message and removes its letter in one step, a purge
 // removes only what was listed.
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/lua/scripts.h"
+#include "console/lua/scripts.h"
 #include "support/lua_eval.h"
 #include "support/redis_server.h"
 

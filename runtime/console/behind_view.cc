@@ -1,5 +1,5 @@
 // behind_view.cc: merges the instances' K:stats snapshots for `stats` and `top`.
-#include "cli/behind_view.h"
+#include "console/behind_view.h"
 
 #include <rapidjson/document.h>
 

@@ -2,8 +2,8 @@
 // handler fares, merged from the snapshots every running instance publishes to K:stats
 // (source/behind_sampler.h).
 // Thread safety: uses the caller's connection from the thread that owns it.
-#ifndef SWITCHYARD_CLI_BEHIND_VIEW_H_
-#define SWITCHYARD_CLI_BEHIND_VIEW_H_
+#ifndef SWITCHYARD_CONSOLE_BEHIND_VIEW_H_
+#define SWITCHYARD_CONSOLE_BEHIND_VIEW_H_
 
 #include <cstdint>
 #include <map>
@@ -57,4 +57,4 @@ std::string human_latency(double seconds);
 
 }  // namespace switchyard
 
-#endif  // SWITCHYARD_CLI_BEHIND_VIEW_H_
+#endif  // SWITCHYARD_CONSOLE_BEHIND_VIEW_H_
