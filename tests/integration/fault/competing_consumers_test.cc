@@ -123,10 +123,23 @@ void run_competing_consumers(SourceKind kind, int instances) {
   // then kill it: what it holds in flight is exactly what it leaves behind.
   int64_t next_id = kEvents / 2 + 1;
   size_t extra = 0;
-  const int64_t orphaned = freeze_holding_messages(
+  const int64_t held = freeze_holding_messages(
       rig, in.daemons[0], victim, rng, [&] { keep_a_backlog(rig, feed, &next_id, &extra); });
-  ASSERT_GT(orphaned, 0) << "never caught the victim with messages in flight";
+  ASSERT_GT(held, 0) << "never caught the victim with messages in flight";
+  // What it leaves behind is counted once Redis has read everything it sent: an ack written just
+  // before the SIGSTOP may reach Redis after the count above. Redis drops a client only after
+  // reading its last command, so once none of the victim's connections is listed, it is final.
+  const std::string prefix = "name=switchyard:" + victim + ":";
+  ASSERT_NE(rig.client().command({"CLIENT", "LIST"}).str.find(prefix), std::string::npos)
+      << "no Redis connection named " << prefix;
   in.daemons[0].kill9();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return rig.client().command({"CLIENT", "LIST"}).str.find(prefix) == std::string::npos;
+      },
+      5s, "Redis to drop the killed victim's connections"));
+  const int64_t orphaned = rig.inflight_of(victim);
+  ASSERT_GT(orphaned, 0) << "the victim acked all it held (" << held << ") as it was frozen";
   std::cout << "[ fault    ] killed " << victim << " with " << orphaned
             << " message(s) in flight after " << feed.pushed() << " of " << feed.size()
             << " events were published; survivors: " << instances - 1 << "\n";
