@@ -11,6 +11,7 @@
 
 #include "support/child_process.h"
 #include "support/netns.h"
+#include "support/wait.h"
 
 namespace switchyard::test {
 namespace {
@@ -56,12 +57,15 @@ TEST_F(HostNetworkTest, HostsReachRedisUntilCutAndEverythingIsDeletedAfterwards)
     EXPECT_EQ(connect_from(net.host_ns(0)), "unreachable");
     EXPECT_EQ(connect_from(net.host_ns(1)), "refused");
     net.restore(0);
-    EXPECT_EQ(connect_from(net.host_ns(0)), "refused");
+    // Back up, the link needs a moment (neighbour discovery after a failed attempt): wait for it.
+    EXPECT_TRUE(wait_until([&] { return connect_from(net.host_ns(0)) == "refused"; }, 20s,
+                           "host 0 to reach Redis again after its link came back"));
 
     net.cut_at_redis(1);  // the far end down: packets vanish unanswered
     EXPECT_EQ(connect_from(net.host_ns(1)), "no answer");
     net.restore(1);
-    EXPECT_EQ(connect_from(net.host_ns(1)), "refused");
+    EXPECT_TRUE(wait_until([&] { return connect_from(net.host_ns(1)) == "refused"; }, 20s,
+                           "host 1 to reach Redis again after the far end came back"));
   }
   for (const auto& n : names) EXPECT_FALSE(namespace_exists(n)) << n << " left behind";
 }
