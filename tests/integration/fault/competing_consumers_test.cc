@@ -22,32 +22,6 @@
 namespace switchyard::test::fault {
 namespace {
 
-// True when every thread of `pid` is in the stopped state ('T' in /proc/PID/task/TID/stat).
-bool all_threads_stopped(pid_t pid) {
-  namespace fs = std::filesystem;
-  int threads = 0;
-  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
-    const std::string stat = read_file(task.path().string() + "/stat");
-    const size_t paren = stat.rfind(')');  // the command name may contain spaces
-    if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
-    if (stat[paren + 2] != 'T' && stat[paren + 2] != 't') return false;
-    ++threads;
-  }
-  return threads > 0;
-}
-
-// True when a write transaction can be started on the SQLite database `path` within `wait`
-// (then it is rolled back at once): nobody holds its write lock for that long.
-bool database_writable(const std::string& path, std::chrono::milliseconds wait) {
-  sqlite3* db = nullptr;
-  bool ok = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK &&
-            sqlite3_busy_timeout(db, static_cast<int>(wait.count())) == SQLITE_OK &&
-            sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
-  if (ok) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-  sqlite3_close(db);
-  return ok;
-}
-
 // SIGSTOPs `daemon` (consumer `name`) at a random moment when it holds messages in flight and
 // returns how many it holds, once every thread has stopped (0, with a failure, if it never did).
 // refill() runs between attempts to keep the stream going.

@@ -19,6 +19,7 @@
 #define SWITCHYARD_TESTS_INTEGRATION_FAULT_FAULT_SUPPORT_H_
 
 #include <gtest/gtest.h>
+#include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
@@ -339,6 +340,14 @@ class FaultTest : public testing::TestWithParam<SourceKind> {
  protected:
   SourceKind kind() const { return GetParam(); }
 };
+
+// True when every thread of `pid` is in the stopped state ('T' in /proc/PID/task/TID/stat):
+// a SIGSTOP has taken effect. False for a process that is gone.
+bool all_threads_stopped(pid_t pid);
+
+// True when a write transaction can be started on the SQLite database `path` within `wait` (then
+// it is rolled back at once): nobody, a frozen instance included, holds its write lock that long.
+bool database_writable(const std::string& path, std::chrono::milliseconds wait);
 
 }  // namespace switchyard::test::fault
 

@@ -34,33 +34,6 @@ constexpr int kBatch = 20;
 // The host i's daemon consumer name (--instance).
 std::string host_name(int i) { return "host" + std::to_string(i); }
 
-// True when every thread of `pid` is in the stopped state ('T' in /proc/PID/task/TID/stat).
-bool all_threads_stopped(pid_t pid) {
-  namespace fs = std::filesystem;
-  int threads = 0;
-  std::error_code ec;
-  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
-    const std::string stat = read_file(task.path().string() + "/stat");
-    const size_t paren = stat.rfind(')');  // the command name may contain spaces
-    if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
-    if (stat[paren + 2] != 'T' && stat[paren + 2] != 't') return false;
-    ++threads;
-  }
-  return threads > 0;
-}
-
-// True when nobody holds the SQLite database's write lock for `wait` (a frozen process holding it
-// would make every other instance's sink wait out its busy timeout).
-bool database_writable(const std::string& path, std::chrono::milliseconds wait) {
-  sqlite3* db = nullptr;
-  bool ok = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK &&
-            sqlite3_busy_timeout(db, static_cast<int>(wait.count())) == SQLITE_OK &&
-            sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
-  if (ok) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-  sqlite3_close(db);
-  return ok;
-}
-
 // The world of one test: the network, Redis in its namespace (TCP 10.77.0.1:6379 for the hosts;
 // the test itself uses the unix socket, which no cut affects), and one daemon per host with its
 // own config (its own share file), runtime directory and --instance name.
