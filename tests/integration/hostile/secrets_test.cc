@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <map>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "hostile_support.h"
@@ -84,8 +83,8 @@ class SecretsTest : public ::testing::Test {
     return r;
   }
 
-  // Runs the daemon until it stored `user_id` (when expect_ok) or for 2 s, scrapes /metrics,
-  // /healthz and /readyz, stops it, and records its log and those pages.
+  // Runs the daemon until it stored `user_id` (when expect_ok) or until it exits or logs an error,
+  // scrapes /metrics, /healthz and /readyz, stops it, and records its log and those pages.
   void daemon(const std::string& label, const std::string& config_path, bool expect_ok,
               int64_t user_id, int metrics_port, const std::vector<std::string>& args = {},
               const Env& env = {}) {
@@ -99,7 +98,15 @@ class SecretsTest : public ::testing::Test {
           30s, label + ": the daemon stored user " + std::to_string(user_id)))
           << d.log_tail();
     } else {
-      std::this_thread::sleep_for(2s);
+      // It either exits (a configuration it refuses) or logs why it cannot reach Redis.
+      EXPECT_TRUE(wait_until(
+          [&] {
+            const std::string log = d.log();
+            return !d.is_running() || log.find(" error ") != std::string::npos ||
+                   log.find(" warn ") != std::string::npos;
+          },
+          10s, label + ": the daemon exits or logs why it cannot run"))
+          << d.log_tail();
     }
     if (metrics_port) {
       wait_until([&] { return !http_get(metrics_port, "/healthz").body.empty(); }, 10s,
