@@ -23,15 +23,15 @@ namespace switchyard::sinks {
 // do, with the same errors (RejectError naming "payload.<key>"): the first member of a name
 // counts, integers are JSON numbers without fraction that fit in int64, null counts as absent
 // for the optional getters. Nested objects and arrays are skipped (only their kind is kept).
-// The string views returned stay valid until clear(), across parses, as long as the texts
-// parsed since then add up to at most the bytes clear() reserved (a string unescaped is never
-// longer than its JSON text, so the buffer never moves).
+// Each payload is copied into one buffer and parsed in place there (strings unescaped where
+// they stand). The string views returned stay valid until clear(), across parses, as long as
+// the payloads parsed since then fit in the room clear() made (the buffer then never moves).
 class PayloadFields {
  public:
-  // Forgets the strings of earlier parses and makes room for texts of `bytes` bytes in all.
-  void clear(size_t bytes) {
+  // Forgets earlier parses and makes room for `count` payloads of `bytes` bytes in all.
+  void clear(size_t bytes, size_t count) {
     text_.clear();
-    text_.reserve(bytes);
+    text_.reserve(bytes + count);  // each payload is followed by a NUL
   }
 
   // Reads text, which must be a JSON object. Throws RejectError ("payload: invalid JSON at
@@ -40,8 +40,11 @@ class PayloadFields {
     members_.clear();
     depth_ = 0;
     root_ = Kind::kNone;
-    rapidjson::MemoryStream stream(text.data(), text.size());
-    rapidjson::ParseResult ok = reader_.Parse(stream, *this);
+    const size_t start = text_.size();
+    text_.append(text);
+    text_.push_back('\0');  // the in-place reader stops at the NUL, as at the end of text
+    rapidjson::InsituStringStream stream(text_.data() + start);
+    rapidjson::ParseResult ok = reader_.Parse<rapidjson::kParseInsituFlag>(stream, *this);
     if (!ok) {
       throw sdk::RejectError("payload: invalid JSON at offset " + std::to_string(ok.Offset()) +
                              ": " + rapidjson::GetParseError_En(ok.Code()));
@@ -78,18 +81,16 @@ class PayloadFields {
   bool RawNumber(const char*, rapidjson::SizeType, bool) { return value(Kind::kOther); }
   bool String(const char* s, rapidjson::SizeType n, bool) {
     if (depth_ == 1 && !members_.empty()) {
-      members_.back().value_at = text_.size();
+      members_.back().value_at = static_cast<size_t>(s - text_.data());
       members_.back().value_size = n;
-      text_.append(s, n);
     }
     return value(Kind::kString);
   }
   bool Key(const char* s, rapidjson::SizeType n, bool) {
     if (depth_ == 1) {
       Member m;
-      m.key_at = text_.size();
+      m.key_at = static_cast<size_t>(s - text_.data());
       m.key_size = n;
-      text_.append(s, n);
       members_.push_back(m);
     }
     return true;
@@ -137,7 +138,7 @@ class PayloadFields {
 
   rapidjson::Reader reader_;
   std::vector<Member> members_;
-  std::string text_;  // keys and string values, back to back
+  std::string text_;  // the payloads parsed since clear(), each followed by a NUL
   int depth_ = 0;
   Kind root_ = Kind::kNone;
 };

@@ -135,7 +135,7 @@ class SqliteSink : public sdk::BatchHandler {
     values_.clear();
     size_t bytes = 0;
     for (const sdk::Event& e : events) bytes += e.payload_json().size();
-    payload_.clear(bytes);  // the rows' texts stay put until the batch is written
+    payload_.clear(bytes, events.size());  // the rows' texts stay put until the batch is written
     for (size_t i = 0; i < events.size(); ++i) {
       try {
         payload_.parse(events[i].payload_json());
@@ -183,13 +183,13 @@ class SqliteSink : public sdk::BatchHandler {
         if (const int64_t* i = std::get_if<int64_t>(&value)) {
           insert_->bind_int(param, *i);
         } else if (const std::string_view* s = std::get_if<std::string_view>(&value)) {
-          insert_->bind_text(param, *s);
+          insert_->bind_text_static(param, *s);
         } else {
           insert_->bind_null(param);
         }
         ++param;
       }
-      insert_->bind_text(param, received_at);
+      insert_->bind_text_static(param, received_at);
       try {
         insert_->step();
       } catch (const SqliteError& e) {
