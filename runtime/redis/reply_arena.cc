@@ -27,10 +27,10 @@ struct Root {
   Block* last;  // where allocation goes on
 };
 
-// The arena size the last top-level array of this thread needed: a take's reply is much like
-// the previous one, so its first block usually holds it whole.
-thread_local size_t last_array_bytes = 0;
-constexpr size_t kMaxHint = size_t{4} << 20;
+// The arena bytes per element the last top-level array of this thread needed: a take's reply is
+// much like the previous one, so its first block usually holds it whole.
+thread_local size_t last_bytes_per_element = 0;
+constexpr size_t kMaxFirstBlock = size_t{4} << 20;
 
 size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
@@ -120,8 +120,9 @@ void* create_array(const redisReadTask* task, int elements) {
   const size_t n = elements > 0 ? static_cast<size_t>(elements) : 0;
   size_t estimate = 0;
   if (task->parent == nullptr) {
-    // Each element: its reply and a short string, unless the last array was bigger.
-    estimate = std::max(n * (sizeof(redisReply) + 48), std::min(last_array_bytes, kMaxHint));
+    // Each element: its reply and a short string, or what the last array's elements took.
+    const size_t per_element = std::max(sizeof(redisReply) + 48, last_bytes_per_element);
+    estimate = std::min(n * per_element, kMaxFirstBlock);
   }
   void* element = nullptr;
   redisReply* r = new_reply(task, REDIS_REPLY_ARRAY, n * sizeof(redisReply*), &element, estimate);
@@ -159,10 +160,10 @@ void free_arena_reply(redisReply* reply) {
   if (reply == nullptr) return;
   Root* root = reinterpret_cast<Root*>(reply);
   Block* b = root->first;
-  if (reply->type == REDIS_REPLY_ARRAY) {
+  if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0) {
     size_t total = 0;
     for (Block* i = b; i != nullptr; i = i->next) total += i->used;
-    last_array_bytes = total;
+    last_bytes_per_element = total / reply->elements;
   }
   while (b != nullptr) {
     Block* next = b->next;
