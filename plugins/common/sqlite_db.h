@@ -92,6 +92,12 @@ class Statement {
                               SQLITE_UTF8));
   }
   void bind_null(int index) { check(sqlite3_bind_null(stmt_, index)); }
+  // Text bound without a copy: value must stay valid until the statement is stepped (step()
+  // resets it and clears its bindings).
+  void bind_text_static(int index, std::string_view value) {
+    check(
+        sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_STATIC, SQLITE_UTF8));
+  }
 
   // Steps once: returns true for a row (call reset() when done reading), false when done;
   // throws SqliteError on failure. The statement is reset when done or failed.

@@ -21,20 +21,20 @@
 #include <variant>
 #include <vector>
 
+#include "common/payload_fields.h"
 #include "common/sqlite_db.h"
 #include "switchyard/handler.hpp"
 #include "switchyard/payload.hpp"
 
 namespace switchyard::sinks {
 
-// One column value of a row: NULL, an integer or a text.
-using SqlValue = std::variant<std::monostate, int64_t, std::string>;
-using SqlRow = std::vector<SqlValue>;
+// One column value of a row: NULL, an integer or a text (a view into the batch's payloads).
+using SqlValue = std::variant<std::monostate, int64_t, std::string_view>;
 
 // NULL for nullopt, else the text.
-inline SqlValue text_or_null(std::optional<std::string> text) {
+inline SqlValue text_or_null(std::optional<std::string_view> text) {
   if (!text) return std::monostate{};
-  return std::move(*text);
+  return *text;
 }
 
 // The current UTC time in ISO 8601 with milliseconds, e.g. "2026-05-07T10:00:00.123Z".
@@ -82,8 +82,9 @@ class SqliteSink : public sdk::BatchHandler {
     }
   }
 
-  // Maps a payload to the row values bound before received_at. Throws RejectError.
-  virtual SqlRow row(const sdk::JsonObject& payload) const = 0;
+  // Appends the values of payload's row, bound before received_at, to values: all of them, or
+  // none when it throws RejectError (naming the field).
+  virtual void row(const PayloadFields& payload, std::vector<SqlValue>& values) const = 0;
 
   // `switchyard check --connect`: a missing file must be creatable in its directory; an existing
   // one must be a writable SQLite database whose table, when it exists, takes this sink's
@@ -128,14 +129,19 @@ class SqliteSink : public sdk::BatchHandler {
 
   void handle_batch(const std::vector<sdk::Event>& events,
                     std::vector<sdk::Result>& results) override {
-    std::vector<size_t> indexes;  // events with a valid row, in order
-    std::vector<SqlRow> rows;
-    indexes.reserve(events.size());
-    rows.reserve(events.size());
+    std::vector<size_t>& indexes = indexes_;  // events with a valid row, in order
+    indexes.clear();
+    row_starts_.clear();
+    values_.clear();
+    size_t bytes = 0;
+    for (const sdk::Event& e : events) bytes += e.payload_json().size();
+    payload_.clear(bytes, events.size());  // the rows' texts stay put until the batch is written
     for (size_t i = 0; i < events.size(); ++i) {
       try {
-        sdk::JsonObject payload(events[i].payload_json(), "payload");
-        rows.push_back(row(payload));
+        payload_.parse(events[i].payload_json());
+        const size_t start = values_.size();
+        row(payload_, values_);
+        row_starts_.push_back(start);
         indexes.push_back(i);
       } catch (const sdk::RetryError& e) {
         results[i] = sdk::Result::retry(e.what());
@@ -143,9 +149,10 @@ class SqliteSink : public sdk::BatchHandler {
         results[i] = sdk::Result::reject(e.what());
       }
     }
-    if (rows.empty()) return;
+    if (indexes.empty()) return;
+    row_starts_.push_back(values_.size());
     try {
-      write(rows, indexes, results);
+      write(indexes, results);
     } catch (const SqliteError& e) {
       insert_.reset();
       db_.reset();  // closing rolls back an open transaction; reopened on the next batch
@@ -164,24 +171,25 @@ class SqliteSink : public sdk::BatchHandler {
     insert_ = std::move(insert);
   }
 
-  void write(const std::vector<SqlRow>& rows, const std::vector<size_t>& indexes,
-             std::vector<sdk::Result>& results) {
+  // Writes row k (values_ from row_starts_[k] to row_starts_[k + 1]) for each events[indexes[k]].
+  void write(const std::vector<size_t>& indexes, std::vector<sdk::Result>& results) {
     if (!db_) open();
     const std::string received_at = utc_now_iso8601();
     db_->exec("BEGIN IMMEDIATE");
-    for (size_t k = 0; k < rows.size(); ++k) {
+    for (size_t k = 0; k < indexes.size(); ++k) {
       int param = 1;
-      for (const SqlValue& value : rows[k]) {
+      for (size_t v = row_starts_[k]; v < row_starts_[k + 1]; ++v) {
+        const SqlValue& value = values_[v];
         if (const int64_t* i = std::get_if<int64_t>(&value)) {
           insert_->bind_int(param, *i);
-        } else if (const std::string* s = std::get_if<std::string>(&value)) {
-          insert_->bind_text(param, *s);
+        } else if (const std::string_view* s = std::get_if<std::string_view>(&value)) {
+          insert_->bind_text_static(param, *s);
         } else {
           insert_->bind_null(param);
         }
         ++param;
       }
-      insert_->bind_text(param, received_at);
+      insert_->bind_text_static(param, received_at);
       try {
         insert_->step();
       } catch (const SqliteError& e) {
@@ -199,6 +207,11 @@ class SqliteSink : public sdk::BatchHandler {
   std::string path_;
   std::unique_ptr<SqliteDb> db_;
   std::unique_ptr<Statement> insert_;  // declared after db_: finalized before the close
+  // The batch being written; kept across batches for their buffers.
+  PayloadFields payload_;
+  std::vector<SqlValue> values_;    // the rows' values back to back
+  std::vector<size_t> row_starts_;  // where each row starts in values_, then values_.size()
+  std::vector<size_t> indexes_;     // the event of each row
 };
 
 }  // namespace switchyard::sinks

@@ -1,4 +1,7 @@
 // quote_created_sink.cc: stores quote.created events as rows of quotes (SQLite).
+#include <iterator>
+#include <vector>
+
 #include "common/sqlite_sink.h"
 #include "switchyard/version.h"
 
@@ -20,10 +23,13 @@ class QuoteCreatedSink : public switchyard::sinks::SqliteSink {
 
   // payload.quote_id, user_id, product_id, qty (integers) are required; created_at is an
   // optional string.
-  switchyard::sinks::SqlRow row(const switchyard::sdk::JsonObject& payload) const override {
-    return {payload.required_int("quote_id"), payload.required_int("user_id"),
-            payload.required_int("product_id"), payload.required_int("qty"),
-            switchyard::sinks::text_or_null(payload.optional_string("created_at"))};
+  void row(const switchyard::sinks::PayloadFields& payload,
+           std::vector<switchyard::sinks::SqlValue>& values) const override {
+    const switchyard::sinks::SqlValue row[] = {
+        payload.required_int("quote_id"), payload.required_int("user_id"),
+        payload.required_int("product_id"), payload.required_int("qty"),
+        switchyard::sinks::text_or_null(payload.optional_string("created_at"))};
+    values.insert(values.end(), std::begin(row), std::end(row));
   }
 };
 

@@ -1,4 +1,7 @@
 // user_registered_sink.cc: stores user.registered events as rows of user_registrations (SQLite).
+#include <iterator>
+#include <vector>
+
 #include "common/sqlite_sink.h"
 #include "switchyard/version.h"
 
@@ -19,11 +22,14 @@ class UserRegisteredSink : public switchyard::sinks::SqliteSink {
       : SqliteSink(config, host, kCreateTable, kInsert) {}
 
   // payload.user_id (integer) is required; email, name, created_at are optional strings.
-  switchyard::sinks::SqlRow row(const switchyard::sdk::JsonObject& payload) const override {
+  void row(const switchyard::sinks::PayloadFields& payload,
+           std::vector<switchyard::sinks::SqlValue>& values) const override {
     using switchyard::sinks::text_or_null;
-    return {payload.required_int("user_id"), text_or_null(payload.optional_string("email")),
-            text_or_null(payload.optional_string("name")),
-            text_or_null(payload.optional_string("created_at"))};
+    const switchyard::sinks::SqlValue row[] = {payload.required_int("user_id"),
+                                               text_or_null(payload.optional_string("email")),
+                                               text_or_null(payload.optional_string("name")),
+                                               text_or_null(payload.optional_string("created_at"))};
+    values.insert(values.end(), std::begin(row), std::end(row));
   }
 };
 

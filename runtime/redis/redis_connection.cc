@@ -167,6 +167,7 @@ Status RedisConnection::open_context() {
     return Status::error("Redis " + endpoint_.redacted() + ": cannot connect: " + detail +
                          where_configured(endpoint_.mode));
   }
+  use_reply_arena(c->reader);
   redisSetTimeout(c, to_timeval(io_timeout_));
   if (!endpoint_.is_unix) redisEnableKeepAlive(c);  // TCP only: fails on unix sockets
   context_ = c;
@@ -308,7 +309,7 @@ Status RedisConnection::send(const std::vector<std::string_view>& argv, Reply* r
   void* r = redisCommandArgv(context_, static_cast<int>(argv.size()), argv_buffer_.data(),
                              argl_buffer_.data());
   if (r == nullptr || context_->err) {
-    if (r) freeReplyObject(r);
+    free_arena_reply(static_cast<redisReply*>(r));
     return io_error(argv.empty() ? "command" : std::string(argv[0]).c_str());
   }
   reply->reset(static_cast<redisReply*>(r));
@@ -352,7 +353,7 @@ Status RedisConnection::read_reply(Reply* reply) {
   if (!context_) return Status::error("Redis " + endpoint_.redacted() + ": not connected");
   void* r = nullptr;
   if (redisGetReply(context_, &r) != REDIS_OK || r == nullptr) {
-    if (r) freeReplyObject(r);
+    free_arena_reply(static_cast<redisReply*>(r));
     return io_error("reading a reply");
   }
   if (pending_ > 0) --pending_;

@@ -14,16 +14,16 @@
 
 #include "redis/cluster_router.h"
 #include "redis/redis_url.h"
+#include "redis/reply_arena.h"
 #include "util/status.h"
 
 namespace switchyard {
 
 struct ReplyDeleter {
-  void operator()(redisReply* r) const {
-    if (r) freeReplyObject(r);
-  }
+  void operator()(redisReply* r) const { free_arena_reply(r); }
 };
-// An owned top-level reply. Sub-elements are views into it.
+// An owned top-level reply, built in its own arena (reply_arena.h): sub-elements and strings are
+// views into it, valid until it is freed, whatever happens to the connection meanwhile.
 using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
 
 // A Lua script. Each connection loads it once (SCRIPT LOAD) and then runs it by EVALSHA,

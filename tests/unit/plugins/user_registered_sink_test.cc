@@ -113,6 +113,55 @@ TEST_F(UserRegisteredSinkTest, InvalidPayloadsAreRejectedWhileSiblingsCommit) {
             std::vector<std::string>{"1,7"});
 }
 
+// The payload is read member by member: only top-level members count (the first of a name),
+// strings are stored unescaped, numbers must be integers that fit in int64, and every row of a
+// large batch keeps its own strings until the batch is written.
+TEST_F(UserRegisteredSinkTest, ReadsTopLevelMembersOfEachPayload) {
+  auto handler = sink();
+  ASSERT_NE(handler, nullptr);
+  EventBatch batch;
+  batch
+      .add("user.registered",
+           R"({"nested":{"user_id":"x","email":5},"user_id":1,"user_id":"dup","tags":[{"name":1}],)"
+           R"("email":"a\"b\\c\u00e9@example.com","name":null})")
+      .add("user.registered", R"({"user_id":18446744073709551615})")
+      .add("user.registered", R"({"user_id":9223372036854775807,"name":"max"})")
+      .add("user.registered", R"({"user_id":2.0})")
+      .add("user.registered", R"([{"user_id":3}])")
+      .add("user.registered", R"({"user_id":4,)")
+      .add("user.registered", R"({"user_id":-5,"name":""})");
+  const size_t fixed = batch.size();
+  for (int i = 0; i < 500; ++i) {
+    const std::string id = std::to_string(100 + i);
+    batch.add("user.registered", R"({"user_id":)" + id + R"(,"email":"user-)" + id +
+                                     std::string(static_cast<size_t>(i % 97), 'x') +
+                                     R"(@example.com","name":"Name )" + id + R"("})");
+  }
+  std::vector<std::string> outcomes = kinds(batch.run(*handler));
+  ASSERT_EQ(outcomes.size(), fixed + 500);
+  EXPECT_EQ(
+      std::vector<std::string>(outcomes.begin(), outcomes.begin() + fixed),
+      (std::vector<std::string>{
+          "OK", "REJECT: payload.user_id: expected integer", "OK",
+          "REJECT: payload.user_id: expected integer", "REJECT: payload: expected an object",
+          "REJECT: payload: invalid JSON at offset 13: Missing a name for object member.", "OK"}));
+  EXPECT_EQ(query_row(db(), "SELECT email, name IS NULL FROM user_registrations WHERE user_id = 1"),
+            (std::vector<std::string>{"a\"b\\c\xc3\xa9@example.com", "1"}));
+  EXPECT_EQ(query_row(db(),
+                      "SELECT name FROM user_registrations WHERE user_id = "
+                      "9223372036854775807"),
+            std::vector<std::string>{"max"});
+  EXPECT_EQ(query_row(db(), "SELECT name FROM user_registrations WHERE user_id = -5"),
+            std::vector<std::string>{""});
+  for (int i = 0; i < 500; ++i) {
+    const std::string id = std::to_string(100 + i);
+    ASSERT_EQ(query_row(db(), "SELECT email, name FROM user_registrations WHERE user_id = " + id),
+              (std::vector<std::string>{
+                  "user-" + id + std::string(static_cast<size_t>(i % 97), 'x') + "@example.com",
+                  "Name " + id}));
+  }
+}
+
 TEST_F(UserRegisteredSinkTest, ConfigErrorsFailCreation) {
   std::string error;
   auto library = PluginLibrary::load(bundled_plugin("user_registered_sink"), &error);
