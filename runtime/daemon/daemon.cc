@@ -82,6 +82,17 @@ Status Daemon::start() {
     }
     identities_.push_back(std::move(id));
   }
+  if (options_.endpoint.mode == RedisMode::kSentinel) {
+    sentinel_watcher_ = std::make_unique<SentinelWatcher>(
+        options_.endpoint,
+        [](const std::string& announced) {
+          spdlog::warn(
+              "Redis Sentinel: +switch-master {}: following the new master (in-flight work "
+              "is reclaimed as after any outage)",
+              announced);
+        },
+        [](const std::string& problem) { spdlog::warn("{}", problem); });
+  }
   running_ = static_cast<int>(workers_.size());
   for (auto& worker : workers_) {
     Worker* w = worker.get();
@@ -178,6 +189,7 @@ bool Daemon::stop() {
   if (housekeeper_.joinable()) housekeeper_.join();
   if (tap_) tap_->stop();
   if (tap_thread_.joinable()) tap_thread_.join();
+  sentinel_watcher_.reset();
   return finished;
 }
 
@@ -194,7 +206,7 @@ void Daemon::follow_pauses(RedisConnection& connection, const std::vector<Source
     Reply reply;
     Status s = connection.command({"HGETALL", key}, &reply);
     if (!s) {
-      health_.report_down(options_.endpoint.redacted(), s.message());
+      health_.report_failure(options_.endpoint.redacted(), s.message(), connection.connected());
       return;
     }
     std::map<std::string, std::string> fields;
@@ -259,7 +271,7 @@ void Daemon::follow_pauses(RedisConnection& connection, const std::vector<Source
     const std::vector<std::string_view> views(args.begin(), args.end());
     s = connection.eval(kUnparkScript, {SourceKeys(source.key).retry()}, views, &reply);
     if (!s) {
-      health_.report_down(options_.endpoint.redacted(), s.message());
+      health_.report_failure(options_.endpoint.redacted(), s.message(), connection.connected());
       return;
     }
     if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
@@ -333,7 +345,9 @@ void Daemon::housekeeping() {
                      : "");
           }
         }
-        if (!s) health_.report_down(options_.endpoint.redacted(), s.message());
+        if (s) health_.report_ok(options_.endpoint.redacted());
+        if (!s)
+          health_.report_failure(options_.endpoint.redacted(), s.message(), connection.connected());
       }
       // K:dead stays within dead_letter_max and dead_letter_max_age, whatever producers send
       // (every source kind).
@@ -358,14 +372,18 @@ void Daemon::housekeeping() {
               sources[i].dead_letter_max,
               max_age > 0 ? " and dead_letter_max_age (" + std::to_string(max_age) + " ms)" : "");
         }
-        if (!s) health_.report_down(options_.endpoint.redacted(), s.message());
+        if (!s)
+          health_.report_failure(options_.endpoint.redacted(), s.message(), connection.connected());
       }
       if (reclaim) next_reclaim = std::chrono::steady_clock::now() + beat_every;
       if (connection.connected() && std::chrono::steady_clock::now() >= next_behind) {
         next_behind =
             std::chrono::steady_clock::now() + std::chrono::milliseconds(kBehindSampleEveryMs);
         Status s = behind.sample(connection);
-        if (!s && s.message() != behind_error)
+        // Redis refusing writes is logged once, by the health view.
+        const bool refused =
+            !s && health_.report_refused(options_.endpoint.redacted(), s.message());
+        if (!s && !refused && s.message() != behind_error)
           spdlog::warn("how far behind: {} (the switchyard_source_* gauges keep their last values)",
                        s.message());
         behind_error = s ? "" : s.message();
