@@ -124,6 +124,9 @@ std::vector<std::string> Daemon::changes_needing_restart(const Config& next) con
   note("redis.cluster", list(now.redis.cluster), list(next.redis.cluster));
   note("redis.sentinel.master", now.redis.sentinel_master, next.redis.sentinel_master);
   note("redis.sentinel.nodes", list(now.redis.sentinel_nodes), list(next.redis.sentinel_nodes));
+  note("redis.sentinel.password_file", now.redis.sentinel_password_file,
+       next.redis.sentinel_password_file);
+  note("redis.sentinel.user", now.redis.sentinel_user, next.redis.sentinel_user);
   note("metrics.listen", now.metrics.listen, next.metrics.listen);
   note("ui.enabled", now.ui.enabled ? "true" : "false", next.ui.enabled ? "true" : "false");
   note("ui.write", now.ui.write ? "true" : "false", next.ui.write ? "true" : "false");
