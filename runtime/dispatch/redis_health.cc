@@ -33,6 +33,7 @@ void RedisHealth::report_failure(const std::string& address, const std::string& 
 bool RedisHealth::report_refused(const std::string& address, const std::string& why) {
   if (redis_refusal_advice(why) == nullptr) return false;
   std::lock_guard<std::mutex> lock(mutex_);
+  last_refusal_ = std::chrono::steady_clock::now();
   if (!refused_.exchange(true)) {
     refused_since_ = std::chrono::steady_clock::now();
     // The message names the address already (the redis layer's form): not twice.
@@ -51,6 +52,10 @@ bool RedisHealth::report_refused(const std::string& address, const std::string& 
 void RedisHealth::report_ok(const std::string& address) {
   if (!refused_.load(std::memory_order_relaxed)) return;
   std::lock_guard<std::mutex> lock(mutex_);
+  // A request that happened to write nothing goes through while Redis still refuses the others:
+  // the refusal is over only once none was met for a while (every refusing path retries within
+  // about a second).
+  if (std::chrono::steady_clock::now() - last_refusal_ < kRefusalQuiet) return;
   if (refused_.exchange(false)) {
     auto refused_for = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - refused_since_);

@@ -26,7 +26,8 @@ class RedisHealth {
   // READONLY, ...): logs "Redis refuses writes: <why>" once, until report_ok. Returns false, and
   // logs nothing, when why is not such a refusal.
   bool report_refused(const std::string& address, const std::string& why);
-  // Records a request Redis carried out: after a refusal, logs "Redis accepts writes again" once.
+  // Records a request Redis carried out: after a refusal, once no refusal was met for
+  // kRefusalQuiet, logs "Redis accepts writes again" once.
   // Lock-free while nothing is refused (call it after a successful write that Redis would refuse
   // at maxmemory: a take, a heartbeat; not an ack, whose deletions are let through).
   void report_ok(const std::string& address);
@@ -41,6 +42,8 @@ class RedisHealth {
   std::atomic<bool> refused_{false};
   std::chrono::steady_clock::time_point down_since_;
   std::chrono::steady_clock::time_point refused_since_;
+  std::chrono::steady_clock::time_point last_refusal_;
+  static constexpr std::chrono::milliseconds kRefusalQuiet{2500};
 };
 
 // Exponential backoff for reconnects: 100 ms doubling to a cap of 5 s, with jitter.

@@ -1,6 +1,7 @@
 // redis_refusal_test.cc: a connected Redis that answers with an error (maxmemory reached under
 // noeviction) is logged once as a refusal naming the key and what to do, never as unreachable;
 // its end is logged once; nothing is lost and the daemon keeps its connections.
+#include <algorithm>
 #include <set>
 #include <sstream>
 
@@ -21,12 +22,17 @@ std::vector<std::string> lines_with(const std::string& text, const std::string& 
   return found;
 }
 
-// The ids of the daemon's connections (CLIENT LIST, name=switchyard:*).
+// The ids of the daemon's long-lived connections (CLIENT LIST): housekeeping
+// (name=switchyard:housekeeping) and the workers' (name=switchyard:CONSUMER:INDEX).
 std::set<std::string> daemon_client_ids(RedisClient& client) {
   std::set<std::string> ids;
   std::istringstream in(client.command({"CLIENT", "LIST"}).str);
   for (std::string line; std::getline(in, line);) {
-    if (line.find("name=switchyard:") == std::string::npos) continue;
+    const size_t name_at = line.find("name=switchyard:");
+    if (name_at == std::string::npos) continue;
+    const std::string name = line.substr(name_at + 5, line.find(' ', name_at) - name_at - 5);
+    if (name != "switchyard:housekeeping" && std::count(name.begin(), name.end(), ':') < 2)
+      continue;
     const size_t at = line.find("id=");
     ids.insert(line.substr(at + 3, line.find(' ', at) - at - 3));
   }
@@ -45,8 +51,14 @@ TEST_F(RouterTest, RedisAtMaxmemoryIsARefusalLoggedOnceThenItsEndOnce) {
   ASSERT_TRUE(wait_until([&] { return !lines_with(daemon_.log(), "OOM").empty(); }, 20s,
                          "the daemon to log Redis' OOM refusal"))
       << daemon_.log_tail();
-  const std::set<std::string> connections = daemon_client_ids(client());
-  EXPECT_FALSE(connections.empty());
+  std::set<std::string> connections;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        connections = daemon_client_ids(client());
+        return connections.size() == 2;  // housekeeping and the one worker
+      },
+      20s, "the daemon's housekeeping and worker connections"))
+      << client().command({"CLIENT", "LIST"}).str;
   EXPECT_TRUE(daemon_.is_running()) << daemon_.log_tail();
 
   client().command({"CONFIG", "SET", "maxmemory", "0"});
