@@ -26,7 +26,12 @@
 //      noop_sink, TCP) draining one key, at --batch and at batch 100, with Redis CPU per event
 //      from INFO cpu (used_cpu_user + used_cpu_sys, before and after) and how busy that kept
 //      Redis' one thread; the ratio is to the 1-instance row of the same batch, same run.
-//      (--scale-shards, the same over the shards of a Redis Cluster, needs redis.cluster.)
+//   C. with --scale-shards only: a local Redis Cluster (the test kit's RedisCluster, masters
+//      only) of 1 and of 3 shards, 6 list sources spread evenly over the shards by hash tag
+//      ({bench0}, ...), --instances daemons (default 1, workers: 1 per source each, noop_sink,
+//      TCP, redis.cluster) draining --events in all: events/s, Redis CPU per event (INFO cpu of
+//      every master, summed) and how busy that kept the busiest shard; the ratio is to the
+//      1-shard row of the same batch, same run.
 // A drain is timed from the moment the pre-filled list appears under the source's key (RENAME
 // of a staging list while the daemon is idle in BLMOVE, so start-up and plugin loading are not
 // counted) until the source list and every in-flight list are empty, i.e. every message was
@@ -67,6 +72,7 @@
 #include "redis/redis_url.h"
 #include "source/list_source.h"
 #include "support/child_process.h"
+#include "support/redis_cluster.h"
 #include "support/redis_server.h"
 #include "support/sql_server.h"
 #include "support/sqlite_db.h"
@@ -100,7 +106,8 @@ struct Options {
   bool json = false;
   bool keep = false;  // keep the temp dir (logs, routes.yaml, redis.log)
   std::string only;   // comma list: bare,bounds,e2e,sqlite,postgres,mariadb,latency,rss,workers
-                      // (or scale, which runs only when named: --scale)
+                      // (or scale / shards, which run only when named: --scale, --scale-shards)
+  int instances = 1;  // (C) daemons draining the cluster
   std::string wrap;   // command prefix for the daemon, e.g. "valgrind --tool=callgrind"
   std::string binary = BENCH_SWITCHYARD_BINARY;  // the switchyard executable to measure
 };
@@ -112,6 +119,7 @@ const char* kUsage =
     "bare,bounds,e2e,archive,sqlite,postgres,\n                                "
     "mariadb,latency,rss,workers]\n"
     "                        [--wrap \"CMD ARGS\"] [--switchyard PATH] [--keep] [--scale]\n"
+    "                        [--scale-shards [--instances N]]\n"
     "  --events N          events per drain measurement (default 1000000)\n"
     "  --json              print the results as JSON instead of a table\n"
     "  --batch B           batch: of the generated routes.yaml and the take bound (default 1000)\n"
@@ -124,7 +132,9 @@ const char* kUsage =
     "  --envelope-bytes B  size of each envelope (default 200)\n"
     "  --only LIST         run only these measurements\n"
     "  --scale             only the scale rows: 1, 2, 4 instances on one key (= --only scale)\n"
-    "  --scale-shards      the same over Redis Cluster shards (needs redis.cluster)\n"
+    "  --scale-shards      only the shard rows: a local Redis Cluster of 1 and of 3 shards,\n"
+    "                      6 sources spread over them (= --only shards)\n"
+    "  --instances N       daemons draining the cluster in the shard rows (default 1)\n"
     "  --wrap CMD          run the daemon under CMD (e.g. \"valgrind --tool=callgrind\")\n"
     "  --switchyard PATH   the switchyard binary to run (default: this build's bin/switchyard)\n"
     "  --keep              keep the temporary directories (logs, routes.yaml, redis.log) and "
@@ -132,8 +142,10 @@ const char* kUsage =
     "                      their paths\n";
 
 bool wanted(const Options& o, const char* what) {
-  // The scale rows start up to 4 daemons per drain: a mode of their own, run only when named.
-  if (o.only.empty()) return std::string_view(what) != "scale";
+  // The scale rows start up to 4 daemons per drain, the shard rows a Redis Cluster: modes of
+  // their own, run only when named.
+  if (o.only.empty())
+    return std::string_view(what) != "scale" && std::string_view(what) != "shards";
   std::stringstream ss(o.only);
   std::string item;
   while (std::getline(ss, item, ','))
@@ -578,6 +590,17 @@ class Bench {
         if (batch == 100) break;  // --batch 100: one set of rows
       }
     }
+    if (wanted(o_, "shards")) {
+      double one = -1;
+      for (int shards : {1, 3}) {
+        switchyard::test::RedisCluster cluster(shards, 0);
+        cluster.start();
+        Result r = median_of(o_.repeat, [&] { return shard_drain(cluster, shards); });
+        if (shards == 1) one = r.rate;
+        r.ratio = one > 0 ? r.rate / one : -1;
+        add(r);
+      }
+    }
     load_end_ = loadavg();
     if (o_.json)
       print_json();
@@ -858,6 +881,32 @@ class Bench {
   // Starts the daemon and waits until `workers` workers (of every daemon running) are idle in
   // BLMOVE (with delivery: inflight, also until each registered its in-flight list).
   void start_daemon(Daemon* d, const std::string& config, int workers, bool lease = false) {
+    spawn_daemon(d, config);
+    std::string owners = std::string(kKey) + ":inflight";
+    wait_started(*d, [&] {
+      return blocked_workers(control_) == workers &&
+             (lease || control_.integer({"HLEN", owners}) == workers);
+    });
+    ReplyPtr keys = control_.cmd({"HKEYS", owners});
+    d->inflight.clear();
+    for (size_t i = 0; i < keys->elements; ++i)
+      d->inflight.emplace_back(keys->element[i]->str, keys->element[i]->len);
+  }
+
+  // The daemons' connections idle in BLMOVE on the Redis behind c (CLIENT LIST).
+  static int blocked_workers(Client& c) {
+    ReplyPtr list = c.cmd({"CLIENT", "LIST"});
+    std::istringstream lines(std::string(list->str, list->len));
+    int blocked = 0;
+    for (std::string line; std::getline(lines, line);)
+      if (line.find("name=switchyard:") != std::string::npos &&
+          line.find("cmd=blmove") != std::string::npos)
+        ++blocked;
+    return blocked;
+  }
+
+  // Spawns the daemon on config (run directory, log, pid file of its own).
+  void spawn_daemon(Daemon* d, const std::string& config) {
     int n = ++daemon_runs_;
     std::string dir = dir_.path() + "/run" + std::to_string(n);
     fs::create_directories(dir);
@@ -876,28 +925,20 @@ class Bench {
     argv.push_back("--instance");
     argv.push_back("bench" + std::to_string(n));
     d->process.spawn(argv, {{"RUNTIME_DIRECTORY", dir}}, d->log);
+  }
+
+  // Polls ready every 10 ms until it holds (bounded: 30 s, 300 s under --wrap); fails with the
+  // log's tail if the daemon exits or never gets there.
+  void wait_started(Daemon& d, const std::function<bool()>& ready) {
     const auto limit = std::chrono::seconds(o_.wrap.empty() ? 30 : 300);
     auto until = Clock::now() + limit;
-    std::string owners = std::string(kKey) + ":inflight";
-    while (true) {
-      if (!d->process.is_running())
-        fail("switchyard exited during start-up:\n" + tail_file(d->log, 30));
+    while (!ready()) {
+      if (!d.process.is_running())
+        fail("switchyard exited during start-up:\n" + tail_file(d.log, 30));
       if (Clock::now() > until)
-        fail("switchyard not idle in BLMOVE after start-up:\n" + tail_file(d->log, 30));
-      ReplyPtr list = control_.cmd({"CLIENT", "LIST"});
-      std::istringstream lines(std::string(list->str, list->len));
-      int blocked = 0;
-      for (std::string line; std::getline(lines, line);)
-        if (line.find("name=switchyard:") != std::string::npos &&
-            line.find("cmd=blmove") != std::string::npos)
-          ++blocked;
-      if (blocked == workers && (lease || control_.integer({"HLEN", owners}) == workers)) break;
+        fail("switchyard not idle in BLMOVE after start-up:\n" + tail_file(d.log, 30));
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    ReplyPtr keys = control_.cmd({"HKEYS", owners});
-    d->inflight.clear();
-    for (size_t i = 0; i < keys->elements; ++i)
-      d->inflight.emplace_back(keys->element[i]->str, keys->element[i]->len);
   }
 
   // Total of LLEN K and of every in-flight list, one pipelined round trip.
@@ -1071,6 +1112,144 @@ class Bench {
     return res;
   }
 
+  // (C) --instances daemons drain kShardSources list sources spread evenly over the `shards`
+  // masters of cluster by hash tag (workers: 1 per source, noop_sink, --batch): events/s, Redis
+  // CPU per event (INFO cpu of every master, summed) and the busiest shard's share of a core.
+  static constexpr int kShardSources = 6;
+  Result shard_drain(switchyard::test::RedisCluster& cluster, int shards) {
+    // The sources, kShardSources / shards on each master, and a client per master.
+    struct Source {
+      std::string key;
+      int port;
+      std::vector<std::string> inflight;
+    };
+    std::vector<Source> sources;
+    std::map<int, int> per_port;
+    for (int i = 0; static_cast<int>(sources.size()) < kShardSources; ++i) {
+      const std::string key = "{bench" + std::to_string(i) + "}";
+      const int port = cluster.node(cluster.master_of_key(key)).port();
+      if (per_port[port] == kShardSources / shards) continue;
+      ++per_port[port];
+      sources.push_back({key, port, {}});
+    }
+    std::map<int, Client> masters;
+    for (const auto& [port, n] : per_port) masters.emplace(port, Client::tcp(port));
+    const long each = o_.events / kShardSources;
+    for (auto& [port, c] : masters) c.cmd({"FLUSHALL"});
+    for (const Source& s : sources)
+      prefill(masters[s.port], s.key + ":staging", 0, each, static_cast<size_t>(o_.envelope_bytes));
+
+    std::ostringstream y;
+    y << "version: 1\nredis:\n  cluster: [";
+    const std::vector<std::string> seeds = cluster.seed_urls();
+    for (size_t i = 0; i < seeds.size(); ++i) y << (i ? ", " : "") << seeds[i];
+    y << "]\nsources:\n";
+    for (size_t i = 0; i < sources.size(); ++i)
+      y << "  s" << i << ":\n    type: list\n    key: \"" << sources[i].key
+        << "\"\n    batch: " << o_.batch
+        << "\n    workers: 1\n    max_deliveries: 5\n    reclaim_after: 30s\n"
+        << "    delivery: inflight\n";
+    y << "handlers:\n  noop:\n    plugin: noop_sink\n"
+      << "routes:\n  user.registered: [noop]\n  quote.created: [noop]\n"
+      << "unrouted: dead_letter\nshutdown_timeout: 30s\nlogging: { level: warn, format: text }\n";
+    std::vector<Daemon> daemons(static_cast<size_t>(o_.instances));
+    for (Daemon& d : daemons) spawn_daemon(&d, y.str());
+    // Every worker idle in BLMOVE on its shard, every in-flight list registered.
+    wait_started(daemons.back(), [&] {
+      for (auto& [port, c] : masters)
+        if (blocked_workers(c) != per_port[port] * o_.instances) return false;
+      for (const Source& s : sources)
+        if (masters[s.port].integer({"HLEN", s.key + ":inflight"}) != o_.instances) return false;
+      return true;
+    });
+    for (Source& s : sources) {
+      ReplyPtr keys = masters[s.port].cmd({"HKEYS", s.key + ":inflight"});
+      for (size_t i = 0; i < keys->elements; ++i)
+        s.inflight.emplace_back(keys->element[i]->str, keys->element[i]->len);
+    }
+    auto remaining = [&] {
+      long long total = 0;
+      for (const Source& s : sources) {
+        total += masters[s.port].integer({"LLEN", s.key});
+        for (const std::string& l : s.inflight) total += masters[s.port].integer({"LLEN", l});
+      }
+      return total;
+    };
+    auto redis_cpu = [&](std::map<int, double>* per_shard) {
+      double total = 0;
+      for (auto& [port, c] : masters) {
+        ReplyPtr r = c.cmd({"INFO", "cpu"});
+        const std::string info(r->str, r->len);
+        double cpu = 0;
+        for (const char* field : {"used_cpu_user:", "used_cpu_sys:"}) {
+          const size_t at = info.find(field);
+          if (at == std::string::npos) fail(std::string("INFO cpu without ") + field);
+          cpu += std::strtod(info.c_str() + at + std::strlen(field), nullptr);
+        }
+        (*per_shard)[port] = cpu;
+        total += cpu;
+      }
+      return total;
+    };
+    auto daemons_cpu = [&] {
+      double total = 0;
+      for (auto& d : daemons) total += std::max(0.0, cpu_seconds(d.process.pid()));
+      return total;
+    };
+
+    Result res;
+    res.id = "C" + std::to_string(shards);
+    res.name = "no-op drain, 6 sources on " + std::to_string(shards) + " shard(s), " +
+               std::to_string(o_.instances) + " instance(s), batch " + std::to_string(o_.batch);
+    res.transport = "tcp";
+    res.workers = kShardSources * o_.instances;
+    res.events = each * kShardSources;
+    std::map<int, double> shard_cpu0, shard_cpu1;
+    const double dcpu0 = daemons_cpu(), rcpu0 = redis_cpu(&shard_cpu0);
+    auto t0 = Clock::now();
+    for (const Source& s : sources) masters[s.port].cmd({"RENAME", s.key + ":staging", s.key});
+    // Polled every 10 ms, as the S rows: polls cost Redis CPU in proportion to the time taken.
+    long long left = -1, last = -1;
+    auto last_change = Clock::now();
+    bool drained = false;
+    while (true) {
+      left = remaining();
+      if (left == 0) {
+        drained = true;
+        break;
+      }
+      if (left != last) {
+        last = left;
+        last_change = Clock::now();
+      } else if (Clock::now() - last_change > std::chrono::seconds(60)) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    res.seconds = seconds_since(t0);
+    res.redis_cpu = redis_cpu(&shard_cpu1) - rcpu0;
+    res.consumer_cpu = daemons_cpu() - dcpu0;
+    res.rate = static_cast<double>(res.events) / res.seconds;
+    double busiest = 0;
+    for (const auto& [port, cpu] : shard_cpu1)
+      busiest = std::max(busiest, (cpu - shard_cpu0[port]) / res.seconds);
+    res.extra["batch"] = o_.batch;
+    res.extra["instances"] = o_.instances;
+    res.extra["shards"] = shards;
+    res.extra["busiest_shard_busy"] = busiest;
+    long long dead = 0;
+    for (const Source& s : sources) dead += masters[s.port].integer({"LLEN", s.key + ":dead"});
+    std::ostringstream check;
+    if (!drained) check << "DID NOT DRAIN (" << left << " left); ";
+    char busy[64];
+    std::snprintf(busy, sizeof busy, "busiest shard busy %.0f%% of a core; ", busiest * 100);
+    check << busy << "drained, " << dead << " dead";
+    for (auto& d : daemons) stop_daemon(d, &res);
+    res.check = check.str() + (res.check.empty() ? "" : "; " + res.check);
+    if (!drained || dead != 0) res.check += " [FAILED]";
+    return res;
+  }
+
   // (4) publish-to-handled latency at a fixed offered rate, one RPUSH per event.
   Result latency(bool tcp, bool lease = false) {
     flush();
@@ -1228,7 +1407,8 @@ class Bench {
         "undisturbed one after the other (several workers: max(redis, total / cores)); on a "
         "busy\nmachine steadier than events/s. "
         "vs(1): events/s over row 1, same transport;\nfor rows S*, over the "
-        "1-instance row of the same batch (S1). Rows S*: redis us from INFO cpu.\n");
+        "1-instance row of the same batch (S1); for rows C*, over C1 (one shard).\nRows S* and "
+        "C*: redis us from INFO cpu (C*: every master's, summed).\n");
   }
 
   static std::string json_string(const std::string& s) {
@@ -1349,12 +1529,11 @@ int main(int argc, char** argv) {
         o.keep = true;
       else if (a == "--scale")
         o.only = "scale";
-      else if (a == "--scale-shards") {
-        std::cerr << "switchyard_bench: --scale-shards needs redis.cluster (a Redis Cluster "
-                     "client), which this build does not have; --scale measures instances on "
-                     "one Redis\n";
-        return 2;
-      } else if (a == "--switchyard")
+      else if (a == "--scale-shards")
+        o.only = "shards";
+      else if (a == "--instances")
+        o.instances = static_cast<int>(std::min(8L, parse_long("--instances", value())));
+      else if (a == "--switchyard")
         o.binary = value();
       else if (a == "-h" || a == "--help") {
         std::cout << kUsage;

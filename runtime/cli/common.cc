@@ -78,6 +78,15 @@ int load_common(const CommonOptions& options, Loaded* loaded, Status* error_out,
             "this Redis", &loaded->endpoint.password, &error))
       return fail(error);
   }
+  if (loaded->endpoint.mode == RedisMode::kSentinel) {
+    loaded->endpoint.sentinel_user = config->redis.sentinel_user;
+    if (!config->redis.sentinel_password_file.empty() &&
+        !read_secret_file(config->redis.sentinel_password_file,
+                          config->redis.mark.str() + ": redis.sentinel.password_file " +
+                              config->redis.sentinel_password_file,
+                          "the sentinels", &loaded->endpoint.sentinel_password, &error))
+      return fail(error);
+  }
   loaded->config = std::move(config);
   return 0;
 }

@@ -57,6 +57,8 @@ struct RedisConfig {
   std::vector<std::string> cluster;
   std::string sentinel_master;
   std::vector<std::string> sentinel_nodes;
+  std::string sentinel_password_file;  // optional; absolute after loading
+  std::string sentinel_user;           // optional; the sentinels' ACL user
   Mark mark;  // where url is written (else the `redis:` key, else FILE:1:1), for URL errors
 };
 

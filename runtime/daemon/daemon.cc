@@ -82,6 +82,17 @@ Status Daemon::start() {
     }
     identities_.push_back(std::move(id));
   }
+  if (options_.endpoint.mode == RedisMode::kSentinel) {
+    sentinel_watcher_ = std::make_unique<SentinelWatcher>(
+        options_.endpoint,
+        [](const std::string& announced) {
+          spdlog::warn(
+              "Redis Sentinel: +switch-master {}: following the new master (in-flight work "
+              "is reclaimed as after any outage)",
+              announced);
+        },
+        [](const std::string& problem) { spdlog::warn("{}", problem); });
+  }
   running_ = static_cast<int>(workers_.size());
   for (auto& worker : workers_) {
     Worker* w = worker.get();
@@ -113,6 +124,9 @@ std::vector<std::string> Daemon::changes_needing_restart(const Config& next) con
   note("redis.cluster", list(now.redis.cluster), list(next.redis.cluster));
   note("redis.sentinel.master", now.redis.sentinel_master, next.redis.sentinel_master);
   note("redis.sentinel.nodes", list(now.redis.sentinel_nodes), list(next.redis.sentinel_nodes));
+  note("redis.sentinel.password_file", now.redis.sentinel_password_file,
+       next.redis.sentinel_password_file);
+  note("redis.sentinel.user", now.redis.sentinel_user, next.redis.sentinel_user);
   note("metrics.listen", now.metrics.listen, next.metrics.listen);
   note("ui.enabled", now.ui.enabled ? "true" : "false", next.ui.enabled ? "true" : "false");
   note("ui.write", now.ui.write ? "true" : "false", next.ui.write ? "true" : "false");
@@ -178,6 +192,7 @@ bool Daemon::stop() {
   if (housekeeper_.joinable()) housekeeper_.join();
   if (tap_) tap_->stop();
   if (tap_thread_.joinable()) tap_thread_.join();
+  sentinel_watcher_.reset();
   return finished;
 }
 
@@ -194,7 +209,7 @@ void Daemon::follow_pauses(RedisConnection& connection, const std::vector<Source
     Reply reply;
     Status s = connection.command({"HGETALL", key}, &reply);
     if (!s) {
-      health_.report_down(options_.endpoint.redacted(), s.message());
+      health_.report_failure(options_.endpoint.redacted(), s.message(), connection.connected());
       return;
     }
     std::map<std::string, std::string> fields;
@@ -259,7 +274,7 @@ void Daemon::follow_pauses(RedisConnection& connection, const std::vector<Source
     const std::vector<std::string_view> views(args.begin(), args.end());
     s = connection.eval(kUnparkScript, {SourceKeys(source.key).retry()}, views, &reply);
     if (!s) {
-      health_.report_down(options_.endpoint.redacted(), s.message());
+      health_.report_failure(options_.endpoint.redacted(), s.message(), connection.connected());
       return;
     }
     if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
@@ -333,7 +348,9 @@ void Daemon::housekeeping() {
                      : "");
           }
         }
-        if (!s) health_.report_down(options_.endpoint.redacted(), s.message());
+        if (s) health_.report_ok(options_.endpoint.redacted());
+        if (!s)
+          health_.report_failure(options_.endpoint.redacted(), s.message(), connection.connected());
       }
       // K:dead stays within dead_letter_max and dead_letter_max_age, whatever producers send
       // (every source kind).
@@ -358,14 +375,18 @@ void Daemon::housekeeping() {
               sources[i].dead_letter_max,
               max_age > 0 ? " and dead_letter_max_age (" + std::to_string(max_age) + " ms)" : "");
         }
-        if (!s) health_.report_down(options_.endpoint.redacted(), s.message());
+        if (!s)
+          health_.report_failure(options_.endpoint.redacted(), s.message(), connection.connected());
       }
       if (reclaim) next_reclaim = std::chrono::steady_clock::now() + beat_every;
       if (connection.connected() && std::chrono::steady_clock::now() >= next_behind) {
         next_behind =
             std::chrono::steady_clock::now() + std::chrono::milliseconds(kBehindSampleEveryMs);
         Status s = behind.sample(connection);
-        if (!s && s.message() != behind_error)
+        // Redis refusing writes is logged once, by the health view.
+        const bool refused =
+            !s && health_.report_refused(options_.endpoint.redacted(), s.message());
+        if (!s && !refused && s.message() != behind_error)
           spdlog::warn("how far behind: {} (the switchyard_source_* gauges keep their last values)",
                        s.message());
         behind_error = s ? "" : s.message();

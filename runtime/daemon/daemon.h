@@ -20,6 +20,7 @@
 #include "dispatch/worker.h"
 #include "metrics/metrics.h"
 #include "redis/redis_url.h"
+#include "redis/sentinel.h"
 #include "source/consumer_identity.h"
 #include "util/status.h"
 
@@ -77,6 +78,8 @@ class Daemon {
   std::thread housekeeper_;
   std::unique_ptr<Tap> tap_;  // `switchyard tap`: samples handled envelopes while someone taps
   std::thread tap_thread_;
+  // redis.sentinel: follows +switch-master, so a demoted master is left at once.
+  std::unique_ptr<SentinelWatcher> sentinel_watcher_;
   std::mutex mutex_;
   std::condition_variable wake_;
   int running_ = 0;  // worker threads still running, under mutex_

@@ -116,6 +116,7 @@ void Worker::run() {
       }
       continue;
     }
+    shared_.health->report_ok(shared_.endpoint.redacted());
     if (!last_refusal_.empty()) {
       forget_logged(last_refusal_);  // should it come back, it is news again
       last_refusal_.clear();
@@ -194,7 +195,10 @@ bool Worker::heal_wrong_types(const Status& s) {
 void Worker::pause_after_refusal(const std::string& why) {
   // Redis answered, with an error: asking again at once would only repeat it, and the log line.
   // Logged once while it lasts, by one worker of the process (or as an alert by the source).
-  if (why != last_refusal_ && log_once(why)) spdlog::error("source {}: {}", source_.name, why);
+  // A refusal of all writes (maxmemory, ...) is Redis' state, logged once by the health view.
+  if (!shared_.health->report_refused(shared_.endpoint.redacted(), why) && why != last_refusal_ &&
+      log_once(why))
+    spdlog::error("source {}: {}", source_.name, why);
   last_refusal_ = why;
   const int64_t until = steady_ms() + kRefusalPause.count();
   while (steady_ms() < until && !shared_.stopping->load())
@@ -219,7 +223,8 @@ void Worker::ack_batch() {
         break;
       }
       if (connection_->connected() && heal_wrong_types(s) && !shared_.stopping->load()) continue;
-      shared_.health->report_down(shared_.endpoint.redacted(), s.message());
+      shared_.health->report_failure(shared_.endpoint.redacted(), s.message(),
+                                     connection_->connected());
     }
     // Redis is away: the batch was handled; keep it in flight and ack once Redis is back. When
     // shutting down, give up at the give-up time, or at once when disconnected (ensure_connected
@@ -250,7 +255,8 @@ void Worker::run_due_retries(const Pipeline& pipeline) {
   Status s = retries_->lease(source_.batch, host_ms, source_.reclaim_after.count(), &leased);
   if (!s) {
     if (connection_->connected() && heal_wrong_types(s)) return;
-    shared_.health->report_down(shared_.endpoint.redacted(), s.message());
+    shared_.health->report_failure(shared_.endpoint.redacted(), s.message(),
+                                   connection_->connected());
     return;
   }
   if (leased.size() < static_cast<size_t>(source_.batch))
@@ -263,7 +269,8 @@ void Worker::run_due_retries(const Pipeline& pipeline) {
   s = retries_->settle(settlements);
   if (!s) {
     // The leases expire after reclaim_after and the entries run again (at-least-once).
-    shared_.health->report_down(shared_.endpoint.redacted(), s.message());
+    shared_.health->report_failure(shared_.endpoint.redacted(), s.message(),
+                                   connection_->connected());
   }
 }
 

@@ -39,6 +39,41 @@ const char* where_configured(RedisMode mode) {
 
 }  // namespace
 
+const char* redis_refusal_advice(std::string_view error) {
+  static const std::pair<std::string_view, const char*> kAdvice[] = {
+      {"OOM",
+       "Redis is at maxmemory and may not evict (maxmemory-policy noeviction): raise it "
+       "(CONFIG SET maxmemory) or free memory (trim dead letters, the archive, other "
+       "keys); writes resume by themselves"},
+      {"MISCONF",
+       "Redis cannot save its snapshot, so it refuses writes "
+       "(stop-writes-on-bgsave-error): look at its log and free disk space"},
+      {"READONLY",
+       "this Redis is a read-only replica: point redis.url at the master, or use "
+       "redis.sentinel to follow failovers"},
+      {"NOREPLICAS",
+       "fewer replicas than min-replicas-to-write are in sync: look at the "
+       "replicas"},
+      {"MASTERDOWN",
+       "this replica lost its master (replica-serve-stale-data no): look at the "
+       "master, or point redis.url at it"},
+      {"BUSY", "a script runs past busy-reply-threshold: wait for it, or SCRIPT KILL it"},
+      {"LOADING", "Redis is loading its data set into memory: it answers once loaded"},
+      {"NOPERM",
+       "the ACL user may not run this command or touch this key: grant it (ACL "
+       "SETUSER) or use another user"},
+  };
+  for (const auto& [code, advice] : kAdvice) {
+    // At the start of the reply, or quoted in a message after ": " (the form this file writes).
+    for (size_t at = 0; (at = error.find(code, at)) != std::string_view::npos; at += code.size()) {
+      const bool starts = at == 0 || (at >= 2 && error.substr(at - 2, 2) == ": ");
+      const bool ends = at + code.size() == error.size() || error[at + code.size()] == ' ';
+      if (starts && ends) return advice;
+    }
+  }
+  return nullptr;
+}
+
 const char* reply_type_name(const redisReply* reply) {
   if (reply == nullptr) return "no reply";
   switch (reply->type) {
@@ -129,6 +164,7 @@ Status RedisConnection::connect_cluster() {
 }
 
 Status RedisConnection::connect_sentinel() {
+  switches_ = sentinel_switch_count();  // before asking: a switch heard meanwhile asks again
   RedisNodeAddress master;
   Status s = ask_sentinels_for_master(endpoint_, &master);
   if (!s) return s;
@@ -277,7 +313,26 @@ Status RedisConnection::follow_cluster(const std::vector<std::string_view>& argv
   return Status::ok();
 }
 
+Status RedisConnection::refused(const std::string& what, const redisReply* reply) const {
+  const std::string error(reply->str, reply->len);
+  const char* advice = redis_refusal_advice(error);
+  return Status::error("Redis " + endpoint_.redacted() + ": " + what + " failed: " + error +
+                       (advice ? std::string("; ") + advice : std::string()));
+}
+
+Status RedisConnection::check_master_switch() {
+  if (endpoint_.mode != RedisMode::kSentinel || !context_ || pending_ > 0 ||
+      switches_ == sentinel_switch_count())
+    return Status::ok();
+  const std::string node = endpoint_.redacted();
+  disconnect();
+  return Status::error("Redis " + node + ": the sentinels announced a new master of " +
+                       endpoint_.sentinel_master +
+                       " (+switch-master); reconnecting to the master they name");
+}
+
 Status RedisConnection::command(const std::vector<std::string_view>& argv, Reply* reply) {
+  if (Status s = check_master_switch(); !s) return s;
   if (endpoint_.mode == RedisMode::kCluster && context_ && pending_ == 0) {
     const int k = command_key_index(argv);
     if (k >= 0) {
@@ -320,13 +375,16 @@ Status RedisConnection::command_ok(const std::vector<std::string_view>& argv, Re
   Status s = command(argv, reply);
   if (!s) return s;
   if ((*reply)->type == REDIS_REPLY_ERROR) {
-    return Status::error("Redis " + endpoint_.redacted() + ": " + std::string(argv[0]) +
-                         " failed: " + std::string((*reply)->str, (*reply)->len));
+    const int k = command_key_index(argv);
+    return refused(
+        std::string(argv[0]) + (k >= 0 ? " " + std::string(argv[static_cast<size_t>(k)]) : ""),
+        reply->get());
   }
   return Status::ok();
 }
 
 Status RedisConnection::append(const std::vector<std::string_view>& argv) {
+  if (Status s = check_master_switch(); !s) return s;
   if (endpoint_.mode == RedisMode::kCluster && context_ && pending_ == 0) {
     const int k = command_key_index(argv);
     if (k >= 0) {
@@ -388,10 +446,8 @@ Status RedisConnection::eval(const RedisScript& script, const std::vector<std::s
       script_sha1_.erase(&script);  // Redis restarted: load it again and retry once
       continue;
     }
-    if ((*reply)->type == REDIS_REPLY_ERROR) {
-      return Status::error("Redis " + endpoint_.redacted() +
-                           ": script failed: " + std::string((*reply)->str, (*reply)->len));
-    }
+    if ((*reply)->type == REDIS_REPLY_ERROR)
+      return refused(keys.empty() ? "script" : "script on " + std::string(keys[0]), reply->get());
     return Status::ok();
   }
   return Status::error("Redis " + endpoint_.redacted() + ": script keeps answering NOSCRIPT");

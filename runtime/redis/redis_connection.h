@@ -6,6 +6,7 @@
 #include <hiredis/hiredis.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -42,8 +43,9 @@ class RedisScript {
 // has used: each command goes to the node serving its key's slot (command_key_index), keyless
 // commands to the node in use; -MOVED and -ASK are followed, CLUSTERDOWN and TRYAGAIN retried
 // with a bounded backoff (about 5 s in all). In sentinel mode it connects to the master the
-// sentinels name, checked with ROLE; a READONLY reply (the master was demoted) drops the
-// connection, so the next connect() asks the sentinels again.
+// sentinels name, checked with ROLE; a +switch-master heard since (sentinel_switch_count(), see
+// SentinelWatcher) or a READONLY reply (the master was demoted) drops the connection, so the next
+// connect() asks the sentinels again.
 class RedisConnection {
  public:
   // Does not connect. client_name is set with CLIENT SETNAME (visible in CLIENT LIST).
@@ -92,6 +94,11 @@ class RedisConnection {
   Status connect_cluster();
   Status connect_sentinel();
   Status send(const std::vector<std::string_view>& argv, Reply* reply);  // no routing
+  // The error status for an error reply to what ("EVALSHA KEY", "script on KEY"): the reply, and
+  // what to do when it is a refusal of all writes (redis_refusal_advice).
+  Status refused(const std::string& what, const redisReply* reply) const;
+  // Sentinel: an error (and disconnected) once the sentinels announced a new master.
+  Status check_master_switch();
   // Cluster: makes node's context the current one, opening it when needed.
   Status use_node(const RedisNodeAddress& node);
   Status route(std::string_view key);  // cluster: use_node(the owner of key's slot)
@@ -109,9 +116,16 @@ class RedisConnection {
   std::unordered_map<const RedisScript*, std::string> script_sha1_;  // cleared on disconnect
   ClusterSlotMap slots_;                                             // cluster mode
   std::vector<std::pair<std::string, redisContext*>> nodes_;  // cluster: open contexts by node
-  int home_slot_ = -1;  // cluster: the slot of the last key routed (connect() goes there)
-  int pending_ = 0;     // appended, replies not yet read
+  int home_slot_ = -1;     // cluster: the slot of the last key routed (connect() goes there)
+  int pending_ = 0;        // appended, replies not yet read
+  uint64_t switches_ = 0;  // sentinel: sentinel_switch_count() when connected
 };
+
+// What an operator does when Redis refuses writes as a whole, for an error reply or a message
+// quoting one (": OOM ...", "MISCONF", "READONLY", "NOREPLICAS", "MASTERDOWN", "BUSY", "LOADING",
+// "NOPERM"); nullptr for any other error (a key's own problem, such as WRONGTYPE).
+// Thread safety: a pure function.
+const char* redis_refusal_advice(std::string_view error);
 
 // A short description of a reply's type, for error messages ("array", "nil", ...).
 const char* reply_type_name(const redisReply* reply);

@@ -28,10 +28,12 @@ struct RedisEndpoint {
   std::string password;  // never logged; empty = no AUTH
   // kCluster: the seed nodes; kSentinel: the sentinels. host and port above then name the data
   // node in use (the first seed, or the master last found), user and password apply to the data
-  // nodes only: sentinels are asked without AUTH.
+  // nodes only: sentinels are asked with sentinel_user and sentinel_password.
   RedisMode mode = RedisMode::kSingle;
   std::vector<RedisNodeAddress> discovery;
-  std::string sentinel_master;  // kSentinel: the master's name in the sentinels' configuration
+  std::string sentinel_master;    // kSentinel: the master's name in the sentinels' configuration
+  std::string sentinel_user;      // kSentinel: ACL user of the sentinels; empty = default user
+  std::string sentinel_password;  // kSentinel: never logged; empty = sentinels asked without AUTH
 
   // The address without any secret, for logs and errors: redis://user@host:port/db or
   // unix://[user@]/path?db=N. Never contains the password.

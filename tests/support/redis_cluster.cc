@@ -1,5 +1,5 @@
-// redis_cluster.cc: starts a local Redis Cluster with redis-cli --cluster create and reads its
-// slot map for tests.
+// redis_cluster.cc: starts a local Redis Cluster with redis-cli --cluster create (one master:
+// CLUSTER ADDSLOTSRANGE) and reads its slot map for tests and the bench.
 #include "support/redis_cluster.h"
 
 #include <stdexcept>
@@ -35,6 +35,8 @@ std::vector<int> slot_ports(RedisClient& client) {
 
 RedisCluster::RedisCluster(int masters, int replicas_per_master)
     : replicas_per_master_(replicas_per_master) {
+  if (!(masters >= 3 || (masters == 1 && replicas_per_master == 0)))
+    throw std::invalid_argument("RedisCluster: 1 master without replicas, or at least 3 masters");
   for (int i = 0; i < masters * (1 + replicas_per_master); ++i) {
     RedisServerOptions options;
     options.tcp = true;
@@ -55,6 +57,13 @@ RedisCluster::RedisCluster(int masters, int replicas_per_master)
 
 void RedisCluster::start() {
   for (auto& n : nodes_) n->start();
+  if (nodes_.size() == 1) {
+    // One shard: redis-cli --cluster create wants 3 masters; the node takes every slot itself.
+    nodes_[0]->client().command(
+        {"CLUSTER", "ADDSLOTSRANGE", "0", std::to_string(kClusterSlots - 1)});
+    wait_settled();
+    return;
+  }
   std::vector<std::string> argv = {"redis-cli", "--cluster", "create"};
   for (auto& n : nodes_) argv.push_back("127.0.0.1:" + std::to_string(n->port()));
   argv.insert(argv.end(),

@@ -14,7 +14,8 @@ namespace switchyard::test {
 
 // masters * (1 + replicas) redis-server processes, each a RedisServer with
 // --cluster-enabled yes --cluster-port FREE --cluster-node-timeout 1000, joined by
-// `redis-cli --cluster create ... --cluster-replicas N --cluster-yes`.
+// `redis-cli --cluster create ... --cluster-replicas N --cluster-yes`. masters must be 1 (then
+// replicas_per_master 0: the one node takes all slots with CLUSTER ADDSLOTSRANGE) or at least 3.
 // Ownership: owns the servers (the destructor kills them and removes their directories).
 // Thread safety: not thread-safe; drive it from the test's main thread.
 // Errors: start() and the queries throw std::runtime_error naming the node and the state seen.

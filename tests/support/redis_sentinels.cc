@@ -20,7 +20,8 @@ RedisServerOptions data_node(std::vector<std::string> extra) {
 
 }  // namespace
 
-RedisSentinels::RedisSentinels() : dir_("switchyard-sentinels") {
+RedisSentinels::RedisSentinels(std::string sentinel_password)
+    : password_(std::move(sentinel_password)), dir_("switchyard-sentinels") {
   nodes_.push_back(std::make_unique<RedisServer>(data_node({})));
 }
 
@@ -45,12 +46,15 @@ void RedisSentinels::start() {
     ports_.push_back(port);
     const std::string name = "sentinel" + std::to_string(i);
     // A sentinel rewrites its configuration file: each gets its own.
-    const std::string conf =
-        dir_.write(name + ".conf", "port " + std::to_string(port) + "\nbind 127.0.0.1\ndir " +
-                                       dir_.path() + "\nlogfile " + dir_.file(name + ".log") +
-                                       "\nsentinel monitor " + name_ + " 127.0.0.1 " + master_port +
-                                       " 2\nsentinel down-after-milliseconds " + name_ +
-                                       " 1000\nsentinel failover-timeout " + name_ + " 5000\n");
+    const std::string conf = dir_.write(
+        name + ".conf",
+        "port " + std::to_string(port) + "\nbind 127.0.0.1\ndir " + dir_.path() + "\nlogfile " +
+            dir_.file(name + ".log") + "\nsentinel monitor " + name_ + " 127.0.0.1 " + master_port +
+            " 2\nsentinel down-after-milliseconds " + name_ + " 1000\nsentinel failover-timeout " +
+            name_ + " 5000\n" +
+            (password_.empty()
+                 ? ""
+                 : "requirepass " + password_ + "\nsentinel sentinel-pass " + password_ + "\n"));
     ChildProcess p;
     p.spawn({"redis-sentinel", conf}, {}, dir_.file(name + ".out"));
     sentinels_.push_back(std::move(p));
@@ -58,7 +62,7 @@ void RedisSentinels::start() {
   for (size_t i = 0; i < ports_.size(); ++i) {
     wait_or_throw(
         [&] {
-          RedisClient c("127.0.0.1", ports_[i], std::chrono::milliseconds(500));
+          RedisClient c = sentinel_client(ports_[i]);
           return c.command({"SENTINEL", "REPLICAS", name_}).elements.size() == 1 &&
                  c.command({"SENTINEL", "SENTINELS", name_}).elements.size() == 2;
         },
@@ -67,6 +71,16 @@ void RedisSentinels::start() {
             " to know the replica and the two other sentinels (log: " +
             dir_.file("sentinel" + std::to_string(i) + ".log") + ")");
   }
+}
+
+RedisClient RedisSentinels::sentinel_client(int port) const {
+  RedisClient c("127.0.0.1", port, std::chrono::milliseconds(500));
+  if (!password_.empty()) c.command({"AUTH", password_});
+  return c;
+}
+
+void RedisSentinels::failover() {
+  sentinel_client(ports_[0]).command({"SENTINEL", "FAILOVER", name_});
 }
 
 std::vector<std::string> RedisSentinels::sentinel_urls() const {
@@ -78,7 +92,7 @@ std::vector<std::string> RedisSentinels::sentinel_urls() const {
 int RedisSentinels::master_port() {
   for (int port : ports_) {
     try {
-      RedisClient c("127.0.0.1", port, std::chrono::milliseconds(500));
+      RedisClient c = sentinel_client(port);
       Reply r = c.command({"SENTINEL", "get-master-addr-by-name", name_});
       if (r.elements.size() == 2) return std::stoi(r.elements[1].str);
     } catch (const std::exception&) {

@@ -1,6 +1,7 @@
 // redis_cluster_test.cc: the daemon on a real 6-node Redis Cluster: two sources on different
-// shards drain with exact counts; a master killed mid-drain (its replica promoted) and a slot
-// migrated mid-drain cost duplicates at most, never a message.
+// shards (and a Laravel queue in Laravel's cluster layout) drain with exact counts; a master killed
+// mid-drain (its replica promoted) and a slot migrated mid-drain cost duplicates at most, never a
+// message.
 #include "support/redis_cluster.h"
 
 #include <gtest/gtest.h>
@@ -33,7 +34,8 @@ class RedisClusterTest : public ::testing::Test {
     }
   }
 
-  std::string config() {
+  // laravel: a third source, a Laravel queue in Laravel's own cluster layout (queues:{jobs}).
+  std::string config(bool laravel = false) {
     std::string seeds;
     for (const std::string& url : cluster_.seed_urls()) seeds += (seeds.empty() ? "" : ", ") + url;
     const std::string db = dir_.file("sink.db");
@@ -43,8 +45,11 @@ class RedisClusterTest : public ::testing::Test {
             "\"\nsources:\n  users:\n    key: \"" + users_key_ +
             "\"\n    batch: 50\n    reclaim_after: 2s\n    max_deliveries: 20\n  quotes:\n    key: "
             "\"" +
-            quotes_key_ +
-            "\"\n    batch: 50\n    reclaim_after: 2s\n    max_deliveries: 20\nhandlers:\n"
+            quotes_key_ + "\"\n    batch: 50\n    reclaim_after: 2s\n    max_deliveries: 20\n" +
+            (laravel
+                 ? "  jobs: { format: laravel, prefix: \"\", key: jobs, cluster_hash_tag: true }\n"
+                 : "") +
+            "handlers:\n"
             "  users_db: { plugin: user_registered_sink, config: { database: \"" +
             db + "\" } }\n  quotes_db: { plugin: quote_created_sink, config: { database: \"" + db +
             "\" } }\nroutes:\n  user.registered: [users_db]\n  quote.created: [quotes_db]\n");
@@ -81,16 +86,22 @@ TEST_F(RedisClusterTest, TwoSourcesOnDifferentShardsDrainExactly) {
   constexpr int64_t kEach = 3'000;
   push(users_key_, true, 1, kEach / 2);
   push(quotes_key_, false, 1, kEach / 2);
-  SwitchyardProcess daemon = SwitchyardProcess::run(config(), dir_.file("daemon.log"));
+  SwitchyardProcess daemon = SwitchyardProcess::run(config(true), dir_.file("daemon.log"));
   push(users_key_, true, kEach / 2 + 1, kEach / 2);
   push(quotes_key_, false, kEach / 2 + 1, kEach / 2);
-  ASSERT_TRUE(wait_until([&] { return users() == kEach && quotes() == kEach; }, 60s,
-                         "both sources drained"))
+  // A Laravel job, published through the cluster onto queues:{jobs}, whichever shard serves it.
+  CommandResult published = SwitchyardProcess::exec(
+      {"publish", "-c", dir_.file("routes.yaml"), "--source", "jobs", "quote.created",
+       R"({"quote_id":900001,"user_id":2,"product_id":3,"qty":4})"});
+  ASSERT_EQ(published.exit_code, 0) << published;
+  ASSERT_TRUE(wait_until([&] { return users() == kEach && quotes() == kEach + 1; }, 60s,
+                         "the three sources drained"))
       << describe() << "\n"
       << daemon.log_tail();
   EXPECT_EQ(cluster_.client_for_key(users_key_).llen(users_key_), 0);
   EXPECT_EQ(cluster_.client_for_key(quotes_key_).llen(quotes_key_), 0);
   EXPECT_EQ(cluster_.client_for_key(users_key_).llen(users_key_ + ":dead"), 0);
+  EXPECT_EQ(cluster_.client_for_key("queues:{jobs}").llen("queues:{jobs}"), 0);
 
   // The commands that read every source at once find each on its own shard.
   CommandResult stats = SwitchyardProcess::exec({"stats", "-c", dir_.file("routes.yaml")});
