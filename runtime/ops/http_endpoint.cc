@@ -179,7 +179,7 @@ Status HttpEndpoint::start() {
     if (!server_->bind_to_port(host, port)) {
       return Status::error(what +
                            ": cannot bind (address in use, or not an address of this host); "
-                           "give a free port of an address of this host (port 0: any free port)");
+                           "give a free port of an address of this host");
     }
     port_ = port;
   }
