@@ -1,9 +1,11 @@
 // console_test.cc: the web console in headless Chromium against the real daemon and Redis: the
-// overview follows a backlog that grows while paused and drains after resume; hostile bytes in a
-// dead letter render as text; a replay from the page lands the row in SQLite; write actions
-// without the token, with a wrong one, cross-site, or with writing off are refused; every
-// resource comes from the console's own origin; 100,000 dead letters page; `switchyard console`
-// shows the same from Redis alone. Screenshots of each page go to $SWITCHYARD_ARTIFACTS_DIR.
+// overview follows a backlog that grows while paused and drains after resume, with each
+// consumer's last heartbeat; hostile bytes in a dead letter render as text; a replay (one, and a
+// confirmed filtered set) from the page lands the rows in SQLite; write actions without the
+// token, with a wrong one, cross-site, or with writing off are refused; every resource comes from
+// the console's own origin; the routes graph draws 50 handlers and the contracts; 100,000 dead
+// letters page and a filtered purge asks first; `switchyard console` shows the same from Redis
+// alone and names a bad --listen. Screenshots of each page go to $SWITCHYARD_ARTIFACTS_DIR.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <rapidjson/document.h>
