@@ -68,7 +68,12 @@ int load_common(const CommonOptions& options, Loaded* loaded, Status* error_out,
                                     &loaded->endpoint, &error);
   else
     parsed = parse_redis_url(url, &loaded->endpoint, &error);
-  if (!parsed) return fail((from_file ? config->redis.mark.str() + ": " : std::string()) + error);
+  // Named where it came from: routes.yaml's line, the --redis flag or the environment variable.
+  if (!parsed)
+    return fail((from_file                    ? config->redis.mark.str() + ": "
+                 : !options.redis_url.empty() ? std::string("--redis: ")
+                                              : std::string("SWITCHYARD_REDIS_URL: ")) +
+                error);
   if (!env("SWITCHYARD_REDIS_PASSWORD").empty()) {
     loaded->endpoint.password = env("SWITCHYARD_REDIS_PASSWORD");
   } else if (!config->redis.password_file.empty()) {

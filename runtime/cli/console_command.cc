@@ -30,12 +30,13 @@ int console_command(const CommonOptions& common, const ConsoleCommandOptions& op
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  HttpEndpoint http(options.listen, nullptr, loaded.endpoint, [config] { return config; });
+  HttpEndpoint http(
+      options.listen, nullptr, loaded.endpoint, [config] { return config; }, "--listen");
   http.add_routes({[&console](httplib::Server& server) { console.install(server); },
                    &ConsoleServer::is_write_path, ConsoleServer::kMaxBody});
   Status s = http.start();
   if (!s) {
-    std::cerr << "switchyard: console --listen: " << s.message() << "\n";
+    std::cerr << "switchyard console: " << s.message() << "\n";
     return 2;
   }
   std::string host = options.listen.substr(0, options.listen.rfind(':'));

@@ -18,6 +18,7 @@
 #include "dispatch/pause.h"
 #include "metrics/behind.h"
 #include "redis/redis_connection.h"
+#include "routing/route_table.h"
 #include "source/behind_sampler.h"
 #include "source/list_source.h"
 #include "util/bounded_json.h"
@@ -130,6 +131,9 @@ std::string history_json(RedisConnection& connection, const SourceConfig& source
   return out + "]";
 }
 
+// A time in ms, or null for -1 (none).
+std::string time_or_null(long long ms) { return ms < 0 ? "null" : std::to_string(ms); }
+
 std::string behind_json(const SourceBehindView& b) {
   return "{\"reported\":" + std::string(b.reported ? "true" : "false") +
          ",\"instances\":" + std::to_string(b.instances) +
@@ -156,7 +160,9 @@ std::string overview_json(RedisConnection& connection, const Config& config, boo
   *status = collect_source_stats(connection, config, "", &stats);
   if (*status) *status = read_behind(connection, config, &behind, &handlers);
   if (!*status) return "";
-  std::string out = "{\"write\":" + std::string(write ? "true" : "false") + ",\"sources\":[";
+  std::string out = "{\"write\":" + std::string(write ? "true" : "false") +
+                    ",\"now_ms\":" + std::to_string(stats.empty() ? 0 : stats.front().now_ms) +
+                    ",\"sources\":[";
   for (size_t i = 0; i < stats.size(); ++i) {
     const SourceStats& st = stats[i];
     const SourceConfig& source = config.sources[i];
@@ -185,14 +191,17 @@ std::string overview_json(RedisConnection& connection, const Config& config, boo
     for (const auto& [name, c] : st.consumers) {
       out += (first ? "" : ",") + std::string("{\"name\":") + q(name) +
              ",\"inflight\":" + std::to_string(c.inflight) +
-             ",\"alive\":" + (c.alive ? "true" : "false") + "}";
+             ",\"alive\":" + (c.alive ? "true" : "false") +
+             ",\"heartbeat_ms\":" + time_or_null(c.heartbeat_ms) +
+             ",\"snapshot_ms\":" + time_or_null(c.snapshot_ms) + "}";
       first = false;
     }
     for (const auto& g : st.groups)
       for (const auto& c : g.consumers) {
         out += (first ? "" : ",") + std::string("{\"name\":") + q(g.name + "/" + c.name) +
                ",\"inflight\":" + std::to_string(c.pending) +
-               ",\"idle_ms\":" + std::to_string(c.idle_ms) + ",\"alive\":true}";
+               ",\"idle_ms\":" + std::to_string(c.idle_ms) + ",\"alive\":true" +
+               ",\"heartbeat_ms\":" + std::to_string(st.now_ms - c.idle_ms) + "}";
         first = false;
       }
     auto b = behind.find(st.name);
@@ -214,9 +223,16 @@ std::string routes_json(RedisConnection& connection, const Config& config, Statu
     const RouteConfig& r = config.routes[i];
     out += (i ? "," : "") + std::string("{\"pattern\":") + q(r.pattern) + ",\"handlers\":[";
     for (size_t h = 0; h < r.handlers.size(); ++h) out += (h ? "," : "") + q(r.handlers[h]);
-    auto contract = config.contracts.find(r.pattern);
-    out += "],\"contract\":" +
-           (contract == config.contracts.end() ? std::string("null") : q(contract->second)) + "}";
+    // The contracts of the events this pattern receives.
+    out += "],\"contracts\":[";
+    bool first = true;
+    for (const auto& [event, schema] : config.contracts) {
+      if (!glob_match(r.pattern, event)) continue;
+      out += (first ? "" : ",") + std::string("{\"event\":") + q(event) + ",\"file\":" + q(schema) +
+             "}";
+      first = false;
+    }
+    out += "]}";
   }
   out += "],\"handlers\":[";
   for (size_t i = 0; i < config.handlers.size(); ++i) {
@@ -230,13 +246,22 @@ std::string routes_json(RedisConnection& connection, const Config& config, Statu
     entry.pop_back();
     out += (i ? "," : "") + entry + ",\"plugin\":" + q(h.plugin) + "}";
   }
-  out += "],\"contracts\":{";
+  // Every contract, with the patterns that route its event (none: the unrouted policy applies).
+  out += "],\"contracts\":[";
   bool first = true;
   for (const auto& [event, schema] : config.contracts) {
-    out += (first ? "" : ",") + q(event) + ":" + q(schema);
+    out += (first ? "" : ",") + std::string("{\"event\":") + q(event) + ",\"file\":" + q(schema) +
+           ",\"patterns\":[";
+    bool first_pattern = true;
+    for (const RouteConfig& r : config.routes) {
+      if (!glob_match(r.pattern, event)) continue;
+      out += (first_pattern ? "" : ",") + q(r.pattern);
+      first_pattern = false;
+    }
+    out += "]}";
     first = false;
   }
-  return out + "},\"unrouted\":" + q(to_string(config.unrouted)) + "}";
+  return out + "],\"unrouted\":" + q(to_string(config.unrouted)) + "}";
 }
 
 }  // namespace

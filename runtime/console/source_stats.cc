@@ -1,10 +1,13 @@
 // source_stats.cc: per-source counts read from Redis for `stats` and the web console.
 #include "console/source_stats.h"
 
+#include <rapidjson/document.h>
+
 #include <algorithm>
 #include <cstdlib>
 
 #include "dispatch/pause.h"
+#include "source/behind_sampler.h"
 #include "source/list_source.h"
 
 namespace switchyard {
@@ -22,6 +25,33 @@ std::map<std::string, std::string> fields_of(const redisReply* r) {
     out[std::string(r->element[i]->str, r->element[i]->len)] = value;
   }
   return out;
+}
+
+// When `key`, set with a TTL of ttl_ms at each refresh, was last set: now_ms minus the part of
+// the TTL used up; -1 when the key is gone or has no TTL.
+Status last_set_ms(RedisConnection& connection, const std::string& key, long long ttl_ms,
+                   long long now_ms, long long* at_ms) {
+  Reply reply;
+  Status s = connection.command_ok({"PTTL", key}, &reply);
+  if (!s) return s;
+  const long long left = reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+  *at_ms = left < 0 ? -1 : now_ms - std::clamp(ttl_ms - left, 0LL, ttl_ms);
+  return Status::ok();
+}
+
+// at_ms of the snapshot `consumer`'s instance published to K:stats; -1 when there is none.
+Status snapshot_ms(RedisConnection& connection, const SourceConfig& source,
+                   const std::string& consumer, long long* at_ms) {
+  *at_ms = -1;
+  Reply reply;
+  Status s = connection.command(
+      {"HGET", behind_stats_key(source.key), kSnapshotFieldPrefix + consumer}, &reply);
+  if (!s || reply->type != REDIS_REPLY_STRING) return s;  // K:stats not a hash: the daemon says so
+  rapidjson::Document doc;
+  doc.Parse(reply->str, reply->len);
+  if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("at_ms") && doc["at_ms"].IsInt64())
+    *at_ms = doc["at_ms"].GetInt64();
+  return Status::ok();
 }
 
 Status collect_stream(RedisConnection& connection, const SourceConfig& source, SourceStats* st) {
@@ -57,7 +87,9 @@ Status collect_stream(RedisConnection& connection, const SourceConfig& source, S
 Status collect_source_stats(RedisConnection& connection, const Config& config,
                             const std::string& only, std::vector<SourceStats>* out) {
   out->clear();
-  Status status;
+  int64_t now_ms = 0;
+  Status status = redis_time_ms(connection, &now_ms);
+  if (!status) return status;
   auto integer = [&](std::vector<std::string_view> argv) -> long long {
     Reply reply;
     Status s = connection.command_ok(argv, &reply);
@@ -71,6 +103,7 @@ Status collect_source_stats(RedisConnection& connection, const Config& config,
     if (!only.empty() && source.name != only) continue;
     SourceKeys keys(source.key);
     SourceStats st;
+    st.now_ms = now_ms;
     st.name = source.name;
     st.key = source.key;
     st.dead = integer({"LLEN", keys.dead()});
@@ -131,7 +164,18 @@ Status collect_source_stats(RedisConnection& connection, const Config& config,
         consumer = consumer.substr(0, consumer.find('|'));  // the name, not the run's token
         st.consumers[consumer].inflight += n;
         st.consumers[consumer].alive = true;  // the lease expires with its holder
+        s = last_set_ms(connection, keys.lease(), source.reclaim_after.count(), now_ms,
+                        &st.consumers[consumer].heartbeat_ms);
+        if (!s) return s;
       }
+    }
+    for (auto& [consumer, c] : st.consumers) {
+      long long at = -1;
+      s = last_set_ms(connection, keys.heartbeat(consumer), source.reclaim_after.count(), now_ms,
+                      &at);
+      if (s) s = snapshot_ms(connection, source, consumer, &c.snapshot_ms);
+      if (!s) return s;
+      c.heartbeat_ms = std::max(c.heartbeat_ms, at);
     }
     if (!status) return status;
     out->push_back(std::move(st));

@@ -18,6 +18,12 @@ namespace switchyard {
 struct ConsumerStats {
   long long inflight = 0;
   bool alive = false;
+  // When its heartbeat (K:heartbeat:<consumer>, or K:lease for a lease holder) was last set, by
+  // Redis' clock in ms: now minus (reclaim_after minus the key's PTTL); -1 when it has expired.
+  long long heartbeat_ms = -1;
+  // When its instance last published a snapshot to K:stats (kept for a minute after it stops),
+  // by Redis' clock in ms; -1: none.
+  long long snapshot_ms = -1;
 };
 
 struct GroupStats {  // streams: one consumer group
@@ -31,6 +37,7 @@ struct GroupStats {  // streams: one consumer group
 };
 
 struct SourceStats {
+  long long now_ms = 0;  // Redis' clock when these were read: the one clock of every age
   std::string name;
   std::string key;
   long long pending = 0, inflight = 0, retrying = 0, dead = 0;

@@ -3,6 +3,7 @@
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <condition_variable>
 #include <deque>
@@ -80,8 +81,10 @@ class BoundedPool : public httplib::TaskQueue {
 }  // namespace
 
 HttpEndpoint::HttpEndpoint(std::string listen, Metrics* metrics, RedisEndpoint endpoint,
-                           std::function<std::shared_ptr<const Config>()> current_config)
+                           std::function<std::shared_ptr<const Config>()> current_config,
+                           std::string listen_option)
     : listen_(std::move(listen)),
+      listen_option_(std::move(listen_option)),
       metrics_(metrics),
       endpoint_(std::move(endpoint)),
       current_config_(std::move(current_config)) {}
@@ -91,28 +94,33 @@ HttpEndpoint::~HttpEndpoint() { stop(); }
 Status HttpEndpoint::start() {
   std::string host;
   std::string port_text;
+  const std::string what = listen_option_ + " \"" + listen_ + "\"";
   size_t colon = listen_.rfind(':');
-  if (colon == std::string::npos) {
-    return Status::error("metrics.listen \"" + listen_ +
-                         "\": expected host:port, e.g. 127.0.0.1:9464");
+  if (colon == std::string::npos || colon == 0) {
+    return Status::error(what +
+                         ": expected host:port, e.g. 127.0.0.1:9464 (port 0: any free port)");
   }
   host = listen_.substr(0, colon);
   port_text = listen_.substr(colon + 1);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
-  int port = 0;
-  try {
-    port = std::stoi(port_text);
-  } catch (...) {
-    port = -1;
-  }
+  const bool digits = !port_text.empty() && port_text.size() <= 5 &&
+                      port_text.find_first_not_of("0123456789") == std::string::npos;
+  const int port = digits ? std::stoi(port_text) : -1;
   if (port < 0 || port > 65535) {
-    return Status::error("metrics.listen \"" + listen_ + "\": the port must be 0..65535");
+    return Status::error(what + ": the port must be a number 0..65535 (0: any free port)");
   }
   redis_ = std::make_unique<RedisConnection>(endpoint_, "switchyard:metrics",
                                              std::chrono::milliseconds(2000));
   server_ = std::make_unique<httplib::Server>();
   server_->new_task_queue = [] { return new BoundedPool(kThreads, kQueued); };
+  // SO_REUSEADDR only (a restart binds through TIME_WAIT): cpp-httplib's default adds
+  // SO_REUSEPORT, with which a second process binds the same port and the kernel splits the
+  // requests between the two, instead of the second being told the address is in use.
+  server_->set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   server_->set_read_timeout(kIoTimeoutSeconds, 0);
   server_->set_write_timeout(kIoTimeoutSeconds, 0);
   server_->set_keep_alive_max_count(kRequestsPerConnection);
@@ -163,11 +171,15 @@ Status HttpEndpoint::start() {
   if (metrics_) register_endpoint_routes();
   if (port == 0) {
     port_ = server_->bind_to_any_port(host);
-    if (port_ < 0) return Status::error("metrics.listen " + listen_ + ": cannot bind");
+    if (port_ < 0)
+      return Status::error(what +
+                           ": cannot bind (not an address of this host); give one of its "
+                           "addresses, e.g. 127.0.0.1");
   } else {
     if (!server_->bind_to_port(host, port)) {
-      return Status::error("metrics.listen " + listen_ +
-                           ": cannot bind (address in use, or not an address of this host)");
+      return Status::error(what +
+                           ": cannot bind (address in use, or not an address of this host); "
+                           "give a free port of an address of this host");
     }
     port_ = port;
   }

@@ -32,9 +32,12 @@ class HttpEndpoint {
   // listen is "host:port" ("127.0.0.1:9464"; "[::1]:9464" for IPv6). current_config returns the
   // config in use, whose sources' queue depths are reported (null: none loaded, not ready).
   // It is called on the request threads, so it must be thread-safe. metrics null: /metrics,
-  // /healthz and /readyz are not served (only the routes of add_routes).
+  // /healthz and /readyz are not served (only the routes of add_routes). listen_option is what
+  // the operator set listen with (a routes.yaml key or a command-line flag): start()'s errors
+  // name it.
   HttpEndpoint(std::string listen, Metrics* metrics, RedisEndpoint endpoint,
-               std::function<std::shared_ptr<const Config>()> current_config);
+               std::function<std::shared_ptr<const Config>()> current_config,
+               std::string listen_option = "metrics.listen");
   ~HttpEndpoint();
 
   // /healthz answers 503 with health_check()'s text while it is not empty (a stuck handler), else
@@ -68,6 +71,7 @@ class HttpEndpoint {
   bool append_queue_depth(const Config& config, std::string* out);
 
   std::string listen_;
+  std::string listen_option_;
   Metrics* metrics_;
   RedisEndpoint endpoint_;
   std::function<std::shared_ptr<const Config>()> current_config_;

@@ -75,6 +75,11 @@
     box.append(legend);
     return box;
   }
+  // "1.2 s ago", with the absolute time (UTC) as its title; both times by Redis' clock.
+  function ago(ms, now) {
+    return el('time', { className: 'ago', dateTime: new Date(ms).toISOString(), title: new Date(ms).toISOString() },
+      seconds(Math.max(0, now - ms) / 1000) + ' ago');
+  }
   function drawOverview(o) {
     const root = $('sources');
     const cards = o.sources.map((s) => {
@@ -89,7 +94,11 @@
           el('td', { className: 'num' }, b.reported ? rate(b.out_1m) : '?'),
           el('td', { className: 'num eta' }, b.reported ? seconds(b.drain_eta_seconds) : '?'))));
       const consumers = el('ul', { className: 'consumers' }, ...s.consumers.map((c) =>
-        el('li', {}, c.name + ': ' + c.inflight + ' in flight, ' + (c.alive ? 'alive (heartbeat current)' : 'silent: no heartbeat, reclaimed after reclaim_after'))));
+        el('li', { data: { consumer: c.name } }, c.name + ': ' + c.inflight + ' in flight, ',
+          c.alive && c.heartbeat_ms !== null && c.heartbeat_ms !== undefined
+            ? el('span', { className: 'alive' }, 'alive, last heartbeat ', ago(c.heartbeat_ms, o.now_ms))
+            : el('span', { className: 'silent' }, c.alive ? 'alive (holds the lease)' : 'silent: heartbeat expired, its messages are reclaimed after reclaim_after',
+              ...(c.snapshot_ms === null || c.snapshot_ms === undefined ? [] : ['; last seen ', ago(c.snapshot_ms, o.now_ms)])))));
       const paused = el('p', { className: 'paused state' }, s.paused ? 'PAUSED since ' + s.paused + ' (switchyard resume ' + s.name + ')' : '');
       const pausedHandlers = Object.entries(s.paused_handlers).map(([h, since]) => el('p', { className: 'paused' }, 'handler ' + h + ' paused since ' + since));
       const alerts = Object.entries(s.alerts).map(([code, text]) => el('p', { className: 'dead' }, 'ALERT ' + code + ': ' + text));
@@ -102,19 +111,58 @@
   }
 
   // ---------------------------------------------------------------- routes
+  // The routing table as a graph: patterns on the left, handlers on the right, a line for each
+  // route; every label is SVG text (textContent), cut to fit, the whole text in its <title>.
+  const ROW = 44, BOX = 36, LEFT_W = 360, RIGHT_X = 560, GRAPH_W = 920;
+  function label(text, max) { return text.length > max ? text.slice(0, max - 1) + '…' : text; }
+  function node(x, y, w, cls, data, title, line1, line2) {
+    const g = svg('g', { class: 'node ' + cls, transform: `translate(${x},${y})` });
+    Object.assign(g.dataset, data);
+    const t = svg('title'); t.textContent = title;
+    const name = svg('text', { x: 8, y: line2 ? 15 : 23, class: 'name' }); name.textContent = label(line1, 44);
+    g.append(t, svg('rect', { width: w, height: BOX, rx: 4 }), name);
+    if (line2) { const small = svg('text', { x: 8, y: 30, class: 'small' }); small.textContent = label(line2, 58); g.append(small); }
+    return g;
+  }
+  function handlerLine(h) {
+    return `${rate(h.ok_rate)} ok · ${rate(h.error_rate)} errors · p50 ${latency(h.p50_seconds)} · p99 ${latency(h.p99_seconds)}`;
+  }
   function drawRoutes(r) {
-    const graph = el('div', { className: 'graph' });
-    for (const route of r.routes) {
-      graph.append(el('div', { className: 'pattern' }, route.pattern, route.contract ? el('div', { className: 'contract' }, 'contract: ' + route.contract) : ''),
-        el('div', { className: 'arrow' }, '→'),
-        el('div', {}, ...route.handlers.map((h) => el('div', { className: 'handler' }, h))));
-    }
-    graph.append(el('div', { className: 'pattern' }, '(no route)'), el('div', { className: 'arrow' }, '→'), el('div', { className: 'handler' }, r.unrouted));
-    $('route-graph').replaceChildren(graph);
+    const handlers = r.handlers.map((h) => h.name);
+    for (const route of r.routes) for (const h of route.handlers) if (!handlers.includes(h)) handlers.push(h);
+    const byName = Object.fromEntries(r.handlers.map((h) => [h.name, h]));
+    const rows = Math.max(r.routes.length + 1, handlers.length);
+    const box = svg('svg', { viewBox: `0 0 ${GRAPH_W} ${rows * ROW}`, width: GRAPH_W, height: rows * ROW, class: 'routes', role: 'img' });
+    const edges = svg('g', { class: 'edges' });
+    box.append(edges);
+    r.routes.forEach((route, i) => {
+      const files = route.contracts.map((c) => c.event + ': ' + c.file);
+      const line2 = route.contracts.length === 0 ? '' : route.contracts.length === 1
+        ? 'contract ' + route.contracts[0].file.split('/').pop() : route.contracts.length + ' contracts';
+      box.append(node(0, i * ROW, LEFT_W, 'pattern' + (files.length ? ' has-contract' : ''), { pattern: route.pattern },
+        [route.pattern, ...files].join('\n'), route.pattern, line2));
+      for (const h of route.handlers) {
+        const y1 = i * ROW + BOX / 2, y2 = handlers.indexOf(h) * ROW + BOX / 2, mid = (LEFT_W + RIGHT_X) / 2;
+        const edge = svg('path', { d: `M${LEFT_W} ${y1} C${mid} ${y1} ${mid} ${y2} ${RIGHT_X} ${y2}`, class: 'edge' });
+        Object.assign(edge.dataset, { pattern: route.pattern, handler: h });
+        edges.append(edge);
+      }
+    });
+    box.append(node(0, r.routes.length * ROW, LEFT_W, 'unrouted', {}, 'events no pattern matches: ' + r.unrouted, '(no route)', 'unrouted: ' + r.unrouted));
+    handlers.forEach((h, j) => {
+      const view = byName[h];
+      box.append(node(RIGHT_X, j * ROW, GRAPH_W - RIGHT_X, 'handler', { handler: h },
+        h + (view ? ' (' + view.plugin + ')\n' + handlerLine(view) : ''), h, view ? handlerLine(view) : ''));
+    });
+    $('route-graph').replaceChildren(box);
     $('handler-rows').replaceChildren(...r.handlers.map((h) => el('tr', { data: { handler: h.name } },
       el('td', {}, h.name), el('td', {}, h.plugin), el('td', { className: 'num' }, rate(h.ok_rate)),
       el('td', { className: 'num' }, rate(h.error_rate)), el('td', { className: 'num' }, latency(h.p50_seconds)),
       el('td', { className: 'num' }, latency(h.p99_seconds)))));
+    $('contract-rows').replaceChildren(...r.contracts.map((c) => el('tr', { data: { event: c.event } },
+      el('td', {}, c.event), el('td', {}, el('code', {}, c.file)),
+      el('td', {}, c.patterns.length ? c.patterns.join(', ') : '(no route: ' + r.unrouted + ')'))));
+    $('no-contracts').hidden = r.contracts.length > 0;
   }
 
   // ---------------------------------------------------------------- dead letters

@@ -1,9 +1,11 @@
 // console_test.cc: the web console in headless Chromium against the real daemon and Redis: the
-// overview follows a backlog that grows while paused and drains after resume; hostile bytes in a
-// dead letter render as text; a replay from the page lands the row in SQLite; write actions
-// without the token, with a wrong one, cross-site, or with writing off are refused; every
-// resource comes from the console's own origin; 100,000 dead letters page; `switchyard console`
-// shows the same from Redis alone. Screenshots of each page go to $SWITCHYARD_ARTIFACTS_DIR.
+// overview follows a backlog that grows while paused and drains after resume, with each
+// consumer's last heartbeat; hostile bytes in a dead letter render as text; a replay (one, and a
+// confirmed filtered set) from the page lands the rows in SQLite; write actions without the
+// token, with a wrong one, cross-site, or with writing off are refused; every resource comes from
+// the console's own origin; the routes graph draws 50 handlers and the contracts; 100,000 dead
+// letters page and a filtered purge asks first; `switchyard console` shows the same from Redis
+// alone and names a bad --listen. Screenshots of each page go to $SWITCHYARD_ARTIFACTS_DIR.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <rapidjson/document.h>
@@ -70,9 +72,11 @@ class ConsoleTest : public ::testing::Test {
     spec.plugins_dir = plugins_;
     spec.database = dir_.file("analytics.db");
     spec.source_extra = "batch: 50\ndead_letter_max: 200000";
+    spec.extra_handlers = extra_handlers_;
+    spec.extra_routes = extra_routes_;
     spec.extra_yaml = "metrics: { listen: \"127.0.0.1:" + std::to_string(port_) +
                       "\" }\nui: { enabled: true, write: " + (write ? "true" : "false") +
-                      ", token_file: \"" + token_file_ + "\" }";
+                      ", token_file: \"" + token_file_ + "\" }\n" + extra_yaml_;
     config_ = dir_.write("routes.yaml", routes_yaml(spec));
     daemon_ = SwitchyardProcess::run(config_, dir_.file("switchyard.log"));
     ASSERT_TRUE(wait_until([&] { return http_get(port_, "/ui/api/overview").status == 200; }, 20s,
@@ -133,9 +137,18 @@ class ConsoleTest : public ::testing::Test {
 
   std::string dead_key() const { return SourceKeys("events").dead(); }
 
+  // The JSON text of what `script` returns, parsed.
+  rapidjson::Document evaluate(const std::string& script) {
+    const std::string json = browser().execute(script);
+    rapidjson::Document doc;
+    doc.Parse(json.c_str(), json.size());
+    return doc;
+  }
+
   RedisServer redis_;
   TempDir dir_;
   std::string plugins_, token_file_, config_;
+  std::string extra_handlers_, extra_routes_, extra_yaml_;  // start() adds them to routes.yaml
   int port_ = 0;
   SwitchyardProcess daemon_;
   std::unique_ptr<WebDriver> browser_;
@@ -148,6 +161,28 @@ TEST_F(ConsoleTest, OverviewShowsTheBacklogGrowWhilePausedAndDrainAfterResume) {
   wait_until_paused_workers_look();
   browser().navigate(base() + "/ui/#overview");
   ASSERT_TRUE(wait_text(".card.source", "PAUSED since", 20s));
+  // The daemon's consumer with its last heartbeat: how long ago, and the time itself as title,
+  // both by Redis' clock (the overview API gives it, and Redis' now).
+  ASSERT_TRUE(wait_text(".consumers li .alive", "last heartbeat", 20s));
+  const std::string ago = text_of(".consumers li .alive time.ago");
+  EXPECT_TRUE(std::regex_match(ago, std::regex("\\d+\\.\\d s ago"))) << ago;
+  const rapidjson::Document title =
+      evaluate("return document.querySelector('.consumers li .alive time.ago').title");
+  ASSERT_TRUE(title.IsString());
+  EXPECT_TRUE(std::regex_match(title.GetString(),
+                               std::regex("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z")))
+      << title.GetString();
+  {
+    HttpResult overview = http_get(port_, "/ui/api/overview");
+    rapidjson::Document o;
+    o.Parse(overview.body.c_str());
+    ASSERT_TRUE(o.IsObject() && o["sources"][0]["consumers"].Size() >= 1) << overview.body;
+    const rapidjson::Value& consumer = o["sources"][0]["consumers"][0];
+    ASSERT_TRUE(consumer["heartbeat_ms"].IsInt64()) << overview.body;
+    const int64_t age = o["now_ms"].GetInt64() - consumer["heartbeat_ms"].GetInt64();
+    EXPECT_GE(age, 0) << overview.body;
+    EXPECT_LT(age, 60000) << overview.body;  // refreshed well within reclaim_after
+  }
   RedisClient client = redis_.client();
   client.rpush_many("events", mixed_events(kEvents), 100);
   const std::string pending = "tr[data-source=\"events\"] td.pending";
@@ -197,6 +232,7 @@ TEST_F(ConsoleTest, AHostileEventNameRendersAsTextAndRunsNothing) {
 TEST_F(ConsoleTest, AReplayFromThePageLandsTheRow) {
   start();
   RedisClient client = redis_.client();
+  client.rpush(dead_key(), dead_letter(quote_created(4343), std::string("quotes_db"), "disk full"));
   client.rpush(dead_key(),
                dead_letter(quote_created(4242), std::string("quotes_db"), "database is locked"));
   browser().navigate(base() + "/ui/#dead");
@@ -209,6 +245,20 @@ TEST_F(ConsoleTest, AReplayFromThePageLandsTheRow) {
   ASSERT_TRUE(wait_text("#status", "replayed 1", 20s));
   ASSERT_TRUE(wait_until([&] { return count_rows(dir_.file("analytics.db"), "quotes") == 1; }, 30s,
                          "the replayed quote's row"))
+      << daemon_.log_tail();
+  EXPECT_EQ(client.llen(dead_key()), 1);
+
+  // A filtered set: the confirmation names the count, then each letter goes to its handler.
+  browser().send_keys(browser().find("#f-reason"), "disk full");
+  browser().click(browser().find("#apply"));
+  ASSERT_TRUE(wait_text("#page-info", "1–1 of 1 ", 20s));
+  browser().click(browser().find("#replay-all"));
+  ASSERT_TRUE(wait_text("#confirm-text",
+                        "Replay 1 dead letter(s) matching the filter in " + dead_key() + "?", 20s));
+  browser().click(browser().find("#confirm-yes"));
+  ASSERT_TRUE(wait_text("#status", "replayed 1 dead letter(s)", 20s));
+  ASSERT_TRUE(wait_until([&] { return count_rows(dir_.file("analytics.db"), "quotes") == 2; }, 30s,
+                         "the second replayed quote's row"))
       << daemon_.log_tail();
   EXPECT_EQ(client.llen(dead_key()), 0);
 }
@@ -265,7 +315,25 @@ TEST_F(ConsoleTest, WriteActionsWithoutTheRightTokenOrFromAnotherSiteAreRefused)
   EXPECT_EQ(client.llen(dead_key()), 1);
 }
 
+// Also: the routes page as a graph at 50 handlers (jsonl_sink entries routed from a few
+// patterns), with contracts.
 TEST_F(ConsoleTest, EveryResourceIsSameOriginUnderAStrictPolicy) {
+  constexpr int kHandlers = 50;
+  std::filesystem::copy(bundled_plugin("jsonl_sink"), plugins_);
+  std::string audit, billing;
+  for (int i = 0; i < kHandlers; ++i) {
+    const std::string name = "sink_" + std::to_string(i);
+    extra_handlers_ += name + ":\n  plugin: jsonl_sink\n  config: { path: " +
+                       json_string(dir_.file(name + ".jsonl")) + " }\n";
+    (i < kHandlers / 2 ? audit : billing) +=
+        (audit.empty() || i == kHandlers / 2 ? "" : ", ") + name;
+  }
+  extra_routes_ = "\"audit.*\": [" + audit + "]\n\"billing.*\": [" + billing +
+                  "]\n\"*.deleted\": [sink_0, sink_49, quotes_db]";
+  const std::string login_schema = dir_.write("audit.login.json", "{\"type\": \"object\"}");
+  extra_yaml_ = "contracts:\n  quote.created: " +
+                json_string(std::string(SWITCHYARD_SOURCE_DIR) + "/schemas/quote.created.json") +
+                "\n  audit.login: " + json_string(login_schema) + "\n";
   start();
   httplib::Client client("127.0.0.1", port_);
   for (const char* path : {"/ui/", "/ui/console_app.js", "/ui/console_style.css",
@@ -294,9 +362,30 @@ TEST_F(ConsoleTest, EveryResourceIsSameOriginUnderAStrictPolicy) {
     }
     EXPECT_GE(count, 2) << names;  // the script and the style sheet at least
   }
+  // The routes page at 52 handlers: every node and edge drawn within a bounded wait.
   browser().navigate(base() + "/ui/#routes");
-  ASSERT_TRUE(wait_text("#route-graph", "quotes_db", 20s));
+  const std::string count_nodes =
+      "return document.querySelectorAll('#route-graph g.node.handler').length";
+  ASSERT_TRUE(wait_until([&] { return browser().execute(count_nodes) == "52"; }, 20s,
+                         "52 handler nodes in the routes graph"));
+  // audit.* -> 25, billing.* -> 25, *.deleted -> 3, and one each for the two default routes.
+  EXPECT_EQ(browser().execute("return document.querySelectorAll('#route-graph path.edge').length"),
+            "55");
+  EXPECT_EQ(browser().execute("return document.querySelectorAll('#route-graph "
+                              "path.edge[data-pattern=\"billing.*\"][data-handler=\"sink_49\"]')"
+                              ".length"),
+            "1");
+  EXPECT_EQ(browser().find_all("#handler-rows tr").size(), 52u);
   EXPECT_NE(text_of("#handler-rows").find("quote_created_sink"), std::string::npos);
+  // Contracts: on the pattern nodes that receive a contracted event, and listed with their file
+  // and the patterns that route the event.
+  EXPECT_EQ(browser().execute("return [...document.querySelectorAll('#route-graph "
+                              "g.pattern.has-contract')].map(g => g.dataset.pattern).sort()"),
+            "[\"audit.*\",\"quote.created\"]");
+  EXPECT_EQ(text_of("#contract-rows tr[data-event=\"audit.login\"]"),
+            "audit.login\t" + login_schema + "\taudit.*");
+  EXPECT_NE(text_of("#contract-rows tr[data-event=\"quote.created\"]").find("quote.created.json"),
+            std::string::npos);
   browser().save_screenshot("console-routes");
 }
 
@@ -334,10 +423,41 @@ TEST_F(ConsoleTest, AHundredThousandDeadLettersArePagedServerSide) {
   browser().click(browser().find("#apply"));
   ASSERT_TRUE(wait_text("#page-info", "1–1 of 1 ", 30s));
   EXPECT_EQ(first_id(), dead_letter_id(letters.front()));
+
+  // Purging what the filter matches asks first, naming the count, and removes only that.
+  browser().send_keys(browser().find("#token"), kToken);
+  browser().click(browser().find("#purge-all"));
+  ASSERT_TRUE(wait_text("#confirm-text",
+                        "Purge 1 dead letter(s) matching the filter in " + dead_key() + "?", 20s));
+  browser().click(browser().find("#confirm-yes"));
+  ASSERT_TRUE(wait_text("#status", "purged 1 dead letter(s)", 30s));
+  ASSERT_TRUE(wait_text("#page-info", "of 0 (99999 in", 30s));
+  EXPECT_EQ(client.llen(dead_key()), kLetters - 1);
 }
 
+// Also: a --listen it cannot serve on is reported as --listen, with what to give instead.
 TEST_F(ConsoleTest, SwitchyardConsoleShowsTheStateFromRedisAlone) {
   start();
+  const std::string in_use = "127.0.0.1:" + std::to_string(port_);  // the daemon's
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"8080", "expected host:port, e.g. 127.0.0.1:9464"},
+      {":8080", "expected host:port"},
+      {"127.0.0.1:80x", "the port must be a number 0..65535"},
+      {"127.0.0.1:99999", "the port must be a number 0..65535"},
+      {in_use, "cannot bind (address in use, or not an address of this host); give a free port"}};
+  for (const auto& [listen, why] : bad) {
+    const CommandResult r = cli({"console", "--listen", listen});
+    EXPECT_EQ(r.exit_code, 2) << listen << ": " << r.err;
+    EXPECT_NE(r.err.find("switchyard console: --listen \"" + listen + "\": "), std::string::npos)
+        << r.err;
+    EXPECT_EQ(r.err.find("metrics.listen"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
+  }
+  // So is a --redis it cannot use: named as the flag, not as routes.yaml's redis.url.
+  const CommandResult bad_redis = cli({"console", "--redis", "http://localhost:6379"});
+  EXPECT_EQ(bad_redis.exit_code, 2) << bad_redis.err;
+  EXPECT_NE(bad_redis.err.find("switchyard: --redis: Redis URL"), std::string::npos)
+      << bad_redis.err;
   ASSERT_EQ(daemon_.stop(), 0);
   // No daemon now: the console process reads everything from Redis.
   ASSERT_EQ(cli({"pause", "events"}).exit_code, 0);
