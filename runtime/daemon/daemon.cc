@@ -364,7 +364,7 @@ void Daemon::housekeeping() {
       if (connection.connected() && std::chrono::steady_clock::now() >= next_behind) {
         next_behind =
             std::chrono::steady_clock::now() + std::chrono::milliseconds(kBehindSampleEveryMs);
-        Status s = behind.sample(connection);
+        Status s = behind.sample(connection, handler_names(*pipelines_.get()->config));
         if (!s && s.message() != behind_error)
           spdlog::warn("how far behind: {} (the switchyard_source_* gauges keep their last values)",
                        s.message());
