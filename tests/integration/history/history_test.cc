@@ -27,7 +27,7 @@ namespace {
 class HistoryFixture {
  protected:
   explicit HistoryFixture(SourceKind kind, RedisServerOptions redis = {})
-      : rig_(kind, {}, std::move(redis)), metrics_port_(pick_free_tcp_port()) {}
+      : rig_(kind, {"flaky_sink"}, std::move(redis)), metrics_port_(pick_free_tcp_port()) {}
 
   RoutesYaml spec(bool with_new_handler, const std::string& archive) {
     RoutesYaml s = fault_spec("batch: 100\nreclaim_after: 1s\narchive: " + archive);
@@ -284,6 +284,47 @@ TEST_F(HistoryTest, TheReadmeStoryANewHandlerBackfillsYesterdayThenKeepsUpLive) 
   EXPECT_EQ(new_quotes(), 650);
   EXPECT_EQ(rig_.quotes(), 150);
   EXPECT_EQ(rig_.dead_count(), 0);
+  EXPECT_EQ(daemon.stop(10s), 0) << daemon.log_tail();
+}
+
+// A backfill's deliveries follow the retry and dead-letter rules of live ones: a handler that
+// fails twice per message handles each on its third attempt; one that keeps failing dead-letters
+// each after max_attempts (5), naming itself.
+TEST_F(HistoryTest, BackfilledDeliveriesAreRetriedAndDeadLetteredLikeLiveOnes) {
+  const std::string archive = "{ retention: 1d }";
+  rig_.write_config(spec(false, archive));
+  SwitchyardProcess daemon = rig_.start();
+  publish_and_drain(quotes(1, 20), daemon);
+  RoutesYaml added = spec(false, archive);
+  added.extra_handlers +=
+      flaky_handler(rig_.file("flaky.jsonl"), 2) +
+      "doomed:\n  plugin: flaky_sink\n  config: { path: " + json_string(rig_.file("doomed.jsonl")) +
+      ", fail_times: 100 }\n";
+  added.extra_routes = "\"quote.*\": [audit, flaky, doomed]";
+  rig_.write_config(added);
+  ASSERT_TRUE(daemon.reload());
+  ASSERT_TRUE(wait_until([&] { return daemon.log().find("reloaded ") != std::string::npos; }, 10s,
+                         "the log line \"reloaded\""))
+      << daemon.log_tail();
+  for (const char* handler : {"flaky", "doomed"}) {
+    CommandResult run = rig_.cli({"backfill", "--handler", handler, "--since", "1h"});
+    EXPECT_NE(run.out.find("sent 20 of 20 archived messages"), std::string::npos) << run;
+  }
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return file_lines(rig_.file("flaky.jsonl")).size() == 20 && rig_.dead_count() == 20 &&
+               rig_.retrying() == 0;
+      },
+      30s, "the backfilled deliveries handled or dead-lettered"))
+      << rig_.describe() << "\n"
+      << daemon.log_tail();
+  EXPECT_EQ(distinct_count(file_lines(rig_.file("flaky.jsonl"))), 20u);
+  EXPECT_EQ(file_lines(rig_.file("doomed.jsonl")).size(), 0u);
+  for (const DeadLetterView& d : read_dead_letters(rig_.client(), rig_.dead_key())) {
+    EXPECT_EQ(d.handler.value_or(""), "doomed") << d.raw;
+    EXPECT_EQ(d.attempts, 5) << d.raw;
+  }
+  EXPECT_EQ(audit_lines(), 20);  // audit saw each once, live
   EXPECT_EQ(daemon.stop(10s), 0) << daemon.log_tail();
 }
 
