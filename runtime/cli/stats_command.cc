@@ -67,9 +67,38 @@ void print_behind_json(std::ostream& out, const SourceBehindView& b,
   out << "}";
 }
 
+// `max_rate` as JSON: "2000/s", or null when unlimited.
+std::string json_rate(const Rate& rate) {
+  return rate.limited() ? json_quote(rate_text(rate)) : "null";
+}
+
+// The "limits" member of a source's JSON object (README "Pace and dedup"): the source's
+// max_rate and every handler's max_rate (its bucket for this source), max_in_flight and dedup,
+// null where routes.yaml sets none. Routes are shared by all sources, so every handler is listed.
+void print_limits_json(std::ostream& out, const Config& config, const std::string& source) {
+  const SourceConfig* s = nullptr;
+  for (const SourceConfig& c : config.sources)
+    if (c.name == source) s = &c;
+  out << ",\"limits\":{\"max_rate\":" << (s ? json_rate(s->max_rate) : "null") << ",\"handlers\":{";
+  for (size_t i = 0; i < config.handlers.size(); ++i) {
+    const HandlerConfig& h = config.handlers[i];
+    out << (i ? "," : "") << json_quote(h.name) << ":{\"max_rate\":" << json_rate(h.max_rate)
+        << ",\"max_in_flight\":"
+        << (h.max_in_flight > 0 ? std::to_string(h.max_in_flight) : std::string("null"))
+        << ",\"dedup\":";
+    if (h.dedup.key.empty())
+      out << "null";
+    else
+      out << "{\"key\":" << json_quote(h.dedup.key)
+          << ",\"window_seconds\":" << json_number(h.dedup.window.count() / 1000.0) << "}";
+    out << "}";
+  }
+  out << "}}";
+}
+
 void print_json(std::ostream& out, const std::vector<SourceStats>& stats,
                 const std::map<std::string, SourceBehindView>& behind,
-                const std::vector<HandlerView>& handlers) {
+                const std::vector<HandlerView>& handlers, const Config& config) {
   out << "{";
   for (size_t i = 0; i < stats.size(); ++i) {
     const auto& st = stats[i];
@@ -97,9 +126,11 @@ void print_json(std::ostream& out, const std::vector<SourceStats>& stats,
           << ",\"done\":" << (c.done ? "true" : "false") << ",\"read\":" << c.scanned
           << ",\"sent\":" << c.sent << ",\"progress\":" << c.fraction()
           << ",\"eta_seconds\":" << (eta ? std::to_string(*eta / 1000) : "null")
-          << ",\"updated\":" << json_quote(iso8601(c.updated_ms)) << "}";
+          << ",\"updated\":" << json_quote(iso8601(c.updated_ms)) << ",\"runs\":" << c.runs
+          << ",\"read_all_runs\":" << c.scanned_all << ",\"sent_all_runs\":" << c.sent_all << "}";
     }
     out << "}";
+    print_limits_json(out, config, st.name);
     auto b = behind.find(st.name);
     print_behind_json(out, b == behind.end() ? SourceBehindView{} : b->second, handlers);
     if (st.stream) {
@@ -146,15 +177,18 @@ void print_alerts(std::ostream& out, const SourceStats& st) {
   for (const auto& [handler, c] : st.backfills) {
     out << "  " << (c.verb == "replay" ? "REPLAY" : "BACKFILL") << " handler " << printable(handler)
         << " (" << iso8601(c.from_ms) << " to " << iso8601(c.until_ms) << "): ";
+    const std::string all_runs = c.runs > 1 ? "; " + std::to_string(c.runs) + " runs sent " +
+                                                  std::to_string(c.sent_all) + " in all"
+                                            : "";
     if (c.done) {
       out << "done at " << iso8601(c.updated_ms) << ", sent " << c.sent << " of " << c.scanned
-          << " archived\n";
+          << " archived" << all_runs << "\n";
       continue;
     }
     const auto eta = c.eta_ms(now);
     out << static_cast<int>(c.fraction() * 100) << "%, sent " << c.sent << " of " << c.scanned
         << " read, ETA " << (eta ? std::to_string(*eta / 1000) + "s" : std::string("unknown"))
-        << ", last moved " << iso8601(c.updated_ms) << "\n";
+        << ", last moved " << iso8601(c.updated_ms) << all_runs << "\n";
   }
 }
 
@@ -265,7 +299,7 @@ int stats_command(const CommonOptions& common, const StatsOptions& options) {
     Status f = collect_source_stats(connection, *loaded.config, options.source, &stats);
     if (f) f = read_behind(connection, *loaded.config, &behind, &handlers);
     if (!f) return f;
-    options.json ? print_json(out, stats, behind, handlers)
+    options.json ? print_json(out, stats, behind, handlers, *loaded.config)
                  : print_text(out, stats, behind, handlers);
     if (!options.json) print_limits(out, *loaded.config);
     return Status::ok();

@@ -382,7 +382,7 @@ void Daemon::housekeeping() {
       if (connection.connected() && std::chrono::steady_clock::now() >= next_behind) {
         next_behind =
             std::chrono::steady_clock::now() + std::chrono::milliseconds(kBehindSampleEveryMs);
-        Status s = behind.sample(connection);
+        Status s = behind.sample(connection, handler_names(*pipelines_.get()->config));
         // Redis refusing writes is logged once, by the health view.
         const bool refused =
             !s && health_.report_refused(options_.endpoint.redacted(), s.message());

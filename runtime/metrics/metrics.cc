@@ -50,6 +50,15 @@ void Metrics::set_behind(const std::string& source, const SourceBehind& behind) 
   behind_[source] = behind;
 }
 
+void Metrics::set_backfills(const std::string& source,
+                            std::map<std::string, BackfillProgress> handlers) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (handlers.empty())
+    backfills_.erase(source);
+  else
+    backfills_[source] = std::move(handlers);
+}
+
 uint64_t Metrics::received(const std::string& source) const {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = received_.find(source);
@@ -71,9 +80,10 @@ std::map<std::string, Metrics::HandlerTotals> Metrics::handler_totals() const {
   return out;
 }
 
-// A gauge value in the text format: +Inf for infinity.
+// A gauge value in the text format: +Inf for infinity, NaN for unknown.
 static std::string gauge_value(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  if (std::isnan(v)) return "NaN";
   std::ostringstream out;
   out << v;
   return out.str();
@@ -171,6 +181,44 @@ std::string Metrics::escape_label(std::string_view value) {
       out += c;
   }
   return out;
+}
+
+void Metrics::render_backfills(std::ostream& out) const {
+  if (backfills_.empty()) return;
+  struct Series {
+    const char* name;
+    const char* type;
+    const char* help;
+    double (*value)(const BackfillProgress&);
+  };
+  static const Series kSeries[] = {
+      {"switchyard_backfill_sent_total", "counter",
+       "Archived messages a backfill or replay enqueued for the handler, every run together.",
+       [](const BackfillProgress& b) { return static_cast<double>(b.sent_all); }},
+      {"switchyard_backfill_scanned_total", "counter",
+       "Archive entries a backfill or replay of the handler read, every run together.",
+       [](const BackfillProgress& b) { return static_cast<double>(b.scanned_all); }},
+      {"switchyard_backfill_progress", "gauge",
+       "Share of the latest run's time range copied, 0 to 1.",
+       [](const BackfillProgress& b) { return b.progress; }},
+      {"switchyard_backfill_done", "gauge", "1 once the latest run finished its range.",
+       [](const BackfillProgress& b) { return b.done ? 1.0 : 0.0; }},
+      {"switchyard_backfill_eta_seconds", "gauge",
+       "Seconds until the latest run is done at its pace so far (0: done, NaN: unknown).",
+       [](const BackfillProgress& b) { return b.eta_seconds; }},
+  };
+  for (const Series& series : kSeries) {
+    out << "# HELP " << series.name << " " << series.help << "\n# TYPE " << series.name << " "
+        << series.type << "\n";
+    for (const auto& [source, handlers] : backfills_)
+      for (const auto& [handler, b] : handlers)
+        if (shown(handler))
+          out << series.name << "{source=\"" << escape_label(source) << "\",handler=\""
+              << escape_label(handler) << "\"} "
+              << (series.type[0] == 'c' ? std::to_string(static_cast<uint64_t>(series.value(b)))
+                                        : gauge_value(series.value(b)))
+              << "\n";
+  }
 }
 
 std::string Metrics::render() const {
@@ -293,6 +341,7 @@ std::string Metrics::render() const {
   for (const auto& [source, seconds] : source_rate_waits_)
     out << "switchyard_source_rate_limited_seconds_total{source=\"" << escape_label(source)
         << "\"} " << seconds << "\n";
+  render_backfills(out);
   static const char* const kPace[4][2] = {
       {"switchyard_handler_rate_limited_total",
        "Deliveries beyond the handler's max_rate, sent to wait in K:retry."},

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <ostream>
 #include <set>
 #include <string>
 #include <string_view>
@@ -67,6 +68,17 @@ class Metrics {
     double drain_eta_seconds = 0;
   };
   void set_behind(const std::string& source, const SourceBehind& behind);
+  // A backfill or replay of one handler from one source's archive (README "History: archive,
+  // backfill, replay"), as its cursor in Redis says, set by the daemon's sampler with every
+  // cursor of the source at once (a cursor not in the set is dropped). Every instance reads and
+  // renders the same figures. eta_seconds is NaN when unknown, 0 when done.
+  struct BackfillProgress {
+    uint64_t scanned_all = 0, sent_all = 0;  // every run together
+    double progress = 0;                     // the latest run, 0..1
+    bool done = false;
+    double eta_seconds = 0;
+  };
+  void set_backfills(const std::string& source, std::map<std::string, BackfillProgress> handlers);
   // Messages taken from `source` so far (the received counter).
   uint64_t received(const std::string& source) const;
   // One handler's counters: cumulative duration buckets (bounds: duration_bounds()), calls, and
@@ -95,6 +107,8 @@ class Metrics {
     double sum = 0;
   };
 
+  // The switchyard_backfill_* series (under mutex_).
+  void render_backfills(std::ostream& out) const;
   // A series labelled with handler h is rendered (under mutex_).
   bool shown(const std::string& handler) const {
     return !handlers_known_ || handlers_.count(handler) > 0;
@@ -119,6 +133,8 @@ class Metrics {
   std::map<std::string, double> source_rate_waits_;                  // source
   // handler -> rate limited, in-flight waits, deduplicated, unkeyed
   std::map<std::string, std::array<uint64_t, 4>> pace_;
+  // source -> handler -> its backfill's progress
+  std::map<std::string, std::map<std::string, BackfillProgress>> backfills_;
 };
 
 }  // namespace switchyard

@@ -69,6 +69,9 @@ Status read_backfill(RedisConnection* connection, const SourceKeys& keys,
     if (f == "updated_ms") c.updated_ms = to_int(v);
     if (f == "rate") c.rate = to_int(v);
     if (f == "done") c.done = v == "1";
+    if (f == "runs") c.runs = to_int(v);
+    if (f == "scanned_total") c.scanned_all = to_int(v);
+    if (f == "sent_total") c.sent_all = to_int(v);
   }
   *cursor = c;
   *found = true;
@@ -81,13 +84,13 @@ Status start_backfill(RedisConnection* connection, const SourceKeys& keys,
   const std::string from = std::to_string(c.from_ms), until = std::to_string(c.until_ms);
   const std::string started = std::to_string(c.started_ms), rate = std::to_string(c.rate);
   Reply reply;
-  Status s = connection->command_ok({"DEL", key}, &reply);
-  if (!s) return s;
-  return connection->command_ok(
+  Status s = connection->command_ok(
       {"HSET",       key,     "verb",       c.verb,    "from_ms", from, "until_ms", until,
        "event",      c.event, "last",       c.last_id, "scanned", "0",  "sent",     "0",
        "started_ms", started, "updated_ms", started,   "rate",    rate, "done",     "0"},
       &reply);
+  if (!s) return s;
+  return connection->command_ok({"HINCRBY", key, "runs", "1"}, &reply);
 }
 
 Status enqueue_backfill_chunk(RedisConnection* connection, const SourceKeys& keys,
@@ -116,6 +119,22 @@ Status finish_backfill(RedisConnection* connection, const SourceKeys& keys,
   const std::string now = std::to_string(now_ms);
   return connection->command_ok({"HSET", keys.backfill(handler), "done", "1", "updated_ms", now},
                                 &reply);
+}
+
+Status read_backfills(RedisConnection* connection, const SourceConfig& source,
+                      const std::vector<std::string>& handlers,
+                      std::vector<std::pair<std::string, BackfillCursor>>* cursors) {
+  cursors->clear();
+  if (!source.archive) return Status::ok();
+  const SourceKeys keys(source.key);
+  for (const std::string& handler : handlers) {
+    BackfillCursor cursor;
+    bool found = false;
+    Status s = read_backfill(connection, keys, handler, &cursor, &found);
+    if (!s) return s;
+    if (found) cursors->emplace_back(handler, cursor);
+  }
+  return Status::ok();
 }
 
 }  // namespace switchyard

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "config/config.h"
 #include "redis/redis_connection.h"
 #include "source/source.h"
 #include "util/status.h"
@@ -33,6 +34,11 @@ struct BackfillCursor {
   int64_t updated_ms = 0;
   int64_t rate = 0;  // --rate, per second
   bool done = false;
+  // Every run's totals since the cursor was created (--reset keeps them): how many runs started,
+  // archive entries read and deliveries enqueued. The fields above are the latest run's.
+  int64_t runs = 0;
+  int64_t scanned_all = 0;
+  int64_t sent_all = 0;
 
   // How far through its time range it is, 0..1, by the handled time of the last id copied.
   double fraction() const;
@@ -49,7 +55,8 @@ int64_t archive_id_ms(std::string_view id);
 Status read_backfill(RedisConnection* connection, const SourceKeys& keys,
                      const std::string& handler, BackfillCursor* cursor, bool* found);
 
-// Writes a new cursor (the whole hash, replacing any).
+// Starts a run: writes the run's fields (replacing the previous run's), counts one more run and
+// keeps the totals of every run.
 Status start_backfill(RedisConnection* connection, const SourceKeys& keys,
                       const std::string& handler, const BackfillCursor& cursor);
 
@@ -65,6 +72,12 @@ Status enqueue_backfill_chunk(RedisConnection* connection, const SourceKeys& key
 // Marks the cursor done (it stays, for `stats` and so that the range is not sent again).
 Status finish_backfill(RedisConnection* connection, const SourceKeys& keys,
                        const std::string& handler, int64_t now_ms);
+
+// The cursors of `handlers` (those that have one) on `source`, by handler name: one HGETALL per
+// handler, none when the source keeps no archive. Errors: as read_backfill.
+Status read_backfills(RedisConnection* connection, const SourceConfig& source,
+                      const std::vector<std::string>& handlers,
+                      std::vector<std::pair<std::string, BackfillCursor>>* cursors);
 
 }  // namespace switchyard
 

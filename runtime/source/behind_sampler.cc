@@ -3,11 +3,14 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
+#include "source/archive.h"
 #include "source/lua/scripts.h"
 #include "source/queue_depth.h"
 #include "source/source.h"
@@ -137,10 +140,12 @@ std::string BehindSampler::handlers_json(int64_t now_ms) {
   return out + "}";
 }
 
-Status BehindSampler::sample(RedisConnection& connection) {
+Status BehindSampler::sample(RedisConnection& connection,
+                             const std::vector<std::string>& handlers) {
   int64_t now_ms = 0;
   Status s = redis_time_ms(connection, &now_ms);
   if (!s) return s;
+  Status backfill_error = Status::ok();  // the first cursor that could not be read
   for (size_t i = 0; i < sources_.size(); ++i) {
     const SourceConfig& source = sources_[i];
     QueueDepth depth;
@@ -213,8 +218,27 @@ Status BehindSampler::sample(RedisConnection& connection) {
     if (s) s = connection.command_ok({"ZADD", history, bucket, point}, &written);
     if (s) s = connection.command_ok({"ZREMRANGEBYSCORE", history, "-inf", oldest}, &written);
     if (!s) return s;
+    // The backfills' progress; a cursor key of another type is reported and stops nothing else
+    // (the source's series keep their last values).
+    std::vector<std::pair<std::string, BackfillCursor>> cursors;
+    s = read_backfills(&connection, source, handlers, &cursors);
+    if (!s) {
+      if (backfill_error) backfill_error = s;
+      continue;
+    }
+    std::map<std::string, Metrics::BackfillProgress> progress;
+    for (const auto& [handler, c] : cursors) {
+      const std::optional<int64_t> eta = c.eta_ms(now_ms);
+      Metrics::BackfillProgress& p = progress[handler];
+      p.scanned_all = static_cast<uint64_t>(std::max<int64_t>(0, c.scanned_all));
+      p.sent_all = static_cast<uint64_t>(std::max<int64_t>(0, c.sent_all));
+      p.progress = c.fraction();
+      p.done = c.done;
+      p.eta_seconds = c.done ? 0.0 : eta ? static_cast<double>(*eta) / 1000.0 : std::nan("");
+    }
+    metrics_->set_backfills(source.name, std::move(progress));
   }
-  return Status::ok();
+  return backfill_error;
 }
 
 void BehindSampler::withdraw(RedisConnection& connection) {

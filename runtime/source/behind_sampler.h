@@ -62,9 +62,11 @@ class BehindSampler {
   // One round for every source: depth, oldest age, rates, ETA into the gauges, and one HSET of
   // this instance's snapshot per source (snapshots of instances silent for kSnapshotForgetMs are
   // deleted), and the backlog and oldest age into K:stats:history. The first source's snapshot
-  // also holds the per-handler rates and latency buckets of the last minute. Errors: the first
-  // failed command (the round stops there; gauges keep their last values).
-  Status sample(RedisConnection& connection);
+  // also holds the per-handler rates and latency buckets of the last minute. The cursors of
+  // the backfills of `handlers` (the running config's) on sources with an archive go into the
+  // switchyard_backfill_* series. Errors: the first failed command (the round stops there;
+  // gauges keep their last values).
+  Status sample(RedisConnection& connection, const std::vector<std::string>& handlers = {});
   // Deletes this instance's snapshots (a clean stop). Errors are ignored.
   void withdraw(RedisConnection& connection);
 

@@ -11,5 +11,7 @@ for i = 5, #ARGV, 1000 do
 end
 redis.call('HINCRBY', KEYS[1], 'scanned', ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'sent', (#ARGV - 4) / 2)
+redis.call('HINCRBY', KEYS[1], 'scanned_total', ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'sent_total', (#ARGV - 4) / 2)
 redis.call('HSET', KEYS[1], 'last', ARGV[2], 'updated_ms', ARGV[4])
 return 1

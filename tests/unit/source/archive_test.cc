@@ -97,6 +97,20 @@ TEST_F(ArchiveTest, AChunkMovesTheCursorWithItsDeliveriesOnlyFromWhereItStands) 
   EXPECT_FALSE(c.done);
   ASSERT_TRUE(finish_backfill(&*connection_, keys_, "h", 12));
   EXPECT_TRUE(cursor("h").done);
+
+  // A second run starts over its own totals and keeps those of every run.
+  fresh.last_id = "1700-0";
+  ASSERT_TRUE(start_backfill(&*connection_, keys_, "h", fresh));
+  ASSERT_TRUE(
+      enqueue_backfill_chunk(&*connection_, keys_, "h", "1700-0", "1800-0", 2, second, 13, &moved));
+  EXPECT_TRUE(moved);
+  c = cursor("h");
+  EXPECT_FALSE(c.done);
+  EXPECT_EQ(c.scanned, 2);
+  EXPECT_EQ(c.sent, 1);
+  EXPECT_EQ(c.runs, 2);
+  EXPECT_EQ(c.scanned_all, 6);
+  EXPECT_EQ(c.sent_all, 4);
 }
 
 TEST_F(ArchiveTest, AChunkWithoutACursorWritesNothing) {

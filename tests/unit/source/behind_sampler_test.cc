@@ -149,6 +149,33 @@ TEST_F(BehindSamplerTest, PublishesASnapshotPerInstanceAndSumsTheInstancesTakeRa
   EXPECT_EQ(redis.command({"HEXISTS", "events:stats", "instance:host:1"}).integer, 0);
 }
 
+// The backfills of the running handlers go into the switchyard_backfill_* series; a cursor key
+// of another type is named in the error and stops nothing else: the next source is sampled.
+TEST_F(BehindSamplerTest, BackfillCursorsBecomeSeriesAndABadOneStopsNothingElse) {
+  test::RedisClient redis = client();
+  SourceConfig bad = list_source("bad"), events = list_source("events");
+  bad.archive = events.archive = true;
+  redis.command({"SET", "bad:backfill:new", "x"});
+  redis.command({"HSET", "events:backfill:new", "from_ms", "1000", "until_ms", "2000", "last",
+                 "2000-0", "done", "1", "sent_total", "30", "scanned_total", "70", "runs", "2"});
+  Metrics metrics;
+  BehindSampler sampler({bad, events}, {"host:1", "host:1"}, &metrics);
+  const Status s = sampler.sample(*connection_, {"old", "new"});
+  EXPECT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("bad:backfill:new"), std::string::npos) << s.message();
+  const std::string text = metrics.render();
+  const std::string labels = "{source=\"events\",handler=\"new\"} ";
+  for (const std::string& series :
+       {"switchyard_backfill_sent_total" + labels + "30\n",
+        "switchyard_backfill_scanned_total" + labels + "70\n",
+        "switchyard_backfill_progress" + labels + "1\n",
+        "switchyard_backfill_done" + labels + "1\n",
+        "switchyard_backfill_eta_seconds" + labels + "0\n",
+        std::string("switchyard_source_oldest_age_seconds{source=\"bad\"} 0\n")})
+    EXPECT_NE(text.find(series), std::string::npos) << series << "\n" << text;
+  EXPECT_EQ(text.find("handler=\"old\""), std::string::npos) << text;
+}
+
 TEST_F(BehindSamplerTest, AUserLimitedToItsKeysAndDataTypesCanSample) {
   // No TIME, TYPE or EXPIRE: the daemon's ACL user needs nothing beyond the source's own types.
   test::RedisClient redis = client();
