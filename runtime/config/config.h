@@ -90,6 +90,7 @@ struct SourceConfig {
   Millis reclaim_after{0};        // a silent instance's in-flight messages are reclaimed after
   Delivery delivery{};            // type list only
   Rate max_rate;                  // messages taken from K, by every instance together
+  bool handlers_at_once = false;  // a batch's calls of several handlers run at once (lanes)
   bool archive = false;           // `archive:` given: handled messages go to K:archive
   Millis archive_retention{0};    // archive entries older than this are trimmed
   long long archive_max_len = 0;  // most entries K:archive keeps (approximately)

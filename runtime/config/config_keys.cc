@@ -132,6 +132,8 @@ std::vector<KeySpec> build_table() {
               "most messages taken per round trip"),
       integer("sources.*.workers", 1, 64, &store<&SourceConfig::workers>, "1",
               "consumer threads for this source"),
+      row("sources.*.handlers_at_once", K::kBool, &store<&SourceConfig::handlers_at_once>, "true",
+          "a batch bound for several handlers calls them at once, one thread each"),
       integer("sources.*.max_deliveries", 1, INT_MAX, &store<&SourceConfig::max_deliveries>, "5",
               "deliveries without an ack (crashes) before a message is dead-lettered"),
       duration("sources.*.reclaim_after", Millis(1000), &store<&SourceConfig::reclaim_after>, "30s",

@@ -91,6 +91,7 @@ void Dispatcher::dispatch(const Pipeline& pipeline, const TakenBatch& batch, Ack
     }
   }
 
+  call_count_ = 0;
   for (size_t h = 0; h < handler_count; ++h) {
     auto& events = events_by_handler_[h];
     if (events.empty()) continue;
@@ -120,14 +121,18 @@ void Dispatcher::dispatch(const Pipeline& pipeline, const TakenBatch& batch, Ack
       writes->retries.emplace_back(due, encode_retry_entry(entry));
     }
     if (events.empty()) continue;
-    run_handler(handler, config.handlers[h], events, config.retry);
-    after_call(config.handlers[h]);
-    for (size_t k = 0; k < events.size(); ++k) {
-      const Disposition& d = dispositions_[k];
+    add_call(static_cast<int>(h), &events, &messages_by_handler_[h]);
+  }
+  run_calls(pipeline);
+  for (size_t c = 0; c < call_count_; ++c) {
+    const HandlerCall& call = calls_[c];
+    HandlerInstance& handler = *pipeline.handlers.instances[call.handler];
+    for (size_t k = 0; k < call.events->size(); ++k) {
+      const Disposition& d = call.dispositions[k];
       if (d.kind == Disposition::kDone) continue;
-      std::string_view message = messages[messages_by_handler_[h][k]];
+      std::string_view message = messages[(*call.ids)[k]];
       if (tapping) {
-        TapSample& sample = tap_samples_[messages_by_handler_[h][k]];
+        TapSample& sample = tap_samples_[(*call.ids)[k]];
         if (d.kind == Disposition::kDeadLetter || sample.outcome != kDeadLetter) {
           sample.outcome = d.kind == Disposition::kDeadLetter ? kDeadLetter : "retry";
           sample.reason = handler.name() + ": " + d.log;
@@ -269,10 +274,11 @@ void Dispatcher::run_retries(const Pipeline& pipeline, const std::vector<LeasedR
     by_handler[h].push_back(i);
   }
 
+  std::vector<std::vector<sy_event>> events_of(by_handler.size());
+  call_count_ = 0;
   for (size_t h = 0; h < by_handler.size(); ++h) {
     if (by_handler[h].empty()) continue;
-    HandlerInstance& handler = *pipeline.handlers.instances[h];
-    std::vector<sy_event> events;
+    std::vector<sy_event>& events = events_of[h];
     for (size_t i : by_handler[h]) {
       const auto& e = envelopes[i];
       const std::string& m = leased[i].entry.message;
@@ -293,12 +299,15 @@ void Dispatcher::run_retries(const Pipeline& pipeline, const std::vector<LeasedR
       st.data = encode_retry_entry(next);
     }
     if (events.empty()) continue;
-    run_handler(handler, config.handlers[h], events, config.retry);
-    after_call(config.handlers[h]);
-    for (size_t k = 0; k < events.size(); ++k) {
-      const Disposition& d = dispositions_[k];
-      const RetryEntry& entry = leased[by_handler[h][k]].entry;
-      RetrySettlement& st = (*settlements)[by_handler[h][k]];
+    add_call(static_cast<int>(h), &events, &by_handler[h]);
+  }
+  run_calls(pipeline);
+  for (size_t c = 0; c < call_count_; ++c) {
+    const HandlerCall& call = calls_[c];
+    for (size_t k = 0; k < call.events->size(); ++k) {
+      const Disposition& d = call.dispositions[k];
+      const RetryEntry& entry = leased[(*call.ids)[k]].entry;
+      RetrySettlement& st = (*settlements)[(*call.ids)[k]];
       if (d.kind == Disposition::kDone) {
         st.kind = RetrySettlement::kDone;
       } else if (d.kind == Disposition::kReschedule) {
@@ -427,19 +436,19 @@ void Dispatcher::screen(const HandlerConfig& config, std::vector<sy_event>* even
   }
 }
 
-void Dispatcher::after_call(const HandlerConfig& config) {
-  if (!slot_.empty()) {
-    Status s = pacer_->give_slot(handler_slots_key(source_.key, config.name), slot_);
+void Dispatcher::after_call(const HandlerConfig& config, HandlerCall* call) {
+  if (!call->slot.empty()) {
+    Status s = pacer_->give_slot(handler_slots_key(source_.key, config.name), call->slot);
     if (!s && log_once("slot-give:" + config.name))
       log_with(spdlog::level::warn, {.source = source_.name, .handler = config.name},
                "{}; the call slot frees itself after handler_timeout", s.message());
-    slot_.clear();
+    call->slot.clear();
   }
   if (config.dedup.key.empty() || !dedup_) return;
   std::vector<std::string> done;
-  for (size_t k = 0; k < marks_.size() && k < dispositions_.size(); ++k)
-    if (!marks_[k].empty() && dispositions_[k].kind == Disposition::kDone)
-      done.push_back(std::move(marks_[k]));
+  for (size_t k = 0; k < call->marks.size() && k < call->dispositions.size(); ++k)
+    if (!call->marks[k].empty() && call->dispositions[k].kind == Disposition::kDone)
+      done.push_back(std::move(call->marks[k]));
   Status s = dedup_->mark(done, config.dedup.window);
   // Unmarked, a duplicate may be handled again: at-least-once still holds.
   if (!s && log_once("dedup-mark:" + config.name))
@@ -447,52 +456,109 @@ void Dispatcher::after_call(const HandlerConfig& config) {
              "cannot write dedup keys ({}); a later duplicate may be handled again", s.message());
 }
 
-void Dispatcher::run_handler(HandlerInstance& handler, const HandlerConfig& config,
-                             const std::vector<sy_event>& events, const RetryConfig& retry) {
-  // What the plugin logs meanwhile names the source, the handler and, when every event of the
-  // batch has the same name, the event.
-  std::string_view event = events.empty() ? std::string_view() : event_name(events[0]);
-  for (const sy_event& e : events) {
-    if (event_name(e) != event) {
-      event = {};
-      break;
-    }
+void Dispatcher::set_watchdog(HandlerWatchdog* watchdog) {
+  watchdog_ = watchdog;
+  watches_.clear();
+  if (watchdog_) watches_.push_back(watchdog_->add(source_.name));
+}
+
+void Dispatcher::add_call(int h, std::vector<sy_event>* events, std::vector<size_t>* ids) {
+  if (calls_.size() <= call_count_) calls_.emplace_back();
+  HandlerCall& call = calls_[call_count_++];
+  call.handler = h;
+  call.events = events;
+  call.ids = ids;
+  call.marks.swap(marks_);
+  call.slot.swap(slot_);
+  slot_.clear();
+  call.flushed = Status::ok();
+  call.seconds = 0;
+  call.error = nullptr;
+}
+
+void Dispatcher::run_calls(const Pipeline& pipeline) {
+  const Config& config = *pipeline.config;
+  const LogFields outer = current_log_fields();
+  auto run = [&](size_t c, size_t lane) {
+    const int h = calls_[c].handler;
+    call_handler(*pipeline.handlers.instances[h], config.handlers[h], &calls_[c],
+                 lane < watches_.size() ? watches_[lane] : nullptr, outer);
+  };
+  if (call_count_ > 1 && source_.handlers_at_once) {
+    // Lane c runs call c; each lane thread reports its calls in a CallWatch of its own.
+    while (watchdog_ && watches_.size() < call_count_)
+      watches_.push_back(watchdog_->add(source_.name));
+    lanes_.run(call_count_, [&](size_t lane) { run(lane, lane); });
+  } else {
+    for (size_t c = 0; c < call_count_; ++c) run(c, 0);
   }
-  if (outcomes_.size() < events.size()) outcomes_.resize(events.size());
-  auto started = std::chrono::steady_clock::now();
-  if (watch_) {
-    watch_->begin(
-        handler.name(), events.empty() ? std::string_view() : event_name(events[0]), events.size(),
-        config.handler_timeout.count(),
-        std::chrono::duration_cast<std::chrono::milliseconds>(started.time_since_epoch()).count());
-  }
-  Status flushed;
-  {
-    LogScope scope({.source = source_.name, .event = event, .handler = handler.name()});
-    handler.handle_batch(events.data(), events.size(), outcomes_.data());
-    flushed = handler.flush();
-  }
-  if (watch_) watch_->end();
-  std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
-  metrics_->observe_handler_seconds(handler.name(), took.count());
-  dispositions_.resize(events.size());
+  for (size_t c = 0; c < call_count_; ++c)
+    if (calls_[c].error) std::rethrow_exception(calls_[c].error);
+
   const int64_t now = now_ms_();
-  uint64_t counts[3] = {0, 0, 0};
-  for (size_t k = 0; k < events.size(); ++k) {
-    const HandlerVerdict verdict{outcomes_[k].kind, outcomes_[k].reason, flushed.is_ok(),
-                                 flushed.message(), static_cast<int>(events[k].attempt)};
-    Disposition& d = dispositions_[k] = decide_disposition(verdict, retry, now, rng_());
-    ++counts[d.outcome];
-    if (d.kind == Disposition::kDone) continue;
-    log_with(spdlog::level::warn,
-             {.source = source_.name,
-              .event = event_name(events[k]),
-              .handler = handler.name(),
-              .outcome = d.log_outcome},
-             "{}", d.log);
+  for (size_t c = 0; c < call_count_; ++c) {
+    HandlerCall& call = calls_[c];
+    const std::string& name = pipeline.handlers.instances[call.handler]->name();
+    metrics_->observe_handler_seconds(name, call.seconds);
+    const std::vector<sy_event>& events = *call.events;
+    call.dispositions.resize(events.size());
+    uint64_t counts[3] = {0, 0, 0};
+    for (size_t k = 0; k < events.size(); ++k) {
+      const HandlerVerdict verdict{call.outcomes[k].kind, call.outcomes[k].reason,
+                                   call.flushed.is_ok(), call.flushed.message(),
+                                   static_cast<int>(events[k].attempt)};
+      Disposition& d = call.dispositions[k] =
+          decide_disposition(verdict, config.retry, now, rng_());
+      ++counts[d.outcome];
+      if (d.kind == Disposition::kDone) continue;
+      log_with(spdlog::level::warn,
+               {.source = source_.name,
+                .event = event_name(events[k]),
+                .handler = name,
+                .outcome = d.log_outcome},
+               "{}", d.log);
+    }
+    for (int32_t kind = 0; kind < 3; ++kind)
+      if (counts[kind]) metrics_->add_handled(name, outcome_name(kind), counts[kind]);
+    after_call(config.handlers[call.handler], &call);
   }
-  for (int32_t kind = 0; kind < 3; ++kind)
-    if (counts[kind]) metrics_->add_handled(handler.name(), outcome_name(kind), counts[kind]);
+}
+
+void Dispatcher::call_handler(HandlerInstance& handler, const HandlerConfig& config,
+                              HandlerCall* call, CallWatch* watch,
+                              const LogFields& outer) const noexcept {
+  try {
+    const std::vector<sy_event>& events = *call->events;
+    // What the plugin logs meanwhile names the source, the handler and, when every event of the
+    // batch has the same name, the event.
+    std::string_view event = events.empty() ? std::string_view() : event_name(events[0]);
+    for (const sy_event& e : events) {
+      if (event_name(e) != event) {
+        event = {};
+        break;
+      }
+    }
+    if (call->outcomes.size() < events.size()) call->outcomes.resize(events.size());
+    auto started = std::chrono::steady_clock::now();
+    if (watch) {
+      watch->begin(handler.name(), events.empty() ? std::string_view() : event_name(events[0]),
+                   events.size(), config.handler_timeout.count(),
+                   std::chrono::duration_cast<std::chrono::milliseconds>(started.time_since_epoch())
+                       .count());
+    }
+    {
+      LogScope worker_scope(outer);  // on a lane thread: what the worker's thread has
+      LogScope scope({.source = source_.name, .event = event, .handler = handler.name()});
+      handler.handle_batch(events.data(), events.size(), call->outcomes.data());
+      call->flushed = handler.flush();
+    }
+    if (watch) watch->end();
+    call->seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  } catch (...) {
+    if (watch) watch->end();
+    call->error = std::current_exception();
+  }
 }
 
 void Dispatcher::dead_letter_unrouted(std::string_view message, std::string_view event,

@@ -1,7 +1,9 @@
 // dispatcher.h: what a worker does with messages once it holds them, without talking to Redis:
 // decodes, checks contracts, routes, hands them to their handlers, and turns every handler's
 // answer (decide_disposition) into what the worker then writes: the dead letters and retries of
-// a batch's ack, or the settlements of leased retries.
+// a batch's ack, or the settlements of leased retries. When a batch goes to several handlers
+// (and its source's handlers_at_once is on), their calls run at once, each on its own lane
+// thread (dispatch/call_lanes.h); everything else runs on the worker's thread.
 // Thread safety: one Dispatcher per worker thread; not thread-safe.
 #ifndef SWITCHYARD_DISPATCH_DISPATCHER_H_
 #define SWITCHYARD_DISPATCH_DISPATCHER_H_
@@ -9,6 +11,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <random>
 #include <string>
@@ -16,6 +19,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "dispatch/call_lanes.h"
 #include "dispatch/dedup.h"
 #include "dispatch/disposition.h"
 #include "dispatch/handler_watchdog.h"
@@ -30,6 +34,8 @@
 #include "switchyard/plugin.h"
 
 namespace switchyard {
+
+struct LogFields;
 
 class Dispatcher {
  public:
@@ -68,9 +74,10 @@ class Dispatcher {
     tap_ = tap;
     tap_channel_ = tap ? tap->channel(source_.name) : nullptr;
   }
-  // Records every handler call in watch (the stuck-handler watchdog); null: not watched. watch
-  // must outlive the Dispatcher.
-  void set_call_watch(CallWatch* watch) { watch_ = watch; }
+  // Records every handler call in a CallWatch of watchdog (the stuck-handler watchdog): one for
+  // this worker's thread, added now, and one per lane thread, added when the lane starts. null:
+  // not watched. Call it before the first dispatch; watchdog must outlive the Dispatcher.
+  void set_watchdog(HandlerWatchdog* watchdog);
   // The handlers paused for this source (sorted): not called; their deliveries are parked in
   // K:retry (dispatch/pause.h) without counting an attempt.
   void set_paused_handlers(std::vector<std::string> names) { paused_ = std::move(names); }
@@ -95,10 +102,33 @@ class Dispatcher {
                    const std::string& retry_key, std::vector<RetrySettlement>* settlements);
 
  private:
-  // Calls handle_batch then flush, records the duration, decides what becomes of each event
-  // (decide_disposition, into dispositions_[k] for events[k]), counts and logs the outcomes.
-  void run_handler(HandlerInstance& handler, const HandlerConfig& config,
-                   const std::vector<sy_event>& events, const RetryConfig& retry);
+  // One handler's call for a batch (or for leased retries) and what became of it.
+  struct HandlerCall {
+    int handler = 0;                 // index into pipeline.handlers and config.handlers
+    std::vector<sy_event>* events;   // what screen() kept for it
+    std::vector<size_t>* ids;        // parallel to *events: batch (or leased) indexes
+    std::vector<std::string> marks;  // screen()'s dedup keys, parallel to *events
+    std::string slot;                // screen()'s call slot ("" when none)
+    std::vector<sy_outcome> outcomes;
+    Status flushed;
+    double seconds = 0;        // how long handle_batch + flush took
+    std::exception_ptr error;  // what escaped the call on its lane, rethrown by run_calls
+    std::vector<Disposition> dispositions;  // parallel to *events
+  };
+  // Adds a call of handler h for *events (parallel *ids) to calls_, with screen()'s marks and
+  // slot; reuses the storage of earlier batches.
+  void add_call(int h, std::vector<sy_event>* events, std::vector<size_t>* ids);
+  // Runs calls_ (call_handler): at once on lanes_ when there are several and the source's
+  // handlers_at_once is on, else one after the other; then, on this thread, decides what becomes
+  // of each event (decide_disposition, into each call's dispositions), counts and logs the
+  // outcomes, and gives back each call's slot and dedup marks (after_call). Rethrows what
+  // escaped a call.
+  void run_calls(const Pipeline& pipeline);
+  // Calls handle_batch then flush for one call, on any thread: touches only the call, the handler
+  // (serialised by HandlerInstance) and watch (this thread's; may be null). Never throws: an
+  // exception is kept in call->error.
+  void call_handler(HandlerInstance& handler, const HandlerConfig& config, HandlerCall* call,
+                    CallWatch* watch, const LogFields& outer) const noexcept;
   // Dead-letters a message that reaches no handler (refused by its source, over max_deliveries,
   // undecodable, against its contract, unrouted) with the batch's ack: logs it (with its event
   // when known), adds the record to *writes and counts it.
@@ -112,9 +142,9 @@ class Dispatcher {
   // after_call.
   void screen(const HandlerConfig& config, std::vector<sy_event>* events, std::vector<size_t>* ids,
               std::vector<size_t>* duplicates, std::vector<std::pair<size_t, int64_t>>* deferred);
-  // After the call: gives back its call slot and remembers the dedup keys (marks_) of the
+  // After the call: gives back its call slot and remembers the dedup keys (marks) of the
   // deliveries that ended done.
-  void after_call(const HandlerConfig& config);
+  void after_call(const HandlerConfig& config, HandlerCall* call);
   bool is_paused(const std::string& handler) const {
     return !paused_.empty() && std::binary_search(paused_.begin(), paused_.end(), handler);
   }
@@ -125,7 +155,8 @@ class Dispatcher {
   std::string instance_;
   Metrics* metrics_;
   std::function<int64_t()> now_ms_;
-  CallWatch* watch_ = nullptr;
+  HandlerWatchdog* watchdog_ = nullptr;
+  std::vector<CallWatch*> watches_;  // watches_[lane]: that lane's (0: this worker's thread)
   std::vector<std::string> paused_;
   Pacer* pacer_ = nullptr;
   DedupStore* dedup_ = nullptr;
@@ -141,8 +172,9 @@ class Dispatcher {
   std::vector<int> matched_;
   std::vector<std::vector<sy_event>> events_by_handler_;
   std::vector<std::vector<size_t>> messages_by_handler_;
-  std::vector<sy_outcome> outcomes_;
-  std::vector<Disposition> dispositions_;
+  std::vector<HandlerCall> calls_;  // the first call_count_ are this batch's
+  size_t call_count_ = 0;
+  CallLanes lanes_;
   std::mt19937_64 rng_{std::random_device{}()};  // the jitter of retry delays
   std::deque<std::string> unescaped_names_;
 

@@ -77,6 +77,7 @@ bool CallWatch::running(Call* out) const {
 }
 
 CallWatch* HandlerWatchdog::add(std::string source) {
+  std::lock_guard<std::mutex> lock(slots_mutex_);
   slots_.push_back(std::make_unique<Slot>());
   slots_.back()->source = std::move(source);
   return &slots_.back()->watch;
@@ -85,6 +86,7 @@ CallWatch* HandlerWatchdog::add(std::string source) {
 bool HandlerWatchdog::check(int64_t now_ms) {
   std::set<std::string> stuck_before, stuck_now;
   std::string reason;
+  std::unique_lock<std::mutex> slots_lock(slots_mutex_);
   for (auto& slot : slots_) {
     CallWatch::Call& reported = slot->reported;
     if (reported.started_ms != 0) stuck_before.insert(reported.handler);
@@ -121,6 +123,7 @@ bool HandlerWatchdog::check(int64_t now_ms) {
                 ", source " + printable(slot->source);
     }
   }
+  slots_lock.unlock();
   for (const std::string& h : stuck_now)
     if (!stuck_before.count(h)) metrics_->set_handler_stuck(h, true);
   for (const std::string& h : stuck_before)

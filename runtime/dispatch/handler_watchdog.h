@@ -20,8 +20,9 @@
 
 namespace switchyard {
 
-// The handler call one worker is in, readable from another thread without locks.
-// Thread safety: begin() and end() from the worker's thread only; running() from any thread.
+// The handler call one thread is in (a worker, or one of its lanes: dispatch/call_lanes.h),
+// readable from another thread without locks.
+// Thread safety: begin() and end() from that one thread only; running() from any thread.
 class CallWatch {
  public:
   // What running() reports.
@@ -63,14 +64,16 @@ class CallWatch {
   Text event_;
 };
 
-// Every worker's CallWatch, and what the watchdog last concluded.
-// Thread safety: add() on the control thread before the workers start; check() from one thread
-// (the process's main loop); unhealthy_reason() from any thread.
+// Every worker's CallWatch (one per thread that calls handlers), and what the watchdog last
+// concluded.
+// Thread safety: add() from any thread (a worker adds one when it starts a lane); check() from
+// one thread (the process's main loop); unhealthy_reason() from any thread.
 class HandlerWatchdog {
  public:
   explicit HandlerWatchdog(Metrics* metrics) : metrics_(metrics) {}
 
-  // A new CallWatch for a worker of source; owned here, valid as long as the watchdog.
+  // A new CallWatch for a thread calling handlers for source; owned here, valid as long as the
+  // watchdog.
   CallWatch* add(std::string source);
   // Looks at every worker at now_ms (steady clock): a call past its timeout is logged once (error,
   // naming the handler, event, source, how long and what to do), counted in
@@ -94,6 +97,7 @@ class HandlerWatchdog {
     CallWatch::Call reported;  // the stuck call logged last (started_ms 0: none)
   };
   Metrics* metrics_;
+  std::mutex slots_mutex_;  // guards slots_ (the Slots themselves: check() alone)
   std::vector<std::unique_ptr<Slot>> slots_;
   mutable std::mutex mutex_;  // guards reason_
   std::string reason_;

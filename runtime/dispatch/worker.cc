@@ -48,7 +48,7 @@ Worker::Worker(SourceConfig source, int index, std::string consumer, std::string
   retries_ = std::make_unique<RetrySchedule>(connection_.get(), source_kind_->keys());
   // A retry run by a live worker (however slow its handler) is not leased again elsewhere.
   retries_->set_runner(made.alive_key, made.alive_value, index_);
-  if (shared_.watchdog) dispatcher_.set_call_watch(shared_.watchdog->add(source_.name));
+  dispatcher_.set_watchdog(shared_.watchdog);
   pacer_ = std::make_unique<Pacer>(connection_.get());
   dedup_ = std::make_unique<DedupStore>(connection_.get());
   dispatcher_.set_pace(pacer_.get(), dedup_.get());

@@ -20,8 +20,9 @@
 //
 // Threads and lifecycle are those of plugin.h: one object per handler instance, constructed by
 // create() and destroyed by destroy(); its methods are never called from two threads at once,
-// but successive calls may come from different threads; across a reload an old and a new
-// object of one handler may exist, and run, at the same time.
+// but successive calls may come from different threads (a batch's handlers run at once, each
+// on its own thread); across a reload an old and a new object of one handler may exist, and
+// run, at the same time.
 //
 // The 0.1 names (switchyard::Handler, switchyard::Config, ...) remain as aliases of the
 // switchyard::sdk types so that existing plugins build unchanged; define

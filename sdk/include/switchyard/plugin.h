@@ -158,9 +158,11 @@ typedef struct sy_plugin_descriptor {
 
   /* Handles count (at least 1) events, writing one outcome per event into outcomes[i]
    * (host-owned, count slots, kind preset to SY_OUTCOME_OK, reason empty).
-   * Thread: a worker thread. The host never calls one instance from two threads at once (no
-   * handle_batch or flush overlaps another call on it), but successive calls may come from
-   * different threads; different instances, of this plugin too, are called concurrently.
+   * Thread: a worker thread, or one of its lane threads: when a batch goes to several handlers,
+   * their calls run at the same time, each on its own thread (routes.yaml handlers_at_once).
+   * The host never calls one instance from two threads at once (no handle_batch or flush
+   * overlaps another call on it), but successive calls may come from different threads;
+   * different instances, of this plugin too, are called concurrently.
    * Required. */
   void (*handle_batch)(void* instance, const sy_event* events, size_t count, sy_outcome* outcomes);
 

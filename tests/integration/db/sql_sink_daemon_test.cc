@@ -1,8 +1,8 @@
 // sql_sink_daemon_test.cc: the real daemon writing through sql_sink into a real PostgreSQL and
 // a real MariaDB started by the test, while they fail: the database restarted mid-drain (every
-// message lands, none dead-lettered), kill -9 of switchyard mid-transaction (exact counts after
-// restart), and an outage longer than the retry budget (dead letters carry the database's error
-// text; `dlq replay` after it returns lands every row).
+// message lands, none dead-lettered), kill -9 of switchyard mid-transaction with two tables
+// written at once (exact counts in both after restart), and an outage longer than the retry budget
+// (dead letters carry the database's error text; `dlq replay` after it returns lands every row).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -42,30 +42,38 @@ class SqlSinkDaemonTest : public ::testing::TestWithParam<std::string> {
     db_->start();
   }
 
-  // routes.yaml: source events (list), analytics.quote -> sql_sink into table quotes.
-  void write_config(const std::string& retry) {
+  // routes.yaml: source events (list), analytics.quote -> sql_sink into table quotes, and with
+  // copy also into table quotes_copy (a second handler of every batch, called at the same time).
+  void write_config(const std::string& retry, bool copy = false) {
     RoutesYaml spec;
     spec.redis_url = redis_.url();
     spec.plugins_dir = SWITCHYARD_PLUGIN_DIR;
     spec.database = dir_.file("analytics.db");
     spec.source_extra = "batch: 256\nreclaim_after: 1s";
+    auto handler = [&](const std::string& name, const std::string& table) {
+      return name +
+             ":\n"
+             "  plugin: sql_sink\n"
+             "  config:\n"
+             "    url: " +
+             json_string(db_->url()) +
+             "\n"
+             "    table: " +
+             table +
+             "\n"
+             "    key: [quote_id]\n"
+             "    create_table: true\n"
+             "    columns:\n"
+             "      quote_id: { from: /quote_id, type: bigint }\n"
+             "      user_id: { from: /user_id, type: bigint }\n"
+             "      qty: { from: /qty, type: int }\n"
+             "      created_at: { from: /created_at, type: timestamptz, optional: true }\n"
+             "      raw: { from: \"\", type: jsonb }\n";
+    };
     spec.extra_handlers =
-        "quotes_sql:\n"
-        "  plugin: sql_sink\n"
-        "  config:\n"
-        "    url: " +
-        json_string(db_->url()) +
-        "\n"
-        "    table: quotes\n"
-        "    key: [quote_id]\n"
-        "    create_table: true\n"
-        "    columns:\n"
-        "      quote_id: { from: /quote_id, type: bigint }\n"
-        "      user_id: { from: /user_id, type: bigint }\n"
-        "      qty: { from: /qty, type: int }\n"
-        "      created_at: { from: /created_at, type: timestamptz, optional: true }\n"
-        "      raw: { from: \"\", type: jsonb }\n";
-    spec.extra_routes = "analytics.quote: [quotes_sql]";
+        handler("quotes_sql", "quotes") + (copy ? handler("copy_sql", "quotes_copy") : "");
+    spec.extra_routes =
+        copy ? "analytics.quote: [quotes_sql, copy_sql]" : "analytics.quote: [quotes_sql]";
     spec.extra_yaml = "retry: " + retry + "\nshutdown_timeout: 5s";
     config_ = dir_.write("routes.yaml", routes_yaml(spec));
   }
@@ -79,10 +87,10 @@ class SqlSinkDaemonTest : public ::testing::TestWithParam<std::string> {
     client.rpush_many("events", events, 100);
   }
 
-  // Rows in quotes, -1 while the table or the server is not there.
-  int64_t rows() {
+  // Rows in table, -1 while the table or the server is not there.
+  int64_t rows(const std::string& table = "quotes") {
     try {
-      return db_->count_rows("quotes");
+      return db_->count_rows(table);
     } catch (const std::exception&) {
       return -1;
     }
@@ -114,9 +122,10 @@ TEST_P(SqlSinkDaemonTest, DatabaseRestartedMidDrainLosesNothing) {
   EXPECT_EQ(daemon.stop(), std::optional<int>(0)) << daemon.log_tail();
 }
 
+// Two tables, each batch written to both at once (two handlers, two transactions in flight).
 TEST_P(SqlSinkDaemonTest, Kill9MidTransactionLeavesExactCountsAfterRestart) {
   constexpr int64_t kEvents = 20000;
-  write_config("{ max_attempts: 100, initial_backoff: 50ms, max_backoff: 1s }");
+  write_config("{ max_attempts: 100, initial_backoff: 50ms, max_backoff: 1s }", true);
   publish(quote_events(1, kEvents));
   int killed_mid_drain = 0;
   for (int round = 0; round < 3; ++round) {
@@ -130,12 +139,18 @@ TEST_P(SqlSinkDaemonTest, Kill9MidTransactionLeavesExactCountsAfterRestart) {
   }
   EXPECT_GT(killed_mid_drain, 0) << "every kill came after the drain: the test proved nothing";
   SwitchyardProcess daemon = start_daemon();
-  ASSERT_TRUE(wait_until([&] { return rows() == kEvents && redis_.client().llen("events") == 0; },
-                         180s, "every row after the last restart"))
-      << describe() << daemon.log_tail();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return rows() == kEvents && rows("quotes_copy") == kEvents &&
+               redis_.client().llen("events") == 0;
+      },
+      180s, "every row of both tables after the last restart"))
+      << describe() << " quotes_copy=" << rows("quotes_copy") << daemon.log_tail();
   EXPECT_EQ(dead(), 0) << describe();
   EXPECT_EQ(daemon.stop(), std::optional<int>(0)) << daemon.log_tail();
   EXPECT_EQ(rows(), kEvents);
+  EXPECT_EQ(rows("quotes_copy"), kEvents);
+  EXPECT_EQ(db_->query_int("SELECT count(DISTINCT quote_id) FROM quotes_copy"), kEvents);
 }
 
 TEST_P(SqlSinkDaemonTest, OutageLongerThanRetryBudgetDeadLettersWithItsTextThenReplayLandsAll) {

@@ -224,7 +224,7 @@ sources:
 )"),
             "routes.yaml:5:5: unknown key \"bacth\" in sources.analytics (expected one of: type, "
             "key, format, prefix, cluster_hash_tag, group, start, batch, workers, "
-            "max_deliveries, reclaim_after, delivery, max_rate, dead_letter_max, "
+            "handlers_at_once, max_deliveries, reclaim_after, delivery, max_rate, dead_letter_max, "
             "dead_letter_max_age, archive); "
             "did you "
             "mean \"batch\"?");

@@ -1,5 +1,6 @@
 // dispatcher_test.cc: the Dispatcher, with real plugins through the real loader and no Redis,
-// turns a taken batch into the writes of its ack and leased retries into their settlements.
+// turns a taken batch into the writes of its ack and leased retries into their settlements, and
+// calls the handlers of one batch at once.
 #include "dispatch/dispatcher.h"
 
 #include <gmock/gmock.h>
@@ -16,6 +17,13 @@ namespace {
 using ::testing::HasSubstr;
 
 constexpr int64_t kNow = 1'700'000'000'000;
+
+DeadLetter decoded(const std::string& json) {
+  DeadLetter d;
+  std::string error;
+  EXPECT_TRUE(decode_dead_letter(json, &d, &error)) << error << ": " << json;
+  return d;
+}
 
 class DispatcherTest : public ::testing::Test {
  protected:
@@ -38,13 +46,6 @@ class DispatcherTest : public ::testing::Test {
     ASSERT_TRUE(s.is_ok()) << s.message();
     dispatcher_ = std::make_unique<Dispatcher>(config->sources.at(0), "host:1", &metrics_,
                                                [] { return kNow; });
-  }
-
-  static DeadLetter decoded(const std::string& json) {
-    DeadLetter d;
-    std::string error;
-    EXPECT_TRUE(decode_dead_letter(json, &d, &error)) << error << ": " << json;
-    return d;
   }
 
   test::TempDir dir_;
@@ -198,6 +199,164 @@ TEST_F(DispatcherTest, RouteDecidesWhereAMessageGoesWithoutAnyHandlerLoaded) {
   EXPECT_EQ(Dispatcher::route_event(*routing, "a.ok", &handlers, &reason),
             Dispatcher::Route::kHandlers);
   EXPECT_EQ(handlers, std::vector<int>{routing->handler_index("noop")});
+}
+
+// A Dispatcher of source `events` over the pipeline routes.yaml text `yaml` describes, with its
+// plugins loaded from the test plugin directory.
+struct Loaded {
+  std::shared_ptr<const Pipeline> pipeline;
+  std::unique_ptr<Dispatcher> dispatcher;
+};
+Loaded load(const test::TempDir& dir, const std::string& yaml, Metrics* metrics) {
+  Loaded loaded;
+  auto config = std::make_shared<Config>();
+  Status s = load_config_from_string(yaml, dir.file("routes.yaml"), dir.path(), config.get());
+  EXPECT_TRUE(s.is_ok()) << s.message();
+  if (!s) return loaded;
+  s = build_pipeline(config, SWITCHYARD_TEST_PLUGIN_DIR, nullptr, &loaded.pipeline);
+  EXPECT_TRUE(s.is_ok()) << s.message();
+  loaded.dispatcher =
+      std::make_unique<Dispatcher>(config->sources.at(0), "host:1", metrics, [] { return kNow; });
+  return loaded;
+}
+
+// Two rendezvous_sink handlers whose calls succeed only while the other's call of the same batch
+// has started: they wait up to wait_ms for it.
+std::string rendezvous_yaml(const test::TempDir& dir, const std::string& source_keys, int wait_ms) {
+  const std::string common =
+      ", config: {dir: \"" + dir.path() + "\", wait_ms: " + std::to_string(wait_ms) + ", partner: ";
+  return "version: 1\n"
+         "sources:\n  events: {key: events" +
+         source_keys +
+         "}\n"
+         "handlers:\n"
+         "  left: {plugin: rendezvous_sink" +
+         common +
+         "right}}\n"
+         "  right: {plugin: rendezvous_sink" +
+         common +
+         "left}}\n"
+         "routes:\n  a.both: [left, right]\n";
+}
+
+TEST(DispatcherAtOnceTest, TheHandlersOfOneBatchAreCalledAtOnce) {
+  test::TempDir dir;
+  Metrics metrics;
+  Loaded d = load(dir, rendezvous_yaml(dir, "", 10000), &metrics);
+  ASSERT_TRUE(d.pipeline);
+  const std::string both = R"({"event":"a.both","payload":{}})";
+  TakenBatch batch;
+  batch.messages = {both, both};
+  AckWrites writes;
+  // Two batches: the lane threads of the first are reused by the second.
+  for (int round = 1; round <= 2; ++round) {
+    d.dispatcher->dispatch(*d.pipeline, batch, &writes);
+    for (const std::string& letter : writes.dead_letters)
+      ADD_FAILURE() << "batch " << round << ": " << decoded(letter).reason;
+    EXPECT_TRUE(writes.retries.empty());
+  }
+  EXPECT_THAT(metrics.render(),
+              HasSubstr("switchyard_events_handled_total{handler=\"left\",outcome=\"ok\"} 4\n"));
+  EXPECT_THAT(metrics.render(),
+              HasSubstr("switchyard_events_handled_total{handler=\"right\",outcome=\"ok\"} 4\n"));
+}
+
+TEST(DispatcherAtOnceTest, HandlersAtOnceFalseCallsThemOneAfterTheOther) {
+  test::TempDir dir;
+  Metrics metrics;
+  Loaded d = load(dir, rendezvous_yaml(dir, ", handlers_at_once: false", 200), &metrics);
+  ASSERT_TRUE(d.pipeline);
+  TakenBatch batch;
+  batch.messages = {R"({"event":"a.both","payload":{}})"};
+  AckWrites writes;
+  d.dispatcher->dispatch(*d.pipeline, batch, &writes);
+  // left runs first and waits in vain; right then finds left's call begun.
+  ASSERT_EQ(writes.dead_letters.size(), 1u);
+  const DeadLetter letter = decoded(writes.dead_letters[0]);
+  EXPECT_EQ(letter.handler, "left");
+  EXPECT_EQ(letter.reason,
+            "call 1 of right did not start within 200 ms of call 1 of left: the calls ran one "
+            "after the other");
+}
+
+// Handlers called at once, one succeeding, one rejecting, one throwing (the SDK makes it a
+// reject), one asking for a retry: each answer becomes what it would alone, in handler order.
+TEST(DispatcherAtOnceTest, EachHandlersAnswersBecomeItsOwnDispositions) {
+  test::TempDir dir;
+  Metrics metrics;
+  Loaded d = load(dir,
+                  "version: 1\n"
+                  "sources:\n  events: {key: events, max_deliveries: 3}\n"
+                  "handlers:\n"
+                  "  noop: {plugin: noop_sink}\n"
+                  "  rejecter: {plugin: reject_sink}\n"
+                  "  thrower: {plugin: throwing_sink}\n"
+                  "  flaky: {plugin: flaky_sink, config: {path: \"" +
+                      dir.file("flaky.jsonl") +
+                      "\", fail_times: 1000}}\n"
+                      "routes:\n  a.all: [noop, rejecter, thrower, flaky]\n  a.ok: [noop]\n"
+                      "retry: {max_attempts: 3, initial_backoff: 100ms, max_backoff: 1s}\n",
+                  &metrics);
+  ASSERT_TRUE(d.pipeline);
+  const std::string all1 = R"({"event":"a.all","payload":{"n":1}})";
+  const std::string ok = R"({"event":"a.ok","payload":{}})";
+  const std::string all2 = R"({"event":"a.all","payload":{"n":2}})";
+  TakenBatch batch;
+  batch.messages = {all1, ok, all2};
+  AckWrites writes;
+  d.dispatcher->dispatch(*d.pipeline, batch, &writes);
+
+  ASSERT_EQ(writes.dead_letters.size(), 4u);
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"rejecter", all1}, {"rejecter", all2}, {"thrower", all1}, {"thrower", all2}};
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const DeadLetter letter = decoded(writes.dead_letters[i]);
+    EXPECT_EQ(letter.handler, expected[i].first) << i;
+    EXPECT_EQ(letter.message, expected[i].second) << i;
+    EXPECT_EQ(letter.attempts, 1) << i;
+    EXPECT_EQ(letter.reason, expected[i].first == "rejecter" ? "rejected by reject_sink"
+                                                             : "boom from throwing_sink")
+        << i;
+  }
+  ASSERT_EQ(writes.retries.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(writes.retries[i].first, kNow + 100);
+    RetryEntry entry;
+    ASSERT_TRUE(decode_retry_entry(writes.retries[i].second, &entry));
+    EXPECT_EQ(entry.handler, "flaky");
+    EXPECT_EQ(entry.attempt, 2);
+    EXPECT_EQ(entry.message, i == 0 ? all1 : all2);
+  }
+  const std::string text = metrics.render();
+  EXPECT_THAT(text,
+              HasSubstr("switchyard_events_handled_total{handler=\"noop\",outcome=\"ok\"} 3\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("switchyard_events_handled_total{handler=\"rejecter\",outcome=\"reject\"} 2\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("switchyard_events_handled_total{handler=\"thrower\",outcome=\"reject\"} 2\n"));
+  EXPECT_THAT(
+      text, HasSubstr("switchyard_events_handled_total{handler=\"flaky\",outcome=\"retry\"} 2\n"));
+  for (const char* handler : {"noop", "rejecter", "thrower", "flaky"})
+    EXPECT_THAT(text, HasSubstr("switchyard_handler_duration_seconds_count{handler=\"" +
+                                std::string(handler) + "\"} 1\n"));
+
+  // Leased retries bound for several handlers run at once too, each settled by its own answer.
+  LeasedRetry flaky_retry, noop_retry;
+  flaky_retry.entry.attempt = 2;
+  flaky_retry.entry.leases = 1;
+  flaky_retry.entry.handler = "flaky";
+  flaky_retry.entry.message = all1;
+  flaky_retry.member = encode_retry_entry(flaky_retry.entry);
+  noop_retry = flaky_retry;
+  noop_retry.entry.handler = "noop";
+  noop_retry.member = encode_retry_entry(noop_retry.entry);
+  std::vector<RetrySettlement> settlements;
+  d.dispatcher->run_retries(*d.pipeline, {flaky_retry, noop_retry}, "events:retry", &settlements);
+  ASSERT_EQ(settlements.size(), 2u);
+  EXPECT_EQ(settlements[0].kind, RetrySettlement::kReschedule);
+  EXPECT_EQ(settlements[1].kind, RetrySettlement::kDone);
 }
 
 }  // namespace

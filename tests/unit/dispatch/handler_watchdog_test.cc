@@ -1,6 +1,7 @@
 // handler_watchdog_test.cc: CallWatch records the call a worker is in, consistently across
 // threads; HandlerWatchdog reports a call past its handler_timeout once (log, counter, gauge,
-// reason) and clears it when the call returns; the Dispatcher records its real handler calls.
+// reason) and clears it when the call returns; the Dispatcher records its real handler calls,
+// also those it runs at once on its lane threads.
 #include "dispatch/handler_watchdog.h"
 
 #include <gmock/gmock.h>
@@ -22,6 +23,7 @@ namespace switchyard {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using namespace std::chrono_literals;
 
 size_t count_of(const std::string& text, const std::string& needle) {
@@ -137,46 +139,98 @@ TEST(HandlerWatchdogTest, ACallPastItsTimeoutIsReportedOnceUntilItReturns) {
   EXPECT_EQ(count_of(log.text(), "stuck: one call"), 2u);
 }
 
+// A pipeline from routes.yaml text, with its plugins loaded from the test plugin directory.
+std::shared_ptr<const Pipeline> pipeline_of(const test::TempDir& dir, const std::string& yaml) {
+  auto config = std::make_shared<Config>();
+  Status s = load_config_from_string(yaml, dir.file("routes.yaml"), dir.path(), config.get());
+  EXPECT_TRUE(s.is_ok()) << s.message();
+  std::shared_ptr<const Pipeline> pipeline;
+  s = build_pipeline(config, SWITCHYARD_TEST_PLUGIN_DIR, nullptr, &pipeline);
+  EXPECT_TRUE(s.is_ok()) << s.message();
+  return pipeline;
+}
+
 // The Dispatcher records its real handler call (a slow test plugin) with the handler's
 // handler_timeout from routes.yaml, and clears it when the call returns.
 TEST(HandlerWatchdogTest, TheDispatcherRecordsEachHandlerCall) {
+  CapturedLog log;
   test::TempDir dir;
-  auto config = std::make_shared<Config>();
-  const std::string yaml =
-      "version: 1\n"
-      "sources:\n  events: {key: events}\n"
-      "handlers:\n"
-      "  slow: {plugin: slow_sink, handler_timeout: 7s, config: {path: \"" +
-      dir.file("slow.jsonl") +
-      "\", sleep_ms: 400}}\n"
-      "routes:\n  a.slow: [slow]\n";
-  Status s = load_config_from_string(yaml, dir.file("routes.yaml"), dir.path(), config.get());
-  ASSERT_TRUE(s.is_ok()) << s.message();
-  std::shared_ptr<const Pipeline> pipeline;
-  s = build_pipeline(config, SWITCHYARD_TEST_PLUGIN_DIR, nullptr, &pipeline);
-  ASSERT_TRUE(s.is_ok()) << s.message();
+  auto pipeline = pipeline_of(dir,
+                              "version: 1\n"
+                              "sources:\n  events: {key: events}\n"
+                              "handlers:\n"
+                              "  slow: {plugin: slow_sink, handler_timeout: 7s, config: {path: \"" +
+                                  dir.file("slow.jsonl") +
+                                  "\", sleep_ms: 400}}\n"
+                                  "routes:\n  a.slow: [slow]\n");
+  ASSERT_TRUE(pipeline);
   Metrics metrics;
   HandlerWatchdog watchdog(&metrics);
-  Dispatcher dispatcher(config->sources.at(0), "host:1", &metrics, [] { return int64_t{0}; });
-  CallWatch* watch = watchdog.add("events");
-  dispatcher.set_call_watch(watch);
+  Dispatcher dispatcher(pipeline->config->sources.at(0), "host:1", &metrics,
+                        [] { return int64_t{0}; });
+  dispatcher.set_watchdog(&watchdog);
 
   const std::string message = R"({"event":"a.slow","payload":{}})";
   TakenBatch batch;
   batch.messages = {message, message};
   AckWrites writes;
   std::thread worker([&] { dispatcher.dispatch(*pipeline, batch, &writes); });
-  CallWatch::Call c;
-  const bool seen = test::wait_until([&] { return watch->running(&c); }, 10s, "the call to show");
-  if (seen) {
-    EXPECT_EQ(c.handler, "slow");
-    EXPECT_EQ(c.event, "a.slow");
-    EXPECT_EQ(c.events, 2u);
-    EXPECT_EQ(c.timeout_ms, 7000);
-    EXPECT_LE(c.started_ms, HandlerWatchdog::now_ms());
-  }
+  // Looked at an hour later, the call in progress is past its timeout.
+  const auto later = [] { return HandlerWatchdog::now_ms() + 3'600'000; };
+  test::wait_until([&] { return !watchdog.check(later()); }, 10s, "the call to show");
   worker.join();
-  EXPECT_FALSE(watch->running(&c));
+  EXPECT_THAT(watchdog.unhealthy_reason(), HasSubstr("handler slow stuck for 3600"));
+  EXPECT_THAT(watchdog.unhealthy_reason(),
+              HasSubstr("(handler_timeout 7 s) on event a.slow, source events"));
+  EXPECT_THAT(log.text(), HasSubstr("one call has been running for 3600"));
+  EXPECT_THAT(log.text(), HasSubstr(" s on 2 message(s)"));
+  EXPECT_TRUE(watchdog.check(later()));  // returned
+  EXPECT_TRUE(writes.dead_letters.empty());
+  EXPECT_TRUE(writes.retries.empty());
+}
+
+// A stuck call among several of one batch, each on its own lane thread, is seen and reported
+// while the others have returned; the batch ends when it returns.
+TEST(HandlerWatchdogTest, AStuckCallAmongSeveralAtOnceIsReported) {
+  CapturedLog log;
+  test::TempDir dir;
+  auto pipeline =
+      pipeline_of(dir,
+                  "version: 1\n"
+                  "sources:\n  events: {key: events}\n"
+                  "handlers:\n"
+                  "  first: {plugin: noop_sink}\n"
+                  "  stuck: {plugin: slow_sink, handler_timeout: 5s, config: {path: \"" +
+                      dir.file("slow.jsonl") +
+                      "\", sleep_ms: 1500}}\n"
+                      "  third: {plugin: noop_sink}\n"
+                      "routes:\n  a.all: [first, stuck, third]\n");
+  ASSERT_TRUE(pipeline);
+  Metrics metrics;
+  metrics.set_handlers({"first", "stuck", "third"});
+  HandlerWatchdog watchdog(&metrics);
+  Dispatcher dispatcher(pipeline->config->sources.at(0), "host:1", &metrics,
+                        [] { return int64_t{0}; });
+  dispatcher.set_watchdog(&watchdog);
+
+  const std::string message = R"({"event":"a.all","payload":{}})";
+  TakenBatch batch;
+  batch.messages = {message, message, message};
+  AckWrites writes;
+  std::thread worker([&] { dispatcher.dispatch(*pipeline, batch, &writes); });
+  // Ten seconds on, only the slow call (1.5 s) can still be running: past its 5 s timeout.
+  const auto later = [] { return HandlerWatchdog::now_ms() + 10'000; };
+  EXPECT_TRUE(
+      test::wait_until([&] { return !watchdog.check(later()); }, 10s, "the stuck call to show"));
+  worker.join();
+  EXPECT_THAT(watchdog.unhealthy_reason(), HasSubstr("handler stuck stuck for "));
+  EXPECT_THAT(watchdog.unhealthy_reason(), Not(HasSubstr("handler first")));
+  EXPECT_THAT(watchdog.unhealthy_reason(), Not(HasSubstr("handler third")));
+  EXPECT_THAT(log.text(), HasSubstr("handler stuck stuck: one call has been running for "));
+  EXPECT_THAT(metrics.render(),
+              HasSubstr("switchyard_handler_timeouts_total{handler=\"stuck\"} 1\n"));
+  EXPECT_TRUE(watchdog.check(later()));  // returned: healthy again
+  EXPECT_THAT(metrics.render(), HasSubstr("switchyard_handler_stuck{handler=\"stuck\"} 0\n"));
   EXPECT_TRUE(writes.dead_letters.empty());
   EXPECT_TRUE(writes.retries.empty());
 }
