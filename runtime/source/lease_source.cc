@@ -196,19 +196,75 @@ void LeaseSource::report_standby(const std::string& why) {
 }
 
 Status LeaseSource::ack(const TakenBatch& batch, const AckWrites& writes, bool* owned) {
+  bool recorded = false;
+  return ack_window(batch, writes, nullptr, owned, &recorded);
+}
+
+Status LeaseSource::prefetch(const TakenBatch& batch, int max) {
+  if (batch.messages.empty() || max <= 0) return Status::ok();
+  const long long n = static_cast<long long>(batch.messages.size());
+  const std::string from = std::to_string(n), to = std::to_string(n + max - 1);
+  Status s = connection_->append({"LRANGE", keys_.pending, from, to});
+  if (s) s = connection_->flush();
+  ahead_ = s.is_ok();
+  return s;
+}
+
+Status LeaseSource::ack_and_take(const TakenBatch& batch, const AckWrites& writes, bool* owned,
+                                 TakenBatch* next) {
+  next->clear();
+  if (!ahead_) return ack(batch, writes, owned);
+  ahead_ = false;
+  Status s = connection_->read_reply(&next->reply);
+  if (!s) return s;
+  const redisReply* ahead = next->reply.get();
+  if (ahead->type != REDIS_REPLY_ARRAY || ahead->elements == 0) ahead = nullptr;
+  bool recorded = false;
+  s = ack_window(batch, writes, ahead, owned, &recorded);
+  if (!s || !recorded) {
+    next->clear();
+    return s;
+  }
+  next->messages.reserve(ahead->elements);
+  for (size_t i = 0; i < ahead->elements; ++i)
+    next->messages.emplace_back(ahead->element[i]->str, ahead->element[i]->len);
+  return Status::ok();
+}
+
+Status LeaseSource::release(const TakenBatch& next) {
+  if (next.messages.empty()) return Status::ok();
+  Reply reply;
+  const std::string window = keys_.window();
+  return connection_->eval(kLeaseDropWindowScript, {window}, {holder_}, &reply);
+}
+
+Status LeaseSource::ack_window(const TakenBatch& batch, const AckWrites& writes,
+                               const redisReply* ahead, bool* owned, bool* recorded) {
   *owned = false;
+  *recorded = false;
   if (batch.messages.empty()) return Status::ok();
   const std::string n = std::to_string(batch.messages.size());
-  std::vector<std::string_view> args = {holder_, n, batch.messages.front(), batch.messages.back()};
+  const std::string m = std::to_string(ahead ? ahead->elements : 0);
+  std::string_view ahead_first, ahead_last;
+  if (ahead) {
+    const redisReply* f = ahead->element[0];
+    const redisReply* l = ahead->element[ahead->elements - 1];
+    ahead_first = std::string_view(f->str, f->len);
+    ahead_last = std::string_view(l->str, l->len);
+  }
+  std::vector<std::string_view> args = {
+      holder_,     n,         batch.messages.front(), batch.messages.back(), ttl_ms_, m,
+      ahead_first, ahead_last};
   std::vector<std::string> numbers;
   append_ack_writes(archive_, writes, &numbers, &args);
   const std::string lease = keys_.lease(), window = keys_.window();
   const std::string deliveries = keys_.deliveries(), dead = keys_.dead(), retry = keys_.retry();
-  const std::string archive = keys_.archive();
+  const std::string archive = keys_.archive(), owners = keys_.owners();
+  std::vector<std::string_view> keys = {keys_.pending, lease, window,  deliveries,
+                                        dead,          retry, archive, owners};
+  if (!notify_key_.empty()) keys.push_back(notify_key_);
   Reply reply;
-  Status s = connection_->eval(kLeaseAckScript,
-                               {keys_.pending, lease, window, deliveries, dead, retry, archive},
-                               args, &reply);
+  Status s = connection_->eval(kLeaseAckScript, keys, args, &reply);
   if (!s) return s;
   if (reply->type == REDIS_REPLY_INTEGER && reply->integer == -1) {
     spdlog::error(
@@ -218,7 +274,8 @@ Status LeaseSource::ack(const TakenBatch& batch, const AckWrites& writes, bool* 
         "delivery: lease",
         source_name_, keys_.pending);
   }
-  *owned = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+  *owned = reply->type == REDIS_REPLY_INTEGER && reply->integer >= 1;
+  *recorded = reply->type == REDIS_REPLY_INTEGER && reply->integer == 2;
   return Status::ok();
 }
 
