@@ -891,7 +891,8 @@ class Bench {
         if (line.find("name=switchyard:") != std::string::npos &&
             line.find("cmd=blmove") != std::string::npos)
           ++blocked;
-      if (blocked == workers && (lease || control_.integer({"HLEN", owners}) == workers)) break;
+      // inflight: the in-flight lists registered (by the heartbeat: every lane at once).
+      if (blocked == workers && (lease || control_.integer({"HLEN", owners}) >= workers)) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     ReplyPtr keys = control_.cmd({"HKEYS", owners});
