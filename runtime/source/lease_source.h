@@ -96,7 +96,8 @@ class LeaseSource : public Source {
   // The value of K:lease left by a run of this consumer name that is known dead (its process is
   // gone from this host's current boot): the take script may replace it. "" until one is seen.
   std::string replaceable_;
-  bool ahead_ = false;  // a prefetch's LRANGE reply is outstanding on the connection
+  bool ahead_ = false;       // a prefetch's LRANGE reply is outstanding on the connection
+  bool wait_first_ = false;  // the last read-ahead found K empty: take() waits for a push first
 };
 
 }  // namespace switchyard

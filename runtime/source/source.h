@@ -81,6 +81,7 @@ struct TakenBatch {
     refusals.clear();
     reply.reset();
     more_replies.clear();
+    lane = 0;
   }
 };
 

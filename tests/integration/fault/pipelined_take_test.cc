@@ -165,6 +165,29 @@ TEST_P(PipelinedTakeTest, LostConnectionWithATakeAheadOutstandingLosesNothing) {
   expect_each_handled(0);
 }
 
+TEST_P(PipelinedTakeTest, ATrickleAfterABacklogIsHandledOnceEach) {
+  // After the backlog (taken in both lanes in turn), single messages: each is taken by the
+  // blocking wait or a small take, in whichever lane, and acked there.
+  SwitchyardProcess daemon = rig().start();
+  ASSERT_TRUE(drained_all()) << rig().describe() << "\n" << daemon.log_tail();
+  const std::vector<std::string> trickle = mixed_events(6, 100'000);
+  for (size_t i = 0; i < trickle.size(); ++i) {
+    rig().publish({trickle[i]});
+    ASSERT_TRUE(wait_until([&] { return handled().size() >= kEvents + i + 1 && rig().drained(); },
+                           20s, "trickle message " + std::to_string(i) + " handled"))
+        << rig().describe() << "\n"
+        << daemon.log_tail();
+  }
+  EXPECT_EQ(daemon.stop(10s), 0) << daemon.log_tail();
+  events_.insert(events_.end(), trickle.begin(), trickle.end());
+  const std::vector<std::string> lines = handled();
+  EXPECT_EQ(lines.size(), events_.size()) << "handled more than once";
+  EXPECT_EQ(std::set<std::string>(lines.begin(), lines.end()),
+            std::set<std::string>(events_.begin(), events_.end()));
+  EXPECT_EQ(rig().dead_count(), 0);
+  rig().expect_drained_state();
+}
+
 INSTANTIATE_FAULT_SUITE(PipelinedTakeTest);
 
 }  // namespace
