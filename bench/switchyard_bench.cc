@@ -884,8 +884,9 @@ class Bench {
     spawn_daemon(d, config);
     std::string owners = std::string(kKey) + ":inflight";
     wait_started(*d, [&] {
+      // inflight: the in-flight lists registered (the heartbeat registers both of a worker's).
       return blocked_workers(control_) == workers &&
-             (lease || control_.integer({"HLEN", owners}) == workers);
+             (lease || control_.integer({"HLEN", owners}) >= workers);
     });
     ReplyPtr keys = control_.cmd({"HKEYS", owners});
     d->inflight.clear();
@@ -1159,7 +1160,7 @@ class Bench {
       for (auto& [port, c] : masters)
         if (blocked_workers(c) != per_port[port] * o_.instances) return false;
       for (const Source& s : sources)
-        if (masters[s.port].integer({"HLEN", s.key + ":inflight"}) != o_.instances) return false;
+        if (masters[s.port].integer({"HLEN", s.key + ":inflight"}) < o_.instances) return false;
       return true;
     });
     for (Source& s : sources) {

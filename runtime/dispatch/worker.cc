@@ -21,6 +21,8 @@ constexpr std::chrono::milliseconds kRefusalPause{1000};
 constexpr std::chrono::milliseconds kPausedWait{100};
 // How often due retries are looked for while the queue is busy.
 constexpr std::chrono::milliseconds kRetryCheckEvery{100};
+// The take size when idle: a message published alone is taken (and acked) at once.
+constexpr int kMinTakeSize = 16;
 
 int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -49,6 +51,9 @@ Worker::Worker(SourceConfig source, int index, std::string consumer, std::string
   // A retry run by a live worker (however slow its handler) is not leased again elsewhere.
   retries_->set_runner(made.alive_key, made.alive_value, index_);
   dispatcher_.set_watchdog(shared_.watchdog);
+  // A pipeline runs on one node: with Redis Cluster the source's keys and the pacer's may not.
+  pipelined_ = shared_.endpoint.mode != RedisMode::kCluster;
+  take_size_ = std::min(source_.batch, kMinTakeSize);
   pacer_ = std::make_unique<Pacer>(connection_.get());
   dedup_ = std::make_unique<DedupStore>(connection_.get());
   dispatcher_.set_pace(pacer_.get(), dedup_.get());
@@ -96,25 +101,35 @@ void Worker::run() {
       if (!source_kind_->after_lost_take(source_.name)) continue;
       take_reply_lost_ = false;
     }
-    if (shared_.pause && !follow_pause()) continue;
+    if (shared_.pause && !follow_pause()) {
+      release_next();
+      continue;
+    }
     std::shared_ptr<const Pipeline> pipeline = shared_.pipelines->get();
     if (std::chrono::steady_clock::now() >= next_retry_check_) {
       run_due_retries(*pipeline);
       if (!connection_->connected()) continue;
     }
-    const int take_size = paced_take_size(*pipeline);
-    if (take_size == 0) continue;
-    Status s = source_kind_->take(take_size, kIdleBlock, &batch_);
-    if (!s) {
-      // Redis went away (the reply may be lost), or it answered with a refusal: only the first
-      // is an outage to report.
-      take_reply_lost_ = !connection_->connected();
-      if (take_reply_lost_) {
-        shared_.health->report_down(shared_.endpoint.redacted(), s.message());
-      } else if (!heal_wrong_types(s)) {
-        pause_after_refusal(s.message());
+    if (!next_.messages.empty()) {
+      std::swap(batch_, next_);  // the views stay valid: they point into the moved replies
+      next_.clear();
+      learn_take_size(batch_.messages.size(), take_size_);
+    } else {
+      const int take_size = paced_take_size(*pipeline);
+      if (take_size == 0) continue;
+      Status s = source_kind_->take(take_size, kIdleBlock, &batch_);
+      if (!s) {
+        // Redis went away (the reply may be lost), or it answered with a refusal: only the
+        // first is an outage to report.
+        take_reply_lost_ = !connection_->connected();
+        if (take_reply_lost_) {
+          shared_.health->report_down(shared_.endpoint.redacted(), s.message());
+        } else if (!heal_wrong_types(s)) {
+          pause_after_refusal(s.message());
+        }
+        continue;
       }
-      continue;
+      if (!rate_limited_) learn_take_size(batch_.messages.size(), take_size);
     }
     shared_.health->report_ok(shared_.endpoint.redacted());
     if (!last_refusal_.empty()) {
@@ -123,6 +138,14 @@ void Worker::run() {
     }
     if (batch_.messages.empty()) continue;
     shared_.metrics->add_received(source_.name, batch_.messages.size());
+    // The next take goes out now and is read after this batch's ack: Redis works on it while
+    // the handlers run. Not while stopping (nothing new is taken), nor under max_rate (its
+    // tokens are granted per take).
+    if (pipelined_ && !rate_limited_ && !shared_.stopping->load()) {
+      Status p = source_kind_->prefetch(batch_, adaptive_take_size());
+      prefetched_ = p.is_ok();
+      if (!p) take_reply_lost_ = true;  // connection dropped: ack_batch reconnects first
+    }
     // Taken afresh: a reload that finished while take() blocked applies to this batch.
     pipeline = shared_.pipelines->get();
     follow_paused_handlers();  // a pause that landed while take() blocked applies too
@@ -130,7 +153,33 @@ void Worker::run() {
     ack_batch();
     batch_.clear();
   }
+  release_next();
   spdlog::debug("source {}: worker {} stopped", source_.name, index_);
+}
+
+int Worker::adaptive_take_size() const { return take_size_; }
+
+void Worker::learn_take_size(size_t taken, int asked) {
+  // A full take means more is waiting: double (up to batch). A take well short of what was
+  // asked means the backlog is gone: halve (down to kMinTakeSize).
+  const int floor = std::min(source_.batch, kMinTakeSize);
+  if (taken >= static_cast<size_t>(asked))
+    take_size_ = std::min(source_.batch, std::max(take_size_, asked) * 2);
+  else if (taken * 2 < static_cast<size_t>(asked))
+    take_size_ = std::max(floor, take_size_ / 2);
+}
+
+void Worker::release_next() {
+  if (next_.messages.empty()) return;
+  if (connection_->connected()) {
+    Status s = source_kind_->release(next_);
+    // Unreturned, the batch stays in flight and is recovered as any in-flight batch is.
+    if (!s)
+      spdlog::warn("source {}: could not give back {} message(s) taken ahead ({}); they stay in {}",
+                   source_.name, next_.messages.size(), s.message(),
+                   source_kind_->describe_inflight());
+  }
+  next_.clear();
 }
 
 void Worker::follow_paused_handlers() {
@@ -146,7 +195,8 @@ int Worker::paced_take_size(const Pipeline& pipeline) {
   Rate rate = source_.max_rate;
   for (const SourceConfig& s : pipeline.config->sources)
     if (s.name == source_.name) rate = s.max_rate;
-  if (!rate.limited()) return source_.batch;
+  rate_limited_ = rate.limited();
+  if (!rate_limited_) return adaptive_take_size();
   Grant grant;
   Status s = pacer_->take(source_bucket_key(source_.key), rate, source_.batch, &grant);
   if (!s) {
@@ -210,7 +260,16 @@ void Worker::ack_batch() {
   while (true) {
     if (ensure_connected() || connection_->connected()) {
       bool owned = true;
-      Status s = source_kind_->ack(batch_, writes_, &owned);
+      Status s;
+      if (prefetched_) {
+        // Acks, and collects the batch taken ahead; unknown after an error: its lane is
+        // returned (after_lost_take) once this ack went through.
+        prefetched_ = false;
+        s = source_kind_->ack_and_take(batch_, writes_, &owned, &next_);
+        if (!s) take_reply_lost_ = true;
+      } else {
+        s = source_kind_->ack(batch_, writes_, &owned);
+      }
       if (s) {
         if (!owned) {
           spdlog::warn(

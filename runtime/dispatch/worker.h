@@ -1,6 +1,8 @@
 // worker.h: one consumer thread of one source: take a batch, hand it to the Dispatcher, then ack
 // it together with its dead letters and retries; also leases due retries for the Dispatcher to
-// run, and keeps its Redis connection (reconnects, refusals, keys of the wrong type).
+// run, and keeps its Redis connection (reconnects, refusals, keys of the wrong type). While a
+// batch is handled, the take of the next one is already on its way (Source::prefetch), so that
+// Redis and the handlers work at the same time.
 // Thread safety: a Worker runs on one thread; the shared pieces it points at are thread-safe.
 #ifndef SWITCHYARD_DISPATCH_WORKER_H_
 #define SWITCHYARD_DISPATCH_WORKER_H_
@@ -91,6 +93,12 @@ class Worker {
   // its bucket grants (asked for batch at once). 0: none now; it then waited (interruptibly) for
   // the next token, or after an error, and the caller loops.
   int paced_take_size(const Pipeline& pipeline);
+  // How many messages the next take asks for without max_rate: grows towards batch while takes
+  // come back full (a backlog), falls back to a few while they do not (latency).
+  int adaptive_take_size() const;
+  void learn_take_size(size_t taken, int asked);
+  // Gives a batch taken ahead back unhandled (shutdown, pause).
+  void release_next();
 
   SourceConfig source_;
   int index_;
@@ -104,12 +112,17 @@ class Worker {
   ReconnectBackoff backoff_;
   bool recovered_ = false;
   bool take_reply_lost_ = false;
-  std::string last_refusal_;  // the refusal logged last; cleared by a take that works
+  bool pipelined_ = false;     // this worker takes ahead (not with Redis Cluster)
+  bool rate_limited_ = false;  // the last paced_take_size was granted by max_rate
+  bool prefetched_ = false;    // a take ahead is outstanding: ack_batch collects it
+  int take_size_ = 0;          // the adaptive take size (adaptive_take_size)
+  std::string last_refusal_;   // the refusal logged last; cleared by a take that works
   std::chrono::steady_clock::time_point next_retry_check_{};
   uint64_t paused_version_ = 0;  // the PauseBoard version the Dispatcher follows
 
   // Reused per batch: no per-message allocation in steady state.
   TakenBatch batch_;
+  TakenBatch next_;  // the batch taken ahead while batch_ was handled (empty: none)
   AckWrites writes_;
   Dispatcher dispatcher_;
 };

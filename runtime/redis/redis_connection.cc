@@ -109,6 +109,7 @@ void RedisConnection::disconnect() {
   if (context_) redisFree(context_);
   context_ = nullptr;
   pending_ = 0;
+  early_.clear();
   script_sha1_.clear();
 }
 
@@ -355,6 +356,16 @@ Status RedisConnection::command(const std::vector<std::string_view>& argv, Reply
 
 Status RedisConnection::send(const std::vector<std::string_view>& argv, Reply* reply) {
   if (!context_) return Status::error("Redis " + endpoint_.redacted() + ": not connected");
+  // Replies of flushed commands come first on the socket: keep them for read_reply().
+  while (pending_ > 0) {
+    void* early = nullptr;
+    if (redisGetReply(context_, &early) != REDIS_OK || early == nullptr) {
+      free_arena_reply(static_cast<redisReply*>(early));
+      return io_error("reading a reply");
+    }
+    --pending_;
+    early_.emplace_back(static_cast<redisReply*>(early));
+  }
   argv_buffer_.clear();
   argl_buffer_.clear();
   for (auto a : argv) {
@@ -407,7 +418,46 @@ Status RedisConnection::append(const std::vector<std::string_view>& argv) {
   return Status::ok();
 }
 
+Status RedisConnection::flush() {
+  if (!context_) return Status::error("Redis " + endpoint_.redacted() + ": not connected");
+  int done = 0;
+  while (!done) {
+    if (redisBufferWrite(context_, &done) != REDIS_OK) return io_error("pipeline");
+  }
+  return Status::ok();
+}
+
+Status RedisConnection::append_eval(const RedisScript& script,
+                                    const std::vector<std::string_view>& keys,
+                                    const std::vector<std::string_view>& args) {
+  if (endpoint_.mode == RedisMode::kCluster && context_ && !keys.empty() && pending_ == 0) {
+    Status s = route(keys[0]);
+    if (!s) return s;
+  }
+  auto known = script_sha1_.find(&script);
+  if (known == script_sha1_.end()) {
+    Reply loaded;
+    Status s = command_ok({"SCRIPT", "LOAD", script.source()}, &loaded);
+    if (!s) return s;
+    known = script_sha1_.emplace(&script, std::string(loaded->str, loaded->len)).first;
+  }
+  const std::string numkeys = std::to_string(keys.size());
+  std::vector<std::string_view> argv;
+  argv.reserve(3 + keys.size() + args.size());
+  argv.push_back("EVALSHA");
+  argv.push_back(known->second);
+  argv.push_back(numkeys);
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  argv.insert(argv.end(), args.begin(), args.end());
+  return append(argv);
+}
+
 Status RedisConnection::read_reply(Reply* reply) {
+  if (!early_.empty()) {
+    *reply = std::move(early_.front());
+    early_.pop_front();
+    return Status::ok();
+  }
   if (!context_) return Status::error("Redis " + endpoint_.redacted() + ": not connected");
   void* r = nullptr;
   if (redisGetReply(context_, &r) != REDIS_OK || r == nullptr) {

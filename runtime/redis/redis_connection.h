@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -82,6 +83,17 @@ class RedisConnection {
   // followed (the caller sees the error reply), so a pipeline must stay within one hash tag.
   Status append(const std::vector<std::string_view>& argv);
   Status read_reply(Reply* reply);
+  // Writes the appended commands to Redis now, without reading their replies: Redis works on
+  // them while the caller does something else, then read_reply() collects them. A command()
+  // or eval() run meanwhile first reads the replies outstanding and keeps them, in order, for
+  // read_reply(). An I/O error drops the connection (and every outstanding reply).
+  Status flush();
+  // Appends EVALSHA script (loading it first, synchronously, when this connection has not);
+  // its reply is read with read_reply(). A NOSCRIPT reply means it did not run.
+  Status append_eval(const RedisScript& script, const std::vector<std::string_view>& keys,
+                     const std::vector<std::string_view>& args);
+  // Replies appended (and flushed or not) and not yet read by read_reply().
+  int outstanding() const { return pending_ + static_cast<int>(early_.size()); }
 
   // EVALSHA script with keys and args; loads the script and retries once on NOSCRIPT. An error
   // reply becomes an error status.
@@ -116,9 +128,10 @@ class RedisConnection {
   std::unordered_map<const RedisScript*, std::string> script_sha1_;  // cleared on disconnect
   ClusterSlotMap slots_;                                             // cluster mode
   std::vector<std::pair<std::string, redisContext*>> nodes_;  // cluster: open contexts by node
-  int home_slot_ = -1;     // cluster: the slot of the last key routed (connect() goes there)
-  int pending_ = 0;        // appended, replies not yet read
-  uint64_t switches_ = 0;  // sentinel: sentinel_switch_count() when connected
+  int home_slot_ = -1;       // cluster: the slot of the last key routed (connect() goes there)
+  int pending_ = 0;          // appended, replies not yet read from the socket
+  std::deque<Reply> early_;  // replies of appended commands read early (a command() ran)
+  uint64_t switches_ = 0;    // sentinel: sentinel_switch_count() when connected
 };
 
 // What an operator does when Redis refuses writes as a whole, for an error reply or a message

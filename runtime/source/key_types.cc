@@ -26,10 +26,11 @@ Status heal_key_types(RedisConnection* connection, const SourceKeys& keys,
                                     keys.lease(),
                                     keys.window(),
                                     keys.heartbeat(consumer),
-                                    keys.inflight(consumer, worker),
+                                    keys.inflight(consumer, worker, 0),
+                                    keys.inflight(consumer, worker, 1),
                                     keys.archive()};
-  std::vector<std::string> types = {"list",   "list", "zset",   "hash", "hash",  "hash",
-                                    "string", "hash", "string", "list", "stream"};
+  std::vector<std::string> types = {"list",   "list", "zset",   "hash", "hash", "hash",
+                                    "string", "hash", "string", "list", "list", "stream"};
   if (!notify_key.empty()) {
     names.push_back(notify_key);
     types.push_back("list");

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "records/dead_letter.h"
@@ -47,8 +48,16 @@ Status LeaseSource::start(int max_deliveries, const std::string& source_name) {
 
 Status LeaseSource::take(int max, std::chrono::milliseconds block, TakenBatch* batch) {
   bool standby = false;
-  Status s = take_now(max, max_deliveries_, 0, batch, &standby);
-  if (!s || !batch->messages.empty() || block.count() <= 0) return s;
+  Status s;
+  if (wait_first_ && block.count() > 0) {
+    // The read-ahead of the last window found K empty behind it: wait for a push first (it
+    // returns at once if one came meanwhile) instead of asking for an empty window.
+    batch->clear();
+  } else {
+    s = take_now(max, max_deliveries_, 0, batch, &standby);
+    if (!s || !batch->messages.empty() || block.count() <= 0) return s;
+  }
+  wait_first_ = false;
   if (standby) {
     // Someone else is active: check again after block (a standby, not the data path).
     std::this_thread::sleep_for(block);
@@ -88,11 +97,33 @@ Status LeaseSource::take_now(int max, int max_deliveries, int tokens_consumed, T
   const std::string deliveries = keys_.deliveries(), dead = keys_.dead(), owners = keys_.owners();
   std::vector<std::string_view> keys = {keys_.pending, lease, window, deliveries, dead, owners};
   if (!notify_key_.empty()) keys.push_back(notify_key_);
-  Status s = connection_->eval(
-      kLeaseTakeScript, keys,
-      {consumer_, holder_, ttl_ms_, max_text, max_del, tail, consumed, replaceable_},
-      &batch->reply);
-  if (!s) return s;
+  const std::vector<std::string_view> args = {consumer_, holder_, ttl_ms_,  max_text,
+                                              max_del,   tail,    consumed, replaceable_};
+  // The script and the LRANGE of the head go out together (one round trip): the window it
+  // records is the first n messages of K, and only the lease holder trims the head.
+  Reply head;
+  const std::string last_of_max = std::to_string(max - 1);
+  Status s = connection_->endpoint().mode == RedisMode::kCluster
+                 ? Status::error("cluster")
+                 : connection_->append_eval(kLeaseTakeScript, keys, args);
+  const bool pipelined = s.is_ok();
+  if (pipelined) {
+    s = connection_->append({"LRANGE", keys_.pending, "0", last_of_max});
+    if (s) s = connection_->read_reply(&batch->reply);
+    if (s) s = connection_->read_reply(&head);
+    if (!s) return s;
+    if (batch->reply->type == REDIS_REPLY_ERROR) {
+      if (strncmp(batch->reply->str, "NOSCRIPT", 8) != 0)
+        return Status::error("Redis " + connection_->endpoint().redacted() + ": script failed: " +
+                             std::string(batch->reply->str, batch->reply->len));
+      head.reset();  // SCRIPT FLUSH: eval() loads it again
+    }
+  }
+  if (!head) {
+    if (!connection_->connected()) return s;
+    s = connection_->eval(kLeaseTakeScript, keys, args, &batch->reply);
+    if (!s) return s;
+  }
   const redisReply* r = batch->reply.get();
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || r->element[0]->type != REDIS_REPLY_INTEGER)
     return Status::error("lease take script returned an unexpected reply");
@@ -167,11 +198,15 @@ Status LeaseSource::take_now(int max, int max_deliveries, int tokens_consumed, T
   if (n == 0) return Status::ok();
   // The window is ours and only we trim the head, producers append at the tail: the first n
   // elements of K are the window.
-  const std::string last = std::to_string(n - 1);
-  s = connection_->command_ok({"LRANGE", keys_.pending, "0", last}, &batch->reply);
-  if (!s) return s;
+  if (head) {
+    batch->reply = std::move(head);
+  } else {
+    const std::string last = std::to_string(n - 1);
+    s = connection_->command_ok({"LRANGE", keys_.pending, "0", last}, &batch->reply);
+    if (!s) return s;
+  }
   r = batch->reply.get();
-  if (r->type != REDIS_REPLY_ARRAY || static_cast<long long>(r->elements) != n) {
+  if (r->type != REDIS_REPLY_ARRAY || static_cast<long long>(r->elements) < n) {
     // The head shrank under the window: another consumer takes from K (or this one paused after
     // its take and another took the lease over meanwhile). Drop the batch and, if it is still
     // ours, the window; the next take starts afresh (nothing was trimmed, nothing is lost).
@@ -183,8 +218,8 @@ Status LeaseSource::take_now(int max, int max_deliveries, int tokens_consumed, T
     batch->reply.reset();
     return connection_->eval(kLeaseDropWindowScript, {window}, {holder_}, &batch->reply);
   }
-  batch->messages.reserve(r->elements);
-  for (size_t i = 0; i < r->elements; ++i)
+  batch->messages.reserve(static_cast<size_t>(n));
+  for (size_t i = 0; i < static_cast<size_t>(n); ++i)
     batch->messages.emplace_back(r->element[i]->str, r->element[i]->len);
   return Status::ok();
 }
@@ -196,19 +231,76 @@ void LeaseSource::report_standby(const std::string& why) {
 }
 
 Status LeaseSource::ack(const TakenBatch& batch, const AckWrites& writes, bool* owned) {
+  bool recorded = false;
+  return ack_window(batch, writes, nullptr, owned, &recorded);
+}
+
+Status LeaseSource::prefetch(const TakenBatch& batch, int max) {
+  if (batch.messages.empty() || max <= 0) return Status::ok();
+  const long long n = static_cast<long long>(batch.messages.size());
+  const std::string from = std::to_string(n), to = std::to_string(n + max - 1);
+  Status s = connection_->append({"LRANGE", keys_.pending, from, to});
+  if (s) s = connection_->flush();
+  ahead_ = s.is_ok();
+  return s;
+}
+
+Status LeaseSource::ack_and_take(const TakenBatch& batch, const AckWrites& writes, bool* owned,
+                                 TakenBatch* next) {
+  next->clear();
+  if (!ahead_) return ack(batch, writes, owned);
+  ahead_ = false;
+  Status s = connection_->read_reply(&next->reply);
+  if (!s) return s;
+  const redisReply* ahead = next->reply.get();
+  if (ahead->type != REDIS_REPLY_ARRAY || ahead->elements == 0) ahead = nullptr;
+  bool recorded = false;
+  s = ack_window(batch, writes, ahead, owned, &recorded);
+  wait_first_ = s.is_ok() && *owned && ahead == nullptr;
+  if (!s || !recorded) {
+    next->clear();
+    return s;
+  }
+  next->messages.reserve(ahead->elements);
+  for (size_t i = 0; i < ahead->elements; ++i)
+    next->messages.emplace_back(ahead->element[i]->str, ahead->element[i]->len);
+  return Status::ok();
+}
+
+Status LeaseSource::release(const TakenBatch& next) {
+  if (next.messages.empty()) return Status::ok();
+  Reply reply;
+  const std::string window = keys_.window();
+  return connection_->eval(kLeaseDropWindowScript, {window}, {holder_}, &reply);
+}
+
+Status LeaseSource::ack_window(const TakenBatch& batch, const AckWrites& writes,
+                               const redisReply* ahead, bool* owned, bool* recorded) {
   *owned = false;
+  *recorded = false;
   if (batch.messages.empty()) return Status::ok();
   const std::string n = std::to_string(batch.messages.size());
-  std::vector<std::string_view> args = {holder_, n, batch.messages.front(), batch.messages.back()};
+  const std::string m = std::to_string(ahead ? ahead->elements : 0);
+  std::string_view ahead_first, ahead_last;
+  if (ahead) {
+    const redisReply* f = ahead->element[0];
+    const redisReply* l = ahead->element[ahead->elements - 1];
+    ahead_first = std::string_view(f->str, f->len);
+    ahead_last = std::string_view(l->str, l->len);
+  }
+  std::vector<std::string_view> args = {
+      holder_,     n,         batch.messages.front(), batch.messages.back(), ttl_ms_, m,
+      ahead_first, ahead_last};
   std::vector<std::string> numbers;
   append_ack_writes(archive_, writes, &numbers, &args);
   const std::string lease = keys_.lease(), window = keys_.window();
   const std::string deliveries = keys_.deliveries(), dead = keys_.dead(), retry = keys_.retry();
-  const std::string archive = keys_.archive();
+  const std::string archive = keys_.archive(), owners = keys_.owners();
+  std::vector<std::string_view> keys = {keys_.pending, lease, window,  deliveries,
+                                        dead,          retry, archive, owners};
+  if (!notify_key_.empty()) keys.push_back(notify_key_);
   Reply reply;
-  Status s = connection_->eval(kLeaseAckScript,
-                               {keys_.pending, lease, window, deliveries, dead, retry, archive},
-                               args, &reply);
+  Status s = connection_->eval(kLeaseAckScript, keys, args, &reply);
   if (!s) return s;
   if (reply->type == REDIS_REPLY_INTEGER && reply->integer == -1) {
     spdlog::error(
@@ -218,7 +310,8 @@ Status LeaseSource::ack(const TakenBatch& batch, const AckWrites& writes, bool* 
         "delivery: lease",
         source_name_, keys_.pending);
   }
-  *owned = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+  *owned = reply->type == REDIS_REPLY_INTEGER && reply->integer >= 1;
+  *recorded = reply->type == REDIS_REPLY_INTEGER && reply->integer == 2;
   return Status::ok();
 }
 

@@ -56,6 +56,15 @@ class LeaseSource : public Source {
   // of K changed under the window (then the window is dropped and handled again).
   Status ack(const TakenBatch& batch, const AckWrites& writes, bool* owned) override;
 
+  // Reads ahead (LRANGE, nothing written) the up to max messages after the window of batch.
+  Status prefetch(const TakenBatch& batch, int max) override;
+  // Acks batch as ack() does, and in the same script records the messages read ahead as the
+  // next window when they are still right behind it (lease_ack.lua): *next is that window.
+  Status ack_and_take(const TakenBatch& batch, const AckWrites& writes, bool* owned,
+                      TakenBatch* next) override;
+  // Drops the window of `next` (its messages stay at the head of K, not suspect).
+  Status release(const TakenBatch& next) override;
+
   // A lost take reply leaves at most our window in K:window: the next take reads it again.
   Status after_lost_take(const std::string&) override { return Status::ok(); }
 
@@ -70,6 +79,10 @@ class LeaseSource : public Source {
   Status take_now(int max, int max_deliveries, int tokens_consumed, TakenBatch* batch,
                   bool* standby);
   void report_standby(const std::string& why);
+  // The ack script, recording `ahead` (an LRANGE reply, or null) as the next window when it
+  // still follows the window; *recorded says whether it did.
+  Status ack_window(const TakenBatch& batch, const AckWrites& writes, const redisReply* ahead,
+                    bool* owned, bool* recorded);
 
   RedisConnection* connection_;
   SourceKeys keys_;
@@ -83,6 +96,8 @@ class LeaseSource : public Source {
   // The value of K:lease left by a run of this consumer name that is known dead (its process is
   // gone from this host's current boot): the take script may replace it. "" until one is seen.
   std::string replaceable_;
+  bool ahead_ = false;       // a prefetch's LRANGE reply is outstanding on the connection
+  bool wait_first_ = false;  // the last read-ahead found K empty: take() waits for a push first
 };
 
 }  // namespace switchyard

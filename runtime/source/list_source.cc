@@ -49,9 +49,67 @@ ListSource::ListSource(RedisConnection* connection, std::string key, std::string
       keys_(std::move(key)),
       consumer_(std::move(consumer)),
       worker_(worker),
-      inflight_(keys_.inflight(consumer_, worker)),
+      lanes_{keys_.inflight(consumer_, worker, 0), keys_.inflight(consumer_, worker, 1)},
       token_(std::move(token)),
-      ttl_ms_(std::to_string(ttl.count())) {}
+      ttl_ms_(std::to_string(ttl.count())),
+      heartbeat_key_(keys_.heartbeat(consumer_)),
+      owners_key_(keys_.owners()),
+      deliveries_key_(keys_.deliveries()),
+      lease_key_(keys_.lease()) {}
+
+std::vector<std::string_view> ListSource::take_keys(int lane) {
+  std::vector<std::string_view> keys = {keys_.pending,  lanes_[lane],    owners_key_,
+                                        heartbeat_key_, deliveries_key_, lease_key_};
+  if (!notify_key_.empty()) keys.push_back(notify_key_);
+  return keys;
+}
+
+Status ListSource::prefetch(const TakenBatch& batch, int max) {
+  if (batch.messages.empty() || max <= 0 || sort_refused_) return Status::ok();
+  const int lane = 1 - batch.lane;
+  const std::string max_text = std::to_string(max);
+  const std::vector<std::string_view> args = {max_text, consumer_, ttl_ms_, token_, "0"};
+  last_take_lane_ = lane;
+  Status s = connection_->append_eval(kTakeFastScript, take_keys(lane), args);
+  if (s) s = connection_->append({"LRANGE", lanes_[lane], "0", "-1"});
+  if (s) s = connection_->flush();
+  ahead_ = s.is_ok();
+  ahead_lane_ = lane;
+  return s;
+}
+
+Status ListSource::ack_and_take(const TakenBatch& batch, const AckWrites& writes, bool* owned,
+                                TakenBatch* next) {
+  next->clear();
+  if (!ahead_) return ack(batch, writes, owned);
+  ahead_ = false;
+  // The take ran before the ack (it was sent first); the ack reads its replies on the way.
+  Status s = ack(batch, writes, owned);
+  Reply took;
+  if (s) s = connection_->read_reply(&took);
+  if (s) s = connection_->read_reply(&next->reply);
+  if (!s) {
+    // The batch taken ahead is unknown: the caller returns its lane (after_lost_take).
+    while (connection_->connected() && connection_->outstanding() > 0) {
+      Reply drop;
+      if (!connection_->read_reply(&drop)) break;
+    }
+    next->clear();
+    return s;
+  }
+  // Only a count above 0 took anything (fast path); anything else wrote nothing (-1: the lane
+  // or K needs the general take, -3/-4: the next take() reports it, an error reply: not run).
+  if (took->type != REDIS_REPLY_INTEGER || took->integer <= 0 ||
+      next->reply->type != REDIS_REPLY_ARRAY) {
+    if (took->type == REDIS_REPLY_INTEGER && took->integer > 0) last_take_lane_ = ahead_lane_;
+    next->clear();
+    return took->type == REDIS_REPLY_INTEGER && took->integer > 0
+               ? Status::error("LRANGE " + lanes_[ahead_lane_] + " returned an unexpected reply")
+               : Status::ok();
+  }
+  next->lane = ahead_lane_;
+  return collect(next);
+}
 
 Status ListSource::take(int max, std::chrono::milliseconds block, TakenBatch* batch) {
   Status s = take_now(max, 0, batch);
@@ -68,7 +126,7 @@ Status ListSource::take(int max, std::chrono::milliseconds block, TakenBatch* ba
     return take_now(max, 1, batch);
   }
   // Raw lists: move one message atomically into the in-flight list as it arrives.
-  s = connection_->command_ok({"BLMOVE", keys_.pending, inflight_, "LEFT", "RIGHT", timeout},
+  s = connection_->command_ok({"BLMOVE", keys_.pending, lanes_[0], "LEFT", "RIGHT", timeout},
                               &batch->reply);
   if (!s) return s;
   redisReply* r = batch->reply.get();
@@ -78,15 +136,10 @@ Status ListSource::take(int max, std::chrono::milliseconds block, TakenBatch* ba
 
 Status ListSource::take_now(int max, int tokens_consumed, TakenBatch* batch) {
   batch->clear();
+  last_take_lane_ = 0;
   std::string max_text = std::to_string(max);
   std::string consumed = std::to_string(tokens_consumed);
-  std::string heartbeat = keys_.heartbeat(consumer_);
-  std::string owners = keys_.owners();
-  std::string deliveries = keys_.deliveries();
-  std::string lease = keys_.lease();
-  std::vector<std::string_view> keys = {keys_.pending, inflight_,  owners,
-                                        heartbeat,     deliveries, lease};
-  if (!notify_key_.empty()) keys.push_back(notify_key_);
+  const std::vector<std::string_view> keys = take_keys(0);
   const std::vector<std::string_view> args = {max_text, consumer_, ttl_ms_, token_, consumed};
   Status s;
   if (!sort_refused_) {
@@ -102,7 +155,7 @@ Status ListSource::take_now(int max, int tokens_consumed, TakenBatch* batch) {
     if (fast->type == REDIS_REPLY_INTEGER && fast->integer > 0) {
       // The batch is in the in-flight list: read it from there. Should the reply be lost, the
       // worker returns the list to K once reconnected (after_lost_take), as for a lost take.
-      s = connection_->command_ok({"LRANGE", inflight_, "0", "-1"}, &batch->reply);
+      s = connection_->command_ok({"LRANGE", lanes_[0], "0", "-1"}, &batch->reply);
       if (!s) {
         if (connection_->connected()) return_uncounted(keys_.pending);
         return s;
@@ -125,7 +178,7 @@ Status ListSource::take_now(int max, int tokens_consumed, TakenBatch* batch) {
   if (r->type == REDIS_REPLY_INTEGER && r->integer == -4) return name_taken(batch);
   if (r->type == REDIS_REPLY_INTEGER && r->integer == -5) {
     batch->reply.reset();
-    quarantine_inflight();
+    quarantine_inflight(0);
     return Status::ok();  // nothing taken: the next take finds the in-flight key free
   }
   if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
@@ -137,22 +190,23 @@ Status ListSource::take_now(int max, int tokens_consumed, TakenBatch* batch) {
         "older Redis state restored after a crash or failover, an operator's push, or "
         "another process under consumer name {}); returned them uncounted to the head "
         "of {}",
-        keys_.pending, inflight_, r->element[0]->integer, consumer_, keys_.pending);
+        keys_.pending, lanes_[0], r->element[0]->integer, consumer_, keys_.pending);
   }
   return collect(batch, r->element[1]);
 }
 
-void ListSource::quarantine_inflight() {
+void ListSource::quarantine_inflight(int lane) {
+  const std::string& inflight = lanes_[lane];
   Reply type;
-  Status s = connection_->command_ok({"TYPE", inflight_}, &type);
+  Status s = connection_->command_ok({"TYPE", inflight}, &type);
   const std::string what =
       s && type->type == REDIS_REPLY_STATUS ? std::string(type->str, type->len) : std::string("?");
   const std::string aside = keys_.pending + ":quarantine:inflight:" + consumer_ + ":" +
-                            std::to_string(worker_) + ":" + now_iso8601();
+                            std::to_string(worker_) + (lane == 0 ? "" : "b") + ":" + now_iso8601();
   Reply reply;
-  s = connection_->command_ok({"RENAME", inflight_, aside}, &reply);
+  s = connection_->command_ok({"RENAME", inflight, aside}, &reply);
   raise_alert(connection_, keys_, "inflight_wrongtype",
-              "in-flight key " + inflight_ + " held a " + what +
+              "in-flight key " + inflight + " held a " + what +
                   ", not a list (written by "
                   "someone else); " +
                   (s ? "renamed it to " + aside +
@@ -269,9 +323,10 @@ Status ListSource::ack(const TakenBatch& batch, const AckWrites& writes, bool* o
   append_ack_writes(archive_, writes, &numbers, &args_);
   std::string dead = keys_.dead(), retry = keys_.retry(), deliveries = keys_.deliveries();
   std::string archive = keys_.archive();
+  const std::string& inflight = lanes_[batch.lane];
   Reply reply;
   Status s =
-      connection_->eval(kAckScript, {inflight_, dead, retry, deliveries, archive}, args_, &reply);
+      connection_->eval(kAckScript, {inflight, dead, retry, deliveries, archive}, args_, &reply);
   if (!s) return s;
   *owned = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
   if (*owned) return Status::ok();
@@ -280,14 +335,14 @@ Status ListSource::ack(const TakenBatch& batch, const AckWrites& writes, bool* o
   args_.resize(1);  // n
   args_.insert(args_.end(), batch.messages.begin(), batch.messages.end());
   append_ack_writes(archive_, writes, &numbers, &args_);
-  s = connection_->eval(
-      kHealAckScript, {inflight_, dead, retry, deliveries, keys_.pending, archive}, args_, &reply);
+  s = connection_->eval(kHealAckScript, {inflight, dead, retry, deliveries, keys_.pending, archive},
+                        args_, &reply);
   if (!s) return s;
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
     return Status::error("ack script returned an unexpected reply");
   const long long found = reply->element[0]->integer, returned = reply->element[1]->integer;
   if (found < 0) {
-    quarantine_inflight();
+    quarantine_inflight(batch.lane);
     return Status::ok();
   }
   *owned = found > 0;
@@ -297,7 +352,7 @@ Status ListSource::ack(const TakenBatch& batch, const AckWrites& writes, bool* o
         "{} (an older Redis state restored after a crash or failover, an operator's "
         "push, or another process under consumer name {}); acked the {} of the batch "
         "still there and returned the others uncounted to the head of {}",
-        keys_.pending, inflight_, returned, batch.messages.size(), consumer_, found, keys_.pending);
+        keys_.pending, inflight, returned, batch.messages.size(), consumer_, found, keys_.pending);
   }
   return Status::ok();
 }
@@ -360,16 +415,17 @@ Status ListSource::recover_lists_of(const std::string& consumer, bool count_deli
   Status s = connection_->command_ok({"HGETALL", keys_.owners()}, &reply);
   if (!s) return s;
   // This worker's own list, even if unregistered (a crash between BLMOVE and registration).
-  std::vector<std::string> mine{inflight_};
+  std::vector<std::string> mine{lanes_[0], lanes_[1]};
   // The other workers of this process recover their own lists before their first take; taking
   // a sibling's list here could steal the fresh batch it is handling (handled twice, and counted
   // as a crash delivery). Worker 0 also recovers lists no current worker owns.
   for (size_t i = 0; i + 1 < reply->elements && worker_ == 0; i += 2) {
     std::string_view owner(reply->element[i + 1]->str, reply->element[i + 1]->len);
     std::string list(reply->element[i]->str, reply->element[i]->len);
-    if (owner != consumer || list == inflight_) continue;
+    if (owner != consumer || list == lanes_[0] || list == lanes_[1]) continue;
     bool current = false;
-    for (int w = 0; w < workers_ && !current; ++w) current = list == keys_.inflight(consumer, w);
+    for (int w = 0; w < workers_ && !current; ++w)
+      current = list == keys_.inflight(consumer, w, 0) || list == keys_.inflight(consumer, w, 1);
     if (!current) mine.push_back(std::move(list));
   }
   for (const auto& list : mine) {
@@ -461,7 +517,10 @@ Status ListSource::register_unlisted(const redisReply* owners,
 
 Status ListSource::heartbeat(int workers) {
   std::vector<std::string> lists;
-  for (int w = 0; w < workers; ++w) lists.push_back(keys_.inflight(consumer_, w));
+  for (int w = 0; w < workers; ++w) {
+    lists.push_back(keys_.inflight(consumer_, w, 0));
+    lists.push_back(keys_.inflight(consumer_, w, 1));
+  }
   const std::string heartbeat = keys_.heartbeat(consumer_), owners = keys_.owners();
   const std::string lease = keys_.lease();
   std::vector<std::string_view> argv = {token_, ttl_ms_, consumer_};

@@ -32,7 +32,8 @@ class ListSource : public Source {
   void set_workers(int workers) { workers_ = workers; }
 
   const SourceKeys& keys() const override { return keys_; }
-  const std::string& inflight_key() const { return inflight_; }
+  // The in-flight list of lane 0 (a take waits there for its ack; see take() and prefetch()).
+  const std::string& inflight_key() const { return lanes_[0]; }
 
   // Takes up to max messages from the head of K into this worker's in-flight list, atomically,
   // and refreshes the heartbeat. Messages that were already redelivered after a crash (they have
@@ -51,6 +52,19 @@ class ListSource : public Source {
   // after this one went silent, or an earlier ack went through): then nothing is written.
   Status ack(const TakenBatch& batch, const AckWrites& writes, bool* owned) override;
 
+  // Each worker has two in-flight lists (lanes, both registered in K:inflight): take() fills
+  // lane 0; prefetch() sends the take of the next batch into the other lane than batch's (only
+  // the common case: it takes nothing when that lane is not empty or K has redelivered
+  // messages), so a crash with two batches in hand leaves each in its own list, recovered as
+  // any in-flight list is. ack_and_take() acks batch and collects that batch.
+  Status prefetch(const TakenBatch& batch, int max) override;
+  Status ack_and_take(const TakenBatch& batch, const AckWrites& writes, bool* owned,
+                      TakenBatch* next) override;
+  // Returns next's lane to the head of K uncounted (it was never handed to a handler).
+  Status release(const TakenBatch& next) override {
+    return next.messages.empty() ? Status::ok() : return_lane(next.lane, keys_.pending);
+  }
+
   // Moves every message of in-flight list `list` (owned by `consumer`) back to the head of K in
   // order, counting a delivery for each; a message at max_deliveries goes to K:dead with reason
   // "exceeded max deliveries (N)" instead. Unless force, does nothing (and sets *skipped) when
@@ -68,13 +82,10 @@ class ListSource : public Source {
 
   // Force-returns this worker's own in-flight list without counting deliveries: after a take whose
   // reply was lost with the connection, the messages may sit there unseen.
-  Status return_uncounted(const std::string& source_name) {
-    int r = 0, d = 0;
-    bool skipped = false;
-    return recover(inflight_, consumer_, true, 1 << 30, source_name, &r, &d, &skipped, false);
-  }
+  Status return_uncounted(const std::string& source_name) { return return_lane(0, source_name); }
+  // After a lost take (or prefetch) reply: returns the lane it filled.
   Status after_lost_take(const std::string& source_name) override {
-    return return_uncounted(source_name);
+    return return_lane(last_take_lane_, source_name);
   }
   // Claims the consumer name (claim_name), then returns this consumer's in-flight lists (left by
   // a crashed predecessor) to K, logging it (recover_at_start).
@@ -87,7 +98,7 @@ class ListSource : public Source {
   // The recovery part of start() (LeaseSource uses it: it claims a lease instead).
   Status recover_at_start(int max_deliveries, const std::string& source_name);
 
-  std::string describe_inflight() const override { return inflight_; }
+  std::string describe_inflight() const override { return lanes_[0] + " or " + lanes_[1]; }
 
   // Recovers the in-flight lists of every other consumer whose heartbeat has expired. Every few
   // rounds it also registers in-flight lists that hold messages but are missing from K:inflight
@@ -110,7 +121,15 @@ class ListSource : public Source {
   // Points batch->messages at the elements of the array r (default: batch->reply).
   Status collect(TakenBatch* batch, const redisReply* r = nullptr);
   // Moves an in-flight key of another type than list aside (see the README, "Redis keys").
-  void quarantine_inflight();
+  void quarantine_inflight(int lane);
+  // Returns lane's in-flight list to the head of K without counting deliveries.
+  Status return_lane(int lane, const std::string& source_name) {
+    int r = 0, d = 0;
+    bool skipped = false;
+    return recover(lanes_[lane], consumer_, true, 1 << 30, source_name, &r, &d, &skipped, false);
+  }
+  // The KEYS of a take into lane.
+  std::vector<std::string_view> take_keys(int lane);
   // Registers (HSETNX K:inflight) the in-flight lists SCAN finds that owners (the HGETALL
   // reply of K:inflight) lacks; those of other consumers are added to others.
   Status register_unlisted(const redisReply* owners,
@@ -122,14 +141,18 @@ class ListSource : public Source {
   SourceKeys keys_;
   std::string consumer_;
   int worker_;
-  std::string inflight_;
+  std::string lanes_[2];  // K:inflight:<consumer>:<worker> and ...:<worker>b
+  int last_take_lane_ = 0;
+  bool ahead_ = false;  // a prefetch's two replies are outstanding on the connection
+  int ahead_lane_ = 1;
   std::string token_;
   std::string ttl_ms_;
   std::string notify_key_;
   int workers_ = 1;
-  std::vector<std::string_view> args_;  // reused argument buffer
-  bool sort_refused_ = false;           // an ACL refused SORT: take with kTakeScript only
-  int reclaim_rounds_ = 0;              // reclaim_abandoned calls (the SCAN runs on some of them)
+  std::vector<std::string_view> args_;                                   // reused argument buffer
+  std::string heartbeat_key_, owners_key_, deliveries_key_, lease_key_;  // for take_keys()
+  bool sort_refused_ = false;  // an ACL refused SORT: take with kTakeScript only
+  int reclaim_rounds_ = 0;     // reclaim_abandoned calls (the SCAN runs on some of them)
 };
 
 }  // namespace switchyard

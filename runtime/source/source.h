@@ -31,6 +31,11 @@ struct SourceKeys {
   std::string inflight(const std::string& consumer, int worker) const {
     return pending + ":inflight:" + consumer + ":" + std::to_string(worker);
   }
+  // A worker's in-flight list of lane 0 (the one above) or lane 1 ("...:<worker>b"): the batch
+  // taken ahead (pipelined) waits in the other lane while one is handled.
+  std::string inflight(const std::string& consumer, int worker, int lane) const {
+    return inflight(consumer, worker) + (lane == 0 ? "" : "b");
+  }
   std::string heartbeat(const std::string& consumer) const {
     return pending + ":heartbeat:" + consumer;
   }
@@ -68,6 +73,7 @@ struct TakenBatch {
   std::vector<std::string> refusals;
   Reply reply;
   std::vector<Reply> more_replies;  // further replies the views point into
+  int lane = 0;                     // lists: the in-flight list (lane) holding the batch
   void clear() {
     messages.clear();
     ids.clear();
@@ -75,6 +81,7 @@ struct TakenBatch {
     refusals.clear();
     reply.reset();
     more_replies.clear();
+    lane = 0;
   }
 };
 
@@ -100,8 +107,29 @@ class Source {
   // batch is no longer this consumer's (reclaimed or claimed by another consumer meanwhile, a
   // lost lease, or an earlier ack of it went through): then nothing was written.
   virtual Status ack(const TakenBatch& batch, const AckWrites& writes, bool* owned) = 0;
-  // Called after a take whose reply was lost with the connection.
+  // Called after a take whose reply was lost with the connection (also a prefetched one).
   virtual Status after_lost_take(const std::string& source_name) = 0;
+
+  // Pipelining (a source that does not pipeline keeps these defaults). prefetch() sends, without
+  // waiting for its reply, what takes up to max messages after `batch`, so that Redis works on
+  // it while `batch` is handled. ack_and_take() then acks `batch` as ack() does and sets *next
+  // to the batch taken ahead, fenced as take() fences a batch (empty: call take() as usual).
+  // On an error status the batch taken ahead is unknown: call after_lost_take() once the ack
+  // went through. release() gives a batch taken ahead back unhandled (shutdown).
+  virtual Status prefetch(const TakenBatch& batch, int max) {
+    (void)batch;
+    (void)max;
+    return Status::ok();
+  }
+  virtual Status ack_and_take(const TakenBatch& batch, const AckWrites& writes, bool* owned,
+                              TakenBatch* next) {
+    next->clear();
+    return ack(batch, writes, owned);
+  }
+  virtual Status release(const TakenBatch& next) {
+    (void)next;
+    return Status::ok();
+  }
   virtual const SourceKeys& keys() const = 0;
   // Where a taken batch waits for its ack (for log messages).
   virtual std::string describe_inflight() const = 0;

@@ -55,8 +55,21 @@ class LeaseScriptsTest : public ::testing::Test {
     return eval(redis(), lua::kLeaseTake, take_keys(), take_args(max, replaceable));
   }
   Strings ack_keys() const {
-    return {keys_.pending, keys_.lease(), keys_.window(), keys_.deliveries(),
-            keys_.dead(),  keys_.retry(), keys_.archive()};
+    return {keys_.pending, keys_.lease(), keys_.window(),  keys_.deliveries(),
+            keys_.dead(),  keys_.retry(), keys_.archive(), keys_.owners()};
+  }
+  // ARGV head of an ack of the window first..last (n messages) by kMe, ttl_ms 30000, with the m
+  // messages ahead..ahead_last read ahead (m 0: none); the ack writes follow.
+  Strings ack_args(int n, const std::string& first, const std::string& last, int m = 0,
+                   const std::string& ahead = "", const std::string& ahead_last = "") const {
+    return {kMe, std::to_string(n), first, last, "30000", std::to_string(m), ahead, ahead_last};
+  }
+  // ack_args + the ack writes of no archive, no dead letter, no retry.
+  Strings plain_ack(int n, const std::string& first, const std::string& last, int m = 0,
+                    const std::string& ahead = "", const std::string& ahead_last = "") const {
+    Strings a = ack_args(n, first, last, m, ahead, ahead_last);
+    a.insert(a.end(), {"0", "0", "0"});
+    return a;
   }
   std::string window(const std::string& field) {
     return redis().command({"HGET", keys_.window(), field}).str;
@@ -203,7 +216,8 @@ TEST_F(LeaseScriptsTest, AckTrimsTheWindowWithItsWritesAndCounts) {
   redis().rpush_many(keys_.pending, {"a", "b", "c"});
   ASSERT_EQ(integers_of(take(2)), (Integers{2, 0}));
   redis().command({"HSET", keys_.deliveries(), test::sha1_hex("a"), "1"});
-  const Strings args = {kMe, "2", "a", "b", "0", "0", "1", "d1", "1000", "r1"};
+  Strings args = ack_args(2, "a", "b");
+  args.insert(args.end(), {"0", "0", "1", "d1", "1000", "r1"});
   EXPECT_EQ(integer_of(eval(redis(), lua::kLeaseAck, ack_keys(), args)), 1);
   EXPECT_EQ(redis().lrange(keys_.pending), (Strings{"c"}));
   EXPECT_EQ(redis().lrange(keys_.dead()), (Strings{"d1"}));
@@ -215,7 +229,8 @@ TEST_F(LeaseScriptsTest, AckTrimsTheWindowWithItsWritesAndCounts) {
 TEST_F(LeaseScriptsTest, AckWithTheArchiveOnArchivesTheWindowInOrder) {
   redis().rpush_many(keys_.pending, {"a", "b", "c"});
   ASSERT_EQ(integers_of(take(2)), (Integers{2, 0}));
-  const Strings args = {kMe, "2", "a", "b", "60000", "100", "0"};
+  Strings args = ack_args(2, "a", "b");
+  args.insert(args.end(), {"60000", "100", "0"});
   EXPECT_EQ(integer_of(eval(redis(), lua::kLeaseAck, ack_keys(), args)), 1);
   EXPECT_EQ(test::archived_messages(redis(), keys_.archive()), (Strings{"a", "b"}));
   EXPECT_EQ(redis().lrange(keys_.pending), (Strings{"c"}));
@@ -226,7 +241,7 @@ TEST_F(LeaseScriptsTest, AckKeepsTheRemainingSuspectCountOfADeadHoldersWindow) {
   redis().command({"HSET", keys_.window(), "n", "2", "by", "gone|t0", "suspect", "0"});
   ASSERT_EQ(integers_of(take(10)), (Integers{1, 0}));
   EXPECT_EQ(
-      integer_of(eval(redis(), lua::kLeaseAck, ack_keys(), {kMe, "1", "a", "a", "0", "0", "0"})),
+      integer_of(eval(redis(), lua::kLeaseAck, ack_keys(), plain_ack(1, "a", "a", 1, "b", "b"))),
       1);
   EXPECT_EQ(window("n"), "0");
   EXPECT_EQ(window("by"), "");
@@ -236,7 +251,8 @@ TEST_F(LeaseScriptsTest, AckKeepsTheRemainingSuspectCountOfADeadHoldersWindow) {
 TEST_F(LeaseScriptsTest, AckIsRefusedWithoutWritingWhenTheLeaseOrWindowIsNotOurs) {
   redis().rpush_many(keys_.pending, {"a", "b"});
   ASSERT_EQ(integers_of(take(2)), (Integers{2, 0}));
-  const Strings args = {kMe, "2", "a", "b", "0", "0", "1", "d1", "1000", "r1"};
+  Strings args = ack_args(2, "a", "b");
+  args.insert(args.end(), {"0", "0", "1", "d1", "1000", "r1"});
   redis().command({"SET", keys_.lease(), "other|t9", "PX", "60000"});
   std::string before = snapshot();
   EXPECT_EQ(integer_of(eval(redis(), lua::kLeaseAck, ack_keys(), args)), 0);
@@ -257,12 +273,72 @@ TEST_F(LeaseScriptsTest, AckDropsTheWindowAndTrimsNothingWhenTheHeadOfKChanged) 
   ASSERT_EQ(integers_of(take(2)), (Integers{2, 0}));
   redis().command({"LPOP", keys_.pending});
   redis().rpush(keys_.pending, "c");
-  const Strings args = {kMe, "2", "a", "b", "0", "0", "1", "d1", "1000", "r1"};
+  Strings args = ack_args(2, "a", "b", 1, "c", "c");
+  args.insert(args.end(), {"0", "0", "1", "d1", "1000", "r1"});
   EXPECT_EQ(integer_of(eval(redis(), lua::kLeaseAck, ack_keys(), args)), -1);
   EXPECT_EQ(redis().lrange(keys_.pending), (Strings{"b", "c"}));
   EXPECT_EQ(test::type_of(redis(), keys_.window()), "none");
   EXPECT_EQ(test::type_of(redis(), keys_.dead()), "none");
   EXPECT_EQ(test::type_of(redis(), keys_.retry()), "none");
+}
+
+TEST_F(LeaseScriptsTest, AckRecordsTheMessagesReadAheadAsTheNextWindow) {
+  redis().rpush_many(keys_.pending, {"a", "b", "c", "d", "e"});
+  ASSERT_EQ(integers_of(take(2)), (Integers{2, 0}));
+  redis().command({"PEXPIRE", keys_.lease(), "1000"});
+  EXPECT_EQ(
+      integer_of(eval(redis(), lua::kLeaseAck, ack_keys(), plain_ack(2, "a", "b", 2, "c", "d"))),
+      2);
+  EXPECT_EQ(redis().lrange(keys_.pending), (Strings{"c", "d", "e"}));
+  EXPECT_EQ(window("n"), "2");
+  EXPECT_EQ(window("by"), kMe);
+  EXPECT_EQ(window("suspect"), "0");
+  EXPECT_GT(test::pttl(redis(), keys_.lease()), 1000);  // renewed, as a take renews it
+  // The next window is acked like a taken one.
+  EXPECT_EQ(integer_of(eval(redis(), lua::kLeaseAck, ack_keys(), plain_ack(2, "c", "d"))), 1);
+  EXPECT_EQ(redis().lrange(keys_.pending), (Strings{"e"}));
+  EXPECT_EQ(test::type_of(redis(), keys_.window()), "none");
+}
+
+TEST_F(LeaseScriptsTest, AckTrimsTheNotifyTokensOfTheNextWindow) {
+  redis().rpush_many(keys_.pending, {"a", "b", "c"});
+  redis().rpush_many("notify", {"1", "1", "1"});
+  Strings keys = take_keys();
+  keys.push_back("notify");
+  ASSERT_EQ(integers_of(eval(redis(), lua::kLeaseTake, keys, take_args(1))), (Integers{1, 0}));
+  EXPECT_EQ(redis().llen("notify"), 2);
+  keys = ack_keys();
+  keys.push_back("notify");
+  EXPECT_EQ(integer_of(eval(redis(), lua::kLeaseAck, keys, plain_ack(1, "a", "a", 2, "b", "c"))),
+            2);
+  EXPECT_EQ(redis().llen("notify"), 0);
+}
+
+TEST_F(LeaseScriptsTest, AckRecordsNoNextWindowUnlessItIsStillAtTheHead) {
+  // Read ahead "c".."d", but the head no longer matches (someone popped "c"): acked, no window.
+  redis().rpush_many(keys_.pending, {"a", "b", "c", "d", "e"});
+  ASSERT_EQ(integers_of(take(2)), (Integers{2, 0}));
+  redis().command({"LREM", keys_.pending, "1", "c"});
+  EXPECT_EQ(
+      integer_of(eval(redis(), lua::kLeaseAck, ack_keys(), plain_ack(2, "a", "b", 2, "c", "d"))),
+      1);
+  EXPECT_EQ(redis().lrange(keys_.pending), (Strings{"d", "e"}));
+  EXPECT_EQ(test::type_of(redis(), keys_.window()), "none");
+  // The last message read ahead is no longer at m-1.
+  redis().rpush_many(keys_.pending, {"f"});
+  ASSERT_EQ(integers_of(take(1)), (Integers{1, 0}));
+  EXPECT_EQ(
+      integer_of(eval(redis(), lua::kLeaseAck, ack_keys(), plain_ack(1, "d", "d", 2, "e", "x"))),
+      1);
+  EXPECT_EQ(test::type_of(redis(), keys_.window()), "none");
+  // `delivery: inflight` lists registered meanwhile: the modes must not mix.
+  ASSERT_EQ(integers_of(take(1)), (Integers{1, 0}));
+  redis().command({"HSET", keys_.owners(), "q:inflight:x:0", "x"});
+  EXPECT_EQ(
+      integer_of(eval(redis(), lua::kLeaseAck, ack_keys(), plain_ack(1, "e", "e", 1, "f", "f"))),
+      1);
+  EXPECT_EQ(test::type_of(redis(), keys_.window()), "none");
+  EXPECT_EQ(redis().lrange(keys_.pending), (Strings{"f"}));
 }
 
 // --- lease_drop_window.lua
