@@ -132,7 +132,7 @@ std::vector<KeySpec> build_table() {
               "most messages taken per round trip"),
       integer("sources.*.workers", 1, 64, &store<&SourceConfig::workers>, "1",
               "consumer threads for this source"),
-      row("sources.*.handlers_at_once", K::kBool, &store<&SourceConfig::handlers_at_once>, "true",
+      row("sources.*.handlers_at_once", K::kBool, &store<&SourceConfig::handlers_at_once>, "false",
           "a batch bound for several handlers calls them at once, one thread each"),
       integer("sources.*.max_deliveries", 1, INT_MAX, &store<&SourceConfig::max_deliveries>, "5",
               "deliveries without an ack (crashes) before a message is dead-lettered"),

@@ -49,7 +49,7 @@ class SqlSinkDaemonTest : public ::testing::TestWithParam<std::string> {
     spec.redis_url = redis_.url();
     spec.plugins_dir = SWITCHYARD_PLUGIN_DIR;
     spec.database = dir_.file("analytics.db");
-    spec.source_extra = "batch: 256\nreclaim_after: 1s";
+    spec.source_extra = "batch: 256\nreclaim_after: 1s\nhandlers_at_once: true";
     auto handler = [&](const std::string& name, const std::string& table) {
       return name +
              ":\n"

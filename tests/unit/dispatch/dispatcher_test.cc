@@ -31,7 +31,7 @@ class DispatcherTest : public ::testing::Test {
     auto config = std::make_shared<Config>();
     const std::string yaml =
         "version: 1\n"
-        "sources:\n  events: {key: events, max_deliveries: 3}\n"
+        "sources:\n  events: {key: events, max_deliveries: 3, handlers_at_once: true}\n"
         "handlers:\n"
         "  noop: {plugin: noop_sink}\n"
         "  rejecter: {plugin: reject_sink}\n"
@@ -242,7 +242,7 @@ std::string rendezvous_yaml(const test::TempDir& dir, const std::string& source_
 TEST(DispatcherAtOnceTest, TheHandlersOfOneBatchAreCalledAtOnce) {
   test::TempDir dir;
   Metrics metrics;
-  Loaded d = load(dir, rendezvous_yaml(dir, "", 10000), &metrics);
+  Loaded d = load(dir, rendezvous_yaml(dir, ", handlers_at_once: true", 10000), &metrics);
   ASSERT_TRUE(d.pipeline);
   const std::string both = R"({"event":"a.both","payload":{}})";
   TakenBatch batch;

@@ -197,7 +197,7 @@ TEST(HandlerWatchdogTest, AStuckCallAmongSeveralAtOnceIsReported) {
   auto pipeline =
       pipeline_of(dir,
                   "version: 1\n"
-                  "sources:\n  events: {key: events}\n"
+                  "sources:\n  events: {key: events, handlers_at_once: true}\n"
                   "handlers:\n"
                   "  first: {plugin: noop_sink}\n"
                   "  stuck: {plugin: slow_sink, handler_timeout: 5s, config: {path: \"" +
