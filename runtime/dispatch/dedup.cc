@@ -94,19 +94,18 @@ Status DedupStore::seen(const std::vector<std::string>& keys, std::vector<bool>*
 Status DedupStore::mark(const std::vector<std::string>& keys, std::chrono::milliseconds window) {
   if (keys.empty()) return Status::ok();
   const std::string px = std::to_string(window.count());
-  for (const std::string& k : keys) {
-    Status s = connection_->append({"SET", k, "1", "NX", "PX", px});
-    if (!s) return s;
-  }
-  Status first;
+  // One round trip, beside the take ahead the worker may have outstanding on this connection.
+  std::vector<std::vector<std::string_view>> sets;
+  sets.reserve(keys.size());
+  for (const std::string& k : keys) sets.push_back({"SET", k, "1", "NX", "PX", px});
+  std::vector<Reply> replies;
+  if (Status s = connection_->commands(sets, &replies); !s) return s;
   for (size_t i = 0; i < keys.size(); ++i) {
-    Reply reply;
-    Status s = connection_->read_reply(&reply);
-    if (!s) return s;
-    if (first && reply->type == REDIS_REPLY_ERROR)
-      first = Status::error("dedup SET " + keys[i] + ": " + std::string(reply->str, reply->len));
+    const Reply& reply = replies[i];
+    if (reply->type == REDIS_REPLY_ERROR)
+      return Status::error("dedup SET " + keys[i] + ": " + std::string(reply->str, reply->len));
   }
-  return first;
+  return Status::ok();
 }
 
 }  // namespace switchyard

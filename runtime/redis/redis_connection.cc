@@ -354,9 +354,7 @@ Status RedisConnection::command(const std::vector<std::string_view>& argv, Reply
   return s;
 }
 
-Status RedisConnection::send(const std::vector<std::string_view>& argv, Reply* reply) {
-  if (!context_) return Status::error("Redis " + endpoint_.redacted() + ": not connected");
-  // Replies of flushed commands come first on the socket: keep them for read_reply().
+Status RedisConnection::keep_outstanding() {
   while (pending_ > 0) {
     void* early = nullptr;
     if (redisGetReply(context_, &early) != REDIS_OK || early == nullptr) {
@@ -366,6 +364,34 @@ Status RedisConnection::send(const std::vector<std::string_view>& argv, Reply* r
     --pending_;
     early_.emplace_back(static_cast<redisReply*>(early));
   }
+  return Status::ok();
+}
+
+Status RedisConnection::commands(const std::vector<std::vector<std::string_view>>& argvs,
+                                 std::vector<Reply>* replies) {
+  replies->clear();
+  if (!context_) return Status::error("Redis " + endpoint_.redacted() + ": not connected");
+  // Replies of earlier appends come first on the socket: keep them for read_reply().
+  if (Status s = keep_outstanding(); !s) return s;
+  for (const auto& argv : argvs) {
+    if (Status s = append(argv); !s) return s;
+  }
+  for (size_t i = 0; i < argvs.size(); ++i) {
+    void* r = nullptr;
+    if (redisGetReply(context_, &r) != REDIS_OK || r == nullptr) {
+      free_arena_reply(static_cast<redisReply*>(r));
+      return io_error("reading a reply");
+    }
+    --pending_;
+    replies->emplace_back(static_cast<redisReply*>(r));
+  }
+  return Status::ok();
+}
+
+Status RedisConnection::send(const std::vector<std::string_view>& argv, Reply* reply) {
+  if (!context_) return Status::error("Redis " + endpoint_.redacted() + ": not connected");
+  // Replies of flushed commands come first on the socket: keep them for read_reply().
+  if (Status s = keep_outstanding(); !s) return s;
   argv_buffer_.clear();
   argl_buffer_.clear();
   for (auto a : argv) {

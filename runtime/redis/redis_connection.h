@@ -92,6 +92,12 @@ class RedisConnection {
   // its reply is read with read_reply(). A NOSCRIPT reply means it did not run.
   Status append_eval(const RedisScript& script, const std::vector<std::string_view>& keys,
                      const std::vector<std::string_view>& args);
+  // Runs argvs as one pipeline (one round trip) and returns their replies, in order, in
+  // *replies; error replies come back as replies, as with command(). Safe while replies of
+  // earlier appends are outstanding (a take ahead): those are kept for read_reply(), and
+  // *replies holds only these commands' replies. Cluster: as append().
+  Status commands(const std::vector<std::vector<std::string_view>>& argvs,
+                  std::vector<Reply>* replies);
   // Replies appended (and flushed or not) and not yet read by read_reply().
   int outstanding() const { return pending_ + static_cast<int>(early_.size()); }
 
@@ -106,6 +112,8 @@ class RedisConnection {
   Status connect_cluster();
   Status connect_sentinel();
   Status send(const std::vector<std::string_view>& argv, Reply* reply);  // no routing
+  // Reads the replies of appended commands still on the socket into early_ (for read_reply()).
+  Status keep_outstanding();
   // The error status for an error reply to what ("EVALSHA KEY", "script on KEY"): the reply, and
   // what to do when it is a refusal of all writes (redis_refusal_advice).
   Status refused(const std::string& what, const redisReply* reply) const;

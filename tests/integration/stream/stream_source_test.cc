@@ -162,8 +162,9 @@ TEST(StreamSource, DeadConsumersEntriesAreClaimedAfterReclaimAfter) {
     std::filesystem::copy_file(bundled_plugin(p), plugins + "/" + p + ".so");
   std::filesystem::copy_file(test_plugin("crash_sink"), plugins + "/crash_sink.so");
   const std::string db = dir.file("analytics.db");
-  // Instance A routes everything to crash_sink, which dies on the marked message with the whole
-  // batch pending; instance B (same group) writes the database.
+  // Instance A routes everything to crash_sink, which dies on the marked message (in A's first
+  // take, so A acknowledges nothing) with that batch pending; instance B (same group) writes the
+  // database.
   const std::string config_a =
       dir.write("a.yaml", stream_config(redis, plugins, "analytics", db,
                                         "  crash: { plugin: crash_sink, config: { path: \"" +
@@ -172,7 +173,7 @@ TEST(StreamSource, DeadConsumersEntriesAreClaimedAfterReclaimAfter) {
   const std::string config_b = dir.write("b.yaml", stream_config(redis, plugins, "analytics", db));
   std::vector<std::string> events = mixed_events(199, 1);
   events.insert(
-      events.begin() + 100,
+      events.begin() + 5,
       R"({"event":"quote.created","payload":{"quote_id":5000,"user_id":1,"product_id":1,"qty":1,"crash":true}})");
   publish(config_a, events);
 
@@ -180,7 +181,9 @@ TEST(StreamSource, DeadConsumersEntriesAreClaimedAfterReclaimAfter) {
       SwitchyardProcess::run(config_a, dir.file("a.log"), {"--instance", "consumer-a"});
   ASSERT_TRUE(a.wait_exit(30s).has_value()) << "crash_sink should have killed instance A";
   RedisClient client = redis.client();
-  ASSERT_EQ(group_pending(client, "analytics"), 200) << "A died holding its whole batch";
+  // Its first take is small (the take size grows while takes come back full).
+  const int64_t held = group_pending(client, "analytics");
+  ASSERT_GT(held, 5) << "A died holding its first batch";
 
   SwitchyardProcess b =
       SwitchyardProcess::run(config_b, dir.file("b.log"), {"--instance", "consumer-b"});
@@ -199,7 +202,7 @@ TEST(StreamSource, DeadConsumersEntriesAreClaimedAfterReclaimAfter) {
   const std::string what = ": claimed ";
   for (size_t at = log.find(what); at != std::string::npos; at = log.find(what, at + 1))
     claimed += std::strtoll(log.c_str() + at + what.size(), nullptr, 10);
-  EXPECT_EQ(claimed, 200) << log;
+  EXPECT_EQ(claimed, held) << log;
 }
 
 }  // namespace
