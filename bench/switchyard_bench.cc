@@ -830,7 +830,8 @@ class Bench {
       << "sources:\n  bench:\n    type: list\n    key: " << kKey
       << "\n    batch: " << (batch ? batch : o_.batch) << "\n    workers: " << workers
       << "\n    max_deliveries: 5\n    reclaim_after: 30s\n"
-      << "    delivery: " << (lease ? "lease" : "inflight") << "\n"
+      << "    delivery: " << (lease ? "lease" : "inflight")
+      << "\n"
       // Two tables on a database server: their commits overlap (README routes.yaml).
       << (handlers == Handlers::kSql ? "    handlers_at_once: true\n" : "")
       << (archive_ ? "    archive: { retention: 7d, max_len: 10000000 }\n" : "") << "handlers:\n";
