@@ -354,6 +354,20 @@ Status RedisConnection::command(const std::vector<std::string_view>& argv, Reply
   return s;
 }
 
+// EVALSHA sha numkeys keys... args... (views into the arguments).
+std::vector<std::string_view> RedisConnection::evalsha_argv(
+    std::string_view sha, std::string_view numkeys, const std::vector<std::string_view>& keys,
+    const std::vector<std::string_view>& args) {
+  std::vector<std::string_view> argv;
+  argv.reserve(3 + keys.size() + args.size());
+  argv.push_back("EVALSHA");
+  argv.push_back(sha);
+  argv.push_back(numkeys);
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
 Status RedisConnection::keep_outstanding() {
   while (pending_ > 0) {
     void* early = nullptr;
@@ -468,14 +482,7 @@ Status RedisConnection::append_eval(const RedisScript& script,
     known = script_sha1_.emplace(&script, std::string(loaded->str, loaded->len)).first;
   }
   const std::string numkeys = std::to_string(keys.size());
-  std::vector<std::string_view> argv;
-  argv.reserve(3 + keys.size() + args.size());
-  argv.push_back("EVALSHA");
-  argv.push_back(known->second);
-  argv.push_back(numkeys);
-  argv.insert(argv.end(), keys.begin(), keys.end());
-  argv.insert(argv.end(), args.begin(), args.end());
-  return append(argv);
+  return append(evalsha_argv(known->second, numkeys, keys, args));
 }
 
 Status RedisConnection::read_reply(Reply* reply) {
@@ -508,15 +515,8 @@ Status RedisConnection::eval(const RedisScript& script, const std::vector<std::s
       if (!s) return s;
       known = script_sha1_.emplace(&script, std::string((*reply)->str, (*reply)->len)).first;
     }
-    std::string numkeys = std::to_string(keys.size());
-    std::vector<std::string_view> argv;
-    argv.reserve(3 + keys.size() + args.size());
-    argv.push_back("EVALSHA");
-    argv.push_back(known->second);
-    argv.push_back(numkeys);
-    argv.insert(argv.end(), keys.begin(), keys.end());
-    argv.insert(argv.end(), args.begin(), args.end());
-    Status s = command(argv, reply);
+    const std::string numkeys = std::to_string(keys.size());
+    Status s = command(evalsha_argv(known->second, numkeys, keys, args), reply);
     if (!s) return s;
     if ((*reply)->type == REDIS_REPLY_ERROR && strncmp((*reply)->str, "NOSCRIPT", 8) == 0) {
       script_sha1_.erase(&script);  // Redis restarted: load it again and retry once

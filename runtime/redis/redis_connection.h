@@ -114,6 +114,10 @@ class RedisConnection {
   Status send(const std::vector<std::string_view>& argv, Reply* reply);  // no routing
   // Reads the replies of appended commands still on the socket into early_ (for read_reply()).
   Status keep_outstanding();
+  // EVALSHA sha numkeys keys... args...: views into the arguments, valid while they are.
+  static std::vector<std::string_view> evalsha_argv(std::string_view sha, std::string_view numkeys,
+                                                    const std::vector<std::string_view>& keys,
+                                                    const std::vector<std::string_view>& args);
   // The error status for an error reply to what ("EVALSHA KEY", "script on KEY"): the reply, and
   // what to do when it is a refusal of all writes (redis_refusal_advice).
   Status refused(const std::string& what, const redisReply* reply) const;
