@@ -4,8 +4,9 @@
 # Usage (as root, on a throwaway machine or container: it installs packages and creates the
 # switchyard system user):
 #   bash packaging/test-packages.sh [BUILD_DIR]      # default BUILD_DIR: <source>/build-deb
-# A BUILD_DIR without CMakeCache.txt is configured here the way Debian builds (dpkg-buildflags
-# with hardening=+all, RelWithDebInfo, tests off); an existing one is used as it is.
+# A BUILD_DIR without CMakeCache.txt is built here with scripts/build (the flags Debian builds
+# packages with: dpkg-buildflags, hardening=+all), tests off; an existing one (CI passes build/,
+# the build its suite just ran) is packaged as it is.
 # Then: `cmake --build BUILD_DIR --target package`, lintian, `dpkg -i`, the installed binary
 # against a private redis-server, the out-of-tree example plugin built against the installed
 # SDK only, `dpkg -r`, `dpkg -P`, and a check that nothing is left behind.
@@ -112,20 +113,10 @@ trap 'exit 130' INT TERM
 # --- 1. build the packages ---
 echo "== build ($BUILD)"
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-  export DEB_BUILD_MAINT_OPTIONS=hardening=+all
-  CPPFLAGS=$(dpkg-buildflags --get CPPFLAGS)
-  CFLAGS="$(dpkg-buildflags --get CFLAGS) $CPPFLAGS"
-  CXXFLAGS="$(dpkg-buildflags --get CXXFLAGS) $CPPFLAGS"
-  LDFLAGS=$(dpkg-buildflags --get LDFLAGS)
-  generator=()
-  command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
-  check "configure $BUILD with dpkg-buildflags" \
-    cmake -S "$SRC" -B "$BUILD" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DSWITCHYARD_BUILD_TESTS=OFF -DSWITCHYARD_SANITIZE=OFF \
-      "-DCMAKE_C_FLAGS=$CFLAGS" "-DCMAKE_CXX_FLAGS=$CXXFLAGS" \
-      "-DCMAKE_EXE_LINKER_FLAGS=$LDFLAGS" "-DCMAKE_SHARED_LINKER_FLAGS=$LDFLAGS" \
-      "-DCMAKE_MODULE_LINKER_FLAGS=$LDFLAGS"
-  [ "$failed" -eq 0 ] || abort "cannot configure"
+  # scripts/build builds with dpkg-buildflags (hardening=+all), as Debian builds packages.
+  check "build $BUILD with scripts/build (dpkg-buildflags, tests off)" \
+    env BUILD_DIR="$BUILD" SANITIZE=0 "$SRC/scripts/build" -DSWITCHYARD_BUILD_TESTS=OFF
+  [ "$failed" -eq 0 ] || abort "cannot build"
 fi
 VERSION=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$BUILD/CMakeCache.txt")
 [ -n "$VERSION" ] || abort "no CMAKE_PROJECT_VERSION in $BUILD/CMakeCache.txt"
