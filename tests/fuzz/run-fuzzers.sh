@@ -5,6 +5,7 @@
 #   TARGET: envelope bounded_json dead_letter config redis_url (default: all)
 # Environment:
 #   FUZZ_SECONDS    seconds per target (default 60)
+#   FUZZ_JOBS       targets fuzzed at once (default: the number of CPUs)
 #   FUZZ_BUILD_DIR  build directory (default build-fuzz, under the source tree)
 #   FUZZ_CC/FUZZ_CXX  compilers (default clang-14 / clang++-14, Debian 12's clang with libFuzzer)
 #   FUZZ_ARGS       extra libFuzzer flags (e.g. "-jobs=2 -workers=2")
@@ -17,6 +18,7 @@ cd "$(dirname "$0")/../.."
 
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
+jobs=${FUZZ_JOBS:-$(nproc)}
 cc=${FUZZ_CC:-clang-14}
 cxx=${FUZZ_CXX:-clang++-14}
 targets=("$@")
@@ -31,22 +33,46 @@ cmake -S tests/fuzz -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" >/dev/null
 cmake --build "$build" --target fuzzers
 
-failed=()
 for target in "${targets[@]}"; do
   [ -n "${max_len[$target]:-}" ] || { echo "run-fuzzers: unknown target $target" >&2; exit 2; }
-  corpus="$build/fuzz/corpus/$target"
-  artifacts="$build/fuzz/artifacts/$target/"
+done
+
+# fuzz TARGET: runs one target for $seconds; its status goes to $build/fuzz/TARGET.status.
+fuzz() {
+  local target=$1 status=0
+  local corpus="$build/fuzz/corpus/$target" artifacts="$build/fuzz/artifacts/$target/"
   mkdir -p "$corpus" "$artifacts"
-  echo "== fuzz_$target: ${seconds}s (corpus $corpus + tests/fuzz/corpus/$target)"
-  log="$build/fuzz/$target.log"
-  status=0
   # shellcheck disable=SC2086
   "$build/fuzz/fuzz_$target" "$corpus" "tests/fuzz/corpus/$target" \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="${max_len[$target]}" \
     -dict="tests/fuzz/dict/${dict[$target]}" -artifact_prefix="$artifacts" \
-    -print_final_stats=1 ${FUZZ_ARGS:-} >"$log" 2>&1 || status=$?
+    -print_final_stats=1 ${FUZZ_ARGS:-} >"$build/fuzz/$target.log" 2>&1 || status=$?
+  echo "$status" >"$build/fuzz/$target.status"
+}
+
+# Up to $jobs targets at once (each libFuzzer process uses one core), then each one's report in
+# the order given.
+running=0
+for target in "${targets[@]}"; do
+  echo "== fuzz_$target: ${seconds}s (corpus $build/fuzz/corpus/$target + tests/fuzz/corpus/$target)"
+  rm -f "$build/fuzz/$target.status"
+  fuzz "$target" &
+  running=$((running + 1))
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+done
+wait
+
+failed=()
+for target in "${targets[@]}"; do
+  log="$build/fuzz/$target.log"
+  artifacts="$build/fuzz/artifacts/$target/"
+  status=$(cat "$build/fuzz/$target.status" 2>/dev/null || echo "no status")
+  echo "== fuzz_$target:"
   grep -E "Seed:|INITED|DONE|ERROR|SUMMARY|invariant failed|stat::number_of_executed_units|stat::peak_rss|Test unit written" "$log" || true
-  if [ "$status" -ne 0 ]; then
+  if [ "$status" != 0 ]; then
     echo "== fuzz_$target: FAILED (exit $status), see $log and $artifacts" >&2
     # The input, so a failure on a machine whose files are gone can be reproduced from its log:
     # `base64 -d > crash` then `$build/fuzz/fuzz_$target crash`.
