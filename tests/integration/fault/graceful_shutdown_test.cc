@@ -23,8 +23,15 @@ int64_t ms_since(Clock::time_point t) {
 
 class GracefulShutdownTest : public FaultTest {};
 
-// Waits until `daemon` has logged that it consumes: its signal handling is in place by then (a
-// signal that arrives earlier kills it with the default action).
+// Starts a daemon with a log file of its own: every run of a rig appends to one log otherwise,
+// where started() would find an earlier run's line.
+SwitchyardProcess start(Rig& rig) {
+  static int runs = 0;
+  return rig.start("switchyard-" + std::to_string(++runs) + ".log");
+}
+
+// Waits until `daemon` (from start()) has logged that it consumes: its signal handling is in
+// place by then (a signal that arrives earlier kills it with the default action).
 bool started(SwitchyardProcess& daemon) {
   return wait_until([&] { return daemon.log().find(": consuming ") != std::string::npos; }, 30s,
                     "the daemon to start consuming");
@@ -42,7 +49,7 @@ TEST_P(GracefulShutdownTest, SignalMidStreamExitsZeroWithinTimeoutAndLosesNothin
   feed.push(kEvents / 2);
 
   for (int cycle = 0; cycle < kCycles; ++cycle) {
-    SwitchyardProcess daemon = rig.start();
+    SwitchyardProcess daemon = start(rig);
     const int64_t before = rig.rows();
     ASSERT_TRUE(started(daemon)) << daemon.log_tail();
     // Progress, or nothing left to make progress on (an earlier run drained the backlog).
@@ -73,7 +80,7 @@ TEST_P(GracefulShutdownTest, SignalMidStreamExitsZeroWithinTimeoutAndLosesNothin
   feed.push_rest();
 
   const int64_t half = static_cast<int64_t>(kEvents / 2);
-  SwitchyardProcess daemon = rig.start();
+  SwitchyardProcess daemon = start(rig);
   ASSERT_TRUE(started(daemon)) << daemon.log_tail();
   ASSERT_TRUE(wait_until([&] { return rig.all_handled(half, half); }, 60s, "every event handled"))
       << rig.describe() << "\n"
@@ -93,7 +100,7 @@ TEST_P(GracefulShutdownTest, SigtermWhileRedisIsDownExitsWithinTimeoutAndLosesNo
   std::mt19937_64 rng = seeded_rng();
   rig.publish(mixed_events(kEvents));
 
-  SwitchyardProcess daemon = rig.start();
+  SwitchyardProcess daemon = start(rig);
   ASSERT_TRUE(wait_until([&] { return rig.rows() >= 1'000; }, 30s, "progress"))
       << daemon.log_tail();
   rig.redis().stop();
@@ -117,7 +124,8 @@ TEST_P(GracefulShutdownTest, SigtermWhileRedisIsDownExitsWithinTimeoutAndLosesNo
 
   // Redis back, daemon restarted: the unacknowledged batches are redelivered, nothing is lost.
   rig.redis().start();
-  daemon = rig.start();
+  daemon = start(rig);
+  ASSERT_TRUE(started(daemon)) << daemon.log_tail();
   const int64_t half = static_cast<int64_t>(kEvents / 2);
   ASSERT_TRUE(wait_until([&] { return rig.all_handled(half, half); }, 60s,
                          "every event handled after the outage"))
