@@ -5,6 +5,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
 namespace switchyard::test {
 namespace {
 
@@ -14,6 +18,25 @@ SpawnOptions clean_options(const std::map<std::string, std::string>& env) {
   options.unset_env = {"SWITCHYARD_CONFIG", "SWITCHYARD_REDIS_URL"};
   options.env = env;
   return options;
+}
+
+// True once a thread of process `pid` lists `sig` in SigBlk (/proc/PID/task/TID/status): main()
+// has blocked it, and every thread started after inherits that. (Not the main thread alone: while
+// it waits in sigtimedwait(), the kernel shows the awaited signals as unblocked.) False if the
+// process is gone.
+bool blocks_signal(pid_t pid, int sig) {
+  std::error_code ec;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream status(task.path() / "status");
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind("SigBlk:", 0) != 0) continue;
+      if ((std::stoull(line.substr(7), nullptr, 16) >> (sig - 1)) & 1ULL) return true;
+      break;
+    }
+  }
+  return false;
 }
 
 }  // namespace
@@ -55,7 +78,7 @@ CommandResult SwitchyardProcess::exec(const std::vector<std::string>& args,
 std::optional<int> SwitchyardProcess::stop(std::chrono::milliseconds timeout,
                                            std::source_location where) {
   if (!process_.is_running()) return process_.exit_status();
-  process_.signal(SIGTERM);
+  signal(SIGTERM);
   if (auto status = process_.wait_exit(timeout)) return status;
   ADD_FAILURE_AT(where.file_name(), static_cast<int>(where.line()))
       << "switchyard (pid " << process_.pid() << ") did not exit within " << timeout.count()
@@ -63,6 +86,17 @@ std::optional<int> SwitchyardProcess::stop(std::chrono::milliseconds timeout,
       << log_tail();
   process_.kill9();
   return std::nullopt;
+}
+
+bool SwitchyardProcess::signal(int sig) {
+  if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (process_.is_running() && !blocks_signal(process_.pid(), sig) &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  return process_.signal(sig);
 }
 
 std::string SwitchyardProcess::log() const { return read_file(log_path_); }

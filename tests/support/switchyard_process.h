@@ -57,9 +57,12 @@ class SwitchyardProcess {
   // SIGKILL and reap (a crash). Returns the status (137), nullopt if never started.
   std::optional<int> kill9() { return process_.kill9(); }
   // SIGHUP: reload routes.yaml. False if not running.
-  bool reload() { return process_.signal(SIGHUP); }
-  // Any signal; false if not running.
-  bool signal(int sig) { return process_.signal(sig); }
+  bool reload() { return signal(SIGHUP); }
+  // Any signal; false if not running. SIGTERM, SIGINT and SIGHUP (which `run` serves itself) are
+  // sent only once the daemon has blocked them (a thread's /proc status lists them in SigBlk),
+  // waiting at most 10 s: sent earlier, between exec and main(), they would kill it with their
+  // default action instead of being served. stop() and reload() go through here.
+  bool signal(int sig);
   // See ChildProcess::wait_exit (exit code, 128+signal, nullopt on timeout).
   std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
     return process_.wait_exit(timeout);
