@@ -57,9 +57,9 @@ ListSource::ListSource(RedisConnection* connection, std::string key, std::string
       deliveries_key_(keys_.deliveries()),
       lease_key_(keys_.lease()) {}
 
-std::vector<std::string_view> ListSource::take_keys(int lane) {
-  std::vector<std::string_view> keys = {keys_.pending,  lanes_[lane],    owners_key_,
-                                        heartbeat_key_, deliveries_key_, lease_key_};
+std::vector<std::string_view> ListSource::take_keys(int lane, int other) {
+  std::vector<std::string_view> keys = {keys_.pending,   lanes_[lane], owners_key_,  heartbeat_key_,
+                                        deliveries_key_, lease_key_,   lanes_[other]};
   if (!notify_key_.empty()) keys.push_back(notify_key_);
   return keys;
 }
@@ -70,7 +70,8 @@ Status ListSource::prefetch(const TakenBatch& batch, int max) {
   const std::string max_text = std::to_string(max);
   const std::vector<std::string_view> args = {max_text, consumer_, ttl_ms_, token_, "0"};
   last_take_lane_ = lane;
-  Status s = connection_->append_eval(kTakeFastScript, take_keys(lane), args);
+  // The other lane holds `batch`: only this lane must be empty.
+  Status s = connection_->append_eval(kTakeFastScript, take_keys(lane, lane), args);
   if (s) s = connection_->append({"LRANGE", lanes_[lane], "0", "-1"});
   if (s) s = connection_->flush();
   ahead_ = s.is_ok();
@@ -139,7 +140,8 @@ Status ListSource::take_now(int max, int tokens_consumed, TakenBatch* batch) {
   last_take_lane_ = 0;
   std::string max_text = std::to_string(max);
   std::string consumed = std::to_string(tokens_consumed);
-  const std::vector<std::string_view> keys = take_keys(0);
+  // Nothing is in hand: whatever either lane holds, this worker did not take.
+  const std::vector<std::string_view> keys = take_keys(0, 1);
   const std::vector<std::string_view> args = {max_text, consumer_, ttl_ms_, token_, consumed};
   Status s;
   if (!sort_refused_) {
@@ -176,9 +178,9 @@ Status ListSource::take_now(int max, int tokens_consumed, TakenBatch* batch) {
   const redisReply* r = batch->reply.get();
   if (r->type == REDIS_REPLY_INTEGER && r->integer == -3) return lease_held(batch);
   if (r->type == REDIS_REPLY_INTEGER && r->integer == -4) return name_taken(batch);
-  if (r->type == REDIS_REPLY_INTEGER && r->integer == -5) {
+  if (r->type == REDIS_REPLY_INTEGER && (r->integer == -5 || r->integer == -6)) {
     batch->reply.reset();
-    quarantine_inflight(0);
+    quarantine_inflight(r->integer == -5 ? 0 : 1);
     return Status::ok();  // nothing taken: the next take finds the in-flight key free
   }
   if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
@@ -186,11 +188,11 @@ Status ListSource::take_now(int max, int tokens_consumed, TakenBatch* batch) {
     return Status::error("take script returned an unexpected reply");
   if (r->element[0]->integer > 0) {
     spdlog::warn(
-        "source {}: in-flight list {} held {} element(s) this worker did not take (an "
-        "older Redis state restored after a crash or failover, an operator's push, or "
+        "source {}: in-flight lists {} and {} held {} element(s) this worker did not take "
+        "(an older Redis state restored after a crash or failover, an operator's push, or "
         "another process under consumer name {}); returned them uncounted to the head "
         "of {}",
-        keys_.pending, lanes_[0], r->element[0]->integer, consumer_, keys_.pending);
+        keys_.pending, lanes_[0], lanes_[1], r->element[0]->integer, consumer_, keys_.pending);
   }
   return collect(batch, r->element[1]);
 }

@@ -128,8 +128,9 @@ class ListSource : public Source {
     bool skipped = false;
     return recover(lanes_[lane], consumer_, true, 1 << 30, source_name, &r, &d, &skipped, false);
   }
-  // The KEYS of a take into lane.
-  std::vector<std::string_view> take_keys(int lane);
+  // The KEYS of a take into lane; other is the lane that must be empty too (lane itself when the
+  // other lane holds the batch in hand).
+  std::vector<std::string_view> take_keys(int lane, int other);
   // Registers (HSETNX K:inflight) the in-flight lists SCAN finds that owners (the HGETALL
   // reply of K:inflight) lacks; those of other consumers are added to others.
   Status register_unlisted(const redisReply* owners,

@@ -36,10 +36,11 @@ class ListScriptsTest : public ::testing::Test {
 
   test::RedisClient& redis() { return *client_; }
 
-  // KEYS of list_take.lua and list_take_fast.lua for consumer c, worker 0.
+  // KEYS of list_take.lua and list_take_fast.lua for consumer c, worker 0, taking afresh (the
+  // other lane is checked too).
   Strings take_keys() const {
-    return {keys_.pending, inflight_,          keys_.owners(),
-            heartbeat_,    keys_.deliveries(), keys_.lease()};
+    return {keys_.pending,      inflight_,     keys_.owners(), heartbeat_,
+            keys_.deliveries(), keys_.lease(), inflight_ + "b"};
   }
   // ARGV of a take of up to max messages, with ttl_ms 30000 and run token "t1".
   static Strings take_args(int max, int consumed = 0) {
@@ -166,6 +167,33 @@ TEST_F(ListScriptsTest, TakeRefusesWithoutWritingWhenTheInflightKeyIsNotAList) {
   EXPECT_EQ(snapshot(), before);
 }
 
+TEST_F(ListScriptsTest, TakeReturnsTheOtherLanesElementsAfterTheInflightListsAndRefusesANonList) {
+  redis().rpush_many(keys_.pending, {"a"});
+  redis().rpush_many(inflight_, {"x"});
+  redis().rpush_many(inflight_ + "b", {"y", "z"});
+  test::Reply r = eval(redis(), lua::kListTake, take_keys(), take_args(2));
+  ASSERT_EQ(r.elements.size(), 2u);
+  EXPECT_EQ(r.elements[0].integer, 3);
+  EXPECT_EQ(redis().lrange(inflight_), (Strings{"x", "y"}));
+  EXPECT_EQ(redis().lrange(keys_.pending), (Strings{"z", "a"}));
+  EXPECT_EQ(redis().llen(inflight_ + "b"), 0);
+  // KEYS[7] the in-flight list itself: the other lane holds the batch in hand, and is left alone.
+  redis().del(inflight_);
+  redis().rpush_many(inflight_ + "b", {"in hand"});
+  Strings keys = take_keys();
+  keys[6] = inflight_;
+  eval(redis(), lua::kListTake, keys, take_args(1));
+  EXPECT_EQ(redis().lrange(inflight_ + "b"), Strings{"in hand"});
+  EXPECT_EQ(redis().lrange(inflight_), Strings{"z"});
+
+  redis().del(inflight_);
+  redis().del(inflight_ + "b");
+  redis().command({"SET", inflight_ + "b", "not a list"});
+  const std::string before = snapshot();
+  EXPECT_EQ(integer_of(eval(redis(), lua::kListTake, take_keys(), take_args(3))), -6);
+  EXPECT_EQ(snapshot(), before);
+}
+
 // --- list_take_fast.lua
 
 TEST_F(ListScriptsTest, FastTakeStoresTheHeadOfKInTheInflightListAndAnswersTheCount) {
@@ -191,6 +219,16 @@ TEST_F(ListScriptsTest, FastTakeDefersToTheLuaCopyForCountsOrAStaleInflightList)
   EXPECT_EQ(snapshot(), before);
   redis().del(keys_.deliveries());
   redis().rpush(inflight_, "x");
+  before = snapshot();
+  EXPECT_EQ(integer_of(eval(redis(), lua::kListTakeFast, take_keys(), take_args(3))), -1);
+  EXPECT_EQ(snapshot(), before);
+  // Either lane, and with K empty too: stale elements must not wait for new traffic.
+  redis().del(keys_.pending);
+  before = snapshot();
+  EXPECT_EQ(integer_of(eval(redis(), lua::kListTakeFast, take_keys(), take_args(3))), -1);
+  EXPECT_EQ(snapshot(), before);
+  redis().del(inflight_);
+  redis().rpush(inflight_ + "b", "y");
   before = snapshot();
   EXPECT_EQ(integer_of(eval(redis(), lua::kListTakeFast, take_keys(), take_args(3))), -1);
   EXPECT_EQ(snapshot(), before);

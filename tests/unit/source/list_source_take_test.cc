@@ -145,6 +145,65 @@ TEST_F(ListSourceTakeTest, ElementsLeftInTheInflightListGoBackToKBeforeATake) {
   EXPECT_TRUE(owned);
 }
 
+// With K empty too: the worker is idle, nothing new arrives, and the take still returns them.
+TEST_F(ListSourceTakeTest, ElementsLeftInTheInflightListGoBackWhileKIsEmpty) {
+  auto connection = connect(server_.url());
+  ListSource source(connection.get(), kKey, "c", 0, "token", 30s);
+  test::RedisClient client = server_.client();
+  client.rpush_many(source.inflight_key(), {"left 1", "left 2"});
+  TakenBatch batch;
+  ASSERT_TRUE(source.take(10, 0ms, &batch).is_ok());
+  EXPECT_EQ(strings(batch), (std::vector<std::string>{"left 1", "left 2"}));
+  EXPECT_EQ(client.lrange(source.inflight_key()), strings(batch));
+}
+
+// The worker's second in-flight list (where it takes ahead) is empty whenever it takes afresh:
+// what is there was not taken by it, and goes back to the head of K too, with K empty or not.
+TEST_F(ListSourceTakeTest, ElementsLeftInTheTakeAheadListGoBackBeforeATake) {
+  auto connection = connect(server_.url());
+  ListSource source(connection.get(), kKey, "c", 0, "token", 30s);
+  test::RedisClient client = server_.client();
+  const std::string ahead = source.inflight_key() + "b";
+  client.rpush_many(ahead, {"ahead 1", "ahead 2"});
+  TakenBatch batch;
+  ASSERT_TRUE(source.take(10, 0ms, &batch).is_ok());
+  EXPECT_EQ(strings(batch), (std::vector<std::string>{"ahead 1", "ahead 2"}));
+  EXPECT_EQ(client.llen(ahead), 0);
+  bool owned = false;
+  ASSERT_TRUE(source.ack(batch, AckWrites{}, &owned).is_ok());
+  EXPECT_TRUE(owned);
+
+  client.rpush_many(source.inflight_key(), {"left"});
+  client.rpush_many(ahead, {"ahead 3"});
+  client.rpush_many(kKey, {"a", "b"});
+  ASSERT_TRUE(source.take(3, 0ms, &batch).is_ok());
+  EXPECT_EQ(strings(batch), (std::vector<std::string>{"left", "ahead 3", "a"}));
+  EXPECT_EQ(client.llen(ahead), 0);
+  EXPECT_EQ(client.lrange(kKey), std::vector<std::string>{"b"});
+  EXPECT_EQ(client.command({"EXISTS", std::string(kKey) + ":deliveries"}).integer, 0)
+      << "returned uncounted";
+}
+
+// ... and a take-ahead key of another type is moved aside as the first list's is.
+TEST_F(ListSourceTakeTest, TakeAheadKeyOfAnotherTypeIsMovedAsideWithAnAlert) {
+  auto connection = connect(server_.url());
+  ListSource source(connection.get(), kKey, "c", 0, "token", 30s);
+  test::RedisClient client = server_.client();
+  client.command({"SET", source.inflight_key() + "b", "oops"});
+  client.rpush_many(kKey, {"a"});
+  TakenBatch batch;
+  ASSERT_TRUE(source.take(10, 0ms, &batch).is_ok());
+  EXPECT_TRUE(batch.messages.empty());
+  ASSERT_TRUE(source.take(10, 0ms, &batch).is_ok());
+  EXPECT_EQ(strings(batch), std::vector<std::string>{"a"});
+  const std::vector<std::string> aside = client.keys(std::string(kKey) + ":quarantine:*");
+  ASSERT_EQ(aside.size(), 1u);
+  EXPECT_NE(aside[0].find(":inflight:c:0b:"), std::string::npos) << aside[0];
+  const std::string alert =
+      client.command({"HGET", std::string(kKey) + ":alerts", "inflight_wrongtype"}).str;
+  EXPECT_NE(alert.find(source.inflight_key() + "b"), std::string::npos) << alert;
+}
+
 TEST_F(ListSourceTakeTest, AckOfABatchWhoseInflightListGainedElementsKeepsItsWrites) {
   auto connection = connect(server_.url());
   ListSource source(connection.get(), kKey, "c", 0, "token", 30s);
