@@ -224,6 +224,7 @@ class MariaDbServer : public SqlServer {
  public:
   explicit MariaDbServer(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args)) {
     run_or_throw({"cp", "-a", template_dir(), dir_.file("data")}, "copying the MariaDB template");
+    std::filesystem::create_directories(dir_.file("tmp"));
     if (socket_path().size() >= sizeof(sockaddr_un{}.sun_path))
       throw std::runtime_error("unix socket path too long (set TMPDIR shorter): " + socket_path());
   }
@@ -238,6 +239,7 @@ class MariaDbServer : public SqlServer {
                                      "--no-defaults",
                                      "--datadir=" + dir_.file("data"),
                                      "--socket=" + socket_path(),
+                                     "--tmpdir=" + dir_.file("tmp"),
                                      "--skip-networking",
                                      "--pid-file=" + dir_.file("mariadbd.pid"),
                                      "--log-error=" + log_path(),
@@ -276,9 +278,15 @@ class MariaDbServer : public SqlServer {
     static std::unique_ptr<TempDir> dir;
     if (dir) return dir->file("data");
     auto made = std::make_unique<TempDir>();
-    std::vector<std::string> argv = {"mariadb-install-db", "--no-defaults",
+    // Each instance has a tmpdir of its own: concurrent bootstraps sharing /tmp lost their
+    // temporary tables (mysql.tmp_user_sys: "Could not remove temporary table", error 2).
+    std::filesystem::create_directories(made->file("tmp"));
+    std::vector<std::string> argv = {"mariadb-install-db",
+                                     "--no-defaults",
                                      "--datadir=" + made->file("data"),
-                                     "--auth-root-authentication-method=normal", "--skip-test-db"};
+                                     "--tmpdir=" + made->file("tmp"),
+                                     "--auth-root-authentication-method=normal",
+                                     "--skip-test-db"};
     for (const std::string& a : mariadb_user_args()) argv.push_back(a);
     run_or_throw(argv, "mariadb-install-db");
     dir = std::move(made);
