@@ -165,6 +165,19 @@ void WebDriver::click(const std::string& element) {
   call("POST", "/session/" + session_ + "/element/" + element + "/click", "{}");
 }
 
+void WebDriver::click_css(const std::string& css) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      click(find(css));
+      return;
+    } catch (const std::runtime_error& e) {
+      if (attempt == 5 ||
+          std::string(e.what()).find("stale element reference") == std::string::npos)
+        throw;
+    }
+  }
+}
+
 void WebDriver::clear(const std::string& element) {
   call("POST", "/session/" + session_ + "/element/" + element + "/clear", "{}");
 }

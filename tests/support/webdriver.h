@@ -35,6 +35,9 @@ class WebDriver {
   // Every element that matches (possibly none).
   std::vector<std::string> find_all(const std::string& css);
   void click(const std::string& element);
+  // Finds the first element matching css and clicks it. A page that redraws (the console polls)
+  // may replace the element between the two: then it finds and clicks again, up to 5 times.
+  void click_css(const std::string& css);
   void clear(const std::string& element);
   void send_keys(const std::string& element, const std::string& text);
   // The rendered text of the element (what a person sees).

@@ -5,7 +5,7 @@
   const POLL_MS = 2000;
   const PAGE = 50;
   const $ = (id) => document.getElementById(id);
-  const state = { view: 'overview', offset: 0, page: null, letter: null, sources: [], pending: null };
+  const state = { view: 'overview', offset: 0, page: null, letter: null, sources: [], pending: null, drawnRows: null };
 
   // An element with text and children; attrs are properties (className, dataset via data).
   function el(tag, props, ...children) {
@@ -182,6 +182,10 @@
     $('page-info').textContent = `${first}–${state.offset + p.letters.length} of ${of} (${p.total} in ${p.key})`;
     $('prev').disabled = state.offset === 0;
     $('next').disabled = !p.more;
+    // Polling redraws the rows only when they changed: a row being clicked or selected stays put.
+    const rows = JSON.stringify(p.letters);
+    if (rows === state.drawnRows) return;
+    state.drawnRows = rows;
     $('dead-rows').replaceChildren(...p.letters.map((l) => {
       const row = el('tr', { data: { id: l.id, at: l.at } },
         el('td', {}, el('code', {}, l.id)), el('td', {}, l.failed_at || ''), el('td', { className: 'event' }, l.event === null || l.event === undefined ? '?' : l.event),

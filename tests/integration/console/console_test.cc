@@ -220,7 +220,7 @@ TEST_F(ConsoleTest, AHostileEventNameRendersAsTextAndRunsNothing) {
   browser().navigate(base() + "/ui/#dead");
   ASSERT_TRUE(wait_text("#dead-rows td.event", hostile, 20s));
   EXPECT_EQ(text_of("#dead-rows td.reason"), "<b>bad</b> & worse");
-  browser().click(browser().find("#dead-rows tr"));
+  browser().click_css("#dead-rows tr");
   ASSERT_TRUE(wait_text("#letter-message", "<script>window.__pwned=2</script>", 20s));
   EXPECT_NE(text_of("#letter-message").find(hostile.substr(0, 10)), std::string::npos);
   EXPECT_EQ(browser().execute("return document.querySelectorAll('img, script:not([src])').length"),
@@ -238,10 +238,10 @@ TEST_F(ConsoleTest, AReplayFromThePageLandsTheRow) {
   browser().navigate(base() + "/ui/#dead");
   ASSERT_TRUE(wait_text("#dead-rows td.event", "quote.created", 20s));
   browser().send_keys(browser().find("#token"), kToken);
-  browser().click(browser().find("#dead-rows tr"));
+  browser().click_css("#dead-rows tr");
   ASSERT_TRUE(wait_text("#letter-message", "4242", 20s));
   browser().save_screenshot("console-dead-letters");
-  browser().click(browser().find("#replay-one"));
+  browser().click_css("#replay-one");
   ASSERT_TRUE(wait_text("#status", "replayed 1", 20s));
   ASSERT_TRUE(wait_until([&] { return count_rows(dir_.file("analytics.db"), "quotes") == 1; }, 30s,
                          "the replayed quote's row"))
@@ -250,12 +250,12 @@ TEST_F(ConsoleTest, AReplayFromThePageLandsTheRow) {
 
   // A filtered set: the confirmation names the count, then each letter goes to its handler.
   browser().send_keys(browser().find("#f-reason"), "disk full");
-  browser().click(browser().find("#apply"));
+  browser().click_css("#apply");
   ASSERT_TRUE(wait_text("#page-info", "1–1 of 1 ", 20s));
-  browser().click(browser().find("#replay-all"));
+  browser().click_css("#replay-all");
   ASSERT_TRUE(wait_text("#confirm-text",
                         "Replay 1 dead letter(s) matching the filter in " + dead_key() + "?", 20s));
-  browser().click(browser().find("#confirm-yes"));
+  browser().click_css("#confirm-yes");
   ASSERT_TRUE(wait_text("#status", "replayed 1 dead letter(s)", 20s));
   ASSERT_TRUE(wait_until([&] { return count_rows(dir_.file("analytics.db"), "quotes") == 2; }, 30s,
                          "the second replayed quote's row"))
@@ -409,7 +409,7 @@ TEST_F(ConsoleTest, AHundredThousandDeadLettersArePagedServerSide) {
   };
   EXPECT_EQ(first_id(), dead_letter_id(letters.back()));  // newest first
   EXPECT_EQ(browser().find_all("#dead-rows tr").size(), 50u);
-  browser().click(browser().find("#next"));
+  browser().click_css("#next");
   ASSERT_TRUE(wait_text("#page-info", "51–100 of 100000", 20s));
   EXPECT_EQ(first_id(), dead_letter_id(letters[kLetters - 51]));
   browser().save_screenshot("console-dead-letters-paged");
@@ -420,16 +420,16 @@ TEST_F(ConsoleTest, AHundredThousandDeadLettersArePagedServerSide) {
   EXPECT_NE(last.body.find("\"more\":false"), std::string::npos) << last.body.substr(0, 300);
   EXPECT_NE(last.body.find(dead_letter_id(letters.front())), std::string::npos);
   browser().send_keys(browser().find("#f-event"), "needle.*");
-  browser().click(browser().find("#apply"));
+  browser().click_css("#apply");
   ASSERT_TRUE(wait_text("#page-info", "1–1 of 1 ", 30s));
   EXPECT_EQ(first_id(), dead_letter_id(letters.front()));
 
   // Purging what the filter matches asks first, naming the count, and removes only that.
   browser().send_keys(browser().find("#token"), kToken);
-  browser().click(browser().find("#purge-all"));
+  browser().click_css("#purge-all");
   ASSERT_TRUE(wait_text("#confirm-text",
                         "Purge 1 dead letter(s) matching the filter in " + dead_key() + "?", 20s));
-  browser().click(browser().find("#confirm-yes"));
+  browser().click_css("#confirm-yes");
   ASSERT_TRUE(wait_text("#status", "purged 1 dead letter(s)", 30s));
   ASSERT_TRUE(wait_text("#page-info", "of 0 (99999 in", 30s));
   EXPECT_EQ(client.llen(dead_key()), kLetters - 1);
