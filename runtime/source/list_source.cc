@@ -179,8 +179,9 @@ Status ListSource::take_now(int max, int tokens_consumed, TakenBatch* batch) {
   if (r->type == REDIS_REPLY_INTEGER && r->integer == -3) return lease_held(batch);
   if (r->type == REDIS_REPLY_INTEGER && r->integer == -4) return name_taken(batch);
   if (r->type == REDIS_REPLY_INTEGER && (r->integer == -5 || r->integer == -6)) {
+    const int lane = r->integer == -5 ? 0 : 1;  // r is freed with the reply
     batch->reply.reset();
-    quarantine_inflight(r->integer == -5 ? 0 : 1);
+    quarantine_inflight(lane);
     return Status::ok();  // nothing taken: the next take finds the in-flight key free
   }
   if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
