@@ -323,7 +323,10 @@ int stats_command(const CommonOptions& common, const StatsOptions& options) {
   while (true) {
     std::ostringstream out;
     s = frame(out);
-    if (!s) out << (options.json ? "" : "Redis unreachable: ") << printable(s.message()) << "\n";
+    // Still connected: Redis answered with an error (a refusal, a key of another type), not an
+    // outage.
+    const char* what = connection.connected() ? "Redis refused: " : "Redis unreachable: ";
+    if (!s) out << (options.json ? "" : what) << printable(s.message()) << "\n";
     if (!options.json) {
       const std::string header = "switchyard stats  " + loaded.endpoint.redacted() + "  every " +
                                  human_seconds(interval.count()) + "  (Ctrl-C to quit)\n\n";

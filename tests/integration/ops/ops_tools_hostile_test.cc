@@ -106,5 +106,25 @@ TEST_F(OpsToolsHostileTest, WatchPrintsConsumerNamesEscaped) {
   EXPECT_EQ(out.find('\x07'), std::string::npos) << out;
 }
 
+// Redis answering with an error (a key of another type than Switchyard writes) is not an outage:
+// `stats --watch` says that Redis refused, with its reply, and goes on redrawing.
+TEST_F(OpsToolsHostileTest, WatchTellsAnErrorReplyFromAnUnreachableRedis) {
+  RedisClient client = redis_.client();
+  client.command({"SET", "events:dead", "not a list"});
+  const std::string watched = dir_.file("watch.out");
+  ChildProcess watch;
+  SpawnOptions options;
+  options.output_path = watched;
+  watch.spawn({SwitchyardProcess::binary(), "stats", "--watch", "--interval", "0.2", "-c", config_},
+              options);
+  ASSERT_TRUE(wait_until([&] { return read_file(watched).find("WRONGTYPE") != std::string::npos; },
+                         20s, "stats --watch to show the error reply"))
+      << read_file(watched);
+  watch.kill9();
+  const std::string out = read_file(watched);
+  EXPECT_NE(out.find("Redis refused: "), std::string::npos) << out;
+  EXPECT_EQ(out.find("unreachable"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace switchyard::test
