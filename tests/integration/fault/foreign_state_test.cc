@@ -48,18 +48,24 @@ std::string start_one(Rig& rig, SwitchyardProcess* daemon) {
   return name;
 }
 
-TEST_P(ForeignStateTest, StaleElementInALiveWorkersInflightListIsHandledAndNothingWedges) {
-  Rig rig(GetParam());
+// Starts one daemon with one worker and waits until that worker is past its start (which
+// recovers its own list as a crashed run's): it has handled a first message. *name is its
+// consumer name.
+void start_one_worker_past_its_start(Rig& rig, SwitchyardProcess* daemon, std::string* name) {
   rig.write_config(fault_spec("batch: 100\nworkers: 1\nreclaim_after: 2s"));
-  SwitchyardProcess daemon;
-  const std::string name = start_one(rig, &daemon);
-  ASSERT_FALSE(name.empty());
-  // The worker is past its start (which recovers its own list as a crashed run's) once it has
-  // handled something.
+  *name = start_one(rig, daemon);
+  ASSERT_FALSE(name->empty());
   rig.publish(mixed_events(2, 1000));
   ASSERT_TRUE(wait_until([&] { return rig.all_handled(1, 1); }, 10s, "a first message"))
       << rig.describe() << "\n"
-      << daemon.log_tail();
+      << daemon->log_tail();
+}
+
+TEST_P(ForeignStateTest, StaleElementInALiveWorkersInflightListIsHandledAndNothingWedges) {
+  Rig rig(GetParam());
+  SwitchyardProcess daemon;
+  std::string name;
+  ASSERT_NO_FATAL_FAILURE(start_one_worker_past_its_start(rig, &daemon, &name));
   // An element this worker never took appears in its in-flight list (an older in-flight list
   // restored with Redis, or an operator's push) while it waits for work; then a backlog arrives.
   const std::string inflight = rig.key() + ":inflight:" + name + ":0";
@@ -89,14 +95,9 @@ TEST_P(ForeignStateTest, StaleElementInALiveWorkersInflightListIsHandledAndNothi
 // new traffic, nor stay in the take-ahead list for as long as the worker lives.
 TEST_P(ForeignStateTest, StaleElementsInAnIdleWorkersInflightListsAreHandledWithoutNewTraffic) {
   Rig rig(GetParam());
-  rig.write_config(fault_spec("batch: 100\nworkers: 1\nreclaim_after: 2s"));
   SwitchyardProcess daemon;
-  const std::string name = start_one(rig, &daemon);
-  ASSERT_FALSE(name.empty());
-  rig.publish(mixed_events(2, 1000));
-  ASSERT_TRUE(wait_until([&] { return rig.all_handled(1, 1); }, 10s, "a first message"))
-      << rig.describe() << "\n"
-      << daemon.log_tail();
+  std::string name;
+  ASSERT_NO_FATAL_FAILURE(start_one_worker_past_its_start(rig, &daemon, &name));
   const std::vector<std::string> stale = mixed_events(4, 2000);
   const std::string inflight = rig.key() + ":inflight:" + name + ":0";
   rig.client().rpush_many(inflight, {stale[0], stale[1]});

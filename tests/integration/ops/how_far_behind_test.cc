@@ -173,10 +173,7 @@ TEST_F(BehindTest, WhileDrainingTheEtaIsFiniteAndHandlerLatencyIsReported) {
   // `stats --watch` redraws the same frame as `stats`: how far behind, and each handler.
   const std::string watched = dir_.file("watch.out");
   ChildProcess watch;
-  SpawnOptions options;
-  options.output_path = watched;
-  watch.spawn({SwitchyardProcess::binary(), "stats", "--watch", "--interval", "0.2", "-c", config},
-              options);
+  ops::start_stats_watch(config, watched, &watch);
   ASSERT_TRUE(wait_until(
       [&] {
         const std::string out = read_file(watched);

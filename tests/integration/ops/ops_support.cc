@@ -9,7 +9,17 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "support/switchyard_process.h"
+
 namespace switchyard::test::ops {
+
+void start_stats_watch(const std::string& config, const std::string& out_path,
+                       ChildProcess* watch) {
+  SpawnOptions options;
+  options.output_path = out_path;
+  watch->spawn({SwitchyardProcess::binary(), "stats", "--watch", "--interval", "0.2", "-c", config},
+               options);
+}
 
 void deploy_plugin(const std::string& so_path, const std::string& plugins_dir) {
   namespace fs = std::filesystem;

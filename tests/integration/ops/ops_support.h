@@ -54,6 +54,12 @@ std::vector<std::string> lines_with(const std::string& text, const std::string& 
 // The 1-based number of the first line of `text` containing `needle`, 0 if none.
 int line_number_of(const std::string& text, const std::string& needle);
 
+// ------------------------------------------------------------------------------ commands
+
+// Starts `switchyard stats --watch --interval 0.2 -c config` in *watch, its output (stdout and
+// stderr) appended to out_path. Throws std::runtime_error if it cannot start.
+void start_stats_watch(const std::string& config, const std::string& out_path, ChildProcess* watch);
+
 // ------------------------------------------------------------------------------ HTTP
 
 // GET http://127.0.0.1:port/path: the test kit's http_get (support/http_get.h).

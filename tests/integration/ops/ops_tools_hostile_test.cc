@@ -92,10 +92,7 @@ TEST_F(OpsToolsHostileTest, WatchPrintsConsumerNamesEscaped) {
   client.command({"RPUSH", "events:inflight:x", user_registered(1)});
   const std::string watched = dir_.file("watch.out");
   ChildProcess watch;
-  SpawnOptions options;
-  options.output_path = watched;
-  watch.spawn({SwitchyardProcess::binary(), "stats", "--watch", "--interval", "0.2", "-c", config_},
-              options);
+  ops::start_stats_watch(config_, watched, &watch);
   ASSERT_TRUE(wait_until([&] { return read_file(watched).find("evil") != std::string::npos; }, 20s,
                          "stats --watch to show the consumer"))
       << read_file(watched);
@@ -113,10 +110,7 @@ TEST_F(OpsToolsHostileTest, WatchTellsAnErrorReplyFromAnUnreachableRedis) {
   client.command({"SET", "events:dead", "not a list"});
   const std::string watched = dir_.file("watch.out");
   ChildProcess watch;
-  SpawnOptions options;
-  options.output_path = watched;
-  watch.spawn({SwitchyardProcess::binary(), "stats", "--watch", "--interval", "0.2", "-c", config_},
-              options);
+  ops::start_stats_watch(config_, watched, &watch);
   ASSERT_TRUE(wait_until([&] { return read_file(watched).find("WRONGTYPE") != std::string::npos; },
                          20s, "stats --watch to show the error reply"))
       << read_file(watched);
